@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# tinyunet's one entry point.
+#
+#   ./build.sh demo    set up, build the npm package and demo weights, serve the demo on 127.0.0.1
+#   ./build.sh test    set up, then run every check and test (what CI runs)
+#   ./build.sh pkg     build the npm package into pkg/ (wasm + JS glue + types)
+#   ./build.sh bench   print the benchmark table (native and in the browser)
+#   ./build.sh setup   only install what the others need
+#
+# Set-up installs what is missing on a fresh Debian machine: Chromium (browser tests), Mesa's
+# Vulkan drivers (native wgpu without a GPU), binaryen (wasm-opt), the wasm32 Rust target,
+# wasm-bindgen-cli pinned to Cargo.lock's wasm-bindgen, and the browser tests' npm packages.
+set -euo pipefail
+cd "$(dirname "$0")"
+ROOT=$(pwd)
+
+log() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
+    echo "need root to run: $*" >&2; return 1; fi
+}
+
+setup_apt() {
+  local need=()
+  command -v chromium >/dev/null || need+=(chromium)
+  [ -e /usr/share/vulkan/icd.d/lvp_icd.x86_64.json ] || ls /usr/share/vulkan/icd.d/lvp_icd*.json >/dev/null 2>&1 \
+    || need+=(mesa-vulkan-drivers)
+  ldconfig -p 2>/dev/null | grep -q 'libvulkan.so.1' || need+=(libvulkan1)
+  command -v wasm-opt >/dev/null || need+=(binaryen)
+  if [ ${#need[@]} -gt 0 ]; then
+    log "apt-get install ${need[*]}"
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${need[@]}" >/dev/null
+  fi
+}
+
+wasm_bindgen_version() {
+  awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock
+}
+
+setup_rust() {
+  rustup target list --installed | grep -q wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+  local want
+  want=$(wasm_bindgen_version)
+  if ! wasm-bindgen --version 2>/dev/null | grep -q " $want\$"; then
+    log "cargo install wasm-bindgen-cli $want"
+    cargo install wasm-bindgen-cli --version "$want"
+  fi
+}
+
+setup_npm() {
+  if [ ! -d tests/browser/node_modules ] || [ tests/browser/package-lock.json -nt tests/browser/node_modules ]; then
+    log "npm ci (browser tests)"
+    (cd tests/browser && npm ci --no-audit --no-fund)
+  fi
+}
+
+setup() {
+  setup_apt
+  setup_rust
+  setup_npm
+  # wgpu's native Vulkan loader wants a private runtime directory.
+  export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp/tinyunet-xdg-$(id -u)}"
+  mkdir -p "$XDG_RUNTIME_DIR" && chmod 0700 "$XDG_RUNTIME_DIR"
+}
+
+build_pkg() {
+  log "wasm build (release)"
+  cargo build --lib --release --target wasm32-unknown-unknown --no-default-features
+  rm -rf pkg/wasm
+  wasm-bindgen --target web --out-dir pkg/wasm --out-name tinyunet_bg_glue \
+    target/wasm32-unknown-unknown/release/tinyunet.wasm
+  if command -v wasm-opt >/dev/null; then
+    log "wasm-opt"
+    wasm-opt -O3 --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
+      --enable-sign-ext --enable-mutable-globals \
+      pkg/wasm/tinyunet_bg_glue_bg.wasm -o pkg/wasm/tinyunet_bg_glue_bg.wasm
+  fi
+  local raw gz
+  raw=$(stat -c %s pkg/wasm/tinyunet_bg_glue_bg.wasm)
+  gz=$(gzip -9c pkg/wasm/tinyunet_bg_glue_bg.wasm | wc -c)
+  echo "wasm: $raw bytes raw, $gz bytes gzip"
+}
+
+run_tests() {
+  log "cargo fmt --check"
+  cargo fmt --check
+  log "cargo clippy (native, all targets)"
+  cargo clippy --all-targets -- -D warnings
+  log "cargo test (CPU and native wgpu)"
+  TINYUNET_REQUIRE_WGPU=1 cargo test
+  build_pkg
+  log "clippy (wasm32)"
+  cargo clippy --lib --target wasm32-unknown-unknown --no-default-features -- -D warnings
+  log "browser tests (headless Chromium: CPU and WebGPU)"
+  (cd tests/browser && node --test --test-concurrency=1)
+}
+
+case "${1:-}" in
+  setup) setup ;;
+  test) setup; run_tests ;;
+  pkg) setup_rust; build_pkg ;;
+  demo) setup; build_pkg; exec node www/serve.mjs ;;
+  bench) setup; build_pkg; exec node bench/run.mjs ;;
+  *) sed -n '2,12p' "$0"; exit 2 ;;
+esac

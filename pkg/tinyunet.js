@@ -1,0 +1,323 @@
+// tinyunet: the public JavaScript API over the wasm core.
+//
+// The Rust core (compiled into ./wasm/) does the network, the training and all checking; this
+// wrapper decodes images, serialises calls (the core is single-threaded and must not be
+// re-entered), reports progress, honours AbortSignals and falls back from WebGPU to the CPU.
+
+import init, { WasmSegmenter } from './wasm/tinyunet_bg_glue.js';
+import { decodeImage, MAX_PIXELS, MAX_SIDE } from './image.js';
+
+export { decodeImage, MAX_PIXELS, MAX_SIDE };
+
+/** URL of the demo weights shipped with the package. */
+export const demoWeightsUrl = new URL('./demo-weights.safetensors', import.meta.url);
+
+let ready = null;
+
+/** Loads the wasm module once, however many segmenters are made. */
+function loadWasm(wasmUrl) {
+  if (!ready) {
+    ready = init(wasmUrl ? { module_or_path: wasmUrl } : undefined).catch((e) => {
+      ready = null;
+      throw new Error(`backend: the WebAssembly module could not be loaded: ${e?.message ?? e}`);
+    });
+  }
+  return ready;
+}
+
+async function toBytes(source, what) {
+  if (source instanceof Uint8Array) return source;
+  if (source instanceof ArrayBuffer) return new Uint8Array(source);
+  if (ArrayBuffer.isView(source)) return new Uint8Array(source.buffer, source.byteOffset, source.byteLength);
+  if (typeof Blob !== 'undefined' && source instanceof Blob) return new Uint8Array(await source.arrayBuffer());
+  throw new Error(`input: ${what} must be an ArrayBuffer, a Uint8Array or a Blob`);
+}
+
+/** Makes a wasm-bindgen error (or anything thrown) a proper Error with a clear message. */
+function asError(e) {
+  if (e instanceof Error) return e;
+  return new Error(typeof e === 'string' ? e : String(e?.message ?? e));
+}
+
+async function webgpuAvailable() {
+  if (typeof navigator === 'undefined' || !navigator.gpu) return 'this browser has no WebGPU (navigator.gpu is missing)';
+  try {
+    const adapter = await navigator.gpu.requestAdapter();
+    return adapter ? null : 'no WebGPU adapter is available';
+  } catch (e) {
+    return `requesting a WebGPU adapter failed: ${e?.message ?? e}`;
+  }
+}
+
+function integerOption(value, name, min, max, fallback) {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new Error(`config: ${name} must be an integer from ${min} to ${max}, got ${value}`);
+  }
+  return value;
+}
+
+function numberOption(value, name, min, max, fallback) {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
+    throw new Error(`config: ${name} must be a number from ${min} to ${max}, got ${value}`);
+  }
+  return value;
+}
+
+/** A TinyU-Net that segments images and learns from annotated ones, entirely in this page. */
+export class Segmenter {
+  #core;
+  #queue = Promise.resolve();
+  #weights; // the latest weights, kept so a lost GPU can be replaced by the CPU without loss
+  #inputSize;
+  #fallbackReason = null;
+  #disposed = false;
+
+  constructor(core, weights, inputSize, fallbackReason, token) {
+    if (token !== Segmenter.#token) throw new Error('use `await Segmenter.create(options)`');
+    this.#core = core;
+    this.#weights = weights;
+    this.#inputSize = inputSize;
+    this.#fallbackReason = fallbackReason;
+  }
+
+  static #token = Symbol('create');
+
+  /** Creates a segmenter (see `CreateOptions`). */
+  static async create(options = {}) {
+    const backend = options.backend ?? 'auto';
+    if (!['auto', 'webgpu', 'cpu'].includes(backend)) {
+      throw new Error(`config: backend must be "auto", "webgpu" or "cpu", got ${JSON.stringify(backend)}`);
+    }
+    const classes = integerOption(options.classes, 'classes', 1, 256, 1);
+    const inputSize = integerOption(options.inputSize, 'inputSize', 16, 1024, 256);
+    if (inputSize % 16 !== 0) throw new Error(`config: inputSize must be a multiple of 16, got ${inputSize}`);
+    const weights = options.weights === undefined ? undefined : await toBytes(options.weights, 'weights');
+    await loadWasm(options.wasmUrl);
+
+    let fallbackReason = null;
+    let chosen = backend;
+    if (backend !== 'cpu') {
+      const problem = await webgpuAvailable();
+      if (problem && backend === 'webgpu') throw new Error(`backend: ${problem}`);
+      if (problem) {
+        chosen = 'cpu';
+        fallbackReason = problem;
+      } else {
+        chosen = 'webgpu';
+      }
+    }
+    let core;
+    try {
+      core = await WasmSegmenter.create(chosen, classes, inputSize, weights);
+    } catch (e) {
+      const error = asError(e);
+      // Bad weights or settings fail the same way on every backend: report them as they are.
+      if (chosen === 'cpu' || backend === 'webgpu' || !error.message.startsWith('backend:')) throw error;
+      fallbackReason = `WebGPU failed to start (${error.message})`;
+      core = await WasmSegmenter.create('cpu', classes, inputSize, weights).catch((e2) => {
+        throw asError(e2);
+      });
+    }
+    // A private copy: the caller may reuse their buffer.
+    const kept = weights ? weights.slice() : await core.exportWeights();
+    return new Segmenter(core, kept, inputSize, fallbackReason, Segmenter.#token);
+  }
+
+  /** `webgpu` or `cpu`. */
+  get backend() {
+    this.#alive();
+    return this.#core.backend;
+  }
+  /** Why the segmenter runs on the CPU although WebGPU was allowed, if it does. */
+  get fallbackReason() {
+    return this.#fallbackReason;
+  }
+  get classes() {
+    this.#alive();
+    return this.#core.classes;
+  }
+  get inputSize() {
+    return this.#inputSize;
+  }
+  get parameters() {
+    this.#alive();
+    return this.#core.parameters;
+  }
+
+  #alive() {
+    if (this.#disposed) throw new Error('config: this segmenter has been disposed');
+  }
+
+  /** Runs `job` after every earlier call has finished: the core must never be re-entered. */
+  #exclusive(job) {
+    const run = this.#queue.then(async () => {
+      this.#alive();
+      try {
+        return await job();
+      } catch (e) {
+        throw await this.#recover(asError(e));
+      }
+    });
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  /** On a GPU failure, moves to the CPU with the last known weights; returns the error to throw. */
+  async #recover(error) {
+    const gpuFailure = this.#core.backend === 'webgpu' &&
+      (error.message.startsWith('backend:') || error instanceof WebAssembly.RuntimeError);
+    if (!gpuFailure) return error;
+    try {
+      const core = await WasmSegmenter.create('cpu', this.#core.classes, this.#inputSize, this.#weights);
+      try { this.#core.free(); } catch { /* the GPU side may already be gone */ }
+      this.#core = core;
+      this.#fallbackReason = `the GPU failed (${error.message}); now running on the CPU with the same weights`;
+      return new Error(`${error.message} — switched to the CPU, weights intact; please retry`);
+    } catch {
+      return error;
+    }
+  }
+
+  /** Segments one image of any size. */
+  segment(image, options = {}) {
+    return this.#exclusive(async () => {
+      const { data, width, height } = await decodeImage(image, 'image');
+      const r = await this.#core.segment(data, width, height, Boolean(options.probabilities));
+      const out = {
+        width: r.width,
+        height: r.height,
+        classes: r.classes,
+        mask: r.mask,
+        foreground: r.foreground,
+        confidence: r.confidence,
+      };
+      if (options.probabilities) out.probabilities = r.probabilities;
+      r.free();
+      return out;
+    });
+  }
+
+  /** Fine-tunes on `{image, mask}` pairs; see `TrainOptions`. */
+  train(samples, options = {}) {
+    return this.#exclusive(async () => {
+      if (!Array.isArray(samples) || samples.length === 0) {
+        throw new Error('input: train() needs a non-empty array of {image, mask} samples');
+      }
+      const epochs = integerOption(options.epochs, 'epochs', 1, 10000, 10);
+      const batchSize = integerOption(options.batchSize, 'batchSize', 1, 256, 4);
+      const learningRate = numberOption(options.learningRate, 'learningRate', 1e-8, 1, 1e-4);
+      const minLearningRate = numberOption(options.minLearningRate, 'minLearningRate', 0, learningRate, Math.min(1e-6, learningRate));
+      const size = integerOption(options.size, 'size', 16, 1024, this.#inputSize);
+      if (size % 16 !== 0) throw new Error(`config: size must be a multiple of 16, got ${size}`);
+      const seed = integerOption(options.seed, 'seed', 0, 2 ** 32 - 1, 0);
+      const signal = options.signal;
+      if (signal?.aborted) throw new DOMException('training was aborted before it started', 'AbortError');
+
+      this.#core.clearTrainingSamples();
+      for (const [i, sample] of samples.entries()) {
+        const name = sample?.name ?? `sample ${i}`;
+        if (!sample || sample.image == null || sample.mask == null) {
+          this.#core.clearTrainingSamples();
+          throw new Error(`input: ${name}: each sample needs an image and a mask`);
+        }
+        const image = await decodeImage(sample.image, name);
+        const mask = await decodeImage(sample.mask, `${name} (mask)`);
+        try {
+          this.#core.addTrainingSample(name, image.data, image.width, image.height, mask.data, mask.width, mask.height, size);
+        } catch (e) {
+          this.#core.clearTrainingSamples();
+          throw asError(e);
+        }
+      }
+      this.#core.startTraining(epochs, batchSize, learningRate, minLearningRate, options.augment ?? true, seed);
+
+      const started = performance.now();
+      const history = [];
+      let cancelled = false;
+      let last = null;
+      try {
+        while (true) {
+          if (signal?.aborted) {
+            cancelled = true;
+            break;
+          }
+          const p = await this.#core.trainStep();
+          last = { stepsDone: p.stepsDone, totalSteps: p.totalSteps, done: p.done };
+          history.push({ loss: p.loss, dice: p.dice });
+          const elapsed = (performance.now() - started) / 1000;
+          const progress = {
+            epoch: p.epoch + 1,
+            epochs,
+            step: p.step + 1,
+            stepsPerEpoch: p.stepsPerEpoch,
+            stepsDone: p.stepsDone,
+            totalSteps: p.totalSteps,
+            loss: p.loss,
+            dice: p.dice,
+            learningRate: p.learningRate,
+            elapsedSeconds: elapsed,
+            etaSeconds: (elapsed / p.stepsDone) * (p.totalSteps - p.stepsDone),
+          };
+          p.free();
+          options.onProgress?.(progress);
+          if (last.done) break;
+          // Let the event loop deliver aborts and repaint between steps.
+          await new Promise((resolve) => setTimeout(resolve, 0));
+        }
+      } finally {
+        // Keep the weights of the last finished step, whether the run completed or was stopped.
+        this.#core.finishTraining(history.length > 0);
+      }
+      if (history.length > 0) this.#weights = await this.#core.exportWeights();
+      return {
+        cancelled,
+        stepsDone: last?.stepsDone ?? 0,
+        totalSteps: last?.totalSteps ?? 0,
+        history,
+        seconds: (performance.now() - started) / 1000,
+      };
+    });
+  }
+
+  /** Dice and IoU on `{image, mask}` pairs. */
+  evaluate(samples) {
+    return this.#exclusive(async () => {
+      if (!Array.isArray(samples) || samples.length === 0) {
+        throw new Error('input: evaluate() needs a non-empty array of {image, mask} samples');
+      }
+      const perImage = [];
+      for (const [i, sample] of samples.entries()) {
+        const name = sample?.name ?? `sample ${i}`;
+        const image = await decodeImage(sample.image, name);
+        const mask = await decodeImage(sample.mask, `${name} (mask)`);
+        const [dice, iou] = await this.#core.evaluate(image.data, image.width, image.height, mask.data, mask.width, mask.height);
+        perImage.push({ name, dice, iou });
+      }
+      const mean = (key) => perImage.reduce((s, r) => s + r[key], 0) / perImage.length;
+      return { dice: mean('dice'), iou: mean('iou'), perImage };
+    });
+  }
+
+  /** The current weights as safetensors bytes. */
+  exportWeights() {
+    return this.#exclusive(async () => this.#core.exportWeights());
+  }
+
+  /** Replaces the weights; on error the current ones stay. */
+  loadWeights(weights) {
+    return this.#exclusive(async () => {
+      const bytes = await toBytes(weights, 'weights');
+      this.#core.loadWeights(bytes);
+      this.#weights = bytes.slice();
+    });
+  }
+
+  /** Frees the model; the segmenter cannot be used afterwards. */
+  dispose() {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    this.#queue.then(() => this.#core.free());
+  }
+}

@@ -1,0 +1,83 @@
+//! Choosing the compute device. The model code never names a backend: a [`Device`] carries it.
+
+use burn::prelude::*;
+
+use crate::error::{Error, Result};
+
+/// The compute backends tinyunet ships.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BackendKind {
+    /// Pure-Rust CPU backend (wasm SIMD in the browser).
+    Cpu,
+    /// wgpu: WebGPU in the browser, Vulkan/Metal/DX12 natively.
+    Wgpu,
+}
+
+impl BackendKind {
+    /// The name used by the CLI and the JS API (`"cpu"` or `"webgpu"`/`"wgpu"`).
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendKind::Cpu => "cpu",
+            BackendKind::Wgpu => {
+                if cfg!(target_arch = "wasm32") {
+                    "webgpu"
+                } else {
+                    "wgpu"
+                }
+            }
+        }
+    }
+}
+
+/// The CPU device. This is the one line that picks the CPU backend: burn-ndarray today;
+/// `Device::flex()` (with burn's `flex` feature) is the drop-in alternative.
+#[allow(deprecated)] // burn 0.22 deprecates ndarray in favour of flex; benchmarks decide (README).
+pub fn cpu_device() -> Device {
+    Device::ndarray()
+}
+
+/// Which backend a device belongs to.
+pub fn kind_of(device: &Device) -> BackendKind {
+    if *device == cpu_device() || *device == cpu_device().autodiff() {
+        BackendKind::Cpu
+    } else {
+        BackendKind::Wgpu
+    }
+}
+
+/// Opens the default wgpu adapter natively (Vulkan here, via Mesa's lavapipe when there is no GPU).
+#[cfg(not(target_arch = "wasm32"))]
+pub fn wgpu_device() -> Result<Device> {
+    // The runtime can only be initialised once per process; later calls reuse it.
+    static DEVICE: std::sync::OnceLock<std::result::Result<Device, String>> =
+        std::sync::OnceLock::new();
+    DEVICE
+        .get_or_init(|| {
+            std::panic::catch_unwind(|| Device::wgpu_options().init())
+                .map_err(|_| "the wgpu runtime panicked while starting".to_string())
+                .and_then(|r| r.map_err(|e| e.to_string()))
+        })
+        .clone()
+        .map_err(|e| Error::Backend(format!("no usable wgpu adapter: {e}")))
+}
+
+/// Opens the browser's WebGPU adapter. Must be awaited before any tensor is made on it.
+#[cfg(target_arch = "wasm32")]
+pub async fn wgpu_device_async() -> Result<Device> {
+    Device::wgpu_options()
+        .init_async()
+        .await
+        .map_err(|e| Error::Backend(format!("WebGPU is not available: {e}")))
+}
+
+/// A device for a backend name (`cpu`, `wgpu`/`webgpu`), natively.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn device_by_name(name: &str) -> Result<Device> {
+    match name {
+        "cpu" => Ok(cpu_device()),
+        "wgpu" | "webgpu" | "gpu" => wgpu_device(),
+        other => Err(Error::config(format!(
+            "unknown backend `{other}`: use `cpu` or `wgpu`"
+        ))),
+    }
+}

@@ -1,0 +1,28 @@
+//! # tinyunet
+//!
+//! TinyU-Net (Chen et al., MICCAI 2024) — a 0.48 M-parameter medical image segmentation network —
+//! in pure Rust on [burn](https://burn.dev), for inference and training on the CPU or a GPU, in the
+//! browser (WebGPU, through the npm package built from `src/web`) and natively (the `tinyunet`
+//! command-line tool).
+//!
+//! The core modules know nothing of the browser: [`model`] (the network, exact to the PyTorch
+//! reference), [`loss`], [`schedule`], [`train`], [`metrics`], [`data`] and [`weights`].
+
+pub mod backend;
+pub mod data;
+pub mod error;
+pub mod infer;
+pub mod loss;
+pub mod metrics;
+pub mod model;
+pub mod reference;
+pub mod rng;
+pub mod schedule;
+pub mod train;
+pub mod weights;
+
+pub use error::{Error, Result};
+pub use model::{TinyUNet, TinyUNetConfig};
+
+#[cfg(target_arch = "wasm32")]
+pub mod web;

@@ -1,0 +1,131 @@
+//! Segmentation quality: IoU and Dice of hard masks, per image and averaged.
+
+/// Overlap scores of one predicted mask against its ground truth.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Scores {
+    /// Dice coefficient `2|P∩T| / (|P| + |T|)`, in `[0, 1]`.
+    pub dice: f64,
+    /// Intersection over union `|P∩T| / |P∪T|`, in `[0, 1]`.
+    pub iou: f64,
+}
+
+impl Scores {
+    /// From pixel counts; two empty masks agree perfectly (score 1), as is usual for lesion masks.
+    fn from_counts(intersection: u64, predicted: u64, truth: u64) -> Self {
+        let union = predicted + truth - intersection;
+        if union == 0 {
+            return Self {
+                dice: 1.0,
+                iou: 1.0,
+            };
+        }
+        Self {
+            dice: 2.0 * intersection as f64 / (predicted + truth) as f64,
+            iou: intersection as f64 / union as f64,
+        }
+    }
+}
+
+/// Scores of a binary mask (any non-zero value is foreground) against the truth.
+///
+/// Both slices must have the same length (one value per pixel).
+pub fn binary_scores(predicted: &[u8], truth: &[u8]) -> Scores {
+    debug_assert_eq!(predicted.len(), truth.len());
+    let (mut inter, mut p, mut t) = (0u64, 0u64, 0u64);
+    for (&a, &b) in predicted.iter().zip(truth) {
+        let (a, b) = (a != 0, b != 0);
+        inter += (a && b) as u64;
+        p += a as u64;
+        t += b as u64;
+    }
+    Scores::from_counts(inter, p, t)
+}
+
+/// Mean over foreground classes `1..classes` of the per-class scores of label maps (values are
+/// class indices). Classes absent from both maps are skipped; if all are, the score is 1.
+pub fn multiclass_scores(predicted: &[u8], truth: &[u8], classes: usize) -> Scores {
+    debug_assert_eq!(predicted.len(), truth.len());
+    let mut per_class = Vec::new();
+    for class in 1..classes {
+        let class = class as u8;
+        let (mut inter, mut p, mut t) = (0u64, 0u64, 0u64);
+        for (&a, &b) in predicted.iter().zip(truth) {
+            let (a, b) = (a == class, b == class);
+            inter += (a && b) as u64;
+            p += a as u64;
+            t += b as u64;
+        }
+        if p + t > 0 {
+            per_class.push(Scores::from_counts(inter, p, t));
+        }
+    }
+    if per_class.is_empty() {
+        Scores {
+            dice: 1.0,
+            iou: 1.0,
+        }
+    } else {
+        mean_scores(&per_class)
+    }
+}
+
+/// The arithmetic mean of several scores (1 for none).
+pub fn mean_scores(scores: &[Scores]) -> Scores {
+    if scores.is_empty() {
+        return Scores {
+            dice: 1.0,
+            iou: 1.0,
+        };
+    }
+    let n = scores.len() as f64;
+    Scores {
+        dice: scores.iter().map(|s| s.dice).sum::<f64>() / n,
+        iou: scores.iter().map(|s| s.iou).sum::<f64>() / n,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn binary_scores_from_known_counts() {
+        // P = {0,1,2}, T = {1,2,3}: |P∩T| = 2, Dice = 4/6, IoU = 2/4.
+        let p = [1, 1, 1, 0, 0];
+        let t = [0, 1, 1, 1, 0];
+        let s = binary_scores(&p, &t);
+        assert!((s.dice - 4.0 / 6.0).abs() < 1e-12);
+        assert!((s.iou - 0.5).abs() < 1e-12);
+        assert_eq!(
+            binary_scores(&[0, 0], &[0, 0]),
+            Scores {
+                dice: 1.0,
+                iou: 1.0
+            }
+        );
+        assert_eq!(
+            binary_scores(&[1, 0], &[0, 1]),
+            Scores {
+                dice: 0.0,
+                iou: 0.0
+            }
+        );
+        assert_eq!(
+            binary_scores(&[255, 0], &[1, 0]),
+            Scores {
+                dice: 1.0,
+                iou: 1.0
+            }
+        );
+    }
+
+    #[test]
+    fn multiclass_averages_present_foreground_classes() {
+        let p = [0, 1, 1, 2, 2, 0];
+        let t = [0, 1, 2, 2, 2, 0];
+        // class 1: P={1,2}, T={1} → Dice 2/3, IoU 1/2; class 2: P={3,4}, T={2,3,4} → 4/5, 2/3.
+        let s = multiclass_scores(&p, &t, 4);
+        assert!((s.dice - (2.0 / 3.0 + 0.8) / 2.0).abs() < 1e-12);
+        assert!((s.iou - (0.5 + 2.0 / 3.0) / 2.0).abs() < 1e-12);
+    }
+}

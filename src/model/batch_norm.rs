@@ -1,0 +1,80 @@
+//! BatchNorm2d with PyTorch's semantics and parameter names.
+//!
+//! burn's `BatchNorm` updates the running variance with the biased batch variance; PyTorch uses the
+//! unbiased one. Checkpoints trained with either must behave the same here, so this layer follows
+//! PyTorch exactly: `running = (1 - momentum) * running + momentum * batch_stat`, with the unbiased
+//! variance, and `eps` added inside the square root.
+
+use burn::module::{Param, RunningState};
+use burn::prelude::*;
+use burn::tensor::module::{batch_norm, batch_norm_train};
+
+/// PyTorch's `BatchNorm2d` (eps and momentum as configured by TinyU-Net: 1e-3 and 0.03).
+#[derive(Module, Debug)]
+pub struct BatchNorm2d {
+    /// Scale (γ), PyTorch name `weight`.
+    pub weight: Param<Tensor<1>>,
+    /// Shift (β), PyTorch name `bias`.
+    pub bias: Param<Tensor<1>>,
+    /// Running mean, used in inference.
+    pub running_mean: RunningState<Tensor<1>>,
+    /// Running (unbiased) variance, used in inference.
+    pub running_var: RunningState<Tensor<1>>,
+    /// Added to the variance before the square root.
+    pub eps: f64,
+    /// Weight of the new batch statistic in the running average (PyTorch's meaning).
+    pub momentum: f64,
+}
+
+impl BatchNorm2d {
+    /// A fresh layer: γ = 1, β = 0, running mean 0, running variance 1.
+    pub fn new(channels: usize, eps: f64, momentum: f64, device: &Device) -> Self {
+        Self {
+            weight: Param::from_tensor(Tensor::ones([channels], device)),
+            bias: Param::from_tensor(Tensor::zeros([channels], device)),
+            running_mean: RunningState::new(Tensor::zeros([channels], device)),
+            running_var: RunningState::new(Tensor::ones([channels], device)),
+            eps,
+            momentum,
+        }
+    }
+
+    /// Normalises `[N, C, H, W]`. On an autodiff (training) device it uses the batch statistics
+    /// and updates the running ones; otherwise it uses the running statistics.
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        if x.device().is_autodiff() {
+            self.forward_train(x)
+        } else {
+            let device = x.device();
+            batch_norm(
+                x,
+                self.weight.val(),
+                self.bias.val(),
+                self.running_mean.value().to_device(&device),
+                self.running_var.value().to_device(&device),
+                self.eps,
+            )
+        }
+    }
+
+    fn forward_train(&self, x: Tensor<4>) -> Tensor<4> {
+        let [n, _, h, w] = x.dims();
+        let device = x.device();
+        let count = (n * h * w) as f64;
+        let out = batch_norm_train(x, self.weight.val(), self.bias.val(), self.eps);
+        // PyTorch feeds the unbiased estimate into the running variance.
+        let unbiased = if count > 1.0 {
+            count / (count - 1.0)
+        } else {
+            1.0
+        };
+        let m = self.momentum;
+        let running_mean = self.running_mean.value_sync().to_device(&device).detach() * (1.0 - m)
+            + out.mean.detach() * m;
+        let running_var = self.running_var.value_sync().to_device(&device).detach() * (1.0 - m)
+            + out.variance.detach() * (m * unbiased);
+        self.running_mean.update(running_mean);
+        self.running_var.update(running_var);
+        out.output
+    }
+}

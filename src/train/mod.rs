@@ -1,0 +1,7 @@
+//! Training: single optimisation steps and whole fine-tuning runs.
+
+pub mod session;
+pub mod trainer;
+
+pub use session::{SessionConfig, SessionStep, TrainingSession, batch_tensors};
+pub use trainer::{StepOutput, Trainer, loss_and_gradients};

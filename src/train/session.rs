@@ -1,0 +1,219 @@
+//! A whole fine-tuning run, advanced one step at a time so that callers (the browser worker, the
+//! CLI) can report progress, yield to their event loop and stop between any two steps.
+
+use burn::prelude::*;
+
+use super::trainer::{StepOutput, Trainer};
+use crate::data::augment::{Example, augment};
+use crate::error::{Error, Result};
+use crate::model::{SIZE_MULTIPLE, TinyUNet};
+use crate::rng::Rng;
+use crate::schedule::CosineSchedule;
+
+/// Settings of a run. Defaults suit a short on-device fine-tune.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SessionConfig {
+    /// Passes over the examples.
+    pub epochs: usize,
+    /// Examples per optimiser step.
+    pub batch_size: usize,
+    /// Starting learning rate (cosine-annealed to `min_learning_rate`).
+    pub learning_rate: f64,
+    /// Learning rate at the last step.
+    pub min_learning_rate: f64,
+    /// Random flips, rotations and brightness/contrast jitter.
+    pub augment: bool,
+    /// Seed for shuffling and augmentation.
+    pub seed: u64,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        Self {
+            epochs: 10,
+            batch_size: 4,
+            learning_rate: 1e-4,
+            min_learning_rate: 1e-6,
+            augment: true,
+            seed: 0,
+        }
+    }
+}
+
+/// Where a finished step sits in the run.
+pub struct SessionStep {
+    /// 0-based epoch.
+    pub epoch: usize,
+    /// 0-based step within the epoch.
+    pub step_in_epoch: usize,
+    /// 1-based count of steps done in the whole run.
+    pub steps_done: usize,
+    /// Steps the whole run will take.
+    pub total_steps: usize,
+    /// Loss, Dice and learning rate of the step.
+    pub output: StepOutput,
+}
+
+/// A training run over a fixed set of equally sized square examples.
+pub struct TrainingSession {
+    trainer: Trainer,
+    examples: Vec<Example>,
+    order: Vec<usize>,
+    cursor: usize,
+    epoch: usize,
+    step_in_epoch: usize,
+    rng: Rng,
+    config: SessionConfig,
+    classes: usize,
+    device: Device,
+}
+
+impl TrainingSession {
+    /// Checks the examples and settings and prepares a run from `model`'s current weights.
+    pub fn new(model: &TinyUNet, examples: Vec<Example>, config: SessionConfig) -> Result<Self> {
+        if examples.is_empty() {
+            return Err(Error::input("no training examples were given"));
+        }
+        if config.epochs == 0 || config.epochs > 10_000 {
+            return Err(Error::config(format!(
+                "epochs must be 1..=10000, got {}",
+                config.epochs
+            )));
+        }
+        if config.batch_size == 0 || config.batch_size > 256 {
+            return Err(Error::config(format!(
+                "batch size must be 1..=256, got {}",
+                config.batch_size
+            )));
+        }
+        let size = examples[0].size;
+        if size == 0 || size % SIZE_MULTIPLE != 0 {
+            return Err(Error::config(format!(
+                "training size must be a positive multiple of {SIZE_MULTIPLE}, got {size}"
+            )));
+        }
+        let classes = model.config.classes;
+        let label_limit = classes.max(2);
+        for (i, ex) in examples.iter().enumerate() {
+            if ex.size != size || ex.image.len() != 3 * size * size || ex.mask.len() != size * size
+            {
+                return Err(Error::input(format!(
+                    "example {i} is not a {size}×{size} image with a matching mask"
+                )));
+            }
+            if let Some(v) = ex.mask.iter().find(|&&v| v as usize >= label_limit) {
+                return Err(Error::input(format!(
+                    "example {i}: mask value {v} is not a class index below {label_limit}"
+                )));
+            }
+        }
+        let steps_per_epoch = examples.len().div_ceil(config.batch_size);
+        let schedule = CosineSchedule {
+            initial: config.learning_rate,
+            minimum: config.min_learning_rate,
+            total_steps: steps_per_epoch * config.epochs,
+        };
+        let trainer = Trainer::new(model, schedule)?;
+        let device = trainer.device().without_autodiff();
+        let mut rng = Rng::new(config.seed);
+        let mut order: Vec<usize> = (0..examples.len()).collect();
+        rng.shuffle(&mut order);
+        Ok(Self {
+            trainer,
+            examples,
+            order,
+            cursor: 0,
+            epoch: 0,
+            step_in_epoch: 0,
+            rng,
+            config,
+            classes,
+            device,
+        })
+    }
+
+    /// Steps in one epoch.
+    pub fn steps_per_epoch(&self) -> usize {
+        self.examples.len().div_ceil(self.config.batch_size)
+    }
+
+    /// Steps in the whole run.
+    pub fn total_steps(&self) -> usize {
+        self.steps_per_epoch() * self.config.epochs
+    }
+
+    /// True once every planned step ran.
+    pub fn is_finished(&self) -> bool {
+        self.trainer.steps_done() >= self.total_steps()
+    }
+
+    /// Runs the next step, or returns `None` when the run is complete.
+    pub fn step(&mut self) -> Option<SessionStep> {
+        if self.is_finished() {
+            return None;
+        }
+        let end = (self.cursor + self.config.batch_size).min(self.order.len());
+        let batch: Vec<Example> = self.order[self.cursor..end]
+            .iter()
+            .map(|&i| {
+                let example = &self.examples[i];
+                if self.config.augment {
+                    augment(example, &mut self.rng)
+                } else {
+                    example.clone()
+                }
+            })
+            .collect();
+        let (images, targets) = batch_tensors(&batch, self.classes, &self.device);
+        let output = self.trainer.step(images, targets);
+        let done = SessionStep {
+            epoch: self.epoch,
+            step_in_epoch: self.step_in_epoch,
+            steps_done: self.trainer.steps_done(),
+            total_steps: self.total_steps(),
+            output,
+        };
+        self.cursor = end;
+        self.step_in_epoch += 1;
+        if self.cursor >= self.order.len() {
+            self.cursor = 0;
+            self.step_in_epoch = 0;
+            self.epoch += 1;
+            self.rng.shuffle(&mut self.order);
+        }
+        Some(done)
+    }
+
+    /// The weights after the last finished step, ready for inference.
+    pub fn model(&self) -> TinyUNet {
+        self.trainer.model()
+    }
+}
+
+/// Stacks examples into images `[N, 3, S, S]` and targets `[N, C, S, S]` (0/1 masks for one class,
+/// one-hot for several).
+pub fn batch_tensors(batch: &[Example], classes: usize, device: &Device) -> (Tensor<4>, Tensor<4>) {
+    let n = batch.len();
+    let size = batch.first().map_or(0, |e| e.size);
+    let plane = size * size;
+    let mut images = Vec::with_capacity(n * 3 * plane);
+    let mut targets = Vec::with_capacity(n * classes * plane);
+    for example in batch {
+        images.extend_from_slice(&example.image);
+        if classes == 1 {
+            targets.extend(example.mask.iter().map(|&m| (m != 0) as u8 as f32));
+        } else {
+            for class in 0..classes {
+                targets.extend(
+                    example
+                        .mask
+                        .iter()
+                        .map(|&m| (m as usize == class) as u8 as f32),
+                );
+            }
+        }
+    }
+    let images = Tensor::from_data(TensorData::new(images, [n, 3, size, size]), device);
+    let targets = Tensor::from_data(TensorData::new(targets, [n, classes, size, size]), device);
+    (images, targets)
+}

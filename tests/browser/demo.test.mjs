@@ -1,0 +1,747 @@
+// End-to-end tests of the demo page (www/), served exactly as `./build.sh demo` serves it, in
+// headless Chromium on the CPU backend and on WebGPU (SwiftShader).
+//
+// Run: cd tests/browser && node --test --test-concurrency=1 demo.test.mjs
+// Needs the built package (`./build.sh pkg` writes pkg/wasm/). Screenshots of the main states go
+// to a fresh folder under the system temp dir; their paths are printed. Nothing is written into
+// the repository.
+//
+// The network runs at 64 px (`?size=64`, the page's smallest resolution) so that training on
+// SwiftShader takes seconds, not minutes; the page's code paths are the same at every size.
+
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import {
+  startServer,
+  demoServerOptions as demoOptions,
+  DEMO_CSP,
+  launchBrowser,
+  startRecordingProxy,
+  withPage,
+  evaluateWithTimeout,
+} from './harness.mjs';
+import { classify, addToPairs, heldOutKeys } from '../../www/ui/pairs.js';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, '../..');
+const WWW = path.join(ROOT, 'www');
+const SAMPLES = path.join(WWW, 'samples');
+const HAS_DEMO_WEIGHTS = fs.existsSync(path.join(WWW, 'demo-weights.safetensors'));
+// The PyTorch reference's own checkpoint (the shared fixtures, as the Rust tests use them).
+const REFERENCE_PTH = path.join(ROOT, '../shared/fixtures/reference/tinyunet_c1_s1_64x64.weights.pth');
+const WRONG_WEIGHTS = path.join(ROOT, 'tests/fixtures/weights/small.safetensors');
+const QUERY = '?size=64';
+const SLOW = 900_000; // per test; SwiftShader is a CPU pretending to be a GPU
+
+const PKG = process.env.TINYUNET_PKG_DIR ?? path.join(ROOT, 'pkg');
+
+/** The demo's server options (www/serve.mjs), with a check that the package is built. */
+function demoServerOptions() {
+  assert.ok(
+    fs.existsSync(path.join(PKG, 'wasm/tinyunet_bg_glue.js')) || fs.existsSync(path.join(PKG, 'tinyunet.js')) && process.env.TINYUNET_PKG_DIR,
+    `${PKG}/wasm/ is missing: build the package first (./build.sh pkg)`,
+  );
+  return demoOptions({ pkg: PKG });
+}
+
+const SHOTS = fs.mkdtempSync(path.join(os.tmpdir(), 'tinyunet-demo-screens-'));
+const shots = [];
+
+/** Saves a full-page screenshot and remembers its path for the summary. */
+async function screenshot(page, name, t) {
+  const file = path.join(SHOTS, `${name}.png`);
+  await page.screenshot({ path: file, fullPage: true });
+  shots.push(file);
+  t?.diagnostic(`screenshot: ${file}`);
+  return file;
+}
+
+after(() => {
+  if (shots.length) console.log(`\ndemo screenshots (${SHOTS}):\n${shots.map((s) => `  ${s}`).join('\n')}`);
+});
+
+// ---------------------------------------------------------------------------------------------
+// Files the tests upload
+// ---------------------------------------------------------------------------------------------
+
+const sample = (name) => fs.readFileSync(path.join(SAMPLES, name));
+const file = (name, buffer, mimeType = name.endsWith('.png') ? 'image/png' : 'image/jpeg') => ({ name, mimeType, buffer });
+
+function pngChunk(type, data) {
+  const out = Buffer.alloc(12 + data.length);
+  out.writeUInt32BE(data.length, 0);
+  out.write(type, 4, 'latin1');
+  data.copy(out, 8);
+  out.writeUInt32BE(zlib.crc32(out.subarray(4, 8 + data.length)), 8 + data.length);
+  return out;
+}
+
+/** A PNG header claiming `width`×`height`, followed by whatever `idat` is. */
+function pngWith(width, height, idat) {
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = 8;
+  ihdr[9] = 2;
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    pngChunk('IHDR', ihdr),
+    pngChunk('IDAT', idat),
+    pngChunk('IEND', Buffer.alloc(0)),
+  ]);
+}
+
+const BAD = {
+  corrupt: file('corrupt.png', pngWith(64, 64, crypto.randomBytes(300))),
+  huge: file('huge.png', pngWith(20_000, 20_000, Buffer.from(zlib.deflateSync(Buffer.alloc(64))))),
+  notImage: file('notes.png', Buffer.from('these are my notes, not a picture\n')),
+  garbageWeights: { name: 'garbage.safetensors', mimeType: 'application/octet-stream', buffer: crypto.randomBytes(4096) },
+};
+
+/** Three image + mask pairs, named the ways users name them. */
+const PAIRS = [
+  file('lesion-a.jpg', sample('sample-3.jpg')),
+  file('lesion-a_segmentation.png', sample('sample-3_mask.png')),
+  file('lesion-b.jpg', sample('sample-5.jpg')),
+  file('lesion-b_mask.png', sample('sample-5_mask.png')),
+  file('lesion-c.jpg', sample('sample-6.jpg')),
+  file('lesion-c_mask.png', sample('sample-6_mask.png')),
+];
+
+/** Reads a PNG's size, colour type and (8-bit greyscale only) pixel values, with node's zlib. */
+function readPng(buffer) {
+  assert.equal(buffer.subarray(1, 4).toString('latin1'), 'PNG', 'not a PNG');
+  let offset = 8;
+  let width;
+  let height;
+  let colourType;
+  const idat = [];
+  while (offset < buffer.length) {
+    const length = buffer.readUInt32BE(offset);
+    const type = buffer.toString('latin1', offset + 4, offset + 8);
+    const data = buffer.subarray(offset + 8, offset + 8 + length);
+    assert.equal(buffer.readUInt32BE(offset + 8 + length), zlib.crc32(buffer.subarray(offset + 4, offset + 8 + length)), `bad CRC in ${type}`);
+    if (type === 'IHDR') {
+      width = data.readUInt32BE(0);
+      height = data.readUInt32BE(4);
+      colourType = data[9];
+    }
+    if (type === 'IDAT') idat.push(data);
+    offset += 12 + length;
+  }
+  const raw = zlib.inflateSync(Buffer.concat(idat));
+  const values = new Set();
+  if (colourType === 0) {
+    for (let y = 0; y < height; y++) {
+      assert.equal(raw[y * (width + 1)], 0, 'unexpected PNG row filter');
+      for (let x = 0; x < width; x++) values.add(raw[y * (width + 1) + 1 + x]);
+    }
+  }
+  return { width, height, colourType, values };
+}
+
+/** The tensor names in a safetensors file (and checks its framing). */
+function safetensorsNames(buffer) {
+  const headerLength = Number(buffer.readBigUInt64LE(0));
+  assert.ok(headerLength > 0 && headerLength < buffer.length, 'bad safetensors header length');
+  const header = JSON.parse(buffer.toString('utf8', 8, 8 + headerLength));
+  return Object.keys(header).filter((k) => k !== '__metadata__');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Page helpers
+// ---------------------------------------------------------------------------------------------
+
+/** Waits until the page's model is ready (or fails with the page's notices). */
+async function waitReady(page, timeout = 300_000) {
+  await page.waitForFunction(() => ['ready', 'failed'].includes(document.body.dataset.model), null, { timeout });
+  const state = await page.evaluate(() => document.body.dataset.model);
+  if (state !== 'ready') {
+    throw new Error(`the demo's model did not start: ${await page.locator('#notices').innerText()}`);
+  }
+}
+
+async function openDemo(page, url, query = QUERY) {
+  await page.goto(url + query);
+  await waitReady(page);
+}
+
+/** The result card of `name` once it has settled (done or error). */
+async function settledCard(page, name, timeout = 300_000) {
+  const card = page.locator(`.card[data-name="${name}"]`).first();
+  await card.and(page.locator('[data-state="done"], [data-state="error"], [data-state="cancelled"]')).waitFor({ timeout });
+  return card;
+}
+
+async function expectDone(page, name) {
+  const card = await settledCard(page, name);
+  const state = await card.getAttribute('data-state');
+  assert.equal(state, 'done', `${name}: expected a mask, got: ${await card.innerText()}`);
+  return card;
+}
+
+async function expectCardError(page, name, pattern) {
+  const card = await settledCard(page, name);
+  assert.equal(await card.getAttribute('data-state'), 'error', `${name}: expected an error, got: ${await card.innerText()}`);
+  const message = await card.locator('.card-status').innerText();
+  assert.match(message, pattern, `${name}: message`);
+  return message;
+}
+
+/** Clicks `selector` and returns the download it starts: `{ name, buffer }`. */
+async function download(page, selector) {
+  const [dl] = await Promise.all([page.waitForEvent('download', { timeout: 120_000 }), page.click(selector)]);
+  const buffer = fs.readFileSync(await dl.path());
+  return { name: dl.suggestedFilename(), buffer };
+}
+
+/**
+ * Watches the chart's point count from inside the page, so every intermediate value is seen
+ * however fast the steps come; returns a function that reads them.
+ */
+async function watchChart(page) {
+  await page.evaluate(() => {
+    const chart = document.querySelector('#train-chart');
+    window.__chartPoints = [];
+    new MutationObserver(() => window.__chartPoints.push(Number(chart.dataset.points))).observe(chart, { attributes: true, attributeFilter: ['data-points'] });
+  });
+  return () => page.evaluate(() => window.__chartPoints);
+}
+
+/** Longest gap between animation frames over `ms`: large gaps mean the page is blocked. */
+function longestFrameGap(page, ms = 1500) {
+  return page.evaluate((ms) => new Promise((resolve) => {
+    let last = performance.now();
+    let worst = 0;
+    const end = last + ms;
+    const frame = (now) => {
+      worst = Math.max(worst, now - last);
+      last = now;
+      if (now < end) requestAnimationFrame(frame);
+      else resolve(worst);
+    };
+    requestAnimationFrame(frame);
+  }), ms);
+}
+
+/**
+ * Runs in the page: every visible text with less than WCAG AA contrast against the background
+ * it sits on (4.5:1, or 3:1 for large text). Disabled controls are exempt, as WCAG has it.
+ */
+function contrastProblems() {
+  const parse = (c) => {
+    const m = c.match(/rgba?\(([^)]+)\)/);
+    if (!m) return null;
+    const [r, g, b, a = 1] = m[1].split(/[ ,/]+/).filter(Boolean).map(Number);
+    return { r, g, b, a };
+  };
+  const lum = ({ r, g, b }) => {
+    const f = (v) => ((v /= 255) <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4);
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const background = (el) => {
+    for (let e = el; e; e = e.parentElement) {
+      const c = parse(getComputedStyle(e).backgroundColor);
+      if (c && c.a > 0.5) return c;
+    }
+    return { r: 255, g: 255, b: 255, a: 1 };
+  };
+  const problems = [];
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    const el = node.parentElement;
+    if (!node.textContent.trim() || !el.checkVisibility?.({ opacityProperty: true, visibilityProperty: true })) continue;
+    if (el.closest(':disabled, .disabled, .visually-hidden, .visually-hidden-input, option')) continue;
+    const style = getComputedStyle(el);
+    const fg = parse(style.color);
+    const bg = background(el);
+    const [hi, lo] = [lum(fg), lum(bg)].sort((a, b) => b - a);
+    const ratio = (hi + 0.05) / (lo + 0.05);
+    const size = parseFloat(style.fontSize);
+    const large = size >= 24 || (size >= 18.66 && Number(style.fontWeight) >= 700);
+    if (ratio < (large ? 3 : 4.5)) problems.push(`${ratio.toFixed(2)}:1 "${node.textContent.trim().slice(0, 40)}" (${style.color} on rgb(${bg.r}, ${bg.g}, ${bg.b}))`);
+  }
+  return problems;
+}
+
+/** Fails, listing them, if any request left `origin` (per the proxy and per Playwright). */
+function assertSameOrigin({ proxy, requests, origin }) {
+  const leaks = [
+    ...(proxy ? proxy.offOrigin(origin).map((e) => `proxy saw ${e.method} ${e.url}`) : []),
+    ...requests.offOrigin(origin).map((r) => `page requested ${r.method} ${r.url} (${r.resourceType})`),
+  ];
+  assert.deepEqual(leaks, [], `requests left ${origin}:\n${leaks.join('\n')}`);
+}
+
+/** Console problems other than the expected ones (the 404 of missing demo weights). */
+function unexpectedProblems(log, allowed = []) {
+  const ok = [...allowed];
+  if (!HAS_DEMO_WEIGHTS) ok.push(/404/);
+  return log.problems().filter((m) => !ok.some((re) => re.test(m.text)));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pure logic: pairing files, holding back pairs
+// ---------------------------------------------------------------------------------------------
+
+describe('pairing images with masks', () => {
+  test('by file name suffix, case-insensitively', () => {
+    assert.deepEqual(classify('mole.png'), { role: 'image', key: 'mole', stem: 'mole' });
+    assert.deepEqual(classify('Mole_MASK.png'), { role: 'mask', key: 'mole', stem: 'Mole_MASK' });
+    assert.equal(classify('ISIC_0000001_segmentation.png').key, 'isic_0000001');
+    assert.equal(classify('ISIC_0000001_segmentation.png').role, 'mask');
+  });
+
+  test('by folder: ISIC 2018 layout and images/ + masks/', () => {
+    const table = new Map();
+    const { changed, ignored } = addToPairs(table, [
+      { file: 1, path: 'ISIC2018_Task1-2_Training_Input/ISIC_0000000.jpg' },
+      { file: 2, path: 'ISIC2018_Task1_Training_GroundTruth/ISIC_0000000_segmentation.png' },
+      { file: 3, path: 'ISIC2018_Task1-2_Training_Input/LICENSE.txt' },
+      { file: 4, path: 'set/images/a.png' },
+      { file: 5, path: 'set/masks/a.png' },
+    ]);
+    assert.deepEqual(ignored, ['ISIC2018_Task1-2_Training_Input/LICENSE.txt']);
+    assert.equal(changed.length, 2);
+    assert.deepEqual([table.get('isic_0000000').image, table.get('isic_0000000').mask], [1, 2]);
+    assert.deepEqual([table.get('a').image, table.get('a').mask], [4, 5]);
+  });
+
+  test('a mask added later completes its pair', () => {
+    const table = new Map();
+    addToPairs(table, [{ file: 'img', path: 'x.jpg' }]);
+    assert.equal(table.get('x').mask, null);
+    addToPairs(table, [{ file: 'msk', path: 'x_mask.png' }]);
+    assert.equal(table.get('x').mask, 'msk');
+    assert.equal(table.get('x').name, 'x');
+  });
+
+  test('about 20% held back, at least one from two pairs, none from one', () => {
+    assert.equal(heldOutKeys(['a']).size, 0);
+    assert.equal(heldOutKeys(['a', 'b']).size, 1);
+    assert.equal(heldOutKeys(['a', 'b', 'c']).size, 1);
+    const ten = heldOutKeys(Array.from({ length: 10 }, (_, i) => `k${i}`));
+    assert.equal(ten.size, 2);
+    const hundred = heldOutKeys(Array.from({ length: 100 }, (_, i) => `k${String(i).padStart(3, '0')}`));
+    assert.equal(hundred.size, 20);
+    // Stable: the same keys in another order give the same choice.
+    assert.deepEqual([...heldOutKeys(['c', 'a', 'b'])], [...heldOutKeys(['a', 'b', 'c'])]);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// The server
+// ---------------------------------------------------------------------------------------------
+
+describe('www/serve.mjs', () => {
+  test('serves www/ at / and pkg/ at /pkg/ with CSP and COOP/COEP on every response', async () => {
+    const server = await startServer(demoServerOptions());
+    try {
+      for (const p of ['/', '/app.js', '/worker.js', '/pkg/tinyunet.js', '/samples/sample-1.jpg', '/missing']) {
+        const r = await fetch(server.url.slice(0, -1) + p);
+        assert.equal(r.headers.get('content-security-policy'), DEMO_CSP, `CSP on ${p}`);
+        assert.equal(r.headers.get('cross-origin-opener-policy'), 'same-origin', `COOP on ${p}`);
+        assert.equal(r.headers.get('cross-origin-embedder-policy'), 'require-corp', `COEP on ${p}`);
+        assert.equal(r.status, p === '/missing' ? 404 : 200, `status of ${p}`);
+        await r.arrayBuffer();
+      }
+      // The page's <meta> policy is the same as the header's.
+      const html = fs.readFileSync(path.join(WWW, 'index.html'), 'utf8');
+      assert.ok(html.includes(`content="${DEMO_CSP}"`), 'index.html <meta> CSP differs from the served one');
+      assert.doesNotMatch(html, /<script(?![^>]*\bsrc=)[^>]*>/, 'inline <script> in index.html');
+      assert.doesNotMatch(html, /\sstyle=/, 'inline style attribute in index.html');
+    } finally {
+      await server.close();
+    }
+  });
+
+  test('`node www/serve.mjs` prints its 127.0.0.1 URL and serves the page', { timeout: 30_000 }, async () => {
+    const child = spawn(process.execPath, [path.join(WWW, 'serve.mjs'), '--port', '0'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    try {
+      const url = await new Promise((resolve, reject) => {
+        let out = '';
+        child.stdout.on('data', (d) => {
+          out += d;
+          const m = /http:\/\/127\.0\.0\.1:\d+\//.exec(out);
+          if (m) resolve(m[0]);
+        });
+        child.on('exit', (code) => reject(new Error(`serve.mjs exited (${code}): ${out}`)));
+      });
+      const r = await fetch(url);
+      assert.equal(r.status, 200);
+      assert.match(await r.text(), /TinyU-Net/);
+    } finally {
+      child.kill('SIGTERM');
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// End to end, on each backend
+// ---------------------------------------------------------------------------------------------
+
+
+for (const backend of ['cpu', 'webgpu']) {
+  describe(`demo end to end on ${backend === 'cpu' ? 'the CPU (no WebGPU adapter)' : 'WebGPU (SwiftShader)'}`, () => {
+    test('segment, upload, train with a live curve, cancel, download, reload, restore, reset; nothing leaves the origin', { timeout: SLOW }, async (t) => {
+      const proxy = await startRecordingProxy();
+      const server = await startServer(demoServerOptions());
+      const browser = await launchBrowser({ webgpu: backend === 'webgpu', proxy: { server: proxy.server } });
+      try {
+        await withPage(async ({ page, url, console: log, requests }) => {
+          await page.setViewportSize({ width: 1280, height: 800 });
+          const started = Date.now();
+          await openDemo(page, url);
+          t.diagnostic(`${backend}: model ready in ${Date.now() - started} ms`);
+
+          // Backend shown, and the CPU fallback explained when WebGPU is missing.
+          const badge = page.locator('#backend-badge');
+          const fallback = page.locator('.notice[data-key="fallback"]');
+          if (backend === 'webgpu') {
+            assert.equal(await badge.innerText(), 'WebGPU');
+            assert.equal(await fallback.count(), 0, 'fallback notice shown although WebGPU runs');
+          } else {
+            assert.equal(await badge.innerText(), 'CPU');
+            assert.match(await fallback.innerText(), /WebGPU is not available here .*runs on the CPU/);
+          }
+          assert.match(await page.locator('#privacy').innerText(), /stay on this device/);
+          await screenshot(page, `${backend}-1-idle`, t);
+
+          // One click on a bundled sample gives a mask.
+          await page.getByRole('button', { name: 'Segment Sample 1' }).click();
+          const card = await expectDone(page, 'sample-1.jpg');
+          assert.match(await card.locator('.area').innerText(), /%|none found/);
+          assert.match(await card.locator('.confidence').innerText(), /%|—/);
+          // Opacity and outline/filled change the overlay.
+          await page.locator('#opacity').fill('80');
+          assert.equal(await page.locator('#results').evaluate((e) => getComputedStyle(e).getPropertyValue('--mask-opacity').trim()), '0.8');
+          assert.equal(await card.locator('canvas.overlay').evaluate((c) => getComputedStyle(c).opacity), '0.8');
+          await page.getByLabel('Outline').check();
+          await page.getByLabel('Filled').check();
+          // The mask downloads as a greyscale 0/255 PNG at the image's own size.
+          const mask = await download(page, '.card[data-name="sample-1.jpg"] >> text=Download mask (PNG)');
+          assert.equal(mask.name, 'sample-1_mask.png');
+          const png = readPng(mask.buffer);
+          assert.deepEqual([png.width, png.height, png.colourType], [320, 320, 0]);
+          for (const v of png.values) assert.ok(v === 0 || v === 255, `mask value ${v}`);
+          await screenshot(page, `${backend}-2-segmented`, t);
+
+          // An image of the user's, through the file input.
+          await page.setInputFiles('#segment-input', file('my-lesion.jpg', sample('sample-2.jpg')));
+          const mine = await expectDone(page, 'my-lesion.jpg');
+          assert.match(await mine.innerText(), /384×288/);
+
+          // Pairs by file name; one of three held back.
+          await page.setInputFiles('#pair-input', PAIRS);
+          await page.waitForFunction(() => document.querySelectorAll('#pairs-body tr[data-status="ok"]').length === 3, null, { timeout: 120_000 });
+          assert.match(await page.locator('#pairs-summary').innerText(), /3 pairs ready · 1 held back/);
+          assert.equal(await page.locator('#pairs-body .tag').count(), 1);
+
+          // Two epochs; the curve grows step by step and before/after Dice are shown.
+          await page.locator('#epochs').fill('2');
+          const points = await watchChart(page);
+          await page.click('#train-start');
+          await page.locator('#train-result').waitFor({ state: 'visible', timeout: SLOW });
+          const seen = await points();
+          assert.deepEqual(seen.filter((n) => n > 0), [1, 2], `chart points over time: ${seen}`);
+          assert.match(await page.locator('#train-status').innerText(), /Done: 2 steps/);
+          assert.match(await page.locator('#train-result').innerText(), /Dice on 1 held-back pair: \d\.\d{3} → \d\.\d{3}/);
+          assert.match(await page.locator('#weights-info').innerText(), /Your fine-tuned weights — trained .* on 2 pairs, 2 epochs/);
+          // Earlier masks are marked as made with the old weights.
+          assert.equal(await page.locator('#resegment').isVisible(), true);
+          await screenshot(page, `${backend}-3-trained`, t);
+
+          // A long run: the page stays responsive, shows an ETA, and Cancel stops it.
+          await page.locator('#epochs').fill('200');
+          await page.click('#train-start');
+          await page.waitForFunction(() => Number(document.querySelector('#train-chart').dataset.points) >= 1, null, { timeout: SLOW });
+          const gap = await longestFrameGap(page);
+          t.diagnostic(`${backend}: longest frame gap while training: ${gap.toFixed(0)} ms`);
+          assert.ok(gap < 500, `the page froze for ${gap} ms while training`);
+          assert.match(await page.locator('#train-eta').innerText(), /left/);
+          await screenshot(page, `${backend}-4-training`, t);
+          await page.click('#train-cancel');
+          await page.locator('#train-start').waitFor({ state: 'visible', timeout: SLOW });
+          assert.match(await page.locator('#train-status').innerText(), /Cancelled after \d+ of 200 steps/);
+          assert.match(await page.locator('#weights-info').innerText(), /cancelled after \d+ of 200 steps/);
+
+          // Download the weights; reload; the same weights are back.
+          const weights = await download(page, '#weights-download');
+          assert.match(weights.name, /^tinyunet-finetuned-\d{8}-\d{4}\.safetensors$/);
+          const names = safetensorsNames(weights.buffer);
+          assert.ok(names.includes('final_conv.weight') && names.includes('encoder1.cmrf.pwconv1.conv.weight'), `tensor names: ${names.slice(0, 8)}`);
+          await page.reload();
+          await waitReady(page);
+          assert.equal(await page.evaluate(() => document.body.dataset.weights), 'user');
+          assert.match(await page.locator('#weights-info').innerText(), /Your fine-tuned weights/);
+          const restored = await download(page, '#weights-download');
+          assert.ok(restored.buffer.equals(weights.buffer), 'the weights after the reload differ from the ones before it');
+
+          if (backend === 'webgpu') {
+            // Switching backend keeps the weights and still segments.
+            await page.selectOption('#backend-select', 'cpu');
+            await page.waitForFunction(() => document.body.dataset.model === 'ready' && document.body.dataset.backend === 'cpu', null, { timeout: 120_000 });
+            assert.equal(await badge.innerText(), 'CPU');
+            const onCpu = await download(page, '#weights-download');
+            assert.ok(onCpu.buffer.equals(weights.buffer), 'switching to the CPU changed the weights');
+            await page.getByRole('button', { name: 'Segment Sample 4' }).click();
+            await expectDone(page, 'sample-4.jpg');
+            await page.selectOption('#backend-select', 'auto');
+            await page.waitForFunction(() => document.body.dataset.model === 'ready' && document.body.dataset.backend === 'webgpu', null, { timeout: 120_000 });
+          } else {
+            // Asking for WebGPU where there is none: a clear message, and the CPU keeps working.
+            await page.selectOption('#backend-select', 'webgpu');
+            await page.locator('.notice[data-key="switch"]').waitFor({ timeout: 60_000 });
+            assert.match(await page.locator('.notice[data-key="switch"]').innerText(), /Could not switch: .*WebGPU|adapter/i);
+            await page.waitForFunction(() => document.body.dataset.model === 'ready');
+            assert.equal(await page.locator('#backend-select').inputValue(), 'auto');
+            assert.equal(await badge.innerText(), 'CPU');
+          }
+
+          // Reset: asks first, then the demo weights are back, also after a reload.
+          await page.click('#weights-reset');
+          await page.click('#weights-reset-confirm');
+          await page.waitForFunction(() => document.body.dataset.model === 'ready' && document.body.dataset.weights !== 'user', null, { timeout: 120_000 });
+          assert.match(await page.locator('#weights-info').innerText(), HAS_DEMO_WEIGHTS ? /Demo weights/ : /Untrained network/);
+          await page.reload();
+          await waitReady(page);
+          assert.notEqual(await page.evaluate(() => document.body.dataset.weights), 'user');
+          const reset = await download(page, '#weights-download');
+          assert.ok(!reset.buffer.equals(weights.buffer), 'reset did not change the weights');
+
+          // Privacy: every request of the page and its worker stayed on the page's origin.
+          assertSameOrigin({ proxy, requests, origin: server.origin });
+          const seenUrls = requests.urls();
+          for (const p of ['worker.js', 'pkg/tinyunet.js', 'pkg/wasm/tinyunet_bg_glue_bg.wasm']) {
+            assert.ok(seenUrls.some((u) => u.startsWith(server.url + p)), `${p} was never requested; the check saw: ${seenUrls.join(', ')}`);
+          }
+          assert.deepEqual(log.errors, [], `uncaught errors:\n${log.format()}`);
+          assert.deepEqual(unexpectedProblems(log), [], `console problems:\n${log.format()}`);
+        }, { browser, server, timeout: 300_000 });
+      } finally {
+        await browser.close();
+        await server.close();
+        await proxy.close();
+      }
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bad files, narrow screens, keyboard
+// ---------------------------------------------------------------------------------------------
+
+describe('demo with bad input', () => {
+  test('bad images, masks and weights show their message next to the file; good files still work', { timeout: SLOW }, async (t) => {
+    // Served without COOP/COEP: the page must work without cross-origin isolation too.
+    await withPage(async ({ page, url, console: log }) => {
+      await page.setViewportSize({ width: 1280, height: 800 });
+      await openDemo(page, url);
+
+      // Images to segment.
+      await page.setInputFiles('#segment-input', [BAD.corrupt, BAD.huge, BAD.notImage]);
+      await expectCardError(page, 'corrupt.png', /corrupt or truncated/);
+      await expectCardError(page, 'huge.png', /20000×20000 pixels is too large/);
+      await expectCardError(page, 'notes.png', /not a PNG or JPEG/i);
+      await page.setInputFiles('#segment-input', file('good.jpg', sample('sample-4.jpg')));
+      await expectDone(page, 'good.jpg');
+
+      // Training pairs: a mask of the wrong size, a corrupt mask, an image without a mask.
+      await page.setInputFiles('#pair-input', [
+        file('wrong-size.jpg', sample('sample-3.jpg')),
+        file('wrong-size_mask.png', sample('sample-1_mask.png')),
+        file('broken.jpg', sample('sample-4.jpg')),
+        { ...BAD.corrupt, name: 'broken_mask.png' },
+        file('lonely.jpg', sample('sample-2.jpg')),
+        { name: 'README.txt', mimeType: 'text/plain', buffer: Buffer.from('not an image') },
+      ]);
+      const row = (key) => page.locator(`#pairs-body tr[data-key="${key}"]`);
+      await row('wrong-size').and(page.locator('[data-status="error"]')).waitFor({ timeout: 60_000 });
+      assert.match(await row('wrong-size').innerText(), /The mask is 320×320 but the image is 256×256/);
+      await row('broken').and(page.locator('[data-status="error"]')).waitFor({ timeout: 60_000 });
+      assert.match(await row('broken').innerText(), /Mask: the PNG data is corrupt/);
+      assert.match(await row('lonely').innerText(), /No mask yet/);
+      assert.match(await page.locator('#pairs-summary').innerText(), /0 pairs ready · 3 need attention · 1 file ignored/);
+      assert.equal(await page.locator('#train-start').isDisabled(), true);
+      // A good pair after the bad ones is usable.
+      await page.setInputFiles('#pair-input', [PAIRS[0], PAIRS[1]]);
+      await row('lesion-a').and(page.locator('[data-status="ok"]')).waitFor({ timeout: 60_000 });
+      assert.equal(await page.locator('#train-start').isEnabled(), true);
+
+      // Weights: garbage, then a valid safetensors file of another network.
+      const weightsMessage = page.locator('#weights-message');
+      await page.setInputFiles('#weights-input', BAD.garbageWeights);
+      await page.locator('#weights-message.error').waitFor({ timeout: 60_000 });
+      assert.match(await weightsMessage.innerText(), /^garbage\.safetensors: .+ The previous weights are still in use\.$/);
+      await screenshot(page, 'bad-files', t);
+      if (fs.existsSync(WRONG_WEIGHTS)) {
+        await page.setInputFiles('#weights-input', WRONG_WEIGHTS);
+        await page.waitForFunction(() => /^small\.safetensors: /.test(document.querySelector('#weights-message').textContent));
+        assert.match(await weightsMessage.innerText(), /previous weights are still in use/);
+      }
+      // The page still segments, and our own weights load back.
+      await page.getByRole('button', { name: 'Segment Sample 2' }).click();
+      await expectDone(page, 'sample-2.jpg');
+      const ours = await download(page, '#weights-download');
+      await page.setInputFiles('#weights-input', { name: 'ours.safetensors', mimeType: 'application/octet-stream', buffer: ours.buffer });
+      await page.waitForFunction(() => /^ours\.safetensors: loaded/.test(document.querySelector('#weights-message').textContent), null, { timeout: 120_000 });
+      assert.match(await page.locator('#weights-info').innerText(), /Uploaded weights — ours\.safetensors/);
+      // The PyTorch reference's .pth loads as it is.
+      if (fs.existsSync(REFERENCE_PTH)) {
+        await page.setInputFiles('#weights-input', REFERENCE_PTH);
+        await page.waitForFunction(() => /weights\.pth: loaded/.test(document.querySelector('#weights-message').textContent), null, { timeout: 120_000 });
+        await page.getByRole('button', { name: 'Segment Sample 3' }).click();
+        await expectDone(page, 'sample-3.jpg');
+      } else {
+        t.diagnostic(`skipped the reference .pth upload: ${REFERENCE_PTH} is missing`);
+      }
+      assert.deepEqual(log.errors, [], log.format());
+    }, { server: { ...demoServerOptions(), crossOriginIsolated: false }, launch: { webgpu: false }, timeout: 300_000 });
+  });
+});
+
+describe('demo layout and keyboard', () => {
+  test('phone width: one column, nothing wider than the screen, a sample segments', { timeout: SLOW }, async (t) => {
+    await withPage(async ({ page, url }) => {
+      await openDemo(page, url);
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert.ok(overflow <= 0, `the page is ${overflow} px wider than a 390 px screen`);
+      await page.getByRole('button', { name: 'Segment Sample 5' }).click();
+      await expectDone(page, 'sample-5.jpg');
+      assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), 'a result made the page overflow');
+      await screenshot(page, 'narrow-390x844', t);
+    }, { server: demoServerOptions(), launch: { webgpu: false }, contextOptions: { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true } });
+  });
+
+  test('every control has a label and the main path works from the keyboard', { timeout: SLOW }, async () => {
+    await withPage(async ({ page, url }) => {
+      await page.setViewportSize({ width: 1280, height: 800 });
+      await openDemo(page, url);
+      const unlabelled = await page.evaluate(() =>
+        [...document.querySelectorAll('button, input, select, canvas[role="img"], progress')]
+          .filter((e) => {
+            const name = e.labels?.[0]?.textContent || e.getAttribute('aria-label') || (e.tagName === 'BUTTON' && e.textContent.trim());
+            return !name || !name.trim();
+          })
+          .map((e) => e.outerHTML.slice(0, 120)));
+      assert.deepEqual(unlabelled, []);
+      await page.getByRole('button', { name: 'Segment Sample 6' }).click();
+      await expectDone(page, 'sample-6.jpg');
+      const lowContrast = await page.evaluate(contrastProblems);
+      assert.deepEqual(lowContrast, [], 'text with less than WCAG AA contrast');
+      // Tab to the first sample and press Enter.
+      let focused = '';
+      for (let i = 0; i < 40 && focused !== 'Segment Sample 1'; i++) {
+        await page.keyboard.press('Tab');
+        focused = await page.evaluate(() => document.activeElement?.getAttribute('aria-label') ?? '');
+      }
+      assert.equal(focused, 'Segment Sample 1', 'Sample 1 cannot be reached with Tab');
+      const outline = await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle);
+      assert.notEqual(outline, 'none', 'the focused control shows no focus outline');
+      await page.keyboard.press('Enter');
+      await expectDone(page, 'sample-1.jpg');
+      // The result's download button is next in the tab order's reach, and Enter works on it.
+      await page.locator('.card[data-name="sample-1.jpg"] >> text=Download mask (PNG)').focus();
+      const [dl] = await Promise.all([page.waitForEvent('download'), page.keyboard.press('Enter')]);
+      assert.equal(dl.suggestedFilename(), 'sample-1_mask.png');
+      // The file inputs are reachable too (visually hidden, not removed from the tab order).
+      assert.equal(await page.locator('#segment-input').evaluate((e) => e.tabIndex), 0);
+    }, { server: demoServerOptions(), launch: { webgpu: false } });
+  });
+});
+
+describe('demo file drops and folders', () => {
+  test('images dropped on the page are segmented; a dropped pile and an ISIC folder become pairs', { timeout: SLOW }, async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'tinyunet-isic-'));
+    try {
+      // ISIC 2018 layout, with the licence file such folders come with.
+      fs.mkdirSync(path.join(dir, 'ISIC2018_Task1-2_Training_Input'));
+      fs.mkdirSync(path.join(dir, 'ISIC2018_Task1_Training_GroundTruth'));
+      for (const [n, s] of [['0000001', 1], ['0000002', 2]]) {
+        fs.copyFileSync(path.join(SAMPLES, `sample-${s}.jpg`), path.join(dir, 'ISIC2018_Task1-2_Training_Input', `ISIC_${n}.jpg`));
+        fs.copyFileSync(path.join(SAMPLES, `sample-${s}_mask.png`), path.join(dir, 'ISIC2018_Task1_Training_GroundTruth', `ISIC_${n}_segmentation.png`));
+      }
+      fs.writeFileSync(path.join(dir, 'ISIC2018_Task1-2_Training_Input', 'LICENSE.txt'), 'CC-BY-NC');
+
+      await withPage(async ({ page, url }) => {
+        await page.setViewportSize({ width: 1280, height: 800 });
+        await openDemo(page, url);
+        const drop = async (selector, names) => {
+          const dataTransfer = await page.evaluateHandle(async (names) => {
+            const dt = new DataTransfer();
+            for (const [name, src] of names) dt.items.add(new File([await (await fetch(src)).blob()], name));
+            return dt;
+          }, names);
+          await page.dispatchEvent(selector, 'dragenter', { dataTransfer });
+          await page.dispatchEvent(selector, 'drop', { dataTransfer });
+        };
+        await drop('#segment-drop', [['dropped-1.jpg', 'samples/sample-5.jpg'], ['dropped-2.jpg', 'samples/sample-6.jpg']]);
+        await expectDone(page, 'dropped-1.jpg');
+        await expectDone(page, 'dropped-2.jpg');
+
+        await page.setInputFiles('#folder-input', dir);
+        await page.waitForFunction(() => document.querySelectorAll('#pairs-body tr[data-status="ok"]').length === 2, null, { timeout: 120_000 });
+        assert.match(await page.locator('#pairs-body tr[data-key="isic_0000001"]').innerText(), /ISIC_0000001\.jpg \+ .*ISIC_0000001_segmentation\.png/);
+        assert.match(await page.locator('#pairs-summary').innerText(), /2 pairs ready · 1 held back for Dice · 1 file ignored/);
+
+        await drop('#train-drop', [['mole.jpg', 'samples/sample-3.jpg'], ['mole_mask.png', 'samples/sample-3_mask.png']]);
+        await page.waitForFunction(() => document.querySelectorAll('#pairs-body tr[data-status="ok"]').length === 3, null, { timeout: 120_000 });
+      }, { server: demoServerOptions(), launch: { webgpu: false } });
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// The privacy check itself
+// ---------------------------------------------------------------------------------------------
+
+describe('the off-origin check', () => {
+  let foreign;
+  before(async () => {
+    foreign = await startServer({ host: '127.0.0.2', routes: {
+      '/page-fetch': { body: 'x' }, '/page-image': { body: 'x' }, '/worker-fetch': { body: 'x' },
+    } });
+  });
+  after(() => foreign?.close());
+
+  test('fails on a page whose page and worker leak to another origin', { timeout: 120_000 }, async () => {
+    const proxy = await startRecordingProxy();
+    try {
+      await withPage(async ({ page, server, requests }) => {
+        await page.goto(`${server.url}index.html?to=${encodeURIComponent(foreign.origin)}`);
+        await evaluateWithTimeout(page, () => window.done, undefined, 30_000);
+        await page.waitForTimeout(500);
+        assert.throws(
+          () => assertSameOrigin({ proxy, requests, origin: server.origin }),
+          (e) => ['/page-fetch', '/page-image', '/worker-fetch'].every((p) => e.message.includes(foreign.origin + p)),
+        );
+        assert.deepEqual(foreign.log.map((e) => e.path).sort(), ['/page-fetch', '/page-image', '/worker-fetch']);
+      }, { server: { root: path.join(HERE, 'demo-fixtures/leaky') }, launch: { webgpu: false, proxy: { server: proxy.server } } });
+    } finally {
+      await proxy.close();
+    }
+  });
+
+  test("the demo's CSP stops the same page and worker from leaking", { timeout: 120_000 }, async () => {
+    foreign.log.length = 0;
+    await withPage(async ({ page, server, console: log }) => {
+      await page.goto(`${server.url}index.html?to=${encodeURIComponent(foreign.origin)}`);
+      const results = await evaluateWithTimeout(page, () => window.done, undefined, 30_000);
+      await page.waitForTimeout(500);
+      assert.deepEqual(foreign.log, [], 'a request reached the other origin despite the CSP');
+      assert.match(results[0], /failed/, `page fetch: ${results[0]}`);
+      assert.match(results[2], /failed/, `worker fetch: ${results[2]}`);
+      assert.ok(log.messages.some((m) => /Content Security Policy/.test(m.text)), log.format());
+    }, { server: { root: path.join(HERE, 'demo-fixtures/leaky'), csp: DEMO_CSP }, launch: { webgpu: false } });
+  });
+});
+

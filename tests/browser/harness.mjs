@@ -1,0 +1,443 @@
+// Shared helpers for tinyunet's headless-Chromium tests.
+//
+// Everything here talks to 127.0.0.0/8 only: the machine (and CI) has no
+// network beyond package registries, and tests must never send traffic
+// anywhere else. Browsers come from Debian's `chromium` package because
+// Playwright's own browser downloads cannot be fetched here.
+
+import http from 'node:http';
+import net from 'node:net';
+import fs from 'node:fs';
+import { chromium } from 'playwright-core';
+
+/**
+ * The Chromium binary. Debian's `/usr/bin/chromium` is a shell wrapper that
+ * adds `--enable-remote-extensions`, an empty `--load-extension=` and Google
+ * API keys from /etc/chromium.d, and prints a shell error about /dev/shm on
+ * this machine; the binary it execs, /usr/lib/chromium/chromium, is used
+ * directly when present so only our flags apply. Override with CHROMIUM_PATH.
+ */
+export const CHROMIUM_PATH =
+  process.env.CHROMIUM_PATH || ['/usr/lib/chromium/chromium', '/usr/bin/chromium'].find((p) => fs.existsSync(p)) || '/usr/bin/chromium';
+
+/**
+ * Flags every launch gets. `--no-sandbox` because CI runs as root (the
+ * sandbox refuses to start as root). The rest stop Chromium from phoning
+ * home: on this closed network those connections fail, and they would show
+ * up in a network recording (see startRecordingProxy). Even with
+ * `--disable-component-update` and `--disable-background-networking`,
+ * Chromium 156 still POSTs an on-demand component update check to
+ * update.googleapis.com and opens connections to accounts.google.com at
+ * start-up; pointing the component updater and GAIA at port 9 on loopback
+ * (a port Chromium refuses to connect to) silences both without a single
+ * packet. Any page with a text or number field also makes Chromium ask
+ * content-autofill.googleapis.com for field-type predictions (a hash of the
+ * form's structure, whatever the page's `autocomplete` says); pointing the
+ * autofill server at the same dead port stops that too. None of this is the
+ * page's traffic, but a proxy recording (rightly) cannot tell.
+ * `--disable-features` is not used: Playwright passes its own, and a
+ * second one replaces it rather than adding to it.
+ */
+export const BASE_ARGS = Object.freeze([
+  '--no-sandbox',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--disable-quic',
+  '--no-first-run',
+  '--no-pings',
+  '--disable-domain-reliability',
+  '--component-updater=url-source=http://127.0.0.1:9/',
+  '--gaia-url=http://127.0.0.1:9/',
+  '--autofill-server-url=http://127.0.0.1:9/',
+]);
+
+/**
+ * The only flag needed for WebGPU on this GPU-less machine. Chromium then
+ * hands out its SwiftShader (CPU Vulkan) adapter, `isFallbackAdapter: true`,
+ * in pages and in workers. Without it `requestAdapter()` resolves to null
+ * (navigator.gpu still exists). Playwright itself already passes
+ * `--enable-unsafe-swiftshader`; that is not what matters here (WebGPU
+ * works with it stripped), and `--enable-features=Vulkan`,
+ * `--use-angle=swiftshader`, `--use-webgpu-adapter=swiftshader` change
+ * nothing, so they are left out.
+ */
+export const WEBGPU_ARGS = Object.freeze(['--enable-unsafe-webgpu']);
+
+// The static server lives with the demo (www/serve.mjs) so that `./build.sh demo` and the tests
+// serve files the same way; see startServer there for its options.
+import { startServer } from '../../www/serve.mjs';
+
+export { startServer };
+export { MIME_TYPES, mimeType, CSP as DEMO_CSP, demoServerOptions } from '../../www/serve.mjs';
+
+/** @typedef {import('../../www/serve.mjs').StaticServer} StaticServer */
+
+/**
+ * Launches Debian's Chromium headless through playwright-core.
+ *
+ * @param {object} [opts]
+ * @param {boolean} [opts.webgpu=true]  `true`: WebGPU on (SwiftShader adapter here).
+ *   `false`: no WebGPU flag, so on this machine `navigator.gpu` exists but
+ *   `requestAdapter()` resolves to null, as in a browser whose GPU is
+ *   block-listed (a machine with an allow-listed GPU may still give one).
+ *   No switch makes `navigator.gpu` itself undefined in this Chromium
+ *   (`--disable-features=WebGPU`, `--disable-blink-features=WebGPU`,
+ *   `--disable-webgpu` were tried); for that, delete it in an init script.
+ * @param {boolean} [opts.headless=true]
+ * @param {string[]} [opts.args]  Extra Chromium switches.
+ * @param {{ server: string }} [opts.proxy]  Send every request through this proxy,
+ *   loopback included; use with {@link startRecordingProxy}.
+ * @param {number} [opts.timeout=30000]  Launch timeout in ms.
+ * @returns {Promise<import('playwright-core').Browser>}
+ */
+export async function launchBrowser(opts = {}) {
+  const { webgpu = true, headless = true, args = [], proxy, timeout = 30_000 } = opts;
+  if (!fs.existsSync(CHROMIUM_PATH)) {
+    throw new Error(`launchBrowser: no Chromium at ${CHROMIUM_PATH}; install Debian's chromium (apt-get install chromium) or set CHROMIUM_PATH`);
+  }
+  const all = [...BASE_ARGS];
+  if (webgpu) all.push(...WEBGPU_ARGS);
+  if (proxy) {
+    // `<-loopback>` removes Chromium's built-in bypass for localhost/127.*,
+    // so requests to our own server go through the proxy too.
+    all.push(`--proxy-server=${proxy.server}`, '--proxy-bypass-list=<-loopback>');
+  }
+  all.push(...args);
+  return chromium.launch({ executablePath: CHROMIUM_PATH, headless, args: all, timeout });
+}
+
+/**
+ * One request seen by {@link recordRequests}.
+ * `source` is `page` for the page, its frames and its dedicated workers
+ * (Playwright attributes worker requests to the frame that started the worker).
+ * @typedef {{ url: string, method: string, resourceType: string, source: 'page' | 'service-worker' | 'websocket', failure?: string }} RecordedRequest
+ */
+
+/**
+ * Records the URL of every request a browser context makes, through
+ * Playwright's own network events: pages, iframes, dedicated workers
+ * (nested, module and blob: ones too), service workers, WebSockets,
+ * beacons, images. Start it before `page.goto`.
+ *
+ * Not seen: SharedWorker requests (Playwright does not attach to shared
+ * workers) and requests the renderer blocks before they reach the network
+ * (CSP, mixed content: those show up as console errors instead). For a
+ * record of everything the browser's network stack sends, use
+ * {@link startRecordingProxy} as well.
+ *
+ * @param {import('playwright-core').BrowserContext} context
+ * @returns {{ requests: RecordedRequest[], urls: () => string[], offOrigin: (allowed: string | string[]) => RecordedRequest[], stop: () => void }}
+ */
+export function recordRequests(context) {
+  /** @type {RecordedRequest[]} */
+  const requests = [];
+  /** @type {Map<import('playwright-core').Request, RecordedRequest>} */
+  const byRequest = new Map();
+  const onRequest = (req) => {
+    // Playwright files a dedicated worker's requests under the frame that
+    // started it, so they cannot be told apart from the page's own.
+    const source = req.serviceWorker() ? 'service-worker' : 'page';
+    const entry = { url: req.url(), method: req.method(), resourceType: req.resourceType(), source };
+    byRequest.set(req, entry);
+    requests.push(entry);
+  };
+  const onFailed = (req) => {
+    const entry = byRequest.get(req);
+    if (entry) entry.failure = req.failure()?.errorText ?? 'failed';
+  };
+  // WebSockets are not `request` events; they are per page.
+  const onWebSocket = (ws) => requests.push({ url: ws.url(), method: 'GET', resourceType: 'websocket', source: 'websocket' });
+  const watchPage = (page) => page.on('websocket', onWebSocket);
+  context.on('request', onRequest);
+  context.on('requestfailed', onFailed);
+  context.on('page', watchPage);
+  context.pages().forEach(watchPage);
+  return {
+    requests,
+    urls: () => requests.map((r) => r.url),
+    offOrigin: (allowed) => requests.filter((r) => !isAllowedUrl(r.url, allowed)),
+    stop() {
+      context.off('request', onRequest);
+      context.off('requestfailed', onFailed);
+      context.off('page', watchPage);
+      for (const p of context.pages()) p.off('websocket', onWebSocket);
+    },
+  };
+}
+
+/**
+ * True for URLs that stay inside the browser (data:, blob:, about:) or whose
+ * origin is one of `allowed`. `ws://host` counts as the origin `http://host`.
+ * @param {string} url
+ * @param {string | string[]} allowed  Origins such as `server.origin`.
+ */
+export function isAllowedUrl(url, allowed) {
+  const list = (Array.isArray(allowed) ? allowed : [allowed]).map((o) => new URL(o).origin);
+  let u;
+  try {
+    u = new URL(url);
+  } catch {
+    return false;
+  }
+  if (['data:', 'blob:', 'about:', 'chrome-error:'].includes(u.protocol)) return true;
+  if (u.protocol === 'ws:') u.protocol = 'http:';
+  if (u.protocol === 'wss:') u.protocol = 'https:';
+  return list.includes(u.origin);
+}
+
+/**
+ * @typedef {{ method: string, url: string }} ProxyEntry
+ * @typedef {{ server: string, entries: ProxyEntry[], offOrigin: (allowed: string | string[]) => ProxyEntry[], close: () => Promise<void> }} RecordingProxy
+ */
+
+/**
+ * An HTTP proxy on 127.0.0.1 that records every request Chromium's network
+ * stack makes, from any page, frame or worker of any kind (SharedWorkers
+ * included), before CSP-free code can hide it. Pass it as
+ * `launchBrowser({ proxy })`; it applies to the whole browser.
+ *
+ * Requests to loopback hosts (127.x, localhost) are forwarded so pages work.
+ * Anything else is answered 502 without opening a connection, so a test can
+ * never send traffic off the machine. `https:`/`wss:` show up as
+ * `CONNECT host:port` (the proxy cannot see the path inside TLS).
+ *
+ * @returns {Promise<RecordingProxy>}
+ */
+export async function startRecordingProxy() {
+  /** @type {ProxyEntry[]} */
+  const entries = [];
+  const isLoopback = (hostname) => /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname) || hostname === 'localhost' || hostname === '[::1]';
+  const sockets = new Set();
+  const server = http.createServer((req, res) => {
+    const url = req.url ?? '';
+    entries.push({ method: req.method ?? 'GET', url });
+    let target;
+    try {
+      target = new URL(url);
+    } catch {
+      res.writeHead(400).end('proxy: expected an absolute URL\n');
+      return;
+    }
+    if (!isLoopback(target.hostname)) {
+      res.writeHead(502, { 'Content-Type': 'text/plain' }).end('proxy: refusing a non-loopback host\n');
+      return;
+    }
+    const headers = { ...req.headers };
+    delete headers['proxy-connection'];
+    const upstream = http.request(
+      { host: target.hostname.replace(/^\[|\]$/g, ''), port: target.port || 80, path: target.pathname + target.search, method: req.method, headers },
+      (up) => {
+        res.writeHead(up.statusCode ?? 502, up.rawHeaders);
+        up.pipe(res);
+      },
+    );
+    upstream.on('error', (e) => {
+      if (!res.headersSent) res.writeHead(502, { 'Content-Type': 'text/plain' });
+      res.end(`proxy: ${e.message}\n`);
+    });
+    req.pipe(upstream);
+  });
+  // https:// and ws:// through an HTTP proxy arrive as CONNECT tunnels.
+  server.on('connect', (req, client, head) => {
+    const authority = req.url ?? '';
+    entries.push({ method: 'CONNECT', url: authority });
+    const i = authority.lastIndexOf(':');
+    const hostname = authority.slice(0, i);
+    const port = Number(authority.slice(i + 1));
+    if (!isLoopback(hostname)) {
+      client.end('HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    const up = net.connect(port, hostname.replace(/^\[|\]$/g, ''), () => {
+      client.write('HTTP/1.1 200 Connection Established\r\n\r\n');
+      up.write(head);
+      up.pipe(client);
+      client.pipe(up);
+    });
+    sockets.add(up);
+    up.on('close', () => sockets.delete(up));
+    up.on('error', () => client.destroy());
+    client.on('error', () => up.destroy());
+  });
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve(undefined));
+  });
+  const { port } = /** @type {net.AddressInfo} */ (server.address());
+  return {
+    server: `http://127.0.0.1:${port}`,
+    entries,
+    offOrigin(allowed) {
+      const list = (Array.isArray(allowed) ? allowed : [allowed]).map((o) => new URL(o));
+      return entries.filter((e) => {
+        if (e.method === 'CONNECT') return !list.some((o) => o.host === e.url);
+        return !isAllowedUrl(e.url, allowed);
+      });
+    },
+    close: () =>
+      new Promise((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve(undefined));
+        server.closeAllConnections();
+      }),
+  };
+}
+
+/**
+ * @typedef {{ source: string, type: string, text: string, location?: string }} ConsoleEntry
+ * @typedef {{ source: string, message: string, stack?: string }} PageError
+ * @typedef {object} ConsoleLog
+ * @property {ConsoleEntry[]} messages  console.* calls from the page and its dedicated workers,
+ *   plus Chromium's own messages (CSP refusals, failed loads).
+ * @property {PageError[]} errors  Uncaught exceptions and unhandled rejections in the page
+ *   or any of its dedicated workers, and renderer crashes.
+ * @property {() => ConsoleEntry[]} problems  Messages of type error or warning.
+ * @property {() => string} format  Everything, one line each, for a failure message.
+ * @property {() => void} stop
+ */
+
+/**
+ * Collects console output and uncaught errors of a page and of every
+ * dedicated worker it starts (nested ones too). Playwright delivers worker
+ * console calls on the page, tagged with the worker, and reports uncaught
+ * exceptions and unhandled rejections from workers as page errors, so one
+ * set of page listeners sees everything. Call it before `page.goto` so
+ * nothing early is lost.
+ *
+ * @param {import('playwright-core').Page} page
+ * @returns {ConsoleLog}
+ */
+export function collectConsole(page) {
+  /** @type {ConsoleEntry[]} */
+  const messages = [];
+  /** @type {PageError[]} */
+  const errors = [];
+  const onConsole = (msg) => {
+    const loc = msg.location();
+    const worker = msg.worker();
+    messages.push({
+      source: worker ? `worker ${worker.url()}` : 'page',
+      type: msg.type(),
+      text: msg.text(),
+      location: loc && loc.url ? `${loc.url}:${loc.line ?? loc.lineNumber}:${loc.column ?? loc.columnNumber}` : undefined,
+    });
+  };
+  // Worker errors arrive here too; the stack names the worker's script.
+  const onPageError = (err) => errors.push({ source: 'page', message: err.message, stack: err.stack });
+  const onCrash = () => errors.push({ source: 'page', message: 'renderer crashed' });
+  page.on('console', onConsole);
+  page.on('pageerror', onPageError);
+  page.on('crash', onCrash);
+  return {
+    messages,
+    errors,
+    problems: () => messages.filter((m) => m.type === 'error' || m.type === 'warning'),
+    format() {
+      const lines = messages.map((m) => `[${m.source}] ${m.type}: ${m.text}${m.location ? `  (${m.location})` : ''}`);
+      for (const e of errors) lines.push(`[${e.source}] UNCAUGHT: ${e.stack || e.message}`);
+      return lines.length ? lines.join('\n') : '(no console output)';
+    },
+    stop() {
+      page.off('console', onConsole);
+      page.off('pageerror', onPageError);
+      page.off('crash', onCrash);
+    },
+  };
+}
+
+/**
+ * @typedef {object} PageEnv
+ * @property {import('playwright-core').Browser} browser
+ * @property {import('playwright-core').BrowserContext} context
+ * @property {import('playwright-core').Page} page
+ * @property {StaticServer | undefined} server  The server withPage started (or was given).
+ * @property {string | undefined} url  `server.url`, for `page.goto(url + 'x.html')`.
+ * @property {ConsoleLog} console
+ * @property {ReturnType<typeof recordRequests>} requests
+ */
+
+/**
+ * Runs `fn` with a fresh context and page, a console collector and a request
+ * recorder, then closes everything it opened, even when `fn` throws. When
+ * `fn` throws, the page's console and errors are appended to the error
+ * message, since that is usually where the real cause is.
+ *
+ * @template T
+ * @param {(env: PageEnv) => Promise<T>} fn
+ * @param {object} [opts]
+ * @param {Parameters<typeof startServer>[0] | StaticServer} [opts.server]  Options for a server
+ *   to start (and stop afterwards), or a running one to use (left running).
+ * @param {import('playwright-core').Browser} [opts.browser]  Reuse this browser (left open);
+ *   otherwise one is launched with `opts.launch` and closed afterwards.
+ * @param {Parameters<typeof launchBrowser>[0]} [opts.launch]
+ * @param {import('playwright-core').BrowserContextOptions} [opts.contextOptions]
+ * @param {number} [opts.timeout=60000]  Default timeout for page actions and evaluate, in ms.
+ * @returns {Promise<T>}
+ */
+export async function withPage(fn, opts = {}) {
+  const cleanups = [];
+  let consoleLog;
+  try {
+    let server;
+    if (opts.server && 'close' in opts.server && 'url' in opts.server) server = /** @type {StaticServer} */ (opts.server);
+    else if (opts.server) {
+      server = await startServer(opts.server);
+      cleanups.push(() => server.close());
+    }
+    let browser = opts.browser;
+    if (!browser) {
+      browser = await launchBrowser(opts.launch);
+      const b = browser;
+      cleanups.push(() => b.close());
+    }
+    const context = await browser.newContext(opts.contextOptions);
+    cleanups.push(() => context.close());
+    context.setDefaultTimeout(opts.timeout ?? 60_000);
+    const requests = recordRequests(context);
+    const page = await context.newPage();
+    consoleLog = collectConsole(page);
+    return await fn({ browser, context, page, server, url: server?.url, console: consoleLog, requests });
+  } catch (e) {
+    if (consoleLog && e instanceof Error) {
+      e.message += `\n--- browser console ---\n${consoleLog.format()}`;
+    }
+    throw e;
+  } finally {
+    for (const c of cleanups.reverse()) {
+      try {
+        await c();
+      } catch {
+        // Closing is best effort; the original error matters more.
+      }
+    }
+  }
+}
+
+/**
+ * Evaluates `fn` in the page and fails with a readable message if it does
+ * not settle within `ms`. Playwright's `page.evaluate` has no timeout of its
+ * own, so a hung promise in the page would otherwise hang the test.
+ *
+ * @template R, A
+ * @param {import('playwright-core').Page} page
+ * @param {(arg: A) => R | Promise<R>} fn
+ * @param {A} [arg]
+ * @param {number} [ms=60000]
+ * @returns {Promise<R>}
+ */
+export async function evaluateWithTimeout(page, fn, arg, ms = 60_000) {
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`page.evaluate did not settle within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([page.evaluate(fn, arg), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

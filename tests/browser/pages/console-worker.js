@@ -1,0 +1,3 @@
+console.warn('hello from the worker');
+postMessage('logged');
+setTimeout(() => { throw new Error('worker boom'); }, 0);

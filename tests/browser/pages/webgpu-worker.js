@@ -1,0 +1,6 @@
+// Dedicated worker: runs the shared probe and posts the report back.
+importScripts('webgpu-probe.js');
+probeWebGPU().then(
+  (report) => postMessage({ report }),
+  (e) => postMessage({ error: `${e.name}: ${e.message}` }),
+);

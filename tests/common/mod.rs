@@ -1,0 +1,85 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use burn::prelude::*;
+use tinyunet::weights::{TensorSet, TensorValues, safetensors_io::read_safetensors};
+
+/// A file of the read-only shared reference fixtures.
+pub fn reference_fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/fixtures/reference")
+        .join(name)
+}
+
+/// A file of this repository's own small fixtures.
+pub fn local_fixture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+/// Reads a safetensors file.
+pub fn read_set(path: &PathBuf) -> TensorSet {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    read_safetensors(&bytes).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// A float tensor of a set, with its shape.
+pub fn floats(set: &TensorSet, name: &str) -> (Vec<f32>, Vec<usize>) {
+    let t = set.get(name).unwrap_or_else(|| panic!("no tensor {name}"));
+    match &t.values {
+        TensorValues::Float(v) => (v.clone(), t.shape.clone()),
+        TensorValues::Int(_) => panic!("{name} is not float"),
+    }
+}
+
+/// A 4-D tensor from a set on `device`.
+pub fn tensor4(set: &TensorSet, name: &str, device: &Device) -> Tensor<4> {
+    let (values, shape) = floats(set, name);
+    let shape: [usize; 4] = shape.try_into().expect("4-D");
+    Tensor::from_data(TensorData::new(values, shape), device)
+}
+
+/// Reads a tensor back as f32 values.
+pub fn values<const D: usize>(t: Tensor<D>) -> Vec<f32> {
+    t.into_data()
+        .convert::<f32>()
+        .try_into_vec::<f32>()
+        .expect("f32 data")
+}
+
+/// max |a − b|.
+pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len(), "lengths differ");
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+/// The native wgpu device (Vulkan; lavapipe on machines without a GPU), or `None` if there is no
+/// adapter. When `TINYUNET_REQUIRE_WGPU` is set (as `./build.sh test` does) a missing adapter is a
+/// failure, so CI cannot silently skip the GPU path.
+pub fn wgpu_device() -> Option<Device> {
+    match tinyunet::backend::wgpu_device() {
+        Ok(device) => Some(device),
+        Err(e) if std::env::var_os("TINYUNET_REQUIRE_WGPU").is_some() => {
+            panic!("TINYUNET_REQUIRE_WGPU is set but wgpu is unavailable: {e}")
+        }
+        Err(e) => {
+            eprintln!("skipping the wgpu half of this test: {e}");
+            None
+        }
+    }
+}
+
+/// The devices every numeric test runs on: the CPU, and wgpu where it runs.
+pub fn devices() -> Vec<(&'static str, Device)> {
+    let mut out = vec![("cpu", tinyunet::backend::cpu_device())];
+    if let Some(device) = wgpu_device() {
+        out.push(("wgpu", device));
+    }
+    out
+}

@@ -1,0 +1,78 @@
+// The demo page: wires the panels to the model, which lives in a Web Worker (worker.js).
+// Plain ES modules, no build step, no third-party code; see index.html for the layout.
+
+import { $, notice, announce } from './ui/dom.js';
+import { friendly } from './ui/client.js';
+import { Model } from './ui/model.js';
+import { setupSegmentPanel } from './ui/segment.js';
+import { setupTrainPanel } from './ui/train.js';
+import { setupWeightsPanel } from './ui/weights.js';
+
+const model = new Model(new URL('worker.js', import.meta.url));
+
+// A file dropped outside a drop zone would make the browser open it and leave the page.
+for (const type of ['dragover', 'drop']) {
+  window.addEventListener(type, (e) => {
+    if (e.dataTransfer?.types.includes('Files')) e.preventDefault();
+  });
+}
+
+setupSegmentPanel(model);
+setupTrainPanel(model);
+setupWeightsPanel(model);
+setupEngine(model);
+
+model.addEventListener('crash', (e) => {
+  notice('crash', 'error', `The model could not be started: ${e.detail}. Reload the page to try again.`);
+});
+
+model.start().then(
+  (notices) => {
+    for (const n of notices) notice(n.key, n.kind, n.text);
+    announce(`Model ready on ${model.state.backend === 'webgpu' ? 'WebGPU' : 'the CPU'}.`);
+  },
+  (e) => {
+    if (!model.failed) notice('start', 'error', `The model could not be started: ${friendly(e)}`);
+    model.failed = true;
+    document.body.dataset.model = 'failed';
+  },
+);
+
+/** Backend and resolution selects, the backend badge and the fallback notices. */
+function setupEngine(model) {
+  const backend = $('#backend-select');
+  const size = $('#size-select');
+  const badge = $('#backend-badge');
+  backend.value = model.settings.backend;
+  size.value = String(model.settings.inputSize);
+
+  function render() {
+    const s = model.state;
+    backend.disabled = size.disabled = !s || Boolean(model.busy);
+    badge.textContent = s ? (s.backend === 'webgpu' ? 'WebGPU' : 'CPU') : model.failed ? 'not running' : 'starting…';
+    badge.dataset.backend = s?.backend ?? '';
+    document.body.dataset.backend = s?.backend ?? '';
+    if (!s) return;
+    notice('fallback', 'warning', s.fallbackReason
+      ? `WebGPU is not available here (${s.fallbackReason}), so the network runs on the CPU: the same results, only slower.`
+      : null);
+    notice('demo-weights', 'warning', s.weightsKind === 'random'
+      ? `The demo weights could not be loaded (${s.demoWeightsProblem ?? 'missing'}). The network is untrained, so its masks mean nothing until you fine-tune it or upload weights.`
+      : null);
+  }
+  model.addEventListener('change', render);
+  render();
+
+  async function change(patch, select, previous) {
+    try {
+      await model.changeSettings(patch);
+      notice('switch', 'info', null);
+      announce(`Now running on ${model.state.backend === 'webgpu' ? 'WebGPU' : 'the CPU'} at ${model.state.inputSize} px.`);
+    } catch (e) {
+      select.value = previous;
+      notice('switch', 'error', `Could not switch: ${friendly(e)}. The previous setting is still in use.`);
+    }
+  }
+  backend.addEventListener('change', () => change({ backend: backend.value }, backend, model.settings.backend));
+  size.addEventListener('change', () => change({ inputSize: Number(size.value) }, size, String(model.settings.inputSize)));
+}

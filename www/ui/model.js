@@ -1,0 +1,232 @@
+// The page's view of the model in the worker: which backend and weights are in use, the user's
+// settings, and the weights kept in IndexedDB. Panels listen for its events:
+//   'change'   state, busy or settings changed (re-render)
+//   'weights'  the weights changed (earlier masks are now out of date)
+
+import { ModelClient } from './client.js';
+import * as store from './store.js';
+
+const SETTINGS_KEY = 'tinyunet-demo:settings';
+export const SIZES = [64, 128, 256, 384, 512];
+const BACKENDS = ['auto', 'webgpu', 'cpu'];
+
+export class Model extends EventTarget {
+  /** Worker state (see worker.js `describe`), null until the first model exists. */
+  state = null;
+  /** Metadata of the user's stored weights, null when the demo weights are in use. */
+  meta = null;
+  /** What is running: null, 'starting', 'switching', 'training'. */
+  busy = 'starting';
+  /** True once the worker could not start at all. */
+  failed = false;
+  settings;
+
+  constructor(workerUrl) {
+    super();
+    this.settings = readSettings();
+    this.client = new ModelClient(workerUrl, {
+      onState: (state) => this.#setState(state),
+      onCrash: (message) => {
+        this.failed = true;
+        this.busy = null;
+        this.dispatchEvent(new CustomEvent('crash', { detail: message }));
+        this.#changed();
+      },
+    });
+  }
+
+  /**
+   * Loads the package and the weights: the user's from IndexedDB when there are any, else the
+   * demo weights. Resolves to a list of notices `{ key, kind, text }` for the page to show.
+   */
+  start() {
+    this.#started ??= this.#start();
+    return this.#started;
+  }
+
+  #started = null;
+
+  /** Resolves once the first model exists (or failed to): requests wait for it. */
+  async #whenStarted() {
+    await this.start().catch(() => {});
+  }
+
+  async #start() {
+    const notices = [];
+    await this.client.ready();
+    let record = null;
+    try {
+      record = await store.loadWeights();
+    } catch (e) {
+      notices.push({ key: 'storage', kind: 'warning', text: `Saved weights could not be read from this browser's storage (${e.message}); trained weights will not be kept.` });
+    }
+    if (record) {
+      try {
+        await this.#create({ weights: record.bytes.slice(0), label: labelOf(record.meta) });
+        this.meta = record.meta;
+      } catch (e) {
+        notices.push({ key: 'stored-weights', kind: 'error', text: `Your saved weights could not be loaded (${e.message}); the demo weights are used instead. Reset them under Weights to remove them.` });
+        record = null;
+      }
+    }
+    if (!record) await this.#create({ weights: 'demo' });
+    this.busy = null;
+    this.#changed();
+    return notices;
+  }
+
+  get ready() {
+    return Boolean(this.state) && !this.failed;
+  }
+
+  async #create({ weights, label, backend = this.settings.backend, inputSize = this.settings.inputSize }) {
+    const state = await this.client.request('create', { backend, inputSize, weights, label });
+    this.#setState(state);
+    return state;
+  }
+
+  #setState(state) {
+    const before = this.state;
+    this.state = state;
+    this.#changed();
+    if (before && (before.weightsKind !== state.weightsKind || before.weightsLabel !== state.weightsLabel)) {
+      this.dispatchEvent(new Event('weights'));
+    }
+  }
+
+  #changed() {
+    document.body.dataset.model = this.failed ? 'failed' : this.busy ? 'busy' : this.state ? 'ready' : 'loading';
+    this.dispatchEvent(new Event('change'));
+  }
+
+  /** Runs `job` with `busy` set, so panels lock what must not change meanwhile. */
+  async #while(what, job) {
+    if (this.busy) throw new Error(`please wait: the model is ${this.busy}`);
+    this.busy = what;
+    this.#changed();
+    try {
+      return await job();
+    } finally {
+      this.busy = null;
+      this.#changed();
+    }
+  }
+
+  /** Switches backend or resolution, keeping the current weights. */
+  changeSettings(patch) {
+    return this.#while('switching', async () => {
+      const next = { ...this.settings, ...patch };
+      await this.#create({ weights: 'current', backend: next.backend, inputSize: next.inputSize });
+      this.settings = next;
+      writeSettings(next);
+    });
+  }
+
+  /** Replaces the weights with uploaded ones and keeps them; on error the old ones stay. */
+  useWeights(bytes, fileName) {
+    return this.#while('switching', async () => {
+      const meta = { source: 'uploaded', fileName, savedAt: new Date().toISOString() };
+      const state = await this.#create({ weights: bytes.slice(0), label: labelOf(meta) });
+      this.meta = meta;
+      this.dispatchEvent(new Event('weights'));
+      await this.#persist(bytes, meta);
+      return state;
+    });
+  }
+
+  /** Forgets the user's weights and goes back to the demo weights. */
+  resetWeights() {
+    return this.#while('switching', async () => {
+      await store.clearWeights().catch(() => {});
+      this.meta = null;
+      await this.#create({ weights: 'demo' });
+      this.dispatchEvent(new Event('weights'));
+    });
+  }
+
+  /** Fine-tunes (see worker.js `train`); stores the new weights when there are any. */
+  train(options, { onProgress, signal }) {
+    return this.#while('training', async () => {
+      const basedOnUser = this.state.weightsKind === 'user';
+      const result = await this.client.request('train', options, { onProgress, signal });
+      if (result.weights) {
+        const meta = {
+          source: 'trained',
+          savedAt: new Date().toISOString(),
+          pairs: options.train.length,
+          heldOut: options.heldOut.length,
+          epochs: options.epochs,
+          stepsDone: result.stepsDone,
+          totalSteps: result.totalSteps,
+          cancelled: result.cancelled,
+          diceBefore: result.before?.dice,
+          diceAfter: result.after?.dice,
+          resolution: this.state.inputSize,
+          backend: this.state.backend,
+          basedOnUser,
+        };
+        this.meta = meta;
+        result.persistError = await this.#persist(result.weights, meta);
+        this.dispatchEvent(new Event('weights'));
+        this.#changed();
+      }
+      return result;
+    });
+  }
+
+  async #persist(bytes, meta) {
+    try {
+      await store.saveWeights(bytes, meta);
+      return null;
+    } catch (e) {
+      return e.message;
+    }
+  }
+
+  /** `onStart` is called when the worker begins on it (it may wait behind a training run). */
+  async segment(image, signal, onStart) {
+    await this.#whenStarted();
+    return this.client.request('segment', { image }, { signal, onProgress: (p) => p.phase === 'start' && onStart?.() });
+  }
+
+  async inspect(pair) {
+    await this.#whenStarted();
+    return this.client.request('inspect', pair);
+  }
+
+  /** @returns {Promise<ArrayBuffer>} */
+  async exportWeights() {
+    await this.#whenStarted();
+    return this.client.request('export');
+  }
+}
+
+/** Short description of stored weights, for the worker's state. */
+function labelOf(meta) {
+  return meta?.source === 'uploaded' ? `uploaded (${meta.fileName})` : 'fine-tuned';
+}
+
+/**
+ * Backend and resolution: `?backend=` and `?size=` in the URL win (handy for links and for the
+ * tests' small, fast runs), then the choices saved from the last visit, then the defaults.
+ */
+function readSettings() {
+  let saved = {};
+  try {
+    saved = JSON.parse(localStorage.getItem(SETTINGS_KEY) ?? '{}') ?? {};
+  } catch {
+    saved = {};
+  }
+  const params = new URLSearchParams(location.search);
+  const backend = [params.get('backend'), saved.backend].find((b) => BACKENDS.includes(b)) ?? 'auto';
+  const inputSize = [Number(params.get('size')), saved.inputSize].find((s) => SIZES.includes(s)) ?? 256;
+  return { backend, inputSize };
+}
+
+function writeSettings(settings) {
+  try {
+    localStorage.setItem(SETTINGS_KEY, JSON.stringify(settings));
+  } catch {
+    // Storage can be off (private mode); the choice then lasts for this visit only.
+  }
+}

@@ -1,0 +1,88 @@
+// Draws a mask as a coloured overlay on a canvas laid over the image. The canvas is at most
+// MAX_SIDE pixels a side (a 6000 px photo's full-size overlay would cost ~100 MB for no visible
+// gain); the downloadable mask keeps the image's own size.
+
+const MAX_SIDE = 1024;
+
+/** Overlay colours by class: cyan contrasts with every skin and lesion tone. */
+const PALETTE = [
+  null,
+  [0, 229, 255],
+  [255, 214, 0],
+  [255, 64, 160],
+  [120, 255, 80],
+  [170, 120, 255],
+  [255, 140, 0],
+];
+
+function colour(label) {
+  return PALETTE[label] ?? PALETTE[1 + ((label - 1) % (PALETTE.length - 1))];
+}
+
+/**
+ * @param {HTMLCanvasElement} canvas
+ * @param {{ mask: Uint8Array, width: number, height: number }} seg
+ * @param {'filled' | 'outline'} style
+ */
+export function drawOverlay(canvas, seg, style) {
+  const { mask, width, height } = seg;
+  const scale = Math.min(1, MAX_SIDE / Math.max(width, height));
+  const w = Math.max(1, Math.round(width * scale));
+  const h = Math.max(1, Math.round(height * scale));
+  // Nearest-neighbour sample of the mask at the canvas size.
+  const small = new Uint8Array(w * h);
+  for (let y = 0; y < h; y++) {
+    const sy = Math.min(height - 1, Math.floor((y + 0.5) / scale));
+    for (let x = 0; x < w; x++) {
+      small[y * w + x] = mask[sy * width + Math.min(width - 1, Math.floor((x + 0.5) / scale))];
+    }
+  }
+  const edge = boundary(small, w, h, Math.max(1, Math.round(Math.max(w, h) / 180)));
+  canvas.width = w;
+  canvas.height = h;
+  const ctx = canvas.getContext('2d');
+  const image = ctx.createImageData(w, h);
+  const px = image.data;
+  for (let i = 0; i < small.length; i++) {
+    const label = small[i];
+    if (!label) continue;
+    const onEdge = edge[i] === 1;
+    if (style === 'outline' && !onEdge) continue;
+    const [r, g, b] = colour(label);
+    px[i * 4] = r;
+    px[i * 4 + 1] = g;
+    px[i * 4 + 2] = b;
+    // Filled: a lighter inside with a solid edge, so the border reads at any opacity.
+    px[i * 4 + 3] = onEdge || style === 'outline' ? 255 : 150;
+  }
+  ctx.putImageData(image, 0, 0);
+}
+
+/** 1 for foreground pixels within `thickness` pixels of a different label, else 0. */
+function boundary(labels, w, h, thickness) {
+  let edge = new Uint8Array(w * h);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const i = y * w + x;
+      const v = labels[i];
+      if (!v) continue;
+      if ((x > 0 && labels[i - 1] !== v) || (x < w - 1 && labels[i + 1] !== v) ||
+          (y > 0 && labels[i - w] !== v) || (y < h - 1 && labels[i + w] !== v)) {
+        edge[i] = 1;
+      }
+    }
+  }
+  // Grow the edge inwards (only over foreground) to the wanted thickness.
+  for (let t = 1; t < thickness; t++) {
+    const next = edge.slice();
+    for (let i = 0; i < edge.length; i++) {
+      if (edge[i] || !labels[i]) continue;
+      const x = i % w;
+      if ((x > 0 && edge[i - 1]) || (x < w - 1 && edge[i + 1]) || (i >= w && edge[i - w]) || (i + w < edge.length && edge[i + w])) {
+        next[i] = 1;
+      }
+    }
+    edge = next;
+  }
+  return edge;
+}

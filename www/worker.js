@@ -1,0 +1,241 @@
+// The model's home: a dedicated module worker, so the page stays responsive while the network
+// segments or trains. The page talks to it through ui/client.js; see PROTOCOL below.
+//
+// The package is imported exactly as a user would import it. `../pkg/` resolves to `/pkg/` both
+// when www/ is served at `/` (www/serve.mjs mounts pkg/ at /pkg/) and when the repository root is
+// served as is (`/www/worker.js` → `/pkg/tinyunet.js`).
+
+import { Segmenter, decodeImage } from '../pkg/tinyunet.js';
+
+/*
+ * PROTOCOL
+ *
+ * page → worker   { id, type, ...args }          a request; `id` is unique per page
+ *                 { type: 'cancel', id }          abort request `id` (queued or running)
+ * worker → page   { type: 'ready' }               sent once, when this module has loaded
+ *                 { id, type: 'progress', phase, ... }   progress of request `id`: every request
+ *                                                 gets phase 'start' when it leaves the queue
+ *                 { id, type: 'result', value }   request `id` succeeded
+ *                 { id, type: 'error', error: { name, message } }   it failed (AbortError when cancelled)
+ *                 { type: 'state', state }        the model changed (backend, weights, fallback)
+ *
+ * Requests (all run one at a time, in order of arrival):
+ *   create   { backend, inputSize, weights: ArrayBuffer | 'demo' | 'current', label? }
+ *            → state. Builds a new segmenter; if that fails the previous one stays in use.
+ *   segment  { image: Blob, name } → { width, height, classes, mask: Uint8Array, foreground, confidence }
+ *   inspect  { image: Blob, mask: Blob, name } → { width, height, foreground }   (checks a training pair)
+ *   train    { train: Pair[], heldOut: Pair[], epochs, learningRate, batchSize, augment }
+ *            progress { phase: 'before' | 'after', done, total }   scoring the held-back pairs
+ *                     { phase: 'train', ...TrainProgress }          after every step
+ *            → { cancelled, stepsDone, totalSteps, before: Scores | null, after: Scores | null,
+ *                seconds, weights: ArrayBuffer | null }   (weights null: nothing changed;
+ *                after null: cancelled, so not scored)
+ *   export   {} → ArrayBuffer (safetensors)
+ */
+
+/** Where the bundled demo weights are (same origin, next to index.html). */
+const DEMO_WEIGHTS_URL = new URL('demo-weights.safetensors', import.meta.url);
+
+let segmenter = null;
+/** What the page shows about the model; sent with every change. */
+let state = null;
+/** The demo weights' bytes once fetched, or null when there are none. */
+let demoWeights;
+let demoWeightsProblem = null;
+
+const controllers = new Map(); // request id → AbortController
+let queue = Promise.resolve();
+
+/** Runs jobs strictly one after another: the model must never be used by two at once. */
+function serially(id, job) {
+  const controller = new AbortController();
+  controllers.set(id, controller);
+  const run = queue.then(() => {
+    if (controller.signal.aborted) throw abortError('cancelled before it started');
+    post({ id, type: 'progress', phase: 'start' });
+    return job(controller.signal);
+  });
+  queue = run.catch(() => {});
+  return run.finally(() => controllers.delete(id));
+}
+
+function abortError(message) {
+  return new DOMException(message, 'AbortError');
+}
+
+function post(message, transfer = []) {
+  self.postMessage(message, transfer);
+}
+
+async function loadDemoWeights() {
+  if (demoWeights !== undefined) return demoWeights;
+  try {
+    const response = await fetch(DEMO_WEIGHTS_URL, { cache: 'no-cache' });
+    if (!response.ok) throw new Error(`the server answered ${response.status} for demo-weights.safetensors`);
+    demoWeights = new Uint8Array(await response.arrayBuffer());
+  } catch (e) {
+    demoWeights = null;
+    demoWeightsProblem = e?.message ?? String(e);
+  }
+  return demoWeights;
+}
+
+function describe(s, weightsKind, label) {
+  return {
+    backend: s.backend,
+    fallbackReason: s.fallbackReason,
+    classes: s.classes,
+    inputSize: s.inputSize,
+    parameters: s.parameters,
+    weightsKind, // 'demo' | 'random' | 'user'
+    weightsLabel: label ?? null,
+    demoWeightsProblem: weightsKind === 'random' ? demoWeightsProblem : null,
+  };
+}
+
+const handlers = {
+  async create({ backend, inputSize, weights, label }) {
+    let bytes;
+    let kind = 'user';
+    if (weights === 'demo') {
+      bytes = await loadDemoWeights();
+      kind = bytes ? 'demo' : 'random';
+    } else if (weights === 'current') {
+      if (!segmenter) throw new Error('config: there is no model yet to take the weights from');
+      bytes = await segmenter.exportWeights();
+      kind = state.weightsKind;
+      label = state.weightsLabel;
+    } else {
+      bytes = new Uint8Array(weights);
+    }
+    const next = await Segmenter.create({ backend, inputSize, weights: bytes ?? undefined });
+    segmenter?.dispose();
+    segmenter = next;
+    state = describe(next, kind, label);
+    return state;
+  },
+
+  async segment({ image }) {
+    const r = await model().segment(image);
+    return { width: r.width, height: r.height, classes: r.classes, mask: r.mask, foreground: r.foreground, confidence: r.confidence };
+  },
+
+  async inspect({ image, mask, name }) {
+    const img = await decodeImage(image, name);
+    const m = await decodeImage(mask, `${name} (mask)`);
+    if (img.width !== m.width || img.height !== m.height) {
+      throw new Error(`input: the mask is ${m.width}×${m.height} but the image is ${img.width}×${img.height}; they must match`);
+    }
+    // Same rule as the core: alpha < 128 is background, else the brightest channel ≥ 128 is lesion.
+    let lesion = 0;
+    for (let i = 0; i < m.data.length; i += 4) {
+      if (m.data[i + 3] >= 128 && Math.max(m.data[i], m.data[i + 1], m.data[i + 2]) >= 128) lesion++;
+    }
+    return { width: img.width, height: img.height, foreground: lesion / (m.width * m.height) };
+  },
+
+  async train({ train, heldOut, epochs, learningRate, batchSize, augment }, signal, id) {
+    const s = model();
+    const progress = (p) => post({ id, type: 'progress', ...p });
+    // With nothing held back, measure on the training pairs themselves (the page says so).
+    const scored = heldOut.length > 0 ? heldOut : train;
+    const before = await score(s, scored, signal, (done) => progress({ phase: 'before', done, total: scored.length }));
+    if (!before) {
+      return { cancelled: true, stepsDone: 0, totalSteps: 0, before: null, after: null, seconds: 0, weights: null };
+    }
+    const result = await s.train(train, {
+      epochs,
+      learningRate,
+      minLearningRate: Math.min(1e-6, learningRate),
+      batchSize,
+      augment,
+      size: s.inputSize,
+      signal,
+      onProgress: (p) => progress({ phase: 'train', ...p }),
+    });
+    if (result.stepsDone === 0) {
+      return { cancelled: true, stepsDone: 0, totalSteps: result.totalSteps, before, after: null, seconds: result.seconds, weights: null };
+    }
+    // A cancelled run is not scored: whoever cancels wants control back now.
+    const after = result.cancelled
+      ? null
+      : await score(s, scored, signal, (done) => progress({ phase: 'after', done, total: scored.length }));
+    const weights = await s.exportWeights();
+    state = { ...state, weightsKind: 'user', weightsLabel: 'fine-tuned' };
+    post({ type: 'state', state });
+    return {
+      cancelled: result.cancelled || !after,
+      stepsDone: result.stepsDone,
+      totalSteps: result.totalSteps,
+      before,
+      after,
+      seconds: result.seconds,
+      weights: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength),
+    };
+  },
+
+  async export() {
+    const bytes = await model().exportWeights();
+    return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+  },
+};
+
+/**
+ * Mean Dice and IoU over `pairs`, one pair at a time so that progress shows and a cancel is
+ * honoured between images; null when cancelled.
+ */
+async function score(s, pairs, signal, onProgress) {
+  let dice = 0;
+  let iou = 0;
+  for (const [i, pair] of pairs.entries()) {
+    onProgress(i);
+    if (signal.aborted) return null;
+    const r = await s.evaluate([pair]);
+    dice += r.dice;
+    iou += r.iou;
+  }
+  onProgress(pairs.length);
+  return { dice: dice / pairs.length, iou: iou / pairs.length };
+}
+
+function model() {
+  if (!segmenter) throw new Error('config: the model is not ready yet');
+  return segmenter;
+}
+
+/** ArrayBuffers in a result travel without a copy. */
+function transferables(value) {
+  if (value instanceof ArrayBuffer) return [value];
+  const out = [];
+  for (const v of Object.values(value ?? {})) {
+    if (v instanceof ArrayBuffer) out.push(v);
+    else if (ArrayBuffer.isView(v) && v.byteOffset === 0 && v.byteLength === v.buffer.byteLength) out.push(v.buffer);
+  }
+  return out;
+}
+
+self.onmessage = (event) => {
+  const { id, type, ...args } = event.data ?? {};
+  if (type === 'cancel') {
+    controllers.get(id)?.abort();
+    return;
+  }
+  const handler = Object.hasOwn(handlers, type) ? handlers[type] : null;
+  if (!handler) {
+    post({ id, type: 'error', error: { name: 'Error', message: `config: unknown request ${JSON.stringify(type)}` } });
+    return;
+  }
+  const backendBefore = segmenter ? segmenter.backend : null;
+  serially(id, (signal) => handler(args, signal, id))
+    .then((value) => post({ id, type: 'result', value }, transferables(value)))
+    .catch((e) => post({ id, type: 'error', error: { name: e?.name ?? 'Error', message: e?.message ?? String(e) } }))
+    .finally(() => {
+      // The package moves to the CPU by itself when the GPU fails mid-run; tell the page.
+      if (segmenter && state && backendBefore && segmenter.backend !== state.backend) {
+        state = { ...state, backend: segmenter.backend, fallbackReason: segmenter.fallbackReason };
+        post({ type: 'state', state });
+      }
+    });
+};
+
+post({ type: 'ready' });
