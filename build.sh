@@ -8,8 +8,9 @@
 #   ./build.sh setup   only install what the others need
 #
 # Set-up installs what is missing on a fresh Debian machine: Chromium (browser tests), Mesa's
-# Vulkan drivers (native wgpu without a GPU), binaryen (wasm-opt), the wasm32 Rust target,
-# wasm-bindgen-cli pinned to Cargo.lock's wasm-bindgen, and the browser tests' npm packages.
+# Vulkan drivers (native wgpu without a GPU), the wasm32 Rust target, wasm-bindgen-cli pinned
+# to Cargo.lock's wasm-bindgen, and the npm packages of tests/browser (playwright-core, and
+# binaryen for wasm-opt).
 set -euo pipefail
 cd "$(dirname "$0")"
 ROOT=$(pwd)
@@ -27,7 +28,6 @@ setup_apt() {
   [ -e /usr/share/vulkan/icd.d/lvp_icd.x86_64.json ] || ls /usr/share/vulkan/icd.d/lvp_icd*.json >/dev/null 2>&1 \
     || need+=(mesa-vulkan-drivers)
   ldconfig -p 2>/dev/null | grep -q 'libvulkan.so.1' || need+=(libvulkan1)
-  command -v wasm-opt >/dev/null || need+=(binaryen)
   if [ ${#need[@]} -gt 0 ]; then
     log "apt-get install ${need[*]}"
     as_root apt-get update -qq
@@ -65,18 +65,25 @@ setup() {
   mkdir -p "$XDG_RUNTIME_DIR" && chmod 0700 "$XDG_RUNTIME_DIR"
 }
 
+# The wasm build has its own target directory so that it never waits on (or invalidates) the
+# native test build's lock and artifacts.
+WASM_TARGET_DIR=target/wasm
+WASM_OPT=tests/browser/node_modules/.bin/wasm-opt
+
 build_pkg() {
-  log "wasm build (release)"
-  cargo build --lib --release --target wasm32-unknown-unknown --no-default-features
+  log "wasm build (profile wasm-release)"
+  # wasm SIMD (128-bit) for the CPU kernels; every browser with WebGPU has it too.
+  CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=+simd128" cargo build --lib --profile wasm-release --target wasm32-unknown-unknown --target-dir "$WASM_TARGET_DIR"
   rm -rf pkg/wasm
   wasm-bindgen --target web --out-dir pkg/wasm --out-name tinyunet_bg_glue \
-    target/wasm32-unknown-unknown/release/tinyunet.wasm
-  if command -v wasm-opt >/dev/null; then
-    log "wasm-opt"
-    wasm-opt -O3 --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
-      --enable-sign-ext --enable-mutable-globals \
-      pkg/wasm/tinyunet_bg_glue_bg.wasm -o pkg/wasm/tinyunet_bg_glue_bg.wasm
-  fi
+    "$WASM_TARGET_DIR/wasm32-unknown-unknown/wasm-release/tinyunet.wasm"
+  # binaryen from npm: Debian's wasm-opt (108) predates the reference-types tables that
+  # wasm-bindgen now emits and produces a module that fails to instantiate.
+  log "wasm-opt"
+  "$WASM_OPT" -O3 --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
+    --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
+    pkg/wasm/tinyunet_bg_glue_bg.wasm -o pkg/wasm/tinyunet_bg_glue_bg.wasm
+  cp www/demo-weights.safetensors pkg/ 2>/dev/null || echo "note: www/demo-weights.safetensors not found; pkg/ ships without demo weights"
   local raw gz
   raw=$(stat -c %s pkg/wasm/tinyunet_bg_glue_bg.wasm)
   gz=$(gzip -9c pkg/wasm/tinyunet_bg_glue_bg.wasm | wc -c)
@@ -100,7 +107,7 @@ run_tests() {
 case "${1:-}" in
   setup) setup ;;
   test) setup; run_tests ;;
-  pkg) setup_rust; build_pkg ;;
+  pkg) setup_rust; setup_npm; build_pkg ;;
   demo) setup; build_pkg; exec node www/serve.mjs ;;
   bench) setup; build_pkg; exec node bench/run.mjs ;;
   *) sed -n '2,12p' "$0"; exit 2 ;;

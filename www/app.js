@@ -22,8 +22,10 @@ setupTrainPanel(model);
 setupWeightsPanel(model);
 setupEngine(model);
 
+// The worker died (failed to load, or crashed later): one notice, whichever way it is learnt.
 model.addEventListener('crash', (e) => {
-  notice('crash', 'error', `The model could not be started: ${e.detail}. Reload the page to try again.`);
+  const what = model.state ? 'The model stopped working' : 'The model could not be started';
+  notice('start', 'error', `${what}: ${e.detail}. Reload the page to try again.`);
 });
 
 model.start().then(
@@ -31,11 +33,7 @@ model.start().then(
     for (const n of notices) notice(n.key, n.kind, n.text);
     announce(`Model ready on ${model.state.backend === 'webgpu' ? 'WebGPU' : 'the CPU'}.`);
   },
-  (e) => {
-    if (!model.failed) notice('start', 'error', `The model could not be started: ${friendly(e)}`);
-    model.failed = true;
-    document.body.dataset.model = 'failed';
-  },
+  (e) => notice('start', 'error', `The model could not be started: ${friendly(e)}. Reload the page to try again.`),
 );
 
 /** Backend and resolution selects, the backend badge and the fallback notices. */

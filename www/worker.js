@@ -20,8 +20,12 @@ import { Segmenter, decodeImage } from '../pkg/tinyunet.js';
  *                 { type: 'state', state }        the model changed (backend, weights, fallback)
  *
  * Requests (all run one at a time, in order of arrival):
- *   create   { backend, inputSize, weights: ArrayBuffer | 'demo' | 'current', label? }
- *            → state. Builds a new segmenter; if that fails the previous one stays in use.
+ *   create   { backend, inputSize, weights: ArrayBuffer | 'demo', kind?, label? } → state
+ *            Builds the model, once per worker. The page starts a fresh worker to change backend
+ *            or resolution: a clean slate, and a second WebGPU device in one wasm instance fails
+ *            (burn's runtime registers the device once).
+ *   load     { weights: ArrayBuffer, label? } → state. New weights for the same network; on error
+ *            the current ones stay.
  *   segment  { image: Blob, name } → { width, height, classes, mask: Uint8Array, foreground, confidence }
  *   inspect  { image: Blob, mask: Blob, name } → { width, height, foreground }   (checks a training pair)
  *   train    { train: Pair[], heldOut: Pair[], epochs, learningRate, batchSize, augment }
@@ -94,24 +98,23 @@ function describe(s, weightsKind, label) {
 }
 
 const handlers = {
-  async create({ backend, inputSize, weights, label }) {
+  async create({ backend, inputSize, weights, kind = 'user', label }) {
+    if (segmenter) throw new Error('config: this worker already has a model; the page starts a new worker instead');
     let bytes;
-    let kind = 'user';
     if (weights === 'demo') {
       bytes = await loadDemoWeights();
       kind = bytes ? 'demo' : 'random';
-    } else if (weights === 'current') {
-      if (!segmenter) throw new Error('config: there is no model yet to take the weights from');
-      bytes = await segmenter.exportWeights();
-      kind = state.weightsKind;
-      label = state.weightsLabel;
     } else {
       bytes = new Uint8Array(weights);
     }
-    const next = await Segmenter.create({ backend, inputSize, weights: bytes ?? undefined });
-    segmenter?.dispose();
-    segmenter = next;
-    state = describe(next, kind, label);
+    segmenter = await Segmenter.create({ backend, inputSize, weights: bytes ?? undefined });
+    state = describe(segmenter, kind, label);
+    return state;
+  },
+
+  async load({ weights, label }) {
+    await model().loadWeights(weights);
+    state = { ...state, weightsKind: 'user', weightsLabel: label ?? null };
     return state;
   },
 

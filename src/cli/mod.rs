@@ -1,12 +1,19 @@
 //! Command-line interface: argument parsing and one module per subcommand.
 
+mod bench;
 mod check_reference;
+mod common;
+mod eval;
+mod generate;
+mod predict;
+mod train;
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-/// TinyU-Net segmentation: check, train, evaluate and run the network natively.
+/// TinyU-Net segmentation: generate data, train, evaluate, predict, benchmark and check
+/// checkpoints, natively on the CPU or a GPU.
 #[derive(Parser)]
 #[command(name = "tinyunet", version, about)]
 struct Cli {
@@ -16,6 +23,16 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Write synthetic dermoscopy-like images with exact masks.
+    Generate(generate::Args),
+    /// Train on a folder of image/mask pairs.
+    Train(train::Args),
+    /// IoU and Dice of a model on a folder of image/mask pairs.
+    Eval(eval::Args),
+    /// Write a mask for every image of a folder.
+    Predict(predict::Args),
+    /// Time inference and training steps.
+    Bench(bench::Args),
     /// Compare a checkpoint with a case recorded by the PyTorch reference.
     CheckReference(check_reference::Args),
 }
@@ -24,6 +41,11 @@ enum Command {
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Generate(args) => generate::run(args),
+        Command::Train(args) => train::run(args),
+        Command::Eval(args) => eval::run(args),
+        Command::Predict(args) => predict::run(args),
+        Command::Bench(args) => bench::run(args),
         Command::CheckReference(args) => check_reference::run(args),
     };
     match result {

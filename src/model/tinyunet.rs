@@ -87,7 +87,7 @@ impl TinyUNetConfig {
         let mut init = WeightInit::new(seed, device);
         let [w1, w2, w3, w4] = self.widths;
         let n = self.cascade;
-        Ok(TinyUNet {
+        let model = TinyUNet {
             encoder1: Encoder::new(self.in_channels, w1, n, &mut init),
             encoder2: Encoder::new(w1, w2, n, &mut init),
             encoder3: Encoder::new(w2, w3, n, &mut init),
@@ -99,7 +99,8 @@ impl TinyUNetConfig {
             final_conv: Conv2d::new(w1, self.classes, 1, 1, true, &mut init),
             config: self.clone(),
             num_batches_tracked: 0,
-        })
+        };
+        Ok(crate::weights::model_io::assign_path_ids(model))
     }
 }
 

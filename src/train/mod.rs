@@ -3,5 +3,5 @@
 pub mod session;
 pub mod trainer;
 
-pub use session::{SessionConfig, SessionStep, TrainingSession, batch_tensors};
+pub use session::{ResumePoint, SessionConfig, SessionStep, TrainingSession, batch_tensors};
 pub use trainer::{StepOutput, Trainer, loss_and_gradients};

@@ -54,6 +54,14 @@ pub struct SessionStep {
     pub output: StepOutput,
 }
 
+/// Where an interrupted run stood, to continue it exactly.
+pub struct ResumePoint {
+    /// Epochs completed.
+    pub epochs_done: usize,
+    /// Adam state from [`TrainingSession::optimizer_state`].
+    pub optimizer: Vec<u8>,
+}
+
 /// A training run over a fixed set of equally sized square examples.
 pub struct TrainingSession {
     trainer: Trainer,
@@ -71,6 +79,32 @@ pub struct TrainingSession {
 impl TrainingSession {
     /// Checks the examples and settings and prepares a run from `model`'s current weights.
     pub fn new(model: &TinyUNet, examples: Vec<Example>, config: SessionConfig) -> Result<Self> {
+        Self::start(model, examples, config, None)
+    }
+
+    /// Continues a run from a checkpoint made at the end of epoch `resume.epochs_done`, with
+    /// the same examples and settings, so that it ends exactly where an uninterrupted run would.
+    pub fn resume(
+        model: &TinyUNet,
+        examples: Vec<Example>,
+        config: SessionConfig,
+        resume: ResumePoint,
+    ) -> Result<Self> {
+        if resume.epochs_done >= config.epochs {
+            return Err(Error::config(format!(
+                "the checkpoint has already done {} of {} epochs",
+                resume.epochs_done, config.epochs
+            )));
+        }
+        Self::start(model, examples, config, Some(resume))
+    }
+
+    fn start(
+        model: &TinyUNet,
+        examples: Vec<Example>,
+        config: SessionConfig,
+        resume: Option<ResumePoint>,
+    ) -> Result<Self> {
         if examples.is_empty() {
             return Err(Error::input("no training examples were given"));
         }
@@ -113,23 +147,50 @@ impl TrainingSession {
             minimum: config.min_learning_rate,
             total_steps: steps_per_epoch * config.epochs,
         };
-        let trainer = Trainer::new(model, schedule)?;
+        let (trainer, epoch) = match resume {
+            None => (Trainer::new(model, schedule)?, 0),
+            Some(point) => {
+                let done = point.epochs_done * steps_per_epoch;
+                let trainer = Trainer::resume(model, schedule, done, &point.optimizer)?;
+                (trainer, point.epochs_done)
+            }
+        };
         let device = trainer.device().without_autodiff();
-        let mut rng = Rng::new(config.seed);
-        let mut order: Vec<usize> = (0..examples.len()).collect();
-        rng.shuffle(&mut order);
-        Ok(Self {
+        let mut session = Self {
             trainer,
+            order: (0..examples.len()).collect(),
             examples,
-            order,
             cursor: 0,
-            epoch: 0,
+            epoch,
             step_in_epoch: 0,
-            rng,
+            rng: Rng::new(0),
             config,
             classes,
             device,
-        })
+        };
+        session.begin_epoch();
+        Ok(session)
+    }
+
+    /// Shuffles for the current epoch from a stream that depends only on the seed and the epoch,
+    /// so a resumed run sees the same batches as an uninterrupted one.
+    fn begin_epoch(&mut self) {
+        let epoch = self.epoch as u64;
+        self.rng = Rng::new(self.config.seed ^ epoch.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        self.order = (0..self.examples.len()).collect();
+        self.rng.shuffle(&mut self.order);
+        self.cursor = 0;
+        self.step_in_epoch = 0;
+    }
+
+    /// Epochs completed so far.
+    pub fn epochs_done(&self) -> usize {
+        self.epoch
+    }
+
+    /// The Adam state, for a checkpoint (see [`TrainingSession::resume`]).
+    pub fn optimizer_state(&self) -> Result<Vec<u8>> {
+        self.trainer.optimizer_state()
     }
 
     /// Steps in one epoch.
@@ -176,10 +237,8 @@ impl TrainingSession {
         self.cursor = end;
         self.step_in_epoch += 1;
         if self.cursor >= self.order.len() {
-            self.cursor = 0;
-            self.step_in_epoch = 0;
             self.epoch += 1;
-            self.rng.shuffle(&mut self.order);
+            self.begin_epoch();
         }
         Some(done)
     }

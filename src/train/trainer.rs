@@ -59,6 +59,32 @@ impl Trainer {
         })
     }
 
+    /// Continues a run: `steps_done` steps of `schedule` already happened and `optimizer` holds
+    /// the Adam state saved by [`Trainer::optimizer_state`] (from a model with the same
+    /// parameter ids, which [`crate::TinyUNetConfig::init`] guarantees).
+    pub fn resume(
+        model: &TinyUNet,
+        schedule: CosineSchedule,
+        steps_done: usize,
+        optimizer: &[u8],
+    ) -> Result<Self> {
+        let mut trainer = Self::new(model, schedule)?;
+        let bytes = burn::tensor::Bytes::from_bytes_vec(optimizer.to_vec());
+        trainer.optimizer = pytorch_adam()
+            .from_bytes(bytes)
+            .map_err(|e| Error::weights(format!("the optimiser state cannot be read: {e:?}")))?;
+        trainer.steps_done = steps_done;
+        Ok(trainer)
+    }
+
+    /// The Adam moments, serialised, for resuming later.
+    pub fn optimizer_state(&self) -> Result<Vec<u8>> {
+        self.optimizer
+            .into_bytes()
+            .map(|b| b.to_vec())
+            .map_err(|e| Error::Backend(format!("saving the optimiser state failed: {e:?}")))
+    }
+
     /// The device the training model lives on (an autodiff device).
     pub fn device(&self) -> Device {
         self.model

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use burn::module::{ModuleMapper, ModuleVisitor, Param};
+use burn::module::{ModuleMapper, ModuleVisitor, Param, ParamId};
 use burn::prelude::*;
 use burn::tensor::Transaction;
 
@@ -62,6 +62,37 @@ impl ModuleVisitor for Collect {
         let flat = tensor.reshape([-1]);
         self.found.push((self.path.joined(), flat, shape));
     }
+}
+
+/// Gives every parameter an id derived from its path (FNV-1a of the dotted name), so that the same
+/// network has the same ids in every process: optimiser state saved by one training run then
+/// matches the parameters of the next (resume).
+pub fn assign_path_ids<M: Module>(model: M) -> M {
+    struct Ids {
+        path: PathStack,
+    }
+    impl ModuleMapper for Ids {
+        fn enter_module(&mut self, name: &str, _: &str) {
+            self.path.enter(name);
+        }
+        fn exit_module(&mut self, _: &str, _: &str) {
+            self.path.exit();
+        }
+        fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+            let id = ParamId::from(fnv1a(self.path.joined().as_bytes()));
+            let value = param.val();
+            param.transform_for_load(value, id)
+        }
+    }
+    model.map(&mut Ids {
+        path: PathStack::default(),
+    })
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |hash, &b| {
+        (hash ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3)
+    })
 }
 
 /// Names, shapes and roles of everything a module stores (without reading any values).

@@ -2,7 +2,8 @@
 // headless Chromium on the CPU backend and on WebGPU (SwiftShader).
 //
 // Run: cd tests/browser && node --test --test-concurrency=1 demo.test.mjs
-// Needs the built package (`./build.sh pkg` writes pkg/wasm/). Screenshots of the main states go
+// Needs the built package (`./build.sh pkg` writes pkg/wasm/; TINYUNET_PKG_DIR=dir serves another
+// build of it instead). Screenshots of the main states go
 // to a fresh folder under the system temp dir; their paths are printed. Nothing is written into
 // the repository.
 //
@@ -40,14 +41,12 @@ const WRONG_WEIGHTS = path.join(ROOT, 'tests/fixtures/weights/small.safetensors'
 const QUERY = '?size=64';
 const SLOW = 900_000; // per test; SwiftShader is a CPU pretending to be a GPU
 
-const PKG = process.env.TINYUNET_PKG_DIR ?? path.join(ROOT, 'pkg');
+// The package to serve at /pkg/: the repository's, or one built elsewhere (TINYUNET_PKG_DIR).
+const PKG = process.env.TINYUNET_PKG_DIR ? path.resolve(process.env.TINYUNET_PKG_DIR) : path.join(ROOT, 'pkg');
 
-/** The demo's server options (www/serve.mjs), with a check that the package is built. */
+/** The demo's server options (www/serve.mjs), after checking that the package is built. */
 function demoServerOptions() {
-  assert.ok(
-    fs.existsSync(path.join(PKG, 'wasm/tinyunet_bg_glue.js')) || fs.existsSync(path.join(PKG, 'tinyunet.js')) && process.env.TINYUNET_PKG_DIR,
-    `${PKG}/wasm/ is missing: build the package first (./build.sh pkg)`,
-  );
+  assert.ok(fs.existsSync(path.join(PKG, 'wasm/tinyunet_bg_glue.js')), `${PKG}/wasm/ is missing: build the package first (./build.sh pkg)`);
   return demoOptions({ pkg: PKG });
 }
 
@@ -397,9 +396,13 @@ for (const backend of ['cpu', 'webgpu']) {
       try {
         await withPage(async ({ page, url, console: log, requests }) => {
           await page.setViewportSize({ width: 1280, height: 800 });
-          const started = Date.now();
+          let last = Date.now();
+          const lap = (what) => {
+            t.diagnostic(`${backend}: ${what} in ${((Date.now() - last) / 1000).toFixed(1)} s`);
+            last = Date.now();
+          };
           await openDemo(page, url);
-          t.diagnostic(`${backend}: model ready in ${Date.now() - started} ms`);
+          lap('model ready');
 
           // Backend shown, and the CPU fallback explained when WebGPU is missing.
           const badge = page.locator('#backend-badge');
@@ -417,6 +420,7 @@ for (const backend of ['cpu', 'webgpu']) {
           // One click on a bundled sample gives a mask.
           await page.getByRole('button', { name: 'Segment Sample 1' }).click();
           const card = await expectDone(page, 'sample-1.jpg');
+          lap('first mask');
           assert.match(await card.locator('.area').innerText(), /%|none found/);
           assert.match(await card.locator('.confidence').innerText(), /%|—/);
           // Opacity and outline/filled change the overlay.
@@ -437,11 +441,13 @@ for (const backend of ['cpu', 'webgpu']) {
           await page.setInputFiles('#segment-input', file('my-lesion.jpg', sample('sample-2.jpg')));
           const mine = await expectDone(page, 'my-lesion.jpg');
           assert.match(await mine.innerText(), /384×288/);
+          lap('mask of an uploaded image');
 
           // Pairs by file name; one of three held back.
           await page.setInputFiles('#pair-input', PAIRS);
           await page.waitForFunction(() => document.querySelectorAll('#pairs-body tr[data-status="ok"]').length === 3, null, { timeout: 120_000 });
           assert.match(await page.locator('#pairs-summary').innerText(), /3 pairs ready · 1 held back/);
+          lap('pairs checked');
           assert.equal(await page.locator('#pairs-body .tag').count(), 1);
 
           // Two epochs; the curve grows step by step and before/after Dice are shown.
@@ -449,6 +455,7 @@ for (const backend of ['cpu', 'webgpu']) {
           const points = await watchChart(page);
           await page.click('#train-start');
           await page.locator('#train-result').waitFor({ state: 'visible', timeout: SLOW });
+          lap('two epochs with Dice before and after');
           const seen = await points();
           assert.deepEqual(seen.filter((n) => n > 0), [1, 2], `chart points over time: ${seen}`);
           assert.match(await page.locator('#train-status').innerText(), /Done: 2 steps/);
@@ -464,11 +471,15 @@ for (const backend of ['cpu', 'webgpu']) {
           await page.waitForFunction(() => Number(document.querySelector('#train-chart').dataset.points) >= 1, null, { timeout: SLOW });
           const gap = await longestFrameGap(page);
           t.diagnostic(`${backend}: longest frame gap while training: ${gap.toFixed(0)} ms`);
-          assert.ok(gap < 500, `the page froze for ${gap} ms while training`);
+          // A model on the main thread would block it for whole training steps (seconds); the
+          // bound leaves room for SwiftShader, which competes with the page for the same CPU.
+          assert.ok(gap < 1000, `the page froze for ${gap} ms while training`);
           assert.match(await page.locator('#train-eta').innerText(), /left/);
           await screenshot(page, `${backend}-4-training`, t);
+          lap('long run started');
           await page.click('#train-cancel');
           await page.locator('#train-start').waitFor({ state: 'visible', timeout: SLOW });
+          lap('cancelled');
           assert.match(await page.locator('#train-status').innerText(), /Cancelled after \d+ of 200 steps/);
           assert.match(await page.locator('#weights-info').innerText(), /cancelled after \d+ of 200 steps/);
 
@@ -483,6 +494,7 @@ for (const backend of ['cpu', 'webgpu']) {
           assert.match(await page.locator('#weights-info').innerText(), /Your fine-tuned weights/);
           const restored = await download(page, '#weights-download');
           assert.ok(restored.buffer.equals(weights.buffer), 'the weights after the reload differ from the ones before it');
+          lap('downloaded, reloaded, restored');
 
           if (backend === 'webgpu') {
             // Switching backend keeps the weights and still segments.
@@ -505,6 +517,7 @@ for (const backend of ['cpu', 'webgpu']) {
             assert.equal(await badge.innerText(), 'CPU');
           }
 
+          lap('backend switches');
           // Reset: asks first, then the demo weights are back, also after a reload.
           await page.click('#weights-reset');
           await page.click('#weights-reset-confirm');
@@ -515,6 +528,7 @@ for (const backend of ['cpu', 'webgpu']) {
           assert.notEqual(await page.evaluate(() => document.body.dataset.weights), 'user');
           const reset = await download(page, '#weights-download');
           assert.ok(!reset.buffer.equals(weights.buffer), 'reset did not change the weights');
+          lap('reset');
 
           // Privacy: every request of the page and its worker stayed on the page's origin.
           assertSameOrigin({ proxy, requests, origin: server.origin });

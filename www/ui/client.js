@@ -27,6 +27,7 @@ export class ModelClient {
         this.#failAll(message);
         this.onCrash(message);
       });
+      this.#worker.addEventListener('messageerror', () => this.onCrash('a message from the model worker could not be read'));
     });
     this.#worker.addEventListener('message', (e) => this.#onMessage(e.data));
   }
@@ -35,6 +36,22 @@ export class ModelClient {
   ready() {
     return this.#ready;
   }
+
+  /** Stops the worker now; requests still waiting reject. */
+  terminate() {
+    this.#worker.terminate();
+    this.#failAll('the model worker was stopped');
+  }
+
+  /** Stops the worker once its last pending request has settled (nothing new is sent to it). */
+  retire() {
+    this.onState = () => {};
+    this.onCrash = () => {};
+    if (this.#pending.size === 0) this.#worker.terminate();
+    else this.#retiring = true;
+  }
+
+  #retiring = false;
 
   /**
    * Sends a request. `signal` cancels it (the promise then rejects with an AbortError);
@@ -68,6 +85,7 @@ export class ModelClient {
     this.#pending.delete(msg.id);
     if (msg.type === 'result') entry.resolve(msg.value);
     else entry.reject(toError(msg.error));
+    if (this.#retiring && this.#pending.size === 0) this.#worker.terminate();
   }
 
   #failAll(message) {

@@ -23,16 +23,45 @@ export class Model extends EventTarget {
 
   constructor(workerUrl) {
     super();
+    this.workerUrl = workerUrl;
     this.settings = readSettings();
-    this.client = new ModelClient(workerUrl, {
-      onState: (state) => this.#setState(state),
+    this.client = this.#newClient();
+  }
+
+  /** A worker whose state and crashes count only while it is the current one. */
+  #newClient() {
+    const client = new ModelClient(this.workerUrl, {
+      onState: (state) => client === this.client && this.#setState(state),
       onCrash: (message) => {
+        if (client !== this.client) return;
         this.failed = true;
         this.busy = null;
         this.dispatchEvent(new CustomEvent('crash', { detail: message }));
         this.#changed();
       },
     });
+    return client;
+  }
+
+  /**
+   * Builds the model in a fresh worker and switches to it once it works; on failure the current
+   * one stays. The old worker finishes what it was asked to do, then stops.
+   */
+  async #fresh({ weights, kind, label, backend = this.settings.backend, inputSize = this.settings.inputSize }) {
+    const client = this.#newClient();
+    let state;
+    try {
+      await client.ready();
+      state = await client.request('create', { backend, inputSize, weights, kind, label });
+    } catch (e) {
+      client.terminate();
+      throw e;
+    }
+    const old = this.client;
+    this.client = client;
+    old.retire();
+    this.#setState(state);
+    return state;
   }
 
   /**
@@ -40,15 +69,21 @@ export class Model extends EventTarget {
    * demo weights. Resolves to a list of notices `{ key, kind, text }` for the page to show.
    */
   start() {
-    this.#started ??= this.#start();
+    this.#started ??= this.#start().catch((e) => {
+      this.failed = true;
+      this.busy = null;
+      this.#changed();
+      throw e;
+    });
     return this.#started;
   }
 
   #started = null;
 
-  /** Resolves once the first model exists (or failed to): requests wait for it. */
+  /** Resolves once the first model exists; requests wait for it (and fail if it never will). */
   async #whenStarted() {
     await this.start().catch(() => {});
+    if (this.failed) throw new Error('the model could not be started (see the message at the top of the page)');
   }
 
   async #start() {
@@ -60,16 +95,20 @@ export class Model extends EventTarget {
     } catch (e) {
       notices.push({ key: 'storage', kind: 'warning', text: `Saved weights could not be read from this browser's storage (${e.message}); trained weights will not be kept.` });
     }
+    const create = (weights, label) => this.client.request('create', {
+      backend: this.settings.backend, inputSize: this.settings.inputSize, weights, label,
+    });
     if (record) {
       try {
-        await this.#create({ weights: record.bytes.slice(0), label: labelOf(record.meta) });
+        this.#setState(await create(record.bytes, labelOf(record.meta)));
         this.meta = record.meta;
       } catch (e) {
         notices.push({ key: 'stored-weights', kind: 'error', text: `Your saved weights could not be loaded (${e.message}); the demo weights are used instead. Reset them under Weights to remove them.` });
         record = null;
       }
     }
-    if (!record) await this.#create({ weights: 'demo' });
+    // A failed create leaves the worker without a model, free to try the demo weights.
+    if (!record) this.#setState(await create('demo'));
     this.busy = null;
     this.#changed();
     return notices;
@@ -79,14 +118,10 @@ export class Model extends EventTarget {
     return Boolean(this.state) && !this.failed;
   }
 
-  async #create({ weights, label, backend = this.settings.backend, inputSize = this.settings.inputSize }) {
-    const state = await this.client.request('create', { backend, inputSize, weights, label });
-    this.#setState(state);
-    return state;
-  }
-
   #setState(state) {
     const before = this.state;
+    // Only the worker that fetched the demo weights knows why they are missing; keep the reason.
+    if (state.weightsKind === 'random' && !state.demoWeightsProblem) state.demoWeightsProblem = before?.demoWeightsProblem ?? null;
     this.state = state;
     this.#changed();
     if (before && (before.weightsKind !== state.weightsKind || before.weightsLabel !== state.weightsLabel)) {
@@ -116,17 +151,27 @@ export class Model extends EventTarget {
   changeSettings(patch) {
     return this.#while('switching', async () => {
       const next = { ...this.settings, ...patch };
-      await this.#create({ weights: 'current', backend: next.backend, inputSize: next.inputSize });
+      const weights = await this.client.request('export');
+      await this.#fresh({ weights, kind: this.state.weightsKind, label: this.state.weightsLabel, ...next });
       this.settings = next;
       writeSettings(next);
     });
   }
 
-  /** Replaces the weights with uploaded ones and keeps them; on error the old ones stay. */
+  /**
+   * Replaces the weights with uploaded ones and keeps them; on error the old ones stay. Weights
+   * for the same network load in place; others (say, two classes) get a network of their own.
+   */
   useWeights(bytes, fileName) {
     return this.#while('switching', async () => {
       const meta = { source: 'uploaded', fileName, savedAt: new Date().toISOString() };
-      const state = await this.#create({ weights: bytes.slice(0), label: labelOf(meta) });
+      let state;
+      try {
+        state = await this.client.request('load', { weights: bytes.slice(0), label: labelOf(meta) });
+        this.#setState(state);
+      } catch {
+        state = await this.#fresh({ weights: bytes.slice(0), kind: 'user', label: labelOf(meta) });
+      }
       this.meta = meta;
       this.dispatchEvent(new Event('weights'));
       await this.#persist(bytes, meta);
@@ -138,8 +183,8 @@ export class Model extends EventTarget {
   resetWeights() {
     return this.#while('switching', async () => {
       await store.clearWeights().catch(() => {});
+      await this.#fresh({ weights: 'demo' });
       this.meta = null;
-      await this.#create({ weights: 'demo' });
       this.dispatchEvent(new Event('weights'));
     });
   }

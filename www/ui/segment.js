@@ -90,6 +90,7 @@ export function setupSegmentPanel(model) {
     const pending = [...cards].filter((c) => c.pending).length;
     cancelAll.hidden = pending === 0;
     clear.hidden = cards.size === 0;
+    $('#results-empty').hidden = cards.size > 0;
     if (![...cards].some((c) => c.stale)) resegment.hidden = true;
   }
 }

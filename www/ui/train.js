@@ -106,7 +106,20 @@ export function setupTrainPanel(model) {
     start.disabled = !model.ready || Boolean(model.busy) || checking || usable().length === 0;
     start.hidden = trainingNow;
     cancel.hidden = !trainingNow;
-    for (const control of [...inputs, ...form.querySelectorAll('input')]) control.disabled = trainingNow || model.failed;
+    const hint = $('#train-hint');
+    hint.hidden = trainingNow || !start.disabled;
+    hint.textContent = checking
+      ? 'Checking the pairs…'
+      : usable().length === 0
+        ? 'Add at least one image with its mask to start.'
+        : model.failed
+          ? 'The model is not running.'
+          : 'Waiting for the model…';
+    for (const control of [...inputs, ...form.querySelectorAll('input')]) {
+      control.disabled = trainingNow || model.failed;
+      // File inputs are hidden inside their label, which is what looks like the button.
+      control.closest('label.button')?.classList.toggle('disabled', control.disabled);
+    }
     $('#train-drop').classList.toggle('disabled', trainingNow);
   }
   model.addEventListener('change', updateButtons);

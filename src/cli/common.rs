@@ -1,0 +1,100 @@
+//! Pieces the subcommands share: reading weights, building examples from folders, devices.
+
+use std::path::{Path, PathBuf};
+
+use burn::prelude::*;
+use tinyunet::data::augment::Example;
+use tinyunet::data::folder::{Pair, read_image};
+use tinyunet::data::image::{MaskKind, image_to_chw, mask_from_rgba, resize_mask};
+use tinyunet::weights::{TensorSet, decode_weights, import_weights, infer_config};
+use tinyunet::{Error, Result, TinyUNet, TinyUNetConfig};
+
+/// The demo weights shipped in the repository (trained on generated images; see the README).
+pub fn demo_weights_path() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("www/demo-weights.safetensors")
+}
+
+/// Reads a file, naming it in the error.
+pub fn read_file(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|source| Error::Io {
+        path: path.display().to_string(),
+        source,
+    })
+}
+
+/// Decodes a weights file (`.pth` or `.safetensors`).
+pub fn read_weights(path: &Path) -> Result<TensorSet> {
+    decode_weights(&read_file(path)?).map_err(|e| e.context(&path.display().to_string()))
+}
+
+/// A model on `device` with the weights of `path`, or of the shipped demo weights.
+pub fn load_model(path: Option<&Path>, device: &Device) -> Result<TinyUNet> {
+    let path = path.map(Path::to_path_buf).unwrap_or_else(demo_weights_path);
+    let set = read_weights(&path)?;
+    let config = infer_config(&set).map_err(|e| e.context(&path.display().to_string()))?;
+    import_weights(&config.init(device, 0)?, &set).map_err(|e| e.context(&path.display().to_string()))
+}
+
+/// A fresh model, or one continuing from weights.
+pub fn model_or_fresh(init: Option<&Path>, classes: usize, device: &Device, seed: u64) -> Result<TinyUNet> {
+    match init {
+        Some(path) => load_model(Some(path), device),
+        None => TinyUNetConfig::with_classes(classes).init(device, seed),
+    }
+}
+
+/// How masks of a model with `classes` outputs are read.
+pub fn mask_kind(classes: usize) -> MaskKind {
+    if classes == 1 { MaskKind::Binary } else { MaskKind::Labels { classes } }
+}
+
+/// Loads a pair as a training example at `size`. Errors name the file.
+pub fn load_example(pair: &Pair, size: usize, kind: MaskKind) -> Result<Example> {
+    let image = read_image(&pair.image)?;
+    let mask = read_image(&pair.mask)?;
+    if (image.width, image.height) != (mask.width, mask.height) {
+        return Err(Error::input(format!(
+            "{}: the mask is {}×{} but the image is {}×{}",
+            pair.mask.display(),
+            mask.width,
+            mask.height,
+            image.width,
+            image.height
+        )));
+    }
+    let labels = mask_from_rgba(&mask, kind, &pair.mask.display().to_string())?;
+    let (w, h) = (image.width as usize, image.height as usize);
+    Ok(Example {
+        image: image_to_chw(&image, size, size),
+        mask: resize_mask(&labels, w, h, size, size, kind),
+        size,
+    })
+}
+
+/// Loads every pair it can; unreadable ones are reported on stderr by name and skipped.
+pub fn load_examples(pairs: &[Pair], size: usize, kind: MaskKind) -> (Vec<Example>, Vec<String>) {
+    let mut examples = Vec::with_capacity(pairs.len());
+    let mut skipped = Vec::new();
+    for pair in pairs {
+        match load_example(pair, size, kind) {
+            Ok(example) => examples.push(example),
+            Err(e) => {
+                eprintln!("skipping {}: {e}", pair.name);
+                skipped.push(pair.name.clone());
+            }
+        }
+    }
+    (examples, skipped)
+}
+
+/// A progress bar in the house style.
+pub fn progress_bar(len: u64, message: &str) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(len);
+    let style = indicatif::ProgressStyle::with_template(
+        "{msg:>10} [{elapsed_precise}] {bar:30} {pos}/{len} {per_sec} eta {eta} {prefix}",
+    )
+    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar());
+    bar.set_style(style);
+    bar.set_message(message.to_string());
+    bar
+}

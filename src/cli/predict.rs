@@ -1,0 +1,61 @@
+//! `tinyunet predict`: writes a mask PNG for every image of a folder.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use tinyunet::data::folder::{image_files, read_image, write_mask_png};
+use tinyunet::infer::segment;
+use tinyunet::{Error, Result};
+
+use super::common::{load_model, progress_bar};
+
+/// Arguments of `predict`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Folder of images (PNG/JPEG, any size).
+    #[arg(long)]
+    images: PathBuf,
+    /// Output folder for `NAME_mask.png` files (created).
+    #[arg(long)]
+    out: PathBuf,
+    /// Weights (`.safetensors` or `.pth`); the shipped demo weights when absent.
+    #[arg(long)]
+    weights: Option<PathBuf>,
+    /// Side the images are resized to for the network.
+    #[arg(long, default_value_t = 256)]
+    size: usize,
+    /// Compute backend.
+    #[arg(long, default_value = "cpu", value_parser = ["cpu", "wgpu"])]
+    backend: String,
+}
+
+/// Segments each image; unreadable ones are reported by name and skipped.
+pub fn run(args: Args) -> Result<ExitCode> {
+    let device = tinyunet::backend::device_by_name(&args.backend)?;
+    let model = load_model(args.weights.as_deref(), &device)?;
+    std::fs::create_dir_all(&args.out).map_err(|source| Error::Io {
+        path: args.out.display().to_string(),
+        source,
+    })?;
+    let files = image_files(&args.images)?;
+    let bar = progress_bar(files.len() as u64, "predict");
+    let mut written = 0;
+    for file in &files {
+        let result = read_image(file).and_then(|image| {
+            let p = pollster::block_on(segment(&model, std::slice::from_ref(&image), args.size))?
+                .pop()
+                .ok_or_else(|| Error::Backend("no prediction".into()))?;
+            let stem = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            let out = args.out.join(format!("{stem}_mask.png"));
+            write_mask_png(&out, &p.mask, p.width, p.height, model.config.classes == 1)
+        });
+        match result {
+            Ok(()) => written += 1,
+            Err(e) => bar.suspend(|| eprintln!("skipping {}: {e}", file.display())),
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    println!("wrote {written} mask(s) to {}", args.out.display());
+    Ok(if written == files.len() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}

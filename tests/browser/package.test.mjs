@@ -1,0 +1,286 @@
+// The npm package (pkg/) in headless Chromium, on the CPU backend and on WebGPU (SwiftShader):
+// the PyTorch reference fixture, odd-sized images, training with cancel, weights round trips,
+// every bad input of pkg/README.md, the README's own example, a Web Worker and a Vite bundle.
+//
+// Run: cd tests/browser && node --test --test-concurrency=1 package.test.mjs
+// Needs the built package (`./build.sh pkg`).
+
+import { test, describe, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startServer, launchBrowser, collectConsole, evaluateWithTimeout } from './harness.mjs';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, '../..');
+const PKG = path.join(ROOT, 'pkg');
+const SLOW = 900_000; // per test: SwiftShader is a CPU pretending to be a GPU
+// Small working sizes keep SwiftShader runs to seconds; the code paths are the same at 256.
+const GPU_SIZE = 64;
+
+/** The README's JS example, as written. */
+function readmeExample() {
+  const readme = fs.readFileSync(path.join(PKG, 'README.md'), 'utf8');
+  const match = readme.match(/```js\n([\s\S]*?)```/);
+  assert.ok(match, 'pkg/README.md has no ```js example');
+  return match[1];
+}
+
+let server;
+let browser;
+
+before(async () => {
+  assert.ok(fs.existsSync(path.join(PKG, 'wasm/tinyunet_bg_glue.js')), 'pkg/wasm/ is missing: run ./build.sh pkg first');
+  const sample = fs.readFileSync(path.join(ROOT, 'www/samples/sample-1.jpg'));
+  const sampleMask = fs.readFileSync(path.join(ROOT, 'www/samples/sample-1_mask.png'));
+  server = await startServer({
+    root: path.join(HERE, 'package-pages'),
+    mounts: {
+      '/pkg/': PKG,
+      '/fixtures/': path.join(ROOT, '../shared/fixtures/reference'),
+      '/local-fixtures/': path.join(ROOT, 'tests/fixtures'),
+    },
+    routes: {
+      // What the README example fetches, and the example itself as a module of this origin.
+      '/lesion.jpg': { body: sample, type: 'image/jpeg' },
+      '/lesion_mask.png': { body: sampleMask, type: 'image/png' },
+      '/readme-example.js': { body: readmeExample(), type: 'text/javascript' },
+    },
+  });
+  browser = await launchBrowser({ webgpu: true });
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+/** A fresh page on the test site with helpers loaded; `fn` gets it and the console log. */
+async function onPage(fn) {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const log = collectConsole(page);
+  try {
+    await page.goto(server.url);
+    await page.waitForFunction(() => window.helpersReady === true);
+    return await fn(page, log);
+  } catch (e) {
+    e.message += `\n--- browser console ---\n${log.format()}`;
+    throw e;
+  } finally {
+    await context.close();
+  }
+}
+
+const run = (page, fn, arg) => evaluateWithTimeout(page, fn, arg, SLOW);
+
+describe('the PyTorch reference fixture in the browser', () => {
+  for (const [backend, tolerance] of [['cpu', 1e-4], ['webgpu', 1e-3]]) {
+    test(`eval logits match PyTorch on ${backend} (max abs ≤ ${tolerance}), from .safetensors and .pth`, { timeout: SLOW }, async () => {
+      const results = await onPage((page) =>
+        run(page, async (backend) => {
+          const caseFile = window.parseSafetensors((await window.fetchBytes('/fixtures/tinyunet_c1_s1_64x64.case.safetensors')).buffer);
+          const out = {};
+          for (const ext of ['safetensors', 'pth']) {
+            const weights = await window.fetchBytes(`/fixtures/tinyunet_c1_s1_64x64.weights.${ext}`);
+            await window.tinyunet.Segmenter.create({ backend: 'cpu' }); // loads the wasm module
+            const core = await window.glue.WasmSegmenter.create(backend, 1, 64, weights);
+            const logits = await core.logits(caseFile.input.data, caseFile.input.shape);
+            out[ext] = { backend: core.backend, diff: window.maxAbsDiff(logits, caseFile.eval_logits.data) };
+            core.free();
+          }
+          return out;
+        }, backend),
+      );
+      for (const [ext, r] of Object.entries(results)) {
+        assert.equal(r.backend, backend);
+        console.log(`reference logits via .${ext} on ${backend}: max abs diff ${r.diff.toExponential(3)}`);
+        assert.ok(r.diff <= tolerance, `.${ext} on ${backend}: logits differ by ${r.diff}`);
+      }
+    });
+  }
+});
+
+test('an odd-sized image gets a mask of its own size, and CPU and WebGPU agree', { timeout: SLOW }, async () => {
+  const r = await onPage((page) =>
+    run(page, async (size) => {
+      const weights = await window.fetchBytes('/fixtures/tinyunet_c1_s1_64x64.weights.safetensors');
+      const image = window.blobImage(601, 449);
+      const out = {};
+      for (const backend of ['cpu', 'webgpu']) {
+        const seg = await window.tinyunet.Segmenter.create({ backend, weights, inputSize: size });
+        const result = await seg.segment(image, { probabilities: true });
+        out[backend] = { backend: seg.backend, width: result.width, height: result.height, mask: result.mask, probabilities: result.probabilities };
+      }
+      const diff = window.maxAbsDiff(out.cpu.probabilities, out.webgpu.probabilities);
+      // Pixels may only disagree where the probability sits at the threshold.
+      let disagreements = 0;
+      out.cpu.mask.forEach((m, i) => {
+        if (m !== out.webgpu.mask[i] && Math.abs(out.cpu.probabilities[i] - 0.5) > 1e-3) disagreements++;
+      });
+      return {
+        sizes: [out.cpu.width, out.cpu.height, out.webgpu.width, out.webgpu.height, out.cpu.mask.length],
+        backends: [out.cpu.backend, out.webgpu.backend],
+        diff,
+        disagreements,
+      };
+    }, GPU_SIZE),
+  );
+  assert.deepEqual(r.backends, ['cpu', 'webgpu']);
+  assert.deepEqual(r.sizes, [601, 449, 601, 449, 601 * 449]);
+  console.log(`601×449: CPU vs WebGPU probabilities differ by at most ${r.diff.toExponential(3)}`);
+  assert.ok(r.diff <= 1e-3, `probabilities differ by ${r.diff}`);
+  assert.equal(r.disagreements, 0);
+});
+
+describe('training in the browser', () => {
+  for (const backend of ['cpu', 'webgpu']) {
+    test(`on ${backend}: the loss falls, cancel keeps the last finished step, export → create gives the same output`, { timeout: SLOW }, async () => {
+      const r = await onPage((page) =>
+        run(page, async (backend) => {
+          const { Segmenter } = window.tinyunet;
+          const samples = [1, 2].map((seed) => ({ image: window.blobImage(80, 72, seed), mask: window.blobMask(80, 72, seed), name: `blob-${seed}` }));
+          const seg = await Segmenter.create({ backend, inputSize: 32 });
+          const progress = [];
+          const run = await seg.train(samples, {
+            epochs: 6, batchSize: 2, learningRate: 3e-3, minLearningRate: 1e-3, size: 32, augment: false,
+            onProgress: (p) => progress.push(p),
+          });
+          // Cancel in the middle of an epoch: 2 samples in batches of 1.
+          const before = await seg.exportWeights();
+          const controller = new AbortController();
+          const cancelled = await seg.train(samples, {
+            epochs: 50, batchSize: 1, size: 32,
+            onProgress: (p) => { if (p.stepsDone === 3) controller.abort(); },
+            signal: controller.signal,
+          });
+          const after = await seg.exportWeights();
+          const changed = before.length !== after.length || before.some((b, i) => b !== after[i]);
+          // The exported weights make an identical segmenter.
+          const image = window.blobImage(50, 40, 3);
+          const a = await seg.segment(image, { probabilities: true });
+          const copy = await Segmenter.create({ backend, weights: after, inputSize: 32 });
+          const b = await copy.segment(image, { probabilities: true });
+          return {
+            backend: seg.backend,
+            losses: run.history.map((h) => h.loss),
+            stepsDone: run.stepsDone,
+            progress: progress.map((p) => [p.epoch, p.step, p.stepsDone, p.totalSteps, Number.isFinite(p.etaSeconds)]),
+            cancelled: [cancelled.cancelled, cancelled.stepsDone, cancelled.totalSteps],
+            changed,
+            sameOutput: window.maxAbsDiff(a.probabilities, b.probabilities),
+          };
+        }, backend),
+      );
+      assert.equal(r.backend, backend);
+      console.log(`${backend}: loss ${r.losses.map((l) => l.toFixed(3)).join(' → ')}`);
+      assert.equal(r.stepsDone, 6);
+      assert.deepEqual(r.progress[0], [1, 1, 1, 6, true]);
+      assert.deepEqual(r.progress.at(-1), [6, 1, 6, 6, true]);
+      assert.ok(r.losses.at(-1) < 0.8 * r.losses[0], `loss did not fall: ${r.losses}`);
+      assert.deepEqual(r.cancelled, [true, 3, 100]);
+      assert.ok(r.changed, 'the cancelled run did not keep its finished steps');
+      assert.equal(r.sameOutput, 0);
+    });
+  }
+});
+
+test('every bad input of the README gets a clear error, and the segmenter carries on unchanged', { timeout: SLOW }, async () => {
+  const r = await onPage((page) =>
+    run(page, async () => {
+      const { Segmenter } = window.tinyunet;
+      const { errorOf, blobImage, blobMask, pngBytes } = window;
+      const seg = await Segmenter.create({ backend: 'cpu', inputSize: 32 });
+      const weightsBefore = await seg.exportWeights();
+      const good = blobImage(40, 30);
+      const png = await pngBytes(good);
+      const hugePng = png.slice();
+      new DataView(hugePng.buffer).setUint32(16, 10000); // IHDR width
+      const errors = {
+        corrupt: await errorOf(() => seg.segment(png.slice(0, 60))),
+        notImage: await errorOf(() => seg.segment(new TextEncoder().encode('just some text, no image here'))),
+        huge: await errorOf(() => seg.segment(hugePng)),
+        badRgba: await errorOf(() => seg.segment({ data: new Uint8Array(10), width: 4, height: 4 })),
+        unsupported: await errorOf(() => seg.segment(42)),
+        maskSize: await errorOf(() => seg.train([{ image: good, mask: blobMask(20, 20), name: 'lesion' }], { size: 32 })),
+        noMask: await errorOf(() => seg.train([{ image: good, name: 'lonely' }], { size: 32 })),
+        noSamples: await errorOf(() => seg.train([], {})),
+        epochs: await errorOf(() => seg.train([{ image: good, mask: blobMask(40, 30) }], { epochs: 0 })),
+        learningRate: await errorOf(() => seg.train([{ image: good, mask: blobMask(40, 30) }], { learningRate: -1 })),
+        truncatedWeights: await errorOf(() => seg.loadWeights(weightsBefore.slice(0, 5000))),
+        garbageWeights: await errorOf(() => seg.loadWeights(new Uint8Array(4096).fill(7))),
+        otherNetwork: await errorOf(async () => seg.loadWeights(await window.fetchBytes('/local-fixtures/weights/small.safetensors'))),
+        twoClasses: await errorOf(async () => {
+          const two = await Segmenter.create({ backend: 'cpu', classes: 2, inputSize: 32 });
+          await seg.loadWeights(await two.exportWeights());
+        }),
+        backend: await errorOf(() => Segmenter.create({ backend: 'tpu' })),
+        inputSize: await errorOf(() => Segmenter.create({ inputSize: 100 })),
+        createWeights: await errorOf(() => Segmenter.create({ backend: 'cpu', weights: new Uint8Array([1, 2, 3]) })),
+      };
+      const weightsAfter = await seg.exportWeights();
+      const still = await seg.segment(png);
+      return {
+        errors,
+        unchanged: weightsBefore.length === weightsAfter.length && weightsBefore.every((b, i) => b === weightsAfter[i]),
+        stillWorks: [still.width, still.height],
+      };
+    }),
+  );
+  const expect = {
+    corrupt: /^input: image: the PNG data is corrupt or truncated/,
+    notImage: /^input: image: not a PNG or JPEG image/,
+    huge: /^input: image: 10000×30 pixels is too large/,
+    badRgba: /^input: image: 4×4 RGBA needs 64 bytes, got 10/,
+    unsupported: /^input: image: unsupported image type/,
+    maskSize: /^input: lesion: the mask is 20×20 but the image is 40×30; they must match/,
+    noMask: /^input: lonely: each sample needs an image and a mask/,
+    noSamples: /^input: train\(\) needs a non-empty array/,
+    epochs: /^config: epochs must be an integer from 1 to 10000, got 0/,
+    learningRate: /^config: learningRate must be a number/,
+    truncatedWeights: /^weights: /,
+    garbageWeights: /^weights: /,
+    otherNetwork: /^weights: .*missing/,
+    twoClasses: /^weights: `final_conv\.bias` has shape \[2\], the model needs \[1\].*2 class\(es\)/,
+    backend: /^config: backend must be "auto", "webgpu" or "cpu", got "tpu"/,
+    inputSize: /^config: inputSize must be a multiple of 16, got 100/,
+    createWeights: /^weights: the file is only 3 bytes long/,
+  };
+  for (const [name, pattern] of Object.entries(expect)) {
+    const e = r.errors[name];
+    assert.ok(e, `${name}: no error was thrown`);
+    assert.ok(e.isError, `${name}: a non-Error was thrown: ${e.message}`);
+    assert.match(e.message, pattern, name);
+  }
+  assert.ok(r.unchanged, 'a failed call changed the weights');
+  assert.deepEqual(r.stillWorks, [40, 30]);
+});
+
+test("the README's example runs as written", { timeout: SLOW }, async () => {
+  await onPage(async (page, log) => {
+    await run(page, async () => {
+      await import('/readme-example.js');
+    });
+    const text = log.messages.map((m) => m.text).join('\n');
+    assert.match(text, /running on (webgpu|cpu)/);
+    assert.match(text, /320×320 mask, lesion \d+(\.\d)?% of the image/);
+    assert.match(text, /epoch 2\/2 loss \d\.\d{3} Dice \d\.\d{3}/);
+    assert.match(text, /trained 2 steps/);
+    assert.match(text, /reloaded: 481105 parameters/);
+    assert.deepEqual(log.errors, []);
+  });
+});
+
+test('the package works inside a module Web Worker', { timeout: SLOW }, async () => {
+  const context = await browser.newContext();
+  try {
+    const page = await context.newPage();
+    await page.goto(`${server.url}worker.html`);
+    const r = await evaluateWithTimeout(page, () => window.workerResult, undefined, SLOW);
+    assert.equal(r.error, undefined, r.error);
+    assert.deepEqual(r, { backend: 'cpu', width: 97, height: 61, maskLength: 97 * 61, same: true, probabilities: 97 * 61 });
+  } finally {
+    await context.close();
+  }
+});
