@@ -61,6 +61,10 @@ pub struct Args {
     /// Continue the run whose checkpoint folder this is (same data and settings).
     #[arg(long)]
     resume: Option<PathBuf>,
+    /// Stop after this many epochs of this invocation, leaving a checkpoint to `--resume` from
+    /// (e.g. to split a long run over several sessions).
+    #[arg(long)]
+    stop_after: Option<usize>,
     /// Seed for initialisation, shuffling and augmentation.
     #[arg(long, default_value_t = 0)]
     seed: u64,
@@ -180,6 +184,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let mut best = f64::NEG_INFINITY;
     let (mut loss_sum, mut dice_sum, mut count) = (0.0, 0.0, 0usize);
     let mut epoch_started = Instant::now();
+    let first_epoch = session.epochs_done();
     while let Some(step) = session.step() {
         let read = |t: burn::tensor::Tensor<1>| -> Result<f64> {
             let v = t
@@ -232,6 +237,15 @@ pub fn run(args: Args) -> Result<ExitCode> {
         save_checkpoint(&checkpoints, &session, &fingerprint)?;
         (loss_sum, dice_sum, count) = (0.0, 0.0, 0);
         epoch_started = Instant::now();
+        if args.stop_after.is_some_and(|n| session.epochs_done() - first_epoch >= n) && !session.is_finished() {
+            bar.finish_and_clear();
+            println!(
+                "stopped after epoch {}; continue with --resume {}",
+                session.epochs_done(),
+                checkpoints.display()
+            );
+            return Ok(ExitCode::SUCCESS);
+        }
     }
     bar.finish_and_clear();
     let storage = if args.f16 { FloatStorage::F16 } else { FloatStorage::F32 };

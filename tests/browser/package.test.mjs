@@ -284,3 +284,27 @@ test('the package works inside a module Web Worker', { timeout: SLOW }, async ()
     await context.close();
   }
 });
+
+test('the package works through a bundler (a Vite production build)', { timeout: SLOW }, async () => {
+  const { build } = await import('vite');
+  const os = await import('node:os');
+  const outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tinyunet-vite-'));
+  try {
+    await build({ root: path.join(HERE, 'vite-app'), configFile: path.join(HERE, 'vite-app/vite.config.js'), build: { outDir, emptyOutDir: true } });
+    const emitted = fs.readdirSync(path.join(outDir, 'assets'));
+    assert.ok(emitted.some((f) => f.endsWith('.wasm')), `Vite did not emit the .wasm: ${emitted}`);
+    const app = await startServer({ root: outDir });
+    const context = await browser.newContext();
+    try {
+      const page = await context.newPage();
+      await page.goto(app.url);
+      const r = await evaluateWithTimeout(page, () => window.viteResult, undefined, SLOW);
+      assert.deepEqual(r, { backend: 'cpu', width: 123, height: 45, probabilities: 123 * 45 });
+    } finally {
+      await context.close();
+      await app.close();
+    }
+  } finally {
+    fs.rmSync(outDir, { recursive: true, force: true });
+  }
+});
