@@ -48,7 +48,7 @@ impl Prediction {
 
 /// Checks a working size for inference.
 pub fn check_input_size(size: usize) -> Result<()> {
-    if size == 0 || size % SIZE_MULTIPLE != 0 || size > 1024 {
+    if size == 0 || !size.is_multiple_of(SIZE_MULTIPLE) || size > 1024 {
         return Err(Error::config(format!(
             "input size must be a multiple of {SIZE_MULTIPLE} between 16 and 1024, got {size}"
         )));

@@ -19,7 +19,10 @@ fn tinyunet(args: &[&str]) -> (String, String) {
         .expect("run tinyunet");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(out.status.success(), "tinyunet {args:?} failed:\n{stdout}\n{stderr}");
+    assert!(
+        out.status.success(),
+        "tinyunet {args:?} failed:\n{stdout}\n{stderr}"
+    );
     (stdout, stderr)
 }
 
@@ -56,38 +59,105 @@ fn generate_is_deterministic() {
     let a = temp_dir("gen-a");
     let b = temp_dir("gen-b");
     for dir in [&a, &b] {
-        tinyunet(&["generate", "--out", s(dir), "--count", "3", "--size", "48", "--seed", "5"]);
+        tinyunet(&[
+            "generate",
+            "--out",
+            s(dir),
+            "--count",
+            "3",
+            "--size",
+            "48",
+            "--seed",
+            "5",
+        ]);
     }
     for sub in ["images/synth_0000006.png", "masks/synth_0000007.png"] {
-        assert_eq!(std::fs::read(a.join(sub)).unwrap(), std::fs::read(b.join(sub)).unwrap(), "{sub}");
+        assert_eq!(
+            std::fs::read(a.join(sub)).unwrap(),
+            std::fs::read(b.join(sub)).unwrap(),
+            "{sub}"
+        );
     }
     let isic = temp_dir("gen-isic");
-    tinyunet(&["generate", "--out", s(&isic), "--count", "2", "--size", "32", "--layout", "isic"]);
-    assert!(isic.join("ISIC2018_Task1-2_Training_Input/ISIC_0000001.jpg").is_file());
-    assert!(isic.join("ISIC2018_Task1_Training_GroundTruth/ISIC_0000001_segmentation.png").is_file());
+    tinyunet(&[
+        "generate",
+        "--out",
+        s(&isic),
+        "--count",
+        "2",
+        "--size",
+        "32",
+        "--layout",
+        "isic",
+    ]);
+    assert!(
+        isic.join("ISIC2018_Task1-2_Training_Input/ISIC_0000001.jpg")
+            .is_file()
+    );
+    assert!(
+        isic.join("ISIC2018_Task1_Training_GroundTruth/ISIC_0000001_segmentation.png")
+            .is_file()
+    );
 }
 
 #[test]
 fn train_skips_corrupt_files_lowers_the_loss_and_resumes_exactly() {
     let dir = temp_dir("train");
     let data = dir.join("data");
-    tinyunet(&["generate", "--out", s(&data), "--count", "5", "--size", "64", "--seed", "40"]);
-    std::fs::write(data.join("images/synth_0000042.png"), b"\x89PNG\r\n\x1a\n truncated").unwrap();
+    tinyunet(&[
+        "generate",
+        "--out",
+        s(&data),
+        "--count",
+        "5",
+        "--size",
+        "64",
+        "--seed",
+        "40",
+    ]);
+    std::fs::write(
+        data.join("images/synth_0000042.png"),
+        b"\x89PNG\r\n\x1a\n truncated",
+    )
+    .unwrap();
     let train = |out: &Path, extra: &[&str]| {
         let mut args = vec![
-            "train", "--data", s(&data), "--size", "32", "--batch", "2", "--epochs", "6", "--lr", "3e-3",
-            "--min-lr", "1e-3", "--no-augment", "--out", s(out),
+            "train",
+            "--data",
+            s(&data),
+            "--size",
+            "32",
+            "--batch",
+            "2",
+            "--epochs",
+            "6",
+            "--lr",
+            "3e-3",
+            "--min-lr",
+            "1e-3",
+            "--no-augment",
+            "--out",
+            s(out),
         ];
         args.extend_from_slice(extra);
         tinyunet(&args)
     };
     let whole = dir.join("whole.safetensors");
     let (stdout, stderr) = train(&whole, &[]);
-    assert!(stderr.contains("skipping synth_0000042") && stderr.contains("synth_0000042.png"), "{stderr}");
-    assert!(stdout.contains("training on 4 pair(s) (1 skipped)"), "{stdout}");
+    assert!(
+        stderr.contains("skipping synth_0000042") && stderr.contains("synth_0000042.png"),
+        "{stderr}"
+    );
+    assert!(
+        stdout.contains("training on 4 pair(s) (1 skipped)"),
+        "{stdout}"
+    );
     let epochs = epoch_lines(&stdout);
     assert_eq!(epochs.len(), 6, "{stdout}");
-    assert!(epochs[5].0 < 0.8 * epochs[0].0, "loss did not fall: {epochs:?}");
+    assert!(
+        epochs[5].0 < 0.8 * epochs[0].0,
+        "loss did not fall: {epochs:?}"
+    );
     assert!(dir.join("whole.checkpoints/last.safetensors").is_file());
 
     // The same run in two halves gives the same weights.
@@ -101,29 +171,68 @@ fn train_skips_corrupt_files_lowers_the_loss_and_resumes_exactly() {
     let a = decode_weights(&std::fs::read(&whole).unwrap()).unwrap();
     let b = decode_weights(&std::fs::read(&halves).unwrap()).unwrap();
     for (name, ta) in &a {
-        if let (tinyunet::weights::TensorValues::Float(x), tinyunet::weights::TensorValues::Float(y)) = (&ta.values, &b[name].values) {
+        if let (
+            tinyunet::weights::TensorValues::Float(x),
+            tinyunet::weights::TensorValues::Float(y),
+        ) = (&ta.values, &b[name].values)
+        {
             assert!(max_abs_diff(x, y) < 1e-5, "{name} differs after resume");
         }
     }
 
     // A different setting refuses to resume.
-    let mut args = vec!["train", "--data", s(&data), "--size", "32", "--epochs", "7", "--resume", s(&checkpoints)];
+    let mut args = vec![
+        "train",
+        "--data",
+        s(&data),
+        "--size",
+        "32",
+        "--epochs",
+        "7",
+        "--resume",
+        s(&checkpoints),
+    ];
     args.extend_from_slice(&["--out", s(&halves)]);
-    let out = Command::new(env!("CARGO_BIN_EXE_tinyunet")).args(&args).output().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_tinyunet"))
+        .args(&args)
+        .output()
+        .unwrap();
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("resume with the same data and settings"));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("resume with the same data and settings")
+    );
 }
 
 #[test]
 fn eval_prints_per_image_scores_that_match_a_direct_computation() {
     let dir = temp_dir("eval");
-    tinyunet(&["generate", "--out", s(&dir), "--count", "3", "--size", "80", "--seed", "70"]);
+    tinyunet(&[
+        "generate",
+        "--out",
+        s(&dir),
+        "--count",
+        "3",
+        "--size",
+        "80",
+        "--seed",
+        "70",
+    ]);
     std::fs::write(dir.join("images/synth_0000071.png"), b"not an image").unwrap();
     let weights = reference_fixture("tinyunet_c1_s1_64x64.weights.safetensors");
     let images = dir.join("images");
     let masks = dir.join("masks");
     let out = Command::new(env!("CARGO_BIN_EXE_tinyunet"))
-        .args(["eval", "--images", s(&images), "--masks", s(&masks), "--weights", s(&weights), "--size", "64"])
+        .args([
+            "eval",
+            "--images",
+            s(&images),
+            "--masks",
+            s(&masks),
+            "--weights",
+            s(&weights),
+            "--size",
+            "64",
+        ])
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -135,35 +244,79 @@ fn eval_prints_per_image_scores_that_match_a_direct_computation() {
         let v: Vec<&str> = last.split_whitespace().collect();
         assert_eq!(v.len(), 3, "{last}");
         let num = |s: &str, key: &str| s.strip_prefix(key).unwrap().parse::<f64>().unwrap();
-        (num(v[0], "mean_dice="), num(v[1], "mean_iou="), num(v[2], "images=") as usize)
+        (
+            num(v[0], "mean_dice="),
+            num(v[1], "mean_iou="),
+            num(v[2], "images=") as usize,
+        )
     };
     assert_eq!(count, 2);
 
     let device = tinyunet::backend::cpu_device();
     let set = decode_weights(&std::fs::read(&weights).unwrap()).unwrap();
-    let model = import_weights(&infer_config(&set).unwrap().init(&device, 0).unwrap(), &set).unwrap();
+    let model =
+        import_weights(&infer_config(&set).unwrap().init(&device, 0).unwrap(), &set).unwrap();
     let (mut dice, mut iou) = (0.0, 0.0);
-    for pair in pair_folders(&images, &masks).unwrap().iter().filter(|p| p.name != "synth_0000071") {
+    for pair in pair_folders(&images, &masks)
+        .unwrap()
+        .iter()
+        .filter(|p| p.name != "synth_0000071")
+    {
         let image = read_image(&pair.image).unwrap();
-        let truth = mask_from_rgba(&read_image(&pair.mask).unwrap(), MaskKind::Binary, "mask").unwrap();
-        let p = pollster::block_on(tinyunet::infer::segment(&model, &[image], 64)).unwrap().remove(0);
+        let truth =
+            mask_from_rgba(&read_image(&pair.mask).unwrap(), MaskKind::Binary, "mask").unwrap();
+        let p = pollster::block_on(tinyunet::infer::segment(&model, &[image], 64))
+            .unwrap()
+            .remove(0);
         let scores = binary_scores(&p.mask, &truth);
         let line = stdout.lines().find(|l| l.starts_with(&pair.name)).unwrap();
-        assert_eq!(line, format!("{} dice={:.4} iou={:.4}", pair.name, scores.dice, scores.iou));
+        assert_eq!(
+            line,
+            format!(
+                "{} dice={:.4} iou={:.4}",
+                pair.name, scores.dice, scores.iou
+            )
+        );
         dice += scores.dice / 2.0;
         iou += scores.iou / 2.0;
     }
-    assert!((mean_dice - dice).abs() < 1e-4 && (mean_iou - iou).abs() < 1e-4, "{last} vs {dice} {iou}");
+    assert!(
+        (mean_dice - dice).abs() < 1e-4 && (mean_iou - iou).abs() < 1e-4,
+        "{last} vs {dice} {iou}"
+    );
 }
 
 /// The shipped demo weights segment fresh generated images (seeds never used in training) well.
 #[test]
 fn shipped_weights_reach_dice_085_on_fresh_generated_images() {
     let dir = temp_dir("demo-weights");
-    tinyunet(&["generate", "--out", s(&dir), "--count", "16", "--size", "256", "--seed", "5000000"]);
-    let (stdout, _) = tinyunet(&["eval", "--images", s(&dir.join("images")), "--masks", s(&dir.join("masks"))]);
+    tinyunet(&[
+        "generate",
+        "--out",
+        s(&dir),
+        "--count",
+        "16",
+        "--size",
+        "256",
+        "--seed",
+        "5000000",
+    ]);
+    let (stdout, _) = tinyunet(&[
+        "eval",
+        "--images",
+        s(&dir.join("images")),
+        "--masks",
+        s(&dir.join("masks")),
+    ]);
     let last = stdout.lines().last().unwrap();
     eprintln!("shipped weights on 16 fresh images: {last}");
-    let dice: f64 = last.split_whitespace().next().unwrap().strip_prefix("mean_dice=").unwrap().parse().unwrap();
+    let dice: f64 = last
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .strip_prefix("mean_dice=")
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(dice >= 0.85, "{last}");
 }

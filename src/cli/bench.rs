@@ -42,7 +42,11 @@ fn median_ms(iters: usize, warmup: usize, mut f: impl FnMut()) -> f64 {
 
 fn inference_ms(device: &Device, batch: usize, size: usize, args: &Args) -> Result<f64> {
     let model = TinyUNetConfig::default().init(device, 0)?;
-    let x = Tensor::<4>::random([batch, 3, size, size], burn::tensor::Distribution::Default, device);
+    let x = Tensor::<4>::random(
+        [batch, 3, size, size],
+        burn::tensor::Distribution::Default,
+        device,
+    );
     Ok(median_ms(args.iters, args.warmup, || {
         // Reading the result back waits for the device.
         let _ = probabilities(&model, x.clone()).into_data();

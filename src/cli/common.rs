@@ -29,14 +29,22 @@ pub fn read_weights(path: &Path) -> Result<TensorSet> {
 
 /// A model on `device` with the weights of `path`, or of the shipped demo weights.
 pub fn load_model(path: Option<&Path>, device: &Device) -> Result<TinyUNet> {
-    let path = path.map(Path::to_path_buf).unwrap_or_else(demo_weights_path);
+    let path = path
+        .map(Path::to_path_buf)
+        .unwrap_or_else(demo_weights_path);
     let set = read_weights(&path)?;
     let config = infer_config(&set).map_err(|e| e.context(&path.display().to_string()))?;
-    import_weights(&config.init(device, 0)?, &set).map_err(|e| e.context(&path.display().to_string()))
+    import_weights(&config.init(device, 0)?, &set)
+        .map_err(|e| e.context(&path.display().to_string()))
 }
 
 /// A fresh model, or one continuing from weights.
-pub fn model_or_fresh(init: Option<&Path>, classes: usize, device: &Device, seed: u64) -> Result<TinyUNet> {
+pub fn model_or_fresh(
+    init: Option<&Path>,
+    classes: usize,
+    device: &Device,
+    seed: u64,
+) -> Result<TinyUNet> {
     match init {
         Some(path) => load_model(Some(path), device),
         None => TinyUNetConfig::with_classes(classes).init(device, seed),
@@ -45,7 +53,11 @@ pub fn model_or_fresh(init: Option<&Path>, classes: usize, device: &Device, seed
 
 /// How masks of a model with `classes` outputs are read.
 pub fn mask_kind(classes: usize) -> MaskKind {
-    if classes == 1 { MaskKind::Binary } else { MaskKind::Labels { classes } }
+    if classes == 1 {
+        MaskKind::Binary
+    } else {
+        MaskKind::Labels { classes }
+    }
 }
 
 /// Loads a pair as a training example at `size`. Errors name the file.

@@ -58,7 +58,12 @@ pub fn score_pair(model: &TinyUNet, pair: &Pair, size: usize) -> Result<Scores> 
 }
 
 /// Scores every pair it can read; unreadable ones are reported by name and skipped.
-pub fn score_pairs(model: &TinyUNet, pairs: &[Pair], size: usize, quiet: bool) -> Vec<(String, Scores)> {
+pub fn score_pairs(
+    model: &TinyUNet,
+    pairs: &[Pair],
+    size: usize,
+    quiet: bool,
+) -> Vec<(String, Scores)> {
     let bar = progress_bar(pairs.len() as u64, "eval");
     if quiet {
         bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
@@ -92,5 +97,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
         mean.iou,
         per_image.len()
     );
-    Ok(if per_image.is_empty() { ExitCode::FAILURE } else { ExitCode::SUCCESS })
+    Ok(if per_image.is_empty() {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
 }

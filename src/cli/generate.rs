@@ -55,10 +55,16 @@ pub fn run(args: Args) -> Result<std::process::ExitCode> {
         let image = RgbaImage::new(sample.width, sample.height, sample.rgba, "generated")?;
         let (image_path, mask_path) = if isic {
             let name = format!("ISIC_{seed:07}");
-            (images.join(format!("{name}.jpg")), masks.join(format!("{name}_segmentation.png")))
+            (
+                images.join(format!("{name}.jpg")),
+                masks.join(format!("{name}_segmentation.png")),
+            )
         } else {
             let name = format!("synth_{seed:07}");
-            (images.join(format!("{name}.png")), masks.join(format!("{name}.png")))
+            (
+                images.join(format!("{name}.png")),
+                masks.join(format!("{name}.png")),
+            )
         };
         write_image(&image_path, &image)?;
         write_mask_png(&mask_path, &sample.mask, sample.width, sample.height, true)?;

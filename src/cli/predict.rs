@@ -45,7 +45,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
             let p = pollster::block_on(segment(&model, std::slice::from_ref(&image), args.size))?
                 .pop()
                 .ok_or_else(|| Error::Backend("no prediction".into()))?;
-            let stem = file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            let stem = file
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
             let out = args.out.join(format!("{stem}_mask.png"));
             write_mask_png(&out, &p.mask, p.width, p.height, model.config.classes == 1)
         });
@@ -57,5 +60,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
     }
     bar.finish_and_clear();
     println!("wrote {written} mask(s) to {}", args.out.display());
-    Ok(if written == files.len() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if written == files.len() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
 }

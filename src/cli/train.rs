@@ -12,7 +12,9 @@ use tinyunet::weights::export_weights;
 use tinyunet::weights::safetensors_io::{FloatStorage, write_safetensors_as};
 use tinyunet::{Error, Result, TinyUNet};
 
-use super::common::{load_examples, load_model, mask_kind, model_or_fresh, progress_bar, read_file};
+use super::common::{
+    load_examples, load_model, mask_kind, model_or_fresh, progress_bar, read_file,
+};
 use super::eval::score_pairs;
 
 /// Arguments of `train`.
@@ -97,7 +99,11 @@ fn save_weights(model: &TinyUNet, path: &Path, storage: FloatStorage) -> Result<
 
 fn save_checkpoint(dir: &Path, session: &TrainingSession, fingerprint: &str) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(io(dir))?;
-    save_weights(&session.model(), &dir.join("last.safetensors"), FloatStorage::F32)?;
+    save_weights(
+        &session.model(),
+        &dir.join("last.safetensors"),
+        FloatStorage::F32,
+    )?;
     let optim = dir.join("last.optimizer.bpk");
     std::fs::write(&optim, session.optimizer_state()?).map_err(io(&optim))?;
     // Written last: a checkpoint counts only once its state file says so.
@@ -114,7 +120,12 @@ fn read_checkpoint(dir: &Path, fingerprint: &str) -> Result<(PathBuf, ResumePoin
         .next()
         .and_then(|l| l.strip_prefix("epochs_done="))
         .and_then(|n| n.parse().ok())
-        .ok_or_else(|| Error::input(format!("{}: not a tinyunet checkpoint state", state_path.display())))?;
+        .ok_or_else(|| {
+            Error::input(format!(
+                "{}: not a tinyunet checkpoint state",
+                state_path.display()
+            ))
+        })?;
     let saved = lines.next().unwrap_or_default();
     if saved != fingerprint {
         return Err(Error::config(format!(
@@ -124,7 +135,13 @@ fn read_checkpoint(dir: &Path, fingerprint: &str) -> Result<(PathBuf, ResumePoin
         )));
     }
     let optimizer = read_file(&dir.join("last.optimizer.bpk"))?;
-    Ok((dir.join("last.safetensors"), ResumePoint { epochs_done, optimizer }))
+    Ok((
+        dir.join("last.safetensors"),
+        ResumePoint {
+            epochs_done,
+            optimizer,
+        },
+    ))
 }
 
 /// Trains, printing one summary line per epoch.
@@ -138,7 +155,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
     });
     let (examples, skipped) = load_examples(&pairs, args.size, kind);
     if examples.is_empty() {
-        return Err(Error::input(format!("no readable training pairs in {}", args.data.display())));
+        return Err(Error::input(format!(
+            "no readable training pairs in {}",
+            args.data.display()
+        )));
     }
     let val_pairs = match &args.val {
         Some(root) => {
@@ -164,7 +184,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
         Some(dir) => {
             let (weights, point) = read_checkpoint(dir, &fingerprint)?;
             let model = load_model(Some(&weights), &device)?;
-            println!("resuming after epoch {} from {}", point.epochs_done, dir.display());
+            println!(
+                "resuming after epoch {} from {}",
+                point.epochs_done,
+                dir.display()
+            );
             TrainingSession::resume(&model, examples, config, point)?
         }
         None => {
@@ -230,14 +254,22 @@ pub fn run(args: Args) -> Result<ExitCode> {
             if mean.dice > best {
                 best = mean.dice;
                 std::fs::create_dir_all(&checkpoints).map_err(io(&checkpoints))?;
-                save_weights(&model, &checkpoints.join("best.safetensors"), FloatStorage::F32)?;
+                save_weights(
+                    &model,
+                    &checkpoints.join("best.safetensors"),
+                    FloatStorage::F32,
+                )?;
             }
         }
         bar.suspend(|| println!("{line}"));
         save_checkpoint(&checkpoints, &session, &fingerprint)?;
         (loss_sum, dice_sum, count) = (0.0, 0.0, 0);
         epoch_started = Instant::now();
-        if args.stop_after.is_some_and(|n| session.epochs_done() - first_epoch >= n) && !session.is_finished() {
+        if args
+            .stop_after
+            .is_some_and(|n| session.epochs_done() - first_epoch >= n)
+            && !session.is_finished()
+        {
             bar.finish_and_clear();
             println!(
                 "stopped after epoch {}; continue with --resume {}",
@@ -248,7 +280,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
         }
     }
     bar.finish_and_clear();
-    let storage = if args.f16 { FloatStorage::F16 } else { FloatStorage::F32 };
+    let storage = if args.f16 {
+        FloatStorage::F16
+    } else {
+        FloatStorage::F32
+    };
     save_weights(&session.model(), &args.out, storage)?;
     println!("wrote {}", args.out.display());
     Ok(ExitCode::SUCCESS)

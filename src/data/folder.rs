@@ -88,7 +88,10 @@ pub fn pair_folders(images: &Path, masks: &Path) -> Result<Vec<Pair>> {
         )));
     }
     if pairs.is_empty() {
-        return Err(Error::input(format!("no images found in {}", images.display())));
+        return Err(Error::input(format!(
+            "no images found in {}",
+            images.display()
+        )));
     }
     Ok(pairs)
 }
@@ -104,7 +107,10 @@ pub fn dataset_folders(root: &Path) -> Result<(PathBuf, PathBuf)> {
     let mut truth = None;
     for entry in std::fs::read_dir(root).map_err(|e| io_error(root, e))? {
         let path = entry.map_err(|e| io_error(root, e))?.path();
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         if path.is_dir() && name.ends_with("_Input") {
             input = Some(path);
         } else if path.is_dir() && name.ends_with("_GroundTruth") {
@@ -139,14 +145,24 @@ pub fn read_image(path: &Path) -> Result<RgbaImage> {
 }
 
 /// Writes a one-byte-per-pixel mask as an 8-bit grey PNG, scaling 0/1 masks to 0/255.
-pub fn write_mask_png(path: &Path, mask: &[u8], width: u32, height: u32, binary: bool) -> Result<()> {
+pub fn write_mask_png(
+    path: &Path,
+    mask: &[u8],
+    width: u32,
+    height: u32,
+    binary: bool,
+) -> Result<()> {
     let pixels: Vec<u8> = if binary {
         mask.iter().map(|&m| if m != 0 { 255 } else { 0 }).collect()
     } else {
         mask.to_vec()
     };
-    let buffer = image::GrayImage::from_raw(width, height, pixels)
-        .ok_or_else(|| Error::input(format!("{}: mask size does not match {width}×{height}", path.display())))?;
+    let buffer = image::GrayImage::from_raw(width, height, pixels).ok_or_else(|| {
+        Error::input(format!(
+            "{}: mask size does not match {width}×{height}",
+            path.display()
+        ))
+    })?;
     buffer
         .save(path)
         .map_err(|e| Error::input(format!("{}: cannot write PNG ({e})", path.display())))

@@ -121,7 +121,7 @@ impl TrainingSession {
             )));
         }
         let size = examples[0].size;
-        if size == 0 || size % SIZE_MULTIPLE != 0 {
+        if size == 0 || !size.is_multiple_of(SIZE_MULTIPLE) {
             return Err(Error::config(format!(
                 "training size must be a positive multiple of {SIZE_MULTIPLE}, got {size}"
             )));
