@@ -109,6 +109,6 @@ case "${1:-}" in
   test) setup; run_tests ;;
   pkg) setup_rust; setup_npm; build_pkg ;;
   demo) setup; build_pkg; exec node www/serve.mjs ;;
-  bench) setup; build_pkg; exec node bench/run.mjs ;;
+  bench) setup; build_pkg; cargo build --release --bin tinyunet; exec node tests/browser/bench.mjs ;;
   *) sed -n '2,12p' "$0"; exit 2 ;;
 esac

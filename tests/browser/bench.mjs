@@ -1,0 +1,76 @@
+// ./build.sh bench: tinyunet against onnxruntime-web in one headless-Chromium session, plus the
+// native figures from `tinyunet bench`. Prints Markdown tables (the README shows the latest).
+// Figures, not tests: the machine is shared and noisy, so read the ratios within one run.
+//
+// Environment: BENCH_ITERS (default 5), BENCH_GPU=0 to skip the (very slow) SwiftShader WebGPU rows.
+
+import fs from 'node:fs';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import { execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { startServer, launchBrowser, evaluateWithTimeout } from './harness.mjs';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, '../..');
+const ITERS = Number(process.env.BENCH_ITERS ?? 5);
+const GPU = process.env.BENCH_GPU !== '0';
+const HOUR = 3_600_000;
+
+const fmt = (ms) => (ms >= 100 ? ms.toFixed(0) : ms.toFixed(1));
+const mib = (bytes) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+
+const server = await startServer({
+  root: path.join(HERE, 'bench-pages'),
+  mounts: {
+    '/pkg/': path.join(ROOT, 'pkg'),
+    '/ort/': path.join(HERE, 'node_modules/onnxruntime-web/dist'),
+    '/bench-files/': path.join(ROOT, '../shared/bench'),
+  },
+});
+const browser = await launchBrowser({ webgpu: true });
+try {
+  const page = await browser.newPage();
+  page.on('console', (m) => m.type() === 'error' && console.error(`[page] ${m.text()}`));
+  await page.goto(server.url);
+  await page.waitForFunction(() => window.benchReady === true, undefined, { timeout: 120_000 });
+  const call = (name, ...args) => evaluateWithTimeout(page, ([n, a]) => window.bench[n](...a), [name, args], HOUR);
+
+  console.log(`\n### In the browser (headless Chromium ${browser.version()}, this machine, ${new Date().toISOString().slice(0, 10)})\n`);
+  console.log('| backend | work | batch | size | tinyunet ms | onnxruntime-web ms | speed-up |');
+  console.log('|---|---|---|---|---|---|---|');
+  const ortCpu = await call('ort256', 'wasm', ITERS, 1);
+  const cpu = await call('tinyInfer', 'cpu', 1, 256, ITERS, 1);
+  console.log(`| CPU (wasm, 1 thread, SIMD) | inference | 1 | 256 | ${fmt(cpu)} | ${fmt(ortCpu)} | ${(ortCpu / cpu).toFixed(2)}× |`);
+  for (const [batch, size] of [[2, 256], [8, 128]]) {
+    const infer = await call('tinyInfer', 'cpu', batch, size, ITERS, 1);
+    const train = await call('tinyTrain', 'cpu', batch, size, ITERS, 1);
+    console.log(`| CPU | inference | ${batch} | ${size} | ${fmt(infer)} | | |`);
+    console.log(`| CPU | training step (${(train.ms / infer).toFixed(2)}× inference; wasm memory ${mib(train.memory)}) | ${batch} | ${size} | ${fmt(train.ms)} | | |`);
+  }
+  if (GPU) {
+    const ortGpu = await call('ort256', 'webgpu', 1, 1).catch((e) => `fails: ${String(e.message ?? e).split('\n')[0].slice(0, 80)}`);
+    const gpu = await call('tinyInfer', 'webgpu', 1, 256, 1, 1);
+    const ortCell = typeof ortGpu === 'number' ? fmt(ortGpu) : ortGpu;
+    const ratio = typeof ortGpu === 'number' ? `${(ortGpu / gpu).toFixed(2)}×` : '';
+    console.log(`| WebGPU (SwiftShader) | inference | 1 | 256 | ${fmt(gpu)} | ${ortCell} | ${ratio} |`);
+    const train = await call('tinyTrain', 'webgpu', 2, 64, 1, 1);
+    console.log(`| WebGPU (SwiftShader) | training step | 2 | 64 | ${fmt(train.ms)} | | |`);
+  }
+  const memory = await call('memoryFlat', 1000);
+  console.log(`\n1,000 inferences in a row (CPU, 64 px): wasm memory ${mib(memory.before)} before, ${mib(memory.after)} after.`);
+} finally {
+  await browser.close();
+  await server.close();
+}
+
+const wasm = fs.readFileSync(path.join(ROOT, 'pkg/wasm/tinyunet_bg_glue_bg.wasm'));
+const weightsPath = path.join(ROOT, 'www/demo-weights.safetensors');
+const weights = fs.existsSync(weightsPath) ? fs.readFileSync(weightsPath) : Buffer.alloc(0);
+const gz = (b) => zlib.gzipSync(b, { level: 9 }).length;
+console.log(`\n.wasm ${(wasm.length / 1e6).toFixed(2)} MB raw, ${(gz(wasm) / 1e6).toFixed(2)} MB gzip; demo weights ${(weights.length / 1e6).toFixed(2)} MB raw, ${(gz(weights) / 1e6).toFixed(2)} MB gzip.`);
+
+console.log('\n### Native (`tinyunet bench`)\n');
+const cli = path.join(ROOT, 'target/release/tinyunet');
+const backends = GPU ? ['--backend', 'cpu', '--backend', 'wgpu'] : ['--backend', 'cpu'];
+console.log(execFileSync(cli, ['bench', '--iters', String(ITERS), ...backends], { encoding: 'utf8' }));
