@@ -36,26 +36,45 @@ fn sync(t: &Tensor<4>) {
 /// Median time of each stage of one forward pass at 256×256, in pass order.
 fn layer_ms(device: &Device, args: &Args) -> Result<Vec<(String, f64)>> {
     let model = TinyUNetConfig::default().init(device, 0)?;
-    let x = Tensor::<4>::random([1, 3, 256, 256], burn::tensor::Distribution::Default, device);
+    let x = Tensor::<4>::random(
+        [1, 3, 256, 256],
+        burn::tensor::Distribution::Default,
+        device,
+    );
     let mut rows = Vec::new();
     let mut time = |name: &str, f: &mut dyn FnMut() -> Tensor<4>| {
         let ms = median_ms(args.iters, args.warmup, || sync(&f()));
         rows.push((name.to_string(), ms));
         f()
     };
-    let encoders = [&model.encoder1, &model.encoder2, &model.encoder3, &model.encoder4];
+    let encoders = [
+        &model.encoder1,
+        &model.encoder2,
+        &model.encoder3,
+        &model.encoder4,
+    ];
     let mut h = x;
     let mut skips = Vec::new();
     for (i, encoder) in encoders.iter().enumerate() {
         let input = h.clone();
-        let skip = time(&format!("encoder{} cmrf", i + 1), &mut || encoder.cmrf.forward(input.clone()));
+        let skip = time(&format!("encoder{} cmrf", i + 1), &mut || {
+            encoder.cmrf.forward(input.clone())
+        });
         let s = skip.clone();
         h = time(&format!("encoder{} maxpool", i + 1), &mut || {
-            burn::tensor::module::max_pool2d(s.clone(), burn::tensor::ops::MaxPoolOptions::new([2, 2]))
+            burn::tensor::module::max_pool2d(
+                s.clone(),
+                burn::tensor::ops::MaxPoolOptions::new([2, 2]),
+            )
         });
         skips.push(skip);
     }
-    let decoders = [&model.decoder4, &model.decoder3, &model.decoder2, &model.decoder1];
+    let decoders = [
+        &model.decoder4,
+        &model.decoder3,
+        &model.decoder2,
+        &model.decoder1,
+    ];
     for (i, decoder) in decoders.iter().enumerate() {
         let input = h.clone();
         let up = time(&format!("decoder{} bicubic", 4 - i), &mut || {
@@ -65,10 +84,14 @@ fn layer_ms(device: &Device, args: &Args) -> Result<Vec<(String, f64)>> {
         let joined = time(&format!("decoder{} concat", 4 - i), &mut || {
             Tensor::cat(vec![up.clone(), skip.clone()], 1)
         });
-        h = time(&format!("decoder{} cmrf", 4 - i), &mut || decoder.cmrf.forward(joined.clone()));
+        h = time(&format!("decoder{} cmrf", 4 - i), &mut || {
+            decoder.cmrf.forward(joined.clone())
+        });
     }
     let input = h.clone();
-    time("final_conv", &mut || model.final_conv.forward(input.clone()));
+    time("final_conv", &mut || {
+        model.final_conv.forward(input.clone())
+    });
     Ok(rows)
 }
 

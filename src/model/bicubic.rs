@@ -70,7 +70,10 @@ pub fn bicubic_up2_differentiable(x: Tensor<4>) -> Tensor<4> {
     // Constants of the graph: gradients flow to `x` only.
     let device = x.device();
     let along_w = Tensor::<2>::from_data(TensorData::new(upsample_matrix(w), [2 * w, w]), &device);
-    let along_h = Tensor::<4>::from_data(TensorData::new(upsample_matrix(h), [1, 1, 2 * h, h]), &device);
+    let along_h = Tensor::<4>::from_data(
+        TensorData::new(upsample_matrix(h), [1, 1, 2 * h, h]),
+        &device,
+    );
     let wide = x
         .reshape([n * c * h, w])
         .matmul(along_w.transpose())
