@@ -57,14 +57,6 @@ impl BatchNorm2d {
         }
     }
 
-    /// The inference-mode layer as a per-channel affine map `x·scale + shift`, with
-    /// `scale = γ / √(running_var + eps)` and `shift = β − running_mean · scale`.
-    pub fn folded(&self) -> (Tensor<1>, Tensor<1>) {
-        let scale = self.weight.val() / (self.running_var.value() + self.eps).sqrt();
-        let shift = self.bias.val() - self.running_mean.value() * scale.clone();
-        (scale, shift)
-    }
-
     fn forward_train(&self, x: Tensor<4>) -> Tensor<4> {
         let [n, _, h, w] = x.dims();
         let device = x.device();

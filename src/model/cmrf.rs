@@ -41,7 +41,13 @@ impl Cmrf {
 
     /// Applies the block to `[N, c1, H, W]`, giving `[N, c2, H, W]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let (even, odd) = self.split(x);
+        let y = self.pwconv1.forward(x);
+        let [n, two_c, h, w] = y.dims();
+        let c = two_c / 2;
+        // Channel 2j+p of y is (j, p) of [N, c, 2, H, W]: p = 0 gives y[:, 0::2], p = 1 y[:, 1::2].
+        let pairs = y.reshape([n, c, 2, h, w]);
+        let even = pairs.clone().narrow(2, 0, 1).reshape([n, c, h, w]);
+        let odd = pairs.narrow(2, 1, 1).reshape([n, c, h, w]);
         let mut branches = Vec::with_capacity(self.m.len() + 1);
         branches.push(even + odd.clone());
         let mut d = odd;
@@ -50,29 +56,5 @@ impl Cmrf {
             branches.push(d.clone());
         }
         self.pwconv2.forward(Tensor::cat(branches, 1))
-    }
-
-    /// `pwconv1(x)` split into its even channels `y[:, 0::2]` and odd channels `y[:, 1::2]`.
-    fn split(&self, x: Tensor<4>) -> (Tensor<4>, Tensor<4>) {
-        let two_c = self.pwconv1.conv.weight.dims()[0];
-        let c = two_c / 2;
-        if self.pwconv1.is_training() {
-            // Channel 2j+p of y is (j, p) of [N, c, 2, H, W]: p = 0 gives the even ones.
-            let y = self.pwconv1.forward(x);
-            let [n, _, h, w] = y.dims();
-            let pairs = y.reshape([n, c, 2, h, w]);
-            let even = pairs.clone().narrow(2, 0, 1).reshape([n, c, h, w]);
-            let odd = pairs.narrow(2, 1, 1).reshape([n, c, h, w]);
-            (even, odd)
-        } else {
-            // In inference, have pwconv1 emit the even channels first: two contiguous halves.
-            let order: Vec<i64> = (0..c)
-                .map(|j| 2 * j as i64)
-                .chain((0..c).map(|j| 2 * j as i64 + 1))
-                .collect();
-            let order = Tensor::<1, Int>::from_data(TensorData::new(order, [two_c]), &x.device());
-            let y = self.pwconv1.forward_reordered(x, Some(order));
-            (y.clone().narrow(1, 0, c), y.narrow(1, c, c))
-        }
     }
 }

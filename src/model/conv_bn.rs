@@ -48,47 +48,36 @@ impl Conv2d {
 
     /// Applies the convolution to `[N, C, H, W]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        convolve(
+        let [c_out, c_in, k, _] = self.weight.dims();
+        if k == 1 && self.groups == 1 {
+            return self.pointwise(x, c_out, c_in);
+        }
+        let pad = k / 2;
+        let options = ConvOptions::new([1, 1], [pad, pad], [1, 1], self.groups);
+        conv2d(
             x,
             self.weight.val(),
             self.bias.as_ref().map(Param::val),
-            self.groups,
+            options,
         )
     }
-}
 
-/// A stride-1, "same"-padded convolution with the given kernel `[out, in/groups, k, k]`.
-pub fn convolve(
-    x: Tensor<4>,
-    weight: Tensor<4>,
-    bias: Option<Tensor<1>>,
-    groups: usize,
-) -> Tensor<4> {
-    let [c_out, c_in, k, _] = weight.dims();
-    if k == 1 && groups == 1 {
-        return pointwise(x, weight.reshape([1, c_out, c_in]), bias);
+    /// A 1×1 convolution as one batched matrix product `W[c_out, c_in] · X[n, c_in, h·w]`.
+    /// Same result as `conv2d`, but burn's CPU backend differentiates a 1×1 `conv2d` some 70×
+    /// slower than a matmul, and half of TinyU-Net's work is 1×1 convolutions.
+    fn pointwise(&self, x: Tensor<4>, c_out: usize, c_in: usize) -> Tensor<4> {
+        let [n, _, h, w] = x.dims();
+        let y = self
+            .weight
+            .val()
+            .reshape([1, c_out, c_in])
+            .matmul(x.reshape([n, c_in, h * w]));
+        let y = match &self.bias {
+            Some(bias) => y + bias.val().reshape([1, c_out, 1]),
+            None => y,
+        };
+        y.reshape([n, c_out, h, w])
     }
-    let pad = k / 2;
-    conv2d(
-        x,
-        weight,
-        bias,
-        ConvOptions::new([1, 1], [pad, pad], [1, 1], groups),
-    )
-}
-
-/// A 1×1 convolution as one batched matrix product `W[c_out, c_in] · X[n, c_in, h·w]`.
-/// Same result as `conv2d`, but burn's CPU backend differentiates a 1×1 `conv2d` some 70×
-/// slower than a matmul, and half of TinyU-Net's work is 1×1 convolutions.
-fn pointwise(x: Tensor<4>, weight: Tensor<3>, bias: Option<Tensor<1>>) -> Tensor<4> {
-    let [n, c_in, h, w] = x.dims();
-    let c_out = weight.dims()[1];
-    let y = weight.matmul(x.reshape([n, c_in, h * w]));
-    let y = match bias {
-        Some(bias) => y + bias.reshape([1, c_out, 1]),
-        None => y,
-    };
-    y.reshape([n, c_out, h, w])
 }
 
 /// Conv (no bias) → BatchNorm → GELU (or no activation).
@@ -121,35 +110,7 @@ impl ConvBn {
 
     /// Applies the block.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        self.forward_reordered(x, None)
-    }
-
-    /// True when the weights live on an autodiff device: BatchNorm then uses batch statistics.
-    /// Decided by the weights, not the input: a network's first input is a plain tensor even in
-    /// training.
-    pub fn is_training(&self) -> bool {
-        self.conv.weight.val().device().is_autodiff()
-    }
-
-    /// Applies the block; with `order`, output channel `j` is the block's channel `order[j]`.
-    ///
-    /// In inference the BatchNorm is folded into the convolution (`W·γ/σ`, `β − μ·γ/σ`), which
-    /// saves a pass over the activations, and the reordering is applied to those small folded
-    /// weights rather than to the output. `order` is only accepted in inference: in training the
-    /// running statistics would be updated in the wrong order.
-    pub fn forward_reordered(&self, x: Tensor<4>, order: Option<Tensor<1, Int>>) -> Tensor<4> {
-        let y = if self.is_training() {
-            debug_assert!(order.is_none(), "channel reordering is for inference only");
-            self.bn.forward(self.conv.forward(x))
-        } else {
-            let (scale, shift) = self.bn.folded();
-            let weight = self.conv.weight.val() * scale.reshape([-1, 1, 1, 1]);
-            let (weight, shift) = match order {
-                Some(order) => (weight.select(0, order.clone()), shift.select(0, order)),
-                None => (weight, shift),
-            };
-            convolve(x, weight, Some(shift), self.conv.groups)
-        };
+        let y = self.bn.forward(self.conv.forward(x));
         if self.act { gelu(y) } else { y }
     }
 }
