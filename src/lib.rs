@@ -12,6 +12,7 @@ pub mod backend;
 pub mod data;
 pub mod error;
 pub mod infer;
+pub mod kernels;
 pub mod loss;
 pub mod metrics;
 pub mod model;

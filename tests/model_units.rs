@@ -141,3 +141,25 @@ fn cmrf_matches_pytorch_block() {
         assert!(diff < 1e-5, "{backend}: CMRF output differs by {diff}");
     }
 }
+
+/// The custom 2×2 max-pooling kernel gives burn's general max-pooling result, forward and backward.
+#[test]
+fn max_pool_kernel_matches_burns_pooling() {
+    use burn::tensor::module::max_pool2d;
+    use burn::tensor::ops::MaxPoolOptions;
+    for (backend, device) in devices() {
+        let x = Tensor::<4>::random([2, 3, 6, 10], burn::tensor::Distribution::Default, &device);
+        let ours = values(tinyunet::kernels::max_pool2x2(x.clone()));
+        let burns = values(max_pool2d(x.clone(), MaxPoolOptions::new([2, 2])));
+        assert_eq!(ours, burns, "{backend}");
+        let device = device.autodiff();
+        let x = Tensor::<4>::from_data(x.to_data(), &device).require_grad();
+        let grads = tinyunet::kernels::max_pool2x2(x.clone()).sum().backward();
+        let grad = values(x.grad(&grads).unwrap());
+        assert_eq!(
+            grad.iter().filter(|&&g| g == 1.0).count(),
+            2 * 3 * 3 * 5,
+            "{backend}"
+        );
+    }
+}

@@ -3,8 +3,6 @@
 //! reference's `state_dict`, so a path like `decoder2.cmrf.m.3.bn.running_var` means the same here.
 
 use burn::prelude::*;
-use burn::tensor::module::max_pool2d;
-use burn::tensor::ops::MaxPoolOptions;
 
 use super::bicubic::bicubic_up2;
 use super::cmrf::{Cmrf, branch_channels};
@@ -121,7 +119,7 @@ impl Encoder {
     /// Returns `(pooled, skip)`.
     pub fn forward(&self, x: Tensor<4>) -> (Tensor<4>, Tensor<4>) {
         let skip = self.cmrf.forward(x);
-        (max_pool2d(skip.clone(), MaxPoolOptions::new([2, 2])), skip)
+        (crate::kernels::max_pool2x2(skip.clone()), skip)
     }
 }
 

@@ -1,0 +1,70 @@
+//! Custom operations behind burn's backend-extension mechanism: one trait, a fast CPU kernel for
+//! `burn-flex`, burn's own kernels (composed) for the GPU backend, and a hand-written backward for
+//! autodiff. Model code calls the `Tensor`-level functions here and stays backend-agnostic.
+//!
+//! Two operations need it. ×2 bicubic upsampling: burn's generic `interpolate` was a third of a
+//! 256×256 CPU inference and has no backward at all. 2×2 max-pooling: burn-flex's general pooling
+//! kernel took a tenth. Both are small, fixed-shape stencils that a direct loop does many times
+//! faster.
+
+mod autodiff;
+mod flex;
+
+use burn::backend::tensor::FloatTensor;
+#[allow(unused_imports)] // `Autodiff` and `Flex` are named by the macro's generated routing.
+use burn::backend::{Autodiff, Backend, Cube, Dispatch, Flex, TensorMetadata, backend_extension};
+use burn::prelude::*;
+use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
+
+use crate::model::bicubic::upsample_matrix;
+
+/// TinyU-Net's custom operations.
+#[backend_extension(Autodiff, Flex, Cube)]
+pub trait TinyKernels: Backend {
+    /// `[N, C, H, W]` → `[N, C, 2H, 2W]`, PyTorch's bicubic (A = −0.75, half-pixel, clamped).
+    /// Default: the backend's fused `interpolate`.
+    fn bicubic_up2(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        let shape = x.shape();
+        let (h, w) = (shape[2], shape[3]);
+        let mut options = InterpolateOptions::new(InterpolateMode::Bicubic);
+        options.align_corners = false;
+        Self::interpolate(x, [2 * h, 2 * w], options)
+    }
+
+    /// The gradient of [`TinyKernels::bicubic_up2`]: `[N, C, 2H, 2W]` → `[N, C, H, W]`.
+    /// Default: the adjoint as two matrix products, `M_hᵀ · G · M_w`.
+    fn bicubic_up2_backward(grad: FloatTensor<Self>) -> FloatTensor<Self> {
+        let shape = grad.shape();
+        let (n, c, h, w) = (shape[0], shape[1], shape[2] / 2, shape[3] / 2);
+        let device = grad.device();
+        let along_h =
+            Self::float_from_data(TensorData::new(upsample_matrix(h), [2 * h, h]), &device);
+        let along_h_t =
+            Self::float_reshape(Self::float_transpose(along_h), Shape::new([1, 1, h, 2 * h]));
+        let along_w =
+            Self::float_from_data(TensorData::new(upsample_matrix(w), [2 * w, w]), &device);
+        let narrow = Self::float_matmul(along_h_t, grad);
+        let rows = Self::float_reshape(narrow, Shape::new([n * c * h, 2 * w]));
+        let out = Self::float_matmul(rows, along_w);
+        Self::float_reshape(out, Shape::new([n, c, h, w]))
+    }
+
+    /// 2×2 max-pooling with stride 2, `[N, C, H, W]` → `[N, C, H/2, W/2]`.
+    /// Default: the backend's general `max_pool2d`.
+    fn max_pool2x2(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        Self::max_pool2d(x, [2, 2], [2, 2], [0, 0], [1, 1], false)
+    }
+}
+
+/// The GPU backend uses the default (composed) implementations.
+impl TinyKernels for Cube {}
+
+/// 2×2 max-pooling with stride 2 on any device, differentiable.
+pub fn max_pool2x2(x: Tensor<4>) -> Tensor<4> {
+    Tensor::from_dispatch(Dispatch::max_pool2x2(x.into_dispatch()))
+}
+
+/// ×2 bicubic upsampling of a tensor on any device, differentiable.
+pub fn bicubic_up2(x: Tensor<4>) -> Tensor<4> {
+    Tensor::from_dispatch(Dispatch::bicubic_up2(x.into_dispatch()))
+}
