@@ -3,6 +3,7 @@
 
 use burn::backend::Flex;
 use burn::backend::flex::FlexTensor;
+use burn::backend::ops::ActivationOps;
 use burn::backend::tensor::FloatTensor;
 use burn::prelude::*;
 use burn::tensor::DType;
@@ -34,6 +35,11 @@ fn f32_input(t: FloatTensor<Flex>) -> FlexTensor {
 }
 
 impl TinyKernels for Flex {
+    fn gelu_exact_backward(x: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
+        // burn-flex's own GELU backward is the exact erf derivative, in one fused pass.
+        <Self as ActivationOps<Self>>::gelu_backward(x, grad)
+    }
+
     fn max_pool2x2(x: FloatTensor<Self>) -> FloatTensor<Self> {
         let x = f32_input(x);
         let [n, c, h, w] = dims4(&x);

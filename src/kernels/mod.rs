@@ -2,7 +2,9 @@
 //! `burn-flex`, burn's own kernels (composed) for the GPU backend, and a hand-written backward for
 //! autodiff. Model code calls the `Tensor`-level functions here and stays backend-agnostic.
 //!
-//! Two operations need it. ×2 bicubic upsampling: burn's generic `interpolate` was a third of a
+//! Three operations need it. Exact GELU: burn's fused GELU backward differentiates the tanh
+//! approximation on the GPU backend, and composing the exact one from `erf` costs five passes
+//! over the activations on the CPU, where burn-flex has an exact fused kernel. ×2 bicubic upsampling: burn's generic `interpolate` was a third of a
 //! 256×256 CPU inference and has no backward at all. 2×2 max-pooling: burn-flex's general pooling
 //! kernel took a tenth. Both are small, fixed-shape stencils that a direct loop does many times
 //! faster.
@@ -49,6 +51,32 @@ pub trait TinyKernels: Backend {
         Self::float_reshape(out, Shape::new([n, c, h, w]))
     }
 
+    /// Exact (erf) GELU. Default: the backend's fused GELU, which is the erf form everywhere.
+    fn gelu_exact(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        Self::gelu(x)
+    }
+
+    /// The exact derivative of GELU times `grad`: `grad · (Φ(x) + x·φ(x))`.
+    ///
+    /// burn's generic `gelu_backward` differentiates the tanh approximation instead, which skews
+    /// gradients against PyTorch, so the default composes the exact formula from primitives.
+    fn gelu_exact_backward(x: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
+        let half = |t| Self::float_mul_scalar(t, 0.5f32.into());
+        let cdf = half(Self::float_add_scalar(
+            Self::float_erf(Self::float_mul_scalar(
+                x.clone(),
+                core::f32::consts::FRAC_1_SQRT_2.into(),
+            )),
+            1f32.into(),
+        ));
+        let pdf = Self::float_mul_scalar(
+            Self::float_exp(half(Self::float_neg(Self::float_mul(x.clone(), x.clone())))),
+            (0.5 * core::f32::consts::FRAC_2_SQRT_PI * core::f32::consts::FRAC_1_SQRT_2).into(),
+        );
+        let slope = Self::float_add(cdf, Self::float_mul(x, pdf));
+        Self::float_mul(grad, slope)
+    }
+
     /// 2×2 max-pooling with stride 2, `[N, C, H, W]` → `[N, C, H/2, W/2]`.
     /// Default: the backend's general `max_pool2d`.
     fn max_pool2x2(x: FloatTensor<Self>) -> FloatTensor<Self> {
@@ -58,6 +86,11 @@ pub trait TinyKernels: Backend {
 
 /// The GPU backend uses the default (composed) implementations.
 impl TinyKernels for Cube {}
+
+/// Exact (erf) GELU on any device, with an exact gradient.
+pub fn gelu_exact<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    Tensor::from_dispatch(Dispatch::gelu_exact(x.into_dispatch()))
+}
 
 /// 2×2 max-pooling with stride 2 on any device, differentiable.
 pub fn max_pool2x2(x: Tensor<4>) -> Tensor<4> {

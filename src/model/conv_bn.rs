@@ -3,7 +3,6 @@
 
 use burn::module::Param;
 use burn::prelude::*;
-use burn::tensor::activation;
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
 
@@ -115,16 +114,7 @@ impl ConvBn {
     }
 }
 
-/// Exact (erf) GELU with an exact gradient.
-///
-/// burn 0.22's fused GELU backward differentiates the tanh approximation instead of the erf form,
-/// which skews gradients against PyTorch; when gradients are needed we compose it from `erf`,
-/// whose derivative is exact.
+/// Exact (erf) GELU with an exact gradient (see [`crate::kernels`]).
 pub fn gelu(x: Tensor<4>) -> Tensor<4> {
-    if x.device().is_autodiff() {
-        let cdf = (x.clone() * std::f64::consts::FRAC_1_SQRT_2).erf() + 1.0;
-        x * cdf * 0.5
-    } else {
-        activation::gelu(x)
-    }
+    crate::kernels::gelu_exact(x)
 }
