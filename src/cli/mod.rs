@@ -3,6 +3,7 @@
 mod bench;
 mod check_reference;
 mod common;
+mod convert;
 mod eval;
 mod generate;
 mod predict;
@@ -33,6 +34,8 @@ enum Command {
     Predict(predict::Args),
     /// Time inference and training steps.
     Bench(bench::Args),
+    /// Re-encode weights (e.g. a PyTorch `.pth`) as safetensors, optionally f16.
+    Convert(convert::Args),
     /// Compare a checkpoint with a case recorded by the PyTorch reference.
     CheckReference(check_reference::Args),
 }
@@ -46,6 +49,7 @@ pub fn run() -> ExitCode {
         Command::Eval(args) => eval::run(args),
         Command::Predict(args) => predict::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::Convert(args) => convert::run(args),
         Command::CheckReference(args) => check_reference::run(args),
     };
     match result {

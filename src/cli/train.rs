@@ -53,7 +53,8 @@ pub struct Args {
     /// Where the final weights go.
     #[arg(long, default_value = "tinyunet.safetensors")]
     out: PathBuf,
-    /// Store the final weights as f16 (half the size; outputs change by < 1e-3).
+    /// Store the final weights' convolution kernels as f16 (half the size; check the change with
+    /// `tinyunet convert`).
     #[arg(long)]
     f16: bool,
     /// Folder for the per-epoch checkpoint (`last.*`, and `best.safetensors` with `--val`);

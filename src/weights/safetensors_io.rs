@@ -30,6 +30,10 @@ pub enum FloatStorage {
     /// 16-bit IEEE floats: half the size, for compact demo weights; rounds to about 3 significant
     /// digits and refuses values beyond ±65504.
     F16,
+    /// 16-bit floats for convolution kernels, 32-bit for one-dimensional tensors (biases and
+    /// BatchNorm parameters and statistics). Almost as small as [`FloatStorage::F16`], but a
+    /// small running variance keeps its precision, which it needs next to eps = 1e-3.
+    F16Kernels,
 }
 
 /// Decodes a `.safetensors` file into named tensors.
@@ -514,6 +518,12 @@ fn encode_tensor(name: &str, tensor: &NamedTensor, float_storage: FloatStorage) 
             (Dtype::F32, v.iter().flat_map(|x| x.to_le_bytes()).collect())
         }
         (TensorValues::Float(v), FloatStorage::F16) => (Dtype::F16, encode_f16(name, v)?),
+        (TensorValues::Float(v), FloatStorage::F16Kernels) if tensor.shape.len() > 1 => {
+            (Dtype::F16, encode_f16(name, v)?)
+        }
+        (TensorValues::Float(v), FloatStorage::F16Kernels) => {
+            (Dtype::F32, v.iter().flat_map(|x| x.to_le_bytes()).collect())
+        }
         (TensorValues::Int(v), _) => (Dtype::I64, v.iter().flat_map(|x| x.to_le_bytes()).collect()),
     };
     Ok(Encoded {
