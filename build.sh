@@ -13,7 +13,8 @@
 # binaryen for wasm-opt).
 set -euo pipefail
 cd "$(dirname "$0")"
-ROOT=$(pwd)
+# cargo-installed tools (wasm-bindgen) land here; a fresh shell may not have it on PATH yet.
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 
 log() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 

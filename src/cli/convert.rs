@@ -32,7 +32,11 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let device = tinyunet::backend::cpu_device();
     let model = load_model(Some(&args.weights), &device)?;
     let set = pollster::block_on(export_weights(&model))?;
-    let storage = if args.f16 { FloatStorage::F16Kernels } else { FloatStorage::F32 };
+    let storage = if args.f16 {
+        FloatStorage::F16Kernels
+    } else {
+        FloatStorage::F32
+    };
     let metadata = [("format".to_string(), "pt".to_string())];
     let bytes = write_safetensors_as(&set, &metadata, storage)?;
     std::fs::write(&args.out, &bytes).map_err(|source| Error::Io {
@@ -43,7 +47,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let size = 256;
     let images: Vec<f32> = (0..4u64)
         .flat_map(|seed| {
-            let s = generate(9_000_000 + seed, &SynthOptions::with_size(size as u32, size as u32));
+            let s = generate(
+                9_000_000 + seed,
+                &SynthOptions::with_size(size as u32, size as u32),
+            );
             s.rgba
                 .chunks_exact(4)
                 .flat_map(|p| [p[0], p[1], p[2]])
@@ -52,11 +59,22 @@ pub fn run(args: Args) -> Result<ExitCode> {
         })
         .collect();
     // Interleaved RGB to planar [4, 3, size, size].
-    let x = Tensor::<4>::from_data(TensorData::new(images, [4, size, size, 3]), &device).permute([0, 3, 1, 2]);
-    let a = probabilities(&model, x.clone()).into_data().convert::<f32>().try_to_vec::<f32>();
-    let b = probabilities(&converted, x).into_data().convert::<f32>().try_to_vec::<f32>();
+    let x = Tensor::<4>::from_data(TensorData::new(images, [4, size, size, 3]), &device)
+        .permute([0, 3, 1, 2]);
+    let a = probabilities(&model, x.clone())
+        .into_data()
+        .convert::<f32>()
+        .try_to_vec::<f32>();
+    let b = probabilities(&converted, x)
+        .into_data()
+        .convert::<f32>()
+        .try_to_vec::<f32>();
     let change = match (a, b) {
-        (Ok(a), Ok(b)) => a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0.0f32, f32::max),
+        (Ok(a), Ok(b)) => a
+            .iter()
+            .zip(&b)
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0f32, f32::max),
         _ => f32::NAN,
     };
     println!(
