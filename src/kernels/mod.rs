@@ -4,10 +4,11 @@
 //!
 //! Three operations need it. Exact GELU: burn's fused GELU backward differentiates the tanh
 //! approximation on the GPU backend, and composing the exact one from `erf` costs five passes
-//! over the activations on the CPU, where burn-flex has an exact fused kernel. ×2 bicubic upsampling: burn's generic `interpolate` was a third of a
-//! 256×256 CPU inference and has no backward at all. 2×2 max-pooling: burn-flex's general pooling
-//! kernel took a tenth. Both are small, fixed-shape stencils that a direct loop does many times
-//! faster.
+//! over the activations on the CPU, where burn-flex has an exact fused kernel. ×2 bicubic
+//! upsampling: burn's generic `interpolate` was a third of a 256×256 CPU inference, has no
+//! backward at all, and its GPU kernel does not compile on SwiftShader's WebGPU. 2×2
+//! max-pooling: burn-flex's general pooling kernel took a tenth. The last two are small,
+//! fixed-shape stencils that a direct loop does many times faster.
 
 mod autodiff;
 mod flex;
@@ -16,7 +17,6 @@ use burn::backend::tensor::FloatTensor;
 #[allow(unused_imports)] // `Autodiff` and `Flex` are named by the macro's generated routing.
 use burn::backend::{Autodiff, Backend, Cube, Dispatch, Flex, TensorMetadata, backend_extension};
 use burn::prelude::*;
-use burn::tensor::ops::{InterpolateMode, InterpolateOptions};
 
 use crate::model::bicubic::upsample_matrix;
 
@@ -24,13 +24,25 @@ use crate::model::bicubic::upsample_matrix;
 #[backend_extension(Autodiff, Flex, Cube)]
 pub trait TinyKernels: Backend {
     /// `[N, C, H, W]` → `[N, C, 2H, 2W]`, PyTorch's bicubic (A = −0.75, half-pixel, clamped).
-    /// Default: the backend's fused `interpolate`.
+    ///
+    /// Default: two matrix products, `M_h · X · M_wᵀ`. burn's own bicubic `interpolate` on
+    /// cubecl is a fully unrolled tile kernel (3,400 lines of WGSL) that Chromium's SwiftShader
+    /// WebGPU could not compile: its GPU process grew past 13 GB and was killed. The products reuse
+    /// the matmul pipelines the 1×1 convolutions already compiled.
     fn bicubic_up2(x: FloatTensor<Self>) -> FloatTensor<Self> {
         let shape = x.shape();
-        let (h, w) = (shape[2], shape[3]);
-        let mut options = InterpolateOptions::new(InterpolateMode::Bicubic);
-        options.align_corners = false;
-        Self::interpolate(x, [2 * h, 2 * w], options)
+        let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3]);
+        let device = x.device();
+        let along_w =
+            Self::float_from_data(TensorData::new(upsample_matrix(w), [2 * w, w]), &device);
+        let along_h = Self::float_from_data(
+            TensorData::new(upsample_matrix(h), [1, 1, 2 * h, h]),
+            &device,
+        );
+        let rows = Self::float_reshape(x, Shape::new([n * c * h, w]));
+        let wide = Self::float_matmul(rows, Self::float_transpose(along_w));
+        let wide = Self::float_reshape(wide, Shape::new([n, c, h, 2 * w]));
+        Self::float_matmul(along_h, wide)
     }
 
     /// The gradient of [`TinyKernels::bicubic_up2`]: `[N, C, 2H, 2W]` → `[N, C, H, W]`.

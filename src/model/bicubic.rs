@@ -6,7 +6,7 @@
 //! fixed 4-tap combination of the inputs around PyTorch's source coordinate `(o + 0.5) / 2 − 0.5`
 //! (cubic weights with A = −0.75, out-of-range taps clamped onto the border pixel as PyTorch clamps
 //! its indices). This module holds that arithmetic; [`crate::kernels`] runs it — as direct loops on
-//! the CPU, and as burn's `interpolate` forward with a matrix-product adjoint on the GPU.
+//! the CPU, and as matrix products (forward and adjoint) on the GPU.
 
 use burn::prelude::*;
 
