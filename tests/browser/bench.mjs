@@ -2,14 +2,15 @@
 // native figures from `tinyunet bench`. Prints Markdown tables (the README shows the latest).
 // Figures, not tests: the machine is shared and noisy, so read the ratios within one run.
 //
-// Environment: BENCH_ITERS (default 5), BENCH_GPU=0 to skip the (very slow) SwiftShader WebGPU rows.
+// Environment: BENCH_ITERS (default 5), BENCH_GPU=0 to skip the (very slow) SwiftShader WebGPU rows,
+// TINYUNET_BIN for the native CLI to time (default target/release/tinyunet).
 
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { startServer, launchBrowser, evaluateWithTimeout } from './harness.mjs';
+import { startServer, launchBrowser, evaluateWithTimeout, demoServerOptions } from './harness.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '../..');
@@ -64,6 +65,27 @@ try {
   await server.close();
 }
 
+// Start-up as a visitor sees it: the demo page, CPU only (no WebGPU flag), from navigation to the
+// first mask of a bundled sample at the default 256×256 working size, on a cold browser profile.
+{
+  const demo = await startServer(demoServerOptions({ pkg: path.join(ROOT, 'pkg') }));
+  const cpuBrowser = await launchBrowser({ webgpu: false });
+  try {
+    const page = await cpuBrowser.newPage();
+    const t0 = Date.now();
+    await page.goto(demo.url);
+    await page.waitForFunction(() => document.body.dataset.model === 'ready', undefined, { timeout: 120_000 });
+    const ready = Date.now() - t0;
+    await page.getByRole('button', { name: 'Segment Sample 1' }).click();
+    await page.locator('.card[data-name="sample-1.jpg"][data-state="done"]').waitFor({ timeout: 120_000 });
+    const first = Date.now() - t0;
+    console.log(`\nStart-up (demo page, CPU): model ready ${fmt(ready)} ms after navigation; first mask of a bundled sample ${fmt(first)} ms after navigation (click included).`);
+  } finally {
+    await cpuBrowser.close();
+    await demo.close();
+  }
+}
+
 const wasm = fs.readFileSync(path.join(ROOT, 'pkg/wasm/tinyunet_bg_glue_bg.wasm'));
 const weightsPath = path.join(ROOT, 'www/demo-weights.safetensors');
 const weights = fs.existsSync(weightsPath) ? fs.readFileSync(weightsPath) : Buffer.alloc(0);
@@ -71,6 +93,7 @@ const gz = (b) => zlib.gzipSync(b, { level: 9 }).length;
 console.log(`\n.wasm ${(wasm.length / 1e6).toFixed(2)} MB raw, ${(gz(wasm) / 1e6).toFixed(2)} MB gzip; demo weights ${(weights.length / 1e6).toFixed(2)} MB raw, ${(gz(weights) / 1e6).toFixed(2)} MB gzip.`);
 
 console.log('\n### Native (`tinyunet bench`)\n');
-const cli = path.join(ROOT, 'target/release/tinyunet');
+// TINYUNET_BIN: another build of the CLI (e.g. target/debug/tinyunet, whose dev profile is optimised).
+const cli = process.env.TINYUNET_BIN ? path.resolve(process.env.TINYUNET_BIN) : path.join(ROOT, 'target/release/tinyunet');
 const backends = GPU ? ['--backend', 'cpu', '--backend', 'wgpu'] : ['--backend', 'cpu'];
 console.log(execFileSync(cli, ['bench', '--iters', String(ITERS), ...backends], { encoding: 'utf8' }));
