@@ -57,4 +57,38 @@ impl Error {
     pub fn config(msg: impl Into<String>) -> Self {
         Error::Config(msg.into())
     }
+
+    /// A failed tensor read-back. burn's error prints its cause chain over several lines and
+    /// ends with a backtrace note; a user needs the causes on one line, e.g. `…: The device is
+    /// poisoned: Destroyed: Device was destroyed.`
+    pub fn read_back(cause: impl std::fmt::Debug) -> Self {
+        let text = format!("{cause:?}");
+        let mut parts: Vec<&str> = Vec::new();
+        for line in text.lines().map(str::trim) {
+            if line.starts_with("Backtrace") {
+                break;
+            }
+            if !line.is_empty() && line != "Caused by:" && parts.last() != Some(&line) {
+                parts.push(line);
+            }
+        }
+        Error::Backend(format!(
+            "reading the result back failed: {}",
+            parts.join(": ")
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_back_errors_keep_the_causes_on_one_line() {
+        let chain = "The device is poisoned\nCaused by:\n  The device is poisoned\nCaused by:\n  Destroyed: Device was destroyed.\nBacktrace:\nNo backtrace available";
+        assert_eq!(
+            Error::read_back(format_args!("{chain}")).to_string(),
+            "backend: reading the result back failed: The device is poisoned: Destroyed: Device was destroyed."
+        );
+    }
 }

@@ -84,7 +84,7 @@ pub async fn segment(
     let data = probabilities
         .into_data_async()
         .await
-        .map_err(|e| Error::Backend(format!("reading the result back failed: {e:?}")))?
+        .map_err(Error::read_back)?
         .try_into_vec::<f32>()
         .map_err(|e| Error::Backend(format!("unexpected result type: {e:?}")))?;
     let classes = model.config.classes;

@@ -178,11 +178,11 @@ pub async fn check_reference(model: &TinyUNet, case: &ReferenceCase) -> Result<R
     let data = transaction
         .execute_async()
         .await
-        .map_err(|e| Error::Backend(format!("read-back failed: {e:?}")))?;
+        .map_err(Error::read_back)?;
     let mut read = data.into_iter().map(|d| {
         d.convert::<f32>()
             .try_into_vec::<f32>()
-            .map_err(|e| Error::Backend(format!("read-back failed: {e:?}")))
+            .map_err(Error::read_back)
     });
     let mut next = || {
         read.next()

@@ -251,9 +251,9 @@ impl WasmSegmenter {
             .forward(x)
             .into_data_async()
             .await
-            .map_err(|e| Error::Backend(format!("read-back failed: {e:?}")))?
+            .map_err(Error::read_back)?
             .try_into_vec::<f32>()
-            .map_err(|e| Error::Backend(format!("read-back failed: {e:?}")))
+            .map_err(Error::read_back)
     }
 
     /// Replaces the weights with a safetensors or `.pth` file's; on any error the current

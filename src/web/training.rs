@@ -175,13 +175,8 @@ impl WasmSegmenter {
 }
 
 async fn read_scalar(t: burn::tensor::Tensor<1>) -> crate::Result<f64> {
-    let data = t
-        .into_data_async()
-        .await
-        .map_err(|e| Error::Backend(format!("read-back failed: {e:?}")))?;
-    let values = data
-        .try_into_vec::<f32>()
-        .map_err(|e| Error::Backend(format!("read-back failed: {e:?}")))?;
+    let data = t.into_data_async().await.map_err(Error::read_back)?;
+    let values = data.try_into_vec::<f32>().map_err(Error::read_back)?;
     values
         .first()
         .map(|&v| v as f64)

@@ -147,7 +147,7 @@ pub async fn export_module<M: Module>(
     let data = transaction
         .execute_async()
         .await
-        .map_err(|e| Error::Backend(format!("reading weights back failed: {e:?}")))?;
+        .map_err(|e| Error::read_back(e).context("exporting the weights"))?;
     let mut set = TensorSet::new();
     for ((name, _, shape), data) in collect.found.into_iter().zip(data) {
         let values = data

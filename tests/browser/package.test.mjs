@@ -186,6 +186,50 @@ describe('training in the browser', () => {
   }
 });
 
+test('a lost GPU device: the segmenter moves to the CPU with its weights and says so', { timeout: SLOW }, async () => {
+  const r = await onPage((page) =>
+    run(page, async (size) => {
+      // Keep every GPUDevice the page opens, to end them the way a GPU process crash or a driver
+      // reset would: `destroy()` loses the device for good.
+      const devices = [];
+      const requestDevice = GPUAdapter.prototype.requestDevice;
+      GPUAdapter.prototype.requestDevice = async function (...args) {
+        const device = await requestDevice.apply(this, args);
+        devices.push(device);
+        return device;
+      };
+      const weights = await window.fetchBytes('/fixtures/tinyunet_c1_s1_64x64.weights.safetensors');
+      const seg = await window.tinyunet.Segmenter.create({ backend: 'auto', weights, inputSize: size });
+      const image = window.blobImage(97, 75);
+      const backendBefore = seg.backend;
+      const before = await seg.segment(image, { probabilities: true });
+      for (const device of devices) device.destroy();
+      let message = null;
+      try {
+        await seg.segment(image);
+      } catch (e) {
+        message = e.message;
+      }
+      const after = await seg.segment(image, { probabilities: true });
+      return {
+        devices: devices.length,
+        backendBefore,
+        backendAfter: seg.backend,
+        message,
+        fallbackReason: seg.fallbackReason,
+        diff: window.maxAbsDiff(before.probabilities, after.probabilities),
+      };
+    }, GPU_SIZE),
+  );
+  console.log(`lost device: "${r.message}"; then on ${r.backendAfter}, probabilities differ by ${r.diff.toExponential(3)}`);
+  assert.equal(r.backendBefore, 'webgpu');
+  assert.ok(r.devices >= 1, 'no GPUDevice was opened');
+  assert.match(r.message ?? '', /switched to the CPU, weights intact/);
+  assert.equal(r.backendAfter, 'cpu');
+  assert.match(r.fallbackReason ?? '', /GPU failed/);
+  assert.ok(r.diff <= 1e-3, `the CPU gives other probabilities than the GPU did: ${r.diff}`);
+});
+
 test('every bad input of the README gets a clear error, and the segmenter carries on unchanged', { timeout: SLOW }, async () => {
   const r = await onPage((page) =>
     run(page, async () => {
