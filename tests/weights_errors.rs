@@ -142,8 +142,22 @@ fn export_then_import_gives_identical_outputs() {
     let device = tinyunet::backend::cpu_device();
     let model = TinyUNetConfig::default().init(&device, 21).unwrap();
     let set = pollster::block_on(export_weights(&model)).unwrap();
-    for storage in [FloatStorage::F32, FloatStorage::F16] {
+    let f32_size = write_safetensors_as(&set, &[], FloatStorage::F32)
+        .unwrap()
+        .len();
+    for storage in [
+        FloatStorage::F32,
+        FloatStorage::F16,
+        FloatStorage::F16Kernels,
+    ] {
         let bytes = write_safetensors_as(&set, &[], storage).unwrap();
+        if storage != FloatStorage::F32 {
+            assert!(
+                bytes.len() * 100 < f32_size * 55,
+                "{storage:?}: {} bytes against {f32_size} in f32",
+                bytes.len()
+            );
+        }
         let back = decode_weights(&bytes).unwrap();
         let other = TinyUNetConfig::default().init(&device, 22).unwrap();
         let loaded = import_weights(&other, &back).unwrap();
@@ -153,7 +167,9 @@ fn export_then_import_gives_identical_outputs() {
         let diff = max_abs_diff(&a, &b);
         match storage {
             FloatStorage::F32 => assert_eq!(diff, 0.0),
-            FloatStorage::F16 => assert!(diff < 1e-2, "f16 storage changed outputs by {diff}"),
+            FloatStorage::F16 | FloatStorage::F16Kernels => {
+                assert!(diff < 1e-2, "{storage:?} storage changed outputs by {diff}")
+            }
         }
     }
 }
