@@ -109,6 +109,12 @@ const handlers = {
     }
     segmenter = await Segmenter.create({ backend, inputSize, weights: bytes ?? undefined });
     state = describe(segmenter, kind, label);
+    // Warm-up: the first inference runs in the browser's baseline wasm code (and compiles the GPU
+    // pipelines on WebGPU); doing it now, while the visitor looks at the page, makes their first
+    // mask come sooner. The segmenter queues its calls, so a request arriving meanwhile waits.
+    // After a macrotask, so that this reply reaches the page first.
+    const warming = segmenter;
+    setTimeout(() => warming.segment(new ImageData(warming.inputSize, warming.inputSize)).catch(() => {}), 0);
     return state;
   },
 
