@@ -6,11 +6,14 @@ use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
-use burn::backend::ops::ModuleOps;
 use burn::backend::tensor::FloatTensor;
 
 use super::TinyKernels;
 
+/// Forward on the inner backend with a hand-written backward for the two operations TinyU-Net
+/// differentiates. The rest keep the trait's defaults, composed of autodiff's own operations:
+/// `max_pool2x2` is burn's differentiable pooling (the fast kernel serves inference only), and the
+/// backward operations themselves stay differentiable should a second-order gradient be taken.
 impl<B: TinyKernels, C: CheckpointStrategy> TinyKernels for Autodiff<B, C> {
     fn bicubic_up2(x: FloatTensor<Self>) -> FloatTensor<Self> {
         /// Bicubic upsampling is linear: its backward needs no saved state, only the gradient.
@@ -69,41 +72,5 @@ impl<B: TinyKernels, C: CheckpointStrategy> TinyKernels for Autodiff<B, C> {
             }
             OpsKind::UnTracked(prep) => prep.finish(B::gelu_exact(x.primitive().clone())),
         }
-    }
-
-    fn gelu_exact_backward(x: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
-        // Only reached for second-order gradients, which TinyU-Net never takes.
-        let output = B::gelu_exact_backward(x.primitive().clone(), grad.primitive().clone());
-        #[derive(Debug)]
-        struct NoGrad;
-        impl<B: TinyKernels> Backward<B, 2> for NoGrad {
-            type State = ();
-            fn backward(self, _: Ops<(), 2>, _: &mut Gradients, _: &mut Checkpointer) {}
-        }
-        NoGrad
-            .prepare::<C>([x.node(), grad.node()])
-            .compute_bound()
-            .stateless(output)
-    }
-
-    fn max_pool2x2(x: FloatTensor<Self>) -> FloatTensor<Self> {
-        // Training keeps burn's differentiable pooling (argmax indices and all); the fast kernel
-        // of the inner backend serves inference.
-        <Self as ModuleOps<Self>>::max_pool2d(x, [2, 2], [2, 2], [0, 0], [1, 1], false)
-    }
-
-    fn bicubic_up2_backward(grad: FloatTensor<Self>) -> FloatTensor<Self> {
-        // Only reached for second-order gradients, which TinyU-Net never takes.
-        let output = B::bicubic_up2_backward(grad.primitive().clone());
-        #[derive(Debug)]
-        struct NoGrad;
-        impl<B: TinyKernels> Backward<B, 1> for NoGrad {
-            type State = ();
-            fn backward(self, _: Ops<(), 1>, _: &mut Gradients, _: &mut Checkpointer) {}
-        }
-        NoGrad
-            .prepare::<C>([grad.node()])
-            .compute_bound()
-            .stateless(output)
     }
 }

@@ -22,11 +22,7 @@ fn dims4(t: &FlexTensor) -> [usize; 4] {
 }
 
 fn f32_input(t: FloatTensor<Flex>) -> FlexTensor {
-    let t = if t.dtype() == DType::F32 {
-        t
-    } else {
-        panic!("tinyunet's kernels take f32 tensors")
-    };
+    assert_eq!(t.dtype(), DType::F32, "tinyunet's kernels take f32 tensors");
     if t.is_contiguous() {
         t
     } else {
@@ -44,7 +40,7 @@ impl TinyKernels for Flex {
         let x = f32_input(x);
         let [n, c, h, w] = dims4(&x);
         let (oh, ow) = (h / 2, w / 2);
-        let src = x.as_slice::<f32>().unwrap_or_default();
+        let src = x.as_slice::<f32>().expect("a contiguous f32 tensor");
         let mut out = FlexTensor::empty(Shape::new([n, c, oh, ow]), DType::F32);
         let dst = out.storage_mut::<f32>();
         for (plane_in, plane_out) in src.chunks_exact(h * w).zip(dst.chunks_exact_mut(oh * ow)) {
@@ -65,7 +61,7 @@ impl TinyKernels for Flex {
     fn bicubic_up2(x: FloatTensor<Self>) -> FloatTensor<Self> {
         let x = f32_input(x);
         let [n, c, h, w] = dims4(&x);
-        let src = x.as_slice::<f32>().unwrap_or_default();
+        let src = x.as_slice::<f32>().expect("a contiguous f32 tensor");
         let (cols, rows) = (tap_table(w), tap_table(h));
         let planes = n * c;
         // Along the width: [planes·h, w] → [planes·h, 2w].
@@ -99,7 +95,7 @@ impl TinyKernels for Flex {
         let grad = f32_input(grad);
         let [n, c, h2, w2] = dims4(&grad);
         let (h, w) = (h2 / 2, w2 / 2);
-        let src = grad.as_slice::<f32>().unwrap_or_default();
+        let src = grad.as_slice::<f32>().expect("a contiguous f32 tensor");
         let (cols, rows) = (tap_table(w), tap_table(h));
         let planes = n * c;
         // Adjoint along the height: each output row scatters into its four source rows.
