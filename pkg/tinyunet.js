@@ -292,7 +292,7 @@ export class Segmenter {
         const name = sample?.name ?? `sample ${i}`;
         const image = await decodeImage(sample.image, name);
         const mask = await decodeImage(sample.mask, `${name} (mask)`);
-        const [dice, iou] = await this.#core.evaluate(image.data, image.width, image.height, mask.data, mask.width, mask.height);
+        const [dice, iou] = await this.#core.evaluate(name, image.data, image.width, image.height, mask.data, mask.width, mask.height);
         perImage.push({ name, dice, iou });
       }
       const mean = (key) => perImage.reduce((s, r) => s + r[key], 0) / perImage.length;

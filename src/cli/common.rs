@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use burn::prelude::*;
 use tinyunet::data::augment::Example;
 use tinyunet::data::folder::{Pair, read_image};
-use tinyunet::data::image::{MaskKind, image_to_chw, mask_from_rgba, resize_mask};
+use tinyunet::data::image::{MaskKind, RgbaImage, check_mask_size, example_from_pair};
 use tinyunet::weights::{TensorSet, decode_weights, import_weights, infer_config};
 use tinyunet::{Error, Result, TinyUNet, TinyUNetConfig};
 
@@ -25,6 +25,28 @@ pub fn read_file(path: &Path) -> Result<Vec<u8>> {
 /// Decodes a weights file (`.pth` or `.safetensors`).
 pub fn read_weights(path: &Path) -> Result<TensorSet> {
     decode_weights(&read_file(path)?).map_err(|e| e.context(&path.display().to_string()))
+}
+
+/// The model options of the commands that run a trained network (`eval`, `predict`).
+#[derive(clap::Args)]
+pub struct ModelArgs {
+    /// Weights (`.safetensors` or `.pth`); the shipped demo weights when absent.
+    #[arg(long)]
+    pub weights: Option<PathBuf>,
+    /// Side the images are resized to for the network.
+    #[arg(long, default_value_t = 256)]
+    pub size: usize,
+    /// Compute backend.
+    #[arg(long, default_value = "cpu", value_parser = ["cpu", "wgpu"])]
+    pub backend: String,
+}
+
+impl ModelArgs {
+    /// The network these options name, on their backend.
+    pub fn load(&self) -> Result<TinyUNet> {
+        let device = tinyunet::backend::device_by_name(&self.backend)?;
+        load_model(self.weights.as_deref(), &device)
+    }
 }
 
 /// A model on `device` with the weights of `path`, or of the shipped demo weights.
@@ -62,25 +84,17 @@ pub fn mask_kind(classes: usize) -> MaskKind {
 
 /// Loads a pair as a training example at `size`. Errors name the file.
 pub fn load_example(pair: &Pair, size: usize, kind: MaskKind) -> Result<Example> {
+    let (image, mask) = read_pair(pair)?;
+    let mask_name = pair.mask.display().to_string();
+    example_from_pair(&image, &mask, size, kind, &mask_name, &mask_name)
+}
+
+/// Reads a pair's image and mask and checks that their sizes match. Errors name the file.
+pub fn read_pair(pair: &Pair) -> Result<(RgbaImage, RgbaImage)> {
     let image = read_image(&pair.image)?;
     let mask = read_image(&pair.mask)?;
-    if (image.width, image.height) != (mask.width, mask.height) {
-        return Err(Error::input(format!(
-            "{}: the mask is {}×{} but the image is {}×{}",
-            pair.mask.display(),
-            mask.width,
-            mask.height,
-            image.width,
-            image.height
-        )));
-    }
-    let labels = mask_from_rgba(&mask, kind, &pair.mask.display().to_string())?;
-    let (w, h) = (image.width as usize, image.height as usize);
-    Ok(Example {
-        image: image_to_chw(&image, size, size),
-        mask: resize_mask(&labels, w, h, size, size, kind),
-        size,
-    })
+    check_mask_size(&image, &mask, &pair.mask.display().to_string())?;
+    Ok((image, mask))
 }
 
 /// Loads every pair it can; unreadable ones are reported on stderr by name and skipped.

@@ -3,13 +3,13 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use tinyunet::data::folder::{Pair, pair_folders, read_image};
+use tinyunet::data::folder::{Pair, pair_folders};
 use tinyunet::data::image::mask_from_rgba;
 use tinyunet::infer::segment;
 use tinyunet::metrics::{Scores, binary_scores, mean_scores, multiclass_scores};
 use tinyunet::{Error, Result, TinyUNet};
 
-use super::common::{load_model, mask_kind, progress_bar};
+use super::common::{ModelArgs, mask_kind, progress_bar, read_pair};
 
 /// Arguments of `eval`.
 #[derive(clap::Args)]
@@ -20,31 +20,13 @@ pub struct Args {
     /// Folder of masks, matched by stem (`NAME.png` or ISIC's `NAME_segmentation.png`).
     #[arg(long)]
     masks: PathBuf,
-    /// Weights (`.safetensors` or `.pth`); the shipped demo weights when absent.
-    #[arg(long)]
-    weights: Option<PathBuf>,
-    /// Side the images are resized to for the network.
-    #[arg(long, default_value_t = 256)]
-    size: usize,
-    /// Compute backend.
-    #[arg(long, default_value = "cpu", value_parser = ["cpu", "wgpu"])]
-    backend: String,
+    #[command(flatten)]
+    model: ModelArgs,
 }
 
 /// Scores one pair at the image's own size; errors name the file.
 pub fn score_pair(model: &TinyUNet, pair: &Pair, size: usize) -> Result<Scores> {
-    let image = read_image(&pair.image)?;
-    let mask = read_image(&pair.mask)?;
-    if (image.width, image.height) != (mask.width, mask.height) {
-        return Err(Error::input(format!(
-            "{}: the mask is {}×{} but the image is {}×{}",
-            pair.mask.display(),
-            mask.width,
-            mask.height,
-            image.width,
-            image.height
-        )));
-    }
+    let (image, mask) = read_pair(pair)?;
     let classes = model.config.classes;
     let truth = mask_from_rgba(&mask, mask_kind(classes), &pair.mask.display().to_string())?;
     let prediction = pollster::block_on(segment(model, std::slice::from_ref(&image), size))?
@@ -82,10 +64,9 @@ pub fn score_pairs(
 
 /// Prints one line per image and the final summary line.
 pub fn run(args: Args) -> Result<ExitCode> {
-    let device = tinyunet::backend::device_by_name(&args.backend)?;
-    let model = load_model(args.weights.as_deref(), &device)?;
+    let model = args.model.load()?;
     let pairs = pair_folders(&args.images, &args.masks)?;
-    let scores = score_pairs(&model, &pairs, args.size, false);
+    let scores = score_pairs(&model, &pairs, args.model.size, false);
     for (name, s) in &scores {
         println!("{name} dice={:.4} iou={:.4}", s.dice, s.iou);
     }

@@ -7,7 +7,7 @@ use tinyunet::data::folder::{image_files, read_image, write_mask_png};
 use tinyunet::infer::segment;
 use tinyunet::{Error, Result};
 
-use super::common::{load_model, progress_bar};
+use super::common::{ModelArgs, progress_bar};
 
 /// Arguments of `predict`.
 #[derive(clap::Args)]
@@ -18,21 +18,13 @@ pub struct Args {
     /// Output folder for `NAME_mask.png` files (created).
     #[arg(long)]
     out: PathBuf,
-    /// Weights (`.safetensors` or `.pth`); the shipped demo weights when absent.
-    #[arg(long)]
-    weights: Option<PathBuf>,
-    /// Side the images are resized to for the network.
-    #[arg(long, default_value_t = 256)]
-    size: usize,
-    /// Compute backend.
-    #[arg(long, default_value = "cpu", value_parser = ["cpu", "wgpu"])]
-    backend: String,
+    #[command(flatten)]
+    model: ModelArgs,
 }
 
 /// Segments each image; unreadable ones are reported by name and skipped.
 pub fn run(args: Args) -> Result<ExitCode> {
-    let device = tinyunet::backend::device_by_name(&args.backend)?;
-    let model = load_model(args.weights.as_deref(), &device)?;
+    let model = args.model.load()?;
     std::fs::create_dir_all(&args.out).map_err(|source| Error::Io {
         path: args.out.display().to_string(),
         source,
@@ -42,9 +34,13 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let mut written = 0;
     for file in &files {
         let result = read_image(file).and_then(|image| {
-            let p = pollster::block_on(segment(&model, std::slice::from_ref(&image), args.size))?
-                .pop()
-                .ok_or_else(|| Error::Backend("no prediction".into()))?;
+            let p = pollster::block_on(segment(
+                &model,
+                std::slice::from_ref(&image),
+                args.model.size,
+            ))?
+            .pop()
+            .ok_or_else(|| Error::Backend("no prediction".into()))?;
             let stem = file
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())

@@ -3,6 +3,7 @@
 //! Everything here is plain Rust on byte and float buffers, so the browser, the CLI and the tests
 //! share exactly the same pre- and post-processing.
 
+use crate::data::augment::Example;
 use crate::error::{Error, Result};
 
 /// Largest accepted image side, in pixels. Bigger photographs are refused with a clear error
@@ -62,6 +63,37 @@ pub fn check_dimensions(width: u32, height: u32, what: &str) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// Fails unless `mask` has the size of `image`; `what` names the pair in the message.
+pub fn check_mask_size(image: &RgbaImage, mask: &RgbaImage, what: &str) -> Result<()> {
+    if (image.width, image.height) == (mask.width, mask.height) {
+        return Ok(());
+    }
+    Err(Error::input(format!(
+        "{what}: the mask is {}×{} but the image is {}×{}; they must match",
+        mask.width, mask.height, image.width, image.height
+    )))
+}
+
+/// An image and its mask as a training [`Example`] at `size`×`size`, after checking that they
+/// match. `what` names the pair, `mask_what` the mask, in errors.
+pub fn example_from_pair(
+    image: &RgbaImage,
+    mask: &RgbaImage,
+    size: usize,
+    kind: MaskKind,
+    what: &str,
+    mask_what: &str,
+) -> Result<Example> {
+    check_mask_size(image, mask, what)?;
+    let labels = mask_from_rgba(mask, kind, mask_what)?;
+    let (w, h) = (image.width as usize, image.height as usize);
+    Ok(Example {
+        image: image_to_chw(image, size, size),
+        mask: resize_mask(&labels, w, h, size, size, kind),
+        size,
+    })
 }
 
 /// Converts an image to the network's input layout: `[3, h, w]` floats in `[0, 1]` (RGB / 255),

@@ -6,7 +6,7 @@ use wasm_bindgen::prelude::*;
 use super::js_error;
 use crate::backend::{BackendKind, cpu_device, wgpu_device_async};
 use crate::data::augment::Example;
-use crate::data::image::{MaskKind, RgbaImage, image_to_chw, mask_from_rgba, resize_mask};
+use crate::data::image::{MaskKind, RgbaImage, check_mask_size, example_from_pair, mask_from_rgba};
 use crate::infer::{check_input_size, segment};
 use crate::metrics::{binary_scores, multiclass_scores};
 use crate::model::{TinyUNet, TinyUNetConfig};
@@ -100,20 +100,14 @@ impl WasmSegmenter {
         size: usize,
         name: &str,
     ) -> Result<Example> {
-        if (image.width, image.height) != (mask.width, mask.height) {
-            return Err(Error::input(format!(
-                "{name}: the mask is {}×{} but the image is {}×{}; they must match",
-                mask.width, mask.height, image.width, image.height
-            )));
-        }
-        let kind = self.mask_kind();
-        let labels = mask_from_rgba(&mask, kind, &format!("{name} (mask)"))?;
-        let (w, h) = (image.width as usize, image.height as usize);
-        Ok(Example {
-            image: image_to_chw(&image, size, size),
-            mask: resize_mask(&labels, w, h, size, size, kind),
+        example_from_pair(
+            &image,
+            &mask,
             size,
-        })
+            self.mask_kind(),
+            name,
+            &format!("{name} (mask)"),
+        )
     }
 }
 
@@ -253,7 +247,7 @@ impl WasmSegmenter {
             .await
             .map_err(Error::read_back)?
             .try_into_vec::<f32>()
-            .map_err(Error::read_back)
+            .map_err(Error::result_type)
     }
 
     /// Replaces the weights with a safetensors or `.pth` file's; on any error the current
@@ -273,9 +267,12 @@ impl WasmSegmenter {
         write_safetensors(&set, &metadata).map_err(js_error)
     }
 
-    /// Dice and IoU of the current model on one image against its mask (both RGBA, same size).
+    /// Dice and IoU of the current model on one image against its mask (both RGBA, same size);
+    /// `name` names the pair in errors.
+    #[allow(clippy::too_many_arguments)] // one flat call across the wasm boundary
     pub async fn evaluate(
         &self,
+        name: &str,
         rgba: Vec<u8>,
         width: u32,
         height: u32,
@@ -285,11 +282,7 @@ impl WasmSegmenter {
     ) -> std::result::Result<Vec<f64>, JsError> {
         let image = RgbaImage::new(width, height, rgba, "image").map_err(js_error)?;
         let mask = RgbaImage::new(mask_width, mask_height, mask_rgba, "mask").map_err(js_error)?;
-        if (width, height) != (mask_width, mask_height) {
-            return Err(JsError::new(&format!(
-                "input: the mask is {mask_width}×{mask_height} but the image is {width}×{height}; they must match"
-            )));
-        }
+        check_mask_size(&image, &mask, name).map_err(js_error)?;
         let kind = self.mask_kind();
         let truth = mask_from_rgba(&mask, kind, "mask").map_err(js_error)?;
         let mut out = segment(&self.model, std::slice::from_ref(&image), self.input_size)
