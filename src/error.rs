@@ -58,6 +58,11 @@ impl Error {
         Error::Config(msg.into())
     }
 
+    /// A tensor read back with another element type than the f32 asked for.
+    pub fn result_type(cause: impl std::fmt::Debug) -> Self {
+        Error::Backend(format!("unexpected result type: {cause:?}"))
+    }
+
     /// A failed tensor read-back. burn's error prints its cause chain over several lines and
     /// ends with a backtrace note; a user needs the causes on one line, e.g. `…: The device is
     /// poisoned: Destroyed: Device was destroyed.`

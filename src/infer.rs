@@ -86,7 +86,7 @@ pub async fn segment(
         .await
         .map_err(Error::read_back)?
         .try_into_vec::<f32>()
-        .map_err(|e| Error::Backend(format!("unexpected result type: {e:?}")))?;
+        .map_err(Error::result_type)?;
     let classes = model.config.classes;
     let per_image = classes * size * size;
     Ok(images

@@ -182,7 +182,7 @@ pub async fn check_reference(model: &TinyUNet, case: &ReferenceCase) -> Result<R
     let mut read = data.into_iter().map(|d| {
         d.convert::<f32>()
             .try_into_vec::<f32>()
-            .map_err(Error::read_back)
+            .map_err(Error::result_type)
     });
     let mut next = || {
         read.next()

@@ -211,16 +211,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let mut epoch_started = Instant::now();
     let first_epoch = session.epochs_done();
     while let Some(step) = session.step() {
-        let read = |t: burn::tensor::Tensor<1>| -> Result<f64> {
-            let v = t
-                .into_data()
-                .convert::<f32>()
-                .try_into_vec::<f32>()
-                .map_err(|e| Error::Backend(format!("{e:?}")))?;
-            Ok(v.first().copied().unwrap_or(f32::NAN) as f64)
-        };
-        let loss = read(step.output.loss)?;
-        let dice = read(step.output.soft_dice)?;
+        let (loss, dice) = pollster::block_on(step.output.read())?;
         if !loss.is_finite() {
             return Err(Error::Backend(format!(
                 "the loss became {loss} at step {}; try a lower learning rate",
@@ -282,7 +273,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     }
     bar.finish_and_clear();
     let storage = if args.f16 {
-        FloatStorage::F16
+        FloatStorage::F16Kernels
     } else {
         FloatStorage::F32
     };

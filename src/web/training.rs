@@ -5,7 +5,6 @@ use wasm_bindgen::prelude::*;
 
 use super::js_error;
 use super::segmenter::WasmSegmenter;
-use crate::Error;
 use crate::data::image::RgbaImage;
 use crate::infer::check_input_size;
 use crate::train::{SessionConfig, TrainingSession};
@@ -139,8 +138,7 @@ impl WasmSegmenter {
         let step = session
             .step()
             .ok_or_else(|| JsError::new("config: the training run is already complete"))?;
-        let loss = read_scalar(step.output.loss).await.map_err(js_error)?;
-        let dice = read_scalar(step.output.soft_dice).await.map_err(js_error)?;
+        let (loss, dice) = step.output.read().await.map_err(js_error)?;
         Ok(TrainProgress {
             epoch: step.epoch as u32,
             step: step.step_in_epoch as u32,
@@ -172,13 +170,4 @@ impl WasmSegmenter {
     pub fn is_training(&self) -> bool {
         self.session.is_some()
     }
-}
-
-async fn read_scalar(t: burn::tensor::Tensor<1>) -> crate::Result<f64> {
-    let data = t.into_data_async().await.map_err(Error::read_back)?;
-    let values = data.try_into_vec::<f32>().map_err(Error::read_back)?;
-    values
-        .first()
-        .map(|&v| v as f64)
-        .ok_or_else(|| Error::Backend("empty read-back".into()))
 }
