@@ -62,10 +62,7 @@ fn layer_ms(device: &Device, args: &Args) -> Result<Vec<(String, f64)>> {
         });
         let s = skip.clone();
         h = time(&format!("encoder{} maxpool", i + 1), &mut || {
-            burn::tensor::module::max_pool2d(
-                s.clone(),
-                burn::tensor::ops::MaxPoolOptions::new([2, 2]),
-            )
+            tinyunet::kernels::max_pool2x2(s.clone())
         });
         skips.push(skip);
     }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use burn::prelude::*;
+use tinyunet::data::image::{RgbaImage, image_to_chw};
 use tinyunet::data::synth::{SynthOptions, generate};
 use tinyunet::infer::probabilities;
 use tinyunet::weights::safetensors_io::{FloatStorage, write_safetensors_as};
@@ -45,22 +46,16 @@ pub fn run(args: Args) -> Result<ExitCode> {
     })?;
     let converted = tinyunet::weights::import_weights(&model, &decode_weights(&bytes)?)?;
     let size = 256;
-    let images: Vec<f32> = (0..4u64)
-        .flat_map(|seed| {
-            let s = generate(
-                9_000_000 + seed,
-                &SynthOptions::with_size(size as u32, size as u32),
-            );
-            s.rgba
-                .chunks_exact(4)
-                .flat_map(|p| [p[0], p[1], p[2]])
-                .map(|v| v as f32 / 255.0)
-                .collect::<Vec<_>>()
-        })
-        .collect();
-    // Interleaved RGB to planar [4, 3, size, size].
-    let x = Tensor::<4>::from_data(TensorData::new(images, [4, size, size, 3]), &device)
-        .permute([0, 3, 1, 2]);
+    let mut images = Vec::with_capacity(4 * 3 * size * size);
+    for seed in 0..4u64 {
+        let s = generate(
+            9_000_000 + seed,
+            &SynthOptions::with_size(size as u32, size as u32),
+        );
+        let rgba = RgbaImage::new(size as u32, size as u32, s.rgba, "generated image")?;
+        images.extend(image_to_chw(&rgba, size, size));
+    }
+    let x = Tensor::<4>::from_data(TensorData::new(images, [4, 3, size, size]), &device);
     let a = probabilities(&model, x.clone())
         .into_data()
         .convert::<f32>()
