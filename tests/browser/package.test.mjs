@@ -316,18 +316,20 @@ test("the README's example runs as written", { timeout: SLOW }, async () => {
   });
 });
 
-test('the package works inside a module Web Worker', { timeout: SLOW }, async () => {
-  const context = await browser.newContext();
-  try {
-    const page = await context.newPage();
-    await page.goto(`${server.url}worker.html`);
-    const r = await evaluateWithTimeout(page, () => window.workerResult, undefined, SLOW);
-    assert.equal(r.error, undefined, r.error);
-    assert.deepEqual(r, { backend: 'cpu', width: 97, height: 61, maskLength: 97 * 61, same: true, probabilities: 97 * 61 });
-  } finally {
-    await context.close();
-  }
-});
+for (const backend of ['cpu', 'webgpu']) {
+  test(`the package works inside a module Web Worker on ${backend}`, { timeout: SLOW }, async () => {
+    const context = await browser.newContext();
+    try {
+      const page = await context.newPage();
+      await page.goto(`${server.url}worker.html${backend === 'webgpu' ? '?webgpu' : ''}`);
+      const r = await evaluateWithTimeout(page, () => window.workerResult, undefined, SLOW);
+      assert.equal(r.error, undefined, r.error);
+      assert.deepEqual(r, { backend, width: 97, height: 61, maskLength: 97 * 61, same: true, probabilities: 97 * 61 });
+    } finally {
+      await context.close();
+    }
+  });
+}
 
 test('the package works through a bundler (a Vite production build)', { timeout: SLOW }, async () => {
   const { build } = await import('vite');
