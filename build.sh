@@ -84,7 +84,8 @@ build_pkg() {
   "$WASM_OPT" -O3 --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
     --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
     pkg/wasm/tinyunet_bg_glue_bg.wasm -o pkg/wasm/tinyunet_bg_glue_bg.wasm
-  cp www/demo-weights.safetensors pkg/ 2>/dev/null || echo "note: www/demo-weights.safetensors not found; pkg/ ships without demo weights"
+  # The package exports their URL (demoWeightsUrl) and its README example loads them.
+  cp www/demo-weights.safetensors pkg/
   local raw gz
   raw=$(stat -c %s pkg/wasm/tinyunet_bg_glue_bg.wasm)
   gz=$(gzip -9c pkg/wasm/tinyunet_bg_glue_bg.wasm | wc -c)
@@ -100,7 +101,7 @@ run_tests() {
   TINYUNET_REQUIRE_WGPU=1 cargo test
   build_pkg
   log "clippy (wasm32)"
-  cargo clippy --lib --target wasm32-unknown-unknown --no-default-features -- -D warnings
+  cargo clippy --lib --target wasm32-unknown-unknown -- -D warnings
   log "browser tests (headless Chromium: CPU and WebGPU)"
   (cd tests/browser && node --test --test-concurrency=1)
 }

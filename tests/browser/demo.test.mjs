@@ -34,7 +34,6 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '../..');
 const WWW = path.join(ROOT, 'www');
 const SAMPLES = path.join(WWW, 'samples');
-const HAS_DEMO_WEIGHTS = fs.existsSync(path.join(WWW, 'demo-weights.safetensors'));
 // The PyTorch reference's own checkpoint (the shared fixtures, as the Rust tests use them).
 const REFERENCE_PTH = path.join(ROOT, '../shared/fixtures/reference/tinyunet_c1_s1_64x64.weights.pth');
 const WRONG_WEIGHTS = path.join(ROOT, 'tests/fixtures/weights/small.safetensors');
@@ -279,11 +278,9 @@ function assertSameOrigin({ proxy, requests, origin }) {
   assert.deepEqual(leaks, [], `requests left ${origin}:\n${leaks.join('\n')}`);
 }
 
-/** Console problems other than the expected ones (the 404 of missing demo weights). */
+/** Console problems other than the expected ones. */
 function unexpectedProblems(log, allowed = []) {
-  const ok = [...allowed];
-  if (!HAS_DEMO_WEIGHTS) ok.push(/404/);
-  return log.problems().filter((m) => !ok.some((re) => re.test(m.text)));
+  return log.problems().filter((m) => !allowed.some((re) => re.test(m.text)));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -522,7 +519,7 @@ for (const backend of ['cpu', 'webgpu']) {
           await page.click('#weights-reset');
           await page.click('#weights-reset-confirm');
           await page.waitForFunction(() => document.body.dataset.model === 'ready' && document.body.dataset.weights !== 'user', null, { timeout: 120_000 });
-          assert.match(await page.locator('#weights-info').innerText(), HAS_DEMO_WEIGHTS ? /Demo weights/ : /Untrained network/);
+          assert.match(await page.locator('#weights-info').innerText(), /Demo weights/);
           await page.reload();
           await waitReady(page);
           assert.notEqual(await page.evaluate(() => document.body.dataset.weights), 'user');
@@ -595,11 +592,9 @@ describe('demo with bad input', () => {
       await page.locator('#weights-message.error').waitFor({ timeout: 60_000 });
       assert.match(await weightsMessage.innerText(), /^garbage\.safetensors: .+ The previous weights are still in use\.$/);
       await screenshot(page, 'bad-files', t);
-      if (fs.existsSync(WRONG_WEIGHTS)) {
-        await page.setInputFiles('#weights-input', WRONG_WEIGHTS);
-        await page.waitForFunction(() => /^small\.safetensors: /.test(document.querySelector('#weights-message').textContent));
-        assert.match(await weightsMessage.innerText(), /previous weights are still in use/);
-      }
+      await page.setInputFiles('#weights-input', WRONG_WEIGHTS);
+      await page.waitForFunction(() => /^small\.safetensors: /.test(document.querySelector('#weights-message').textContent));
+      assert.match(await weightsMessage.innerText(), /previous weights are still in use/);
       // The page still segments, and our own weights load back.
       await page.getByRole('button', { name: 'Segment Sample 2' }).click();
       await expectDone(page, 'sample-2.jpg');
@@ -608,14 +603,10 @@ describe('demo with bad input', () => {
       await page.waitForFunction(() => /^ours\.safetensors: loaded/.test(document.querySelector('#weights-message').textContent), null, { timeout: 120_000 });
       assert.match(await page.locator('#weights-info').innerText(), /Uploaded weights — ours\.safetensors/);
       // The PyTorch reference's .pth loads as it is.
-      if (fs.existsSync(REFERENCE_PTH)) {
-        await page.setInputFiles('#weights-input', REFERENCE_PTH);
-        await page.waitForFunction(() => /weights\.pth: loaded/.test(document.querySelector('#weights-message').textContent), null, { timeout: 120_000 });
-        await page.getByRole('button', { name: 'Segment Sample 3' }).click();
-        await expectDone(page, 'sample-3.jpg');
-      } else {
-        t.diagnostic(`skipped the reference .pth upload: ${REFERENCE_PTH} is missing`);
-      }
+      await page.setInputFiles('#weights-input', REFERENCE_PTH);
+      await page.waitForFunction(() => /weights\.pth: loaded/.test(document.querySelector('#weights-message').textContent), null, { timeout: 120_000 });
+      await page.getByRole('button', { name: 'Segment Sample 3' }).click();
+      await expectDone(page, 'sample-3.jpg');
       assert.deepEqual(log.errors, [], log.format());
     }, { server: { ...demoServerOptions(), crossOriginIsolated: false }, launch: { webgpu: false }, timeout: 300_000 });
   });
