@@ -71,25 +71,33 @@ setup() {
 WASM_TARGET_DIR=target/wasm
 WASM_OPT=tests/browser/node_modules/.bin/wasm-opt
 
-build_pkg() {
-  log "wasm build (profile wasm-release)"
+# One build of the core: `build_module NAME [cargo flags]` → pkg/wasm/tinyunet_NAME.js + _bg.wasm.
+build_module() {
+  local name=$1
+  shift
+  log "wasm build: $name (profile wasm-release)"
   # wasm SIMD (128-bit) for the CPU kernels; every browser with WebGPU has it too.
-  CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=+simd128" cargo build --lib --profile wasm-release --target wasm32-unknown-unknown --target-dir "$WASM_TARGET_DIR"
-  rm -rf pkg/wasm
-  wasm-bindgen --target web --out-dir pkg/wasm --out-name tinyunet_bg_glue \
+  CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=+simd128" cargo build --lib --profile wasm-release \
+    --target wasm32-unknown-unknown --target-dir "$WASM_TARGET_DIR" "$@"
+  wasm-bindgen --target web --out-dir pkg/wasm --out-name "tinyunet_$name" \
     "$WASM_TARGET_DIR/wasm32-unknown-unknown/wasm-release/tinyunet.wasm"
   # binaryen from npm: Debian's wasm-opt (108) predates the reference-types tables that
   # wasm-bindgen now emits and produces a module that fails to instantiate.
-  log "wasm-opt"
+  log "wasm-opt: $name"
+  local wasm="pkg/wasm/tinyunet_${name}_bg.wasm"
   "$WASM_OPT" -O3 --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
     --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
-    pkg/wasm/tinyunet_bg_glue_bg.wasm -o pkg/wasm/tinyunet_bg_glue_bg.wasm
+    "$wasm" -o "$wasm"
+  echo "$wasm: $(stat -c %s "$wasm") bytes raw, $(gzip -9c "$wasm" | wc -c) bytes gzip"
+}
+
+build_pkg() {
+  rm -rf pkg/wasm
+  # The page loads the CPU-only build unless it runs on WebGPU: a fifth of the download.
+  build_module cpu --no-default-features
+  build_module webgpu
   # The package exports their URL (demoWeightsUrl) and its README example loads them.
   cp www/demo-weights.safetensors pkg/
-  local raw gz
-  raw=$(stat -c %s pkg/wasm/tinyunet_bg_glue_bg.wasm)
-  gz=$(gzip -9c pkg/wasm/tinyunet_bg_glue_bg.wasm | wc -c)
-  echo "wasm: $raw bytes raw, $gz bytes gzip"
 }
 
 run_tests() {
@@ -100,8 +108,9 @@ run_tests() {
   log "cargo test (CPU and native wgpu)"
   TINYUNET_REQUIRE_WGPU=1 cargo test
   build_pkg
-  log "clippy (wasm32)"
+  log "clippy (wasm32: the WebGPU build and the CPU-only one)"
   cargo clippy --lib --target wasm32-unknown-unknown -- -D warnings
+  cargo clippy --lib --target wasm32-unknown-unknown --no-default-features -- -D warnings
   log "browser tests (headless Chromium: CPU and WebGPU)"
   (cd tests/browser && node --test --test-concurrency=1)
 }

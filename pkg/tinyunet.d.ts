@@ -30,8 +30,13 @@ export interface CreateOptions {
   classes?: number;
   /** Side, in pixels, that images are resized to for the network (multiple of 16). Default 256. */
   inputSize?: number;
-  /** Where the `.wasm` file is, if not next to this module (e.g. when a bundler moves it). */
-  wasmUrl?: string | URL;
+  /**
+   * Where each build of the core's `.wasm` is, if not next to this module (e.g. when a bundler
+   * moves it): `cpu` (`wasm/tinyunet_cpu_bg.wasm`, CPU only, small) and `webgpu`
+   * (`wasm/tinyunet_webgpu_bg.wasm`, WebGPU with the CPU as its fallback). Only the build that
+   * the chosen backend needs is fetched.
+   */
+  wasmUrls?: { cpu?: string | URL; webgpu?: string | URL };
 }
 
 export interface SegmentOptions {
@@ -132,6 +137,12 @@ export declare class Segmenter {
   readonly inputSize: number;
   /** Trainable parameters (481,105 for one class). */
   readonly parameters: number;
+  /**
+   * Runs the network on blank input so that the first real call is fast (the browser's optimised
+   * wasm code, or the GPU pipelines, get compiled). On the CPU it stops as soon as another call
+   * is made, delaying it by one small run at most. Resolves to the number of runs made.
+   */
+  warmUp(): Promise<number>;
   /** Segments one image of any size (up to 8192 px a side and 40 megapixels). */
   segment(image: ImageSource, options?: SegmentOptions): Promise<Segmentation>;
   /** Fine-tunes on `{image, mask}` pairs. */

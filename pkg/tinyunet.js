@@ -4,7 +4,6 @@
 // wrapper decodes images, serialises calls (the core is single-threaded and must not be
 // re-entered), reports progress, honours AbortSignals and falls back from WebGPU to the CPU.
 
-import init, { WasmSegmenter } from './wasm/tinyunet_bg_glue.js';
 import { decodeImage, MAX_PIXELS, MAX_SIDE } from './image.js';
 
 export { decodeImage, MAX_PIXELS, MAX_SIDE };
@@ -12,17 +11,31 @@ export { decodeImage, MAX_PIXELS, MAX_SIDE };
 /** URL of the demo weights shipped with the package. */
 export const demoWeightsUrl = new URL('./demo-weights.safetensors', import.meta.url);
 
-let ready = null;
+// Two builds of the core: `cpu` has no GPU code and is a fifth of the download of `webgpu` (which
+// also runs on the CPU, for its fallback), so a page that runs on the CPU never fetches the GPU code.
+// The literal import() calls let bundlers see and copy both.
+const importers = {
+  cpu: () => import('./wasm/tinyunet_cpu.js'),
+  webgpu: () => import('./wasm/tinyunet_webgpu.js'),
+};
+const loading = new Map();
 
-/** Loads the wasm module once, however many segmenters are made. */
-function loadWasm(wasmUrl) {
-  if (!ready) {
-    ready = init(wasmUrl ? { module_or_path: wasmUrl } : undefined).catch((e) => {
-      ready = null;
-      throw new Error(`backend: the WebAssembly module could not be loaded: ${e?.message ?? e}`);
-    });
+/** Loads one build of the wasm core once, however many segmenters use it; resolves to its bindings. */
+function loadWasm(build, wasmUrls) {
+  if (!loading.has(build)) {
+    const url = wasmUrls?.[build];
+    const ready = importers[build]()
+      .then(async (glue) => {
+        await glue.default(url ? { module_or_path: url } : undefined);
+        return glue;
+      })
+      .catch((e) => {
+        loading.delete(build);
+        throw new Error(`backend: the WebAssembly module (${build}) could not be loaded: ${e?.message ?? e}`);
+      });
+    loading.set(build, ready);
   }
-  return ready;
+  return loading.get(build);
 }
 
 async function toBytes(source, what) {
@@ -67,15 +80,18 @@ function numberOption(value, name, min, max, fallback) {
 
 /** A TinyU-Net that segments images and learns from annotated ones, entirely in this page. */
 export class Segmenter {
+  #glue; // the build of the core this segmenter runs in
   #core;
   #queue = Promise.resolve();
+  #calls = 0; // calls made so far, warm-up runs not counted
   #weights; // the latest weights, kept so a lost GPU can be replaced by the CPU without loss
   #inputSize;
   #fallbackReason = null;
   #disposed = false;
 
-  constructor(core, weights, inputSize, fallbackReason, token) {
+  constructor(glue, core, weights, inputSize, fallbackReason, token) {
     if (token !== Segmenter.#token) throw new Error('use `await Segmenter.create(options)`');
+    this.#glue = glue;
     this.#core = core;
     this.#weights = weights;
     this.#inputSize = inputSize;
@@ -93,8 +109,14 @@ export class Segmenter {
     const classes = integerOption(options.classes, 'classes', 1, 256, 1);
     const inputSize = integerOption(options.inputSize, 'inputSize', 16, 1024, 256);
     if (inputSize % 16 !== 0) throw new Error(`config: inputSize must be a multiple of 16, got ${inputSize}`);
+    if (options.wasmUrl !== undefined) {
+      throw new Error('config: wasmUrl was replaced by wasmUrls: { cpu, webgpu } (one URL per build of the core)');
+    }
+    const wasmUrls = options.wasmUrls ?? {};
+    if (typeof wasmUrls !== 'object' || Object.keys(wasmUrls).some((k) => !(k in importers))) {
+      throw new Error('config: wasmUrls must be an object with the keys "cpu" and/or "webgpu"');
+    }
     const weights = options.weights === undefined ? undefined : await toBytes(options.weights, 'weights');
-    await loadWasm(options.wasmUrl);
 
     let fallbackReason = null;
     let chosen = backend;
@@ -109,20 +131,23 @@ export class Segmenter {
       }
     }
     let core;
+    let glue;
     try {
-      core = await WasmSegmenter.create(chosen, classes, inputSize, weights);
+      glue = await loadWasm(chosen, wasmUrls);
+      core = await glue.WasmSegmenter.create(chosen, classes, inputSize, weights);
     } catch (e) {
       const error = asError(e);
       // Bad weights or settings fail the same way on every backend: report them as they are.
       if (chosen === 'cpu' || backend === 'webgpu' || !error.message.startsWith('backend:')) throw error;
       fallbackReason = `WebGPU failed to start (${error.message})`;
-      core = await WasmSegmenter.create('cpu', classes, inputSize, weights).catch((e2) => {
+      glue = await loadWasm('cpu', wasmUrls);
+      core = await glue.WasmSegmenter.create('cpu', classes, inputSize, weights).catch((e2) => {
         throw asError(e2);
       });
     }
     // A private copy: the caller may reuse their buffer.
     const kept = weights ? weights.slice() : await core.exportWeights();
-    return new Segmenter(core, kept, inputSize, fallbackReason, Segmenter.#token);
+    return new Segmenter(glue, core, kept, inputSize, fallbackReason, Segmenter.#token);
   }
 
   /** `webgpu` or `cpu`. */
@@ -151,7 +176,8 @@ export class Segmenter {
   }
 
   /** Runs `job` after every earlier call has finished: the core must never be re-entered. */
-  #exclusive(job) {
+  #exclusive(job, counted = true) {
+    if (counted) this.#calls++;
     const run = this.#queue.then(async () => {
       this.#alive();
       try {
@@ -170,7 +196,8 @@ export class Segmenter {
       (error.message.startsWith('backend:') || error instanceof WebAssembly.RuntimeError);
     if (!gpuFailure) return error;
     try {
-      const core = await WasmSegmenter.create('cpu', this.#core.classes, this.#inputSize, this.#weights);
+      // The WebGPU build runs on the CPU too: no second download when the GPU is lost.
+      const core = await this.#glue.WasmSegmenter.create('cpu', this.#core.classes, this.#inputSize, this.#weights);
       try { this.#core.free(); } catch { /* the GPU side may already be gone */ }
       this.#core = core;
       this.#fallbackReason = `the GPU failed (${error.message}); now running on the CPU with the same weights`;
@@ -178,6 +205,28 @@ export class Segmenter {
     } catch {
       return error;
     }
+  }
+
+  /**
+   * Runs the network on blank input so that the first real call is fast: on the CPU the browser
+   * compiles wasm in two tiers and the optimised code arrives only after the network has run a
+   * while; on WebGPU the GPU pipelines are compiled on first use. On the CPU it runs small
+   * inputs, one at a time, and stops as soon as another call is made, so it delays that call by
+   * one small run at most. Resolves to the number of runs made.
+   */
+  async warmUp() {
+    const cpu = this.backend === 'cpu';
+    const [size, runs] = cpu ? [64, 8] : [this.#inputSize, 1];
+    const input = new Float32Array(3 * size * size);
+    const calls = this.#calls;
+    let done = 0;
+    while (done < runs && !this.#disposed && this.#calls === calls) {
+      await this.#exclusive(() => this.#core.logits(input, [1, 3, size, size]), false);
+      done++;
+      // A macrotask between runs, so that a request sent meanwhile is received and counted.
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    }
+    return done;
   }
 
   /** Segments one image of any size. */

@@ -47,7 +47,7 @@ pub fn kind_of(device: &Device) -> BackendKind {
 }
 
 /// Opens the default wgpu adapter natively (Vulkan here, via Mesa's lavapipe when there is no GPU).
-#[cfg(not(target_arch = "wasm32"))]
+#[cfg(all(not(target_arch = "wasm32"), feature = "webgpu"))]
 pub fn wgpu_device() -> Result<Device> {
     // The runtime can only be initialised once per process; later calls reuse it.
     static DEVICE: std::sync::OnceLock<std::result::Result<Device, String>> =
@@ -62,9 +62,15 @@ pub fn wgpu_device() -> Result<Device> {
         .map_err(|e| Error::Backend(format!("no usable wgpu adapter: {e}")))
 }
 
+/// Without the `webgpu` feature there is no GPU backend to open.
+#[cfg(all(not(target_arch = "wasm32"), not(feature = "webgpu")))]
+pub fn wgpu_device() -> Result<Device> {
+    Err(no_gpu_backend())
+}
+
 /// Opens the browser's WebGPU adapter. Must be awaited before any tensor is made on it.
 /// The runtime registers once per module instance, so later calls return the same device.
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "webgpu"))]
 pub async fn wgpu_device_async() -> Result<Device> {
     thread_local! {
         static DEVICE: std::cell::RefCell<Option<Device>> = const { std::cell::RefCell::new(None) };
@@ -78,6 +84,19 @@ pub async fn wgpu_device_async() -> Result<Device> {
         .map_err(|e| Error::Backend(format!("WebGPU is not available: {e}")))?;
     DEVICE.with(|d| *d.borrow_mut() = Some(device.clone()));
     Ok(device)
+}
+
+/// The CPU-only browser module has no WebGPU code: the JS wrapper loads the other module for it.
+#[cfg(all(target_arch = "wasm32", not(feature = "webgpu")))]
+pub async fn wgpu_device_async() -> Result<Device> {
+    Err(no_gpu_backend())
+}
+
+#[cfg(not(feature = "webgpu"))]
+fn no_gpu_backend() -> Error {
+    Error::Backend(
+        "this build has no GPU backend (it was built without the `webgpu` feature)".into(),
+    )
 }
 
 /// A device for a backend name (`cpu`, `wgpu`/`webgpu`), natively.

@@ -142,7 +142,8 @@ fn cmrf_matches_pytorch_block() {
     }
 }
 
-/// The custom 2×2 max-pooling kernel gives burn's general max-pooling result, forward and backward.
+/// The custom 2×2 max-pooling kernel gives burn's general max-pooling result and gradient, ties
+/// included.
 #[test]
 fn max_pool_kernel_matches_burns_pooling() {
     use burn::tensor::module::max_pool2d;
@@ -152,14 +153,246 @@ fn max_pool_kernel_matches_burns_pooling() {
         let ours = values(tinyunet::kernels::max_pool2x2(x.clone()));
         let burns = values(max_pool2d(x.clone(), MaxPoolOptions::new([2, 2])));
         assert_eq!(ours, burns, "{backend}");
-        let device = device.autodiff();
-        let x = Tensor::<4>::from_data(x.to_data(), &device).require_grad();
-        let grads = tinyunet::kernels::max_pool2x2(x.clone()).sum().backward();
-        let grad = values(x.grad(&grads).unwrap());
+        // Gradients for a random upstream gradient; a value repeated within a window tests ties.
+        let x = x.clone().slice_assign(
+            [0..1, 0..1, 0..2, 0..2],
+            Tensor::full([1, 1, 2, 2], 2.0, &device),
+        );
+        let upstream =
+            Tensor::<4>::random([2, 3, 3, 5], burn::tensor::Distribution::Default, &device);
+        let grad = |ours: bool| {
+            let ad = device.clone().autodiff();
+            let x = Tensor::<4>::from_data(x.to_data(), &ad).require_grad();
+            let pooled = if ours {
+                tinyunet::kernels::max_pool2x2(x.clone())
+            } else {
+                max_pool2d(x.clone(), MaxPoolOptions::new([2, 2]))
+            };
+            let grads = (pooled * Tensor::from_data(upstream.to_data(), &ad))
+                .sum()
+                .backward();
+            values(x.grad(&grads).unwrap())
+        };
+        let ours = grad(true);
+        assert_eq!(ours, grad(false), "{backend}");
         assert_eq!(
-            grad.iter().filter(|&&g| g == 1.0).count(),
+            ours.iter().filter(|&&g| g != 0.0).count(),
             2 * 3 * 3 * 5,
             "{backend}"
         );
+    }
+}
+
+/// BatchNorm in training mode in f64 on the host: output, mean, biased variance, and the
+/// gradients of x, γ and β for the loss Σ out·w. `x` and `w` are `[n, c, plane]`.
+#[allow(clippy::type_complexity)]
+fn batch_norm_train_f64(
+    x: &[f32],
+    w: &[f32],
+    gamma: &[f32],
+    beta: &[f32],
+    (n, c, plane): (usize, usize, usize),
+    eps: f64,
+) -> [Vec<f32>; 6] {
+    let at = |i: usize, ch: usize, k: usize| (i * c + ch) * plane + k;
+    let mut out = [
+        vec![0f32; x.len()],
+        vec![0f32; c],
+        vec![0f32; c],
+        vec![0f32; x.len()],
+        vec![0f32; c],
+        vec![0f32; c],
+    ];
+    let count = (n * plane) as f64;
+    for ch in 0..c {
+        let all = || (0..n).flat_map(move |i| (0..plane).map(move |k| at(i, ch, k)));
+        let mean = all().map(|j| x[j] as f64).sum::<f64>() / count;
+        let var = all().map(|j| (x[j] as f64 - mean).powi(2)).sum::<f64>() / count;
+        let inv_std = 1.0 / (var + eps).sqrt();
+        let (g, b) = (gamma[ch] as f64, beta[ch] as f64);
+        let sum_w = all().map(|j| w[j] as f64).sum::<f64>();
+        let sum_wx = all()
+            .map(|j| w[j] as f64 * (x[j] as f64 - mean) * inv_std)
+            .sum::<f64>();
+        for j in all() {
+            let xhat = (x[j] as f64 - mean) * inv_std;
+            out[0][j] = (xhat * g + b) as f32;
+            out[3][j] =
+                (g * inv_std * (w[j] as f64 - sum_w / count - xhat * sum_wx / count)) as f32;
+        }
+        out[1][ch] = mean as f32;
+        out[2][ch] = var as f32;
+        out[4][ch] = sum_wx as f32;
+        out[5][ch] = sum_w as f32;
+    }
+    out
+}
+
+/// The BatchNorm kernels (fused on the CPU, burn's on the GPU) in training mode agree with an f64
+/// computation (output, batch statistics, gradients of x, γ and β) at least as well as burn's own
+/// composed batch norm does; in inference they give burn's `batch_norm`.
+#[test]
+fn batch_norm_kernels_match_f64_and_burns_batch_norm() {
+    use burn::tensor::Distribution;
+    use burn::tensor::module::{batch_norm, batch_norm_train};
+    let eps = 1e-3;
+    let dims = (3, 5, 7 * 9);
+    for (backend, device) in devices() {
+        // A large common offset: a one-pass variance (E[x²] − m²) would lose it.
+        let x = Tensor::<4>::random([3, 5, 7, 9], Distribution::Normal(40.0, 2.0), &device);
+        let gamma = Tensor::<1>::random([5], Distribution::Normal(1.0, 0.5), &device);
+        let beta = Tensor::<1>::random([5], Distribution::Normal(0.0, 0.5), &device);
+        let weights = Tensor::<4>::random([3, 5, 7, 9], Distribution::Default, &device);
+        let exact = batch_norm_train_f64(
+            &values(x.clone()),
+            &values(weights.clone()),
+            &values(gamma.clone()),
+            &values(beta.clone()),
+            dims,
+            eps,
+        );
+
+        let run = |ours: bool| {
+            let ad = device.clone().autodiff();
+            let x = Tensor::<4>::from_data(x.to_data(), &ad).require_grad();
+            let gamma = Tensor::<1>::from_data(gamma.to_data(), &ad).require_grad();
+            let beta = Tensor::<1>::from_data(beta.to_data(), &ad).require_grad();
+            let (out, mean, var) = if ours {
+                tinyunet::kernels::batch_norm_train(x.clone(), gamma.clone(), beta.clone(), eps)
+            } else {
+                let r = batch_norm_train(x.clone(), gamma.clone(), beta.clone(), eps);
+                (r.output, r.mean, r.variance)
+            };
+            // A weighted sum: the plain sum of a batch norm's output has a zero input gradient.
+            let grads = (out.clone() * Tensor::from_data(weights.to_data(), &ad))
+                .sum()
+                .backward();
+            [
+                values(out.inner()),
+                values(mean.inner()),
+                values(var.inner()),
+                values(x.grad(&grads).unwrap()),
+                values(gamma.grad(&grads).unwrap()),
+                values(beta.grad(&grads).unwrap()),
+            ]
+        };
+        let (ours, burns) = (run(true), run(false));
+        for (i, name) in ["output", "mean", "variance", "x grad", "γ grad", "β grad"]
+            .iter()
+            .enumerate()
+        {
+            let scale = exact[i].iter().fold(1f32, |m, v| m.max(v.abs()));
+            let error = |got: &[f32]| max_abs_diff(got, &exact[i]) / scale;
+            let (ours, burns) = (error(&ours[i]), error(&burns[i]));
+            assert!(
+                ours <= burns.max(2e-6),
+                "{backend}: {name} is {ours} from f64 (relative), burn's composed batch norm {burns}"
+            );
+        }
+
+        let (mean, var) = (
+            Tensor::<1>::random([5], Distribution::Normal(40.0, 1.0), &device),
+            Tensor::<1>::random([5], Distribution::Uniform(1.0, 4.0), &device),
+        );
+        let ours = tinyunet::kernels::batch_norm(
+            x.clone(),
+            gamma.clone(),
+            beta.clone(),
+            mean.clone(),
+            var.clone(),
+            eps,
+        );
+        let burns = batch_norm(x, gamma, beta, mean, var, eps);
+        let diff = max_abs_diff(&values(ours), &values(burns));
+        assert!(diff < 1e-5, "{backend}: inference output differs by {diff}");
+    }
+}
+
+/// Exact GELU on every device: the output is burn's (erf) GELU and the gradient is
+/// `Φ(x) + x·φ(x)` computed in f64, both to a few units in the last place.
+#[test]
+fn gelu_kernel_matches_the_exact_gelu_and_its_derivative() {
+    use burn::tensor::Distribution;
+    for (backend, device) in devices() {
+        let x = Tensor::<4>::random([2, 3, 17, 19], Distribution::Normal(0.0, 3.0), &device);
+        let ours = values(tinyunet::kernels::gelu_exact(x.clone()));
+        let burns = values(burn::tensor::activation::gelu(x.clone()));
+        // GELU(x) ≈ x for large x: its rounding error grows with |x|.
+        let diff = (ours.iter().zip(&burns).zip(values(x.clone())))
+            .map(|((a, b), v)| (a - b).abs() / v.abs().max(1.0))
+            .fold(0f32, f32::max);
+        assert!(
+            diff < 1e-6,
+            "{backend}: GELU differs from burn's by {diff} (scaled)"
+        );
+
+        let ad = device.autodiff();
+        let xa = Tensor::<4>::from_data(x.to_data(), &ad).require_grad();
+        let grads = tinyunet::kernels::gelu_exact(xa.clone()).sum().backward();
+        let grad = values(xa.grad(&grads).unwrap());
+        let exact: Vec<f32> = values(x)
+            .iter()
+            .map(|&v| {
+                let v = v as f64;
+                let cdf = 0.5 * (1.0 + libm::erf(v / std::f64::consts::SQRT_2));
+                let pdf = (-0.5 * v * v).exp() / (2.0 * std::f64::consts::PI).sqrt();
+                (cdf + v * pdf) as f32
+            })
+            .collect();
+        let diff = max_abs_diff(&grad, &exact);
+        assert!(diff < 1e-6, "{backend}: GELU gradient is {diff} from exact");
+    }
+}
+
+/// The depthwise 3×3 kernel gives burn's grouped convolution: output and the gradients of the
+/// input and the kernel, borders and one-pixel planes included.
+#[test]
+fn depthwise_kernel_matches_burns_grouped_convolution() {
+    use burn::tensor::Distribution;
+    use burn::tensor::module::conv2d;
+    use burn::tensor::ops::ConvOptions;
+    for (backend, device) in devices() {
+        // Widths around the CPU kernel's 16 accumulator lanes, where a row and its shifted neighbour
+        // split into lanes differently.
+        for shape in [
+            [2, 3, 5, 7],
+            [1, 2, 1, 1],
+            [2, 4, 16, 9],
+            [2, 3, 9, 16],
+            [2, 3, 6, 33],
+        ] {
+            let c = shape[1];
+            let x = Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &device);
+            let weight = Tensor::<4>::random([c, 1, 3, 3], Distribution::Normal(0.0, 1.0), &device);
+            let upstream = Tensor::<4>::random(shape, Distribution::Default, &device);
+            let run = |ours: bool| {
+                let ad = device.clone().autodiff();
+                let x = Tensor::<4>::from_data(x.to_data(), &ad).require_grad();
+                let weight = Tensor::<4>::from_data(weight.to_data(), &ad).require_grad();
+                let y = if ours {
+                    tinyunet::kernels::depthwise3x3(x.clone(), weight.clone())
+                } else {
+                    let options = ConvOptions::new([1, 1], [1, 1], [1, 1], c);
+                    conv2d(x.clone(), weight.clone(), None, options)
+                };
+                let grads = (y.clone() * Tensor::from_data(upstream.to_data(), &ad))
+                    .sum()
+                    .backward();
+                [
+                    values(y.inner()),
+                    values(x.grad(&grads).unwrap()),
+                    values(weight.grad(&grads).unwrap()),
+                ]
+            };
+            let (ours, burns) = (run(true), run(false));
+            for (i, name) in ["output", "input grad", "kernel grad"].iter().enumerate() {
+                let scale = burns[i].iter().fold(1f32, |m, v| m.max(v.abs()));
+                let diff = max_abs_diff(&ours[i], &burns[i]) / scale;
+                assert!(
+                    diff < 2e-6,
+                    "{backend} {shape:?}: {name} differs by {diff} (relative)"
+                );
+            }
+        }
     }
 }

@@ -4,11 +4,15 @@
 import { $, notice, announce } from './ui/dom.js';
 import { friendly } from './ui/client.js';
 import { Model } from './ui/model.js';
-import { setupSegmentPanel } from './ui/segment.js';
-import { setupTrainPanel } from './ui/train.js';
-import { setupWeightsPanel } from './ui/weights.js';
 
+// The worker starts loading the network now; the panels' code loads meanwhile (a first mask
+// comes ~0.1 s sooner than when the worker waited for every module of the page).
 const model = new Model(new URL('worker.js', import.meta.url));
+const [{ setupSegmentPanel }, { setupTrainPanel }, { setupWeightsPanel }] = await Promise.all([
+  import('./ui/segment.js'),
+  import('./ui/train.js'),
+  import('./ui/weights.js'),
+]);
 
 // A file dropped outside a drop zone would make the browser open it and leave the page.
 for (const type of ['dragover', 'drop']) {

@@ -109,12 +109,11 @@ const handlers = {
     }
     segmenter = await Segmenter.create({ backend, inputSize, weights: bytes ?? undefined });
     state = describe(segmenter, kind, label);
-    // Warm-up: the first inference runs in the browser's baseline wasm code (and compiles the GPU
-    // pipelines on WebGPU); doing it now, while the visitor looks at the page, makes their first
-    // mask come sooner. The segmenter queues its calls, so a request arriving meanwhile waits.
-    // After a macrotask, so that this reply reaches the page first.
+    // Warm-up while the visitor looks at the page: the first inference would otherwise run in the
+    // browser's baseline wasm code (or compile the GPU pipelines). On the CPU it gives way to a
+    // request as soon as one arrives. After a macrotask, so that this reply reaches the page first.
     const warming = segmenter;
-    setTimeout(() => warming.segment(new ImageData(warming.inputSize, warming.inputSize)).catch(() => {}), 0);
+    setTimeout(() => warming.warmUp().catch(() => {}), 0);
     return state;
   },
 

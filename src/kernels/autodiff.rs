@@ -10,10 +10,9 @@ use burn::backend::tensor::FloatTensor;
 
 use super::TinyKernels;
 
-/// Forward on the inner backend with a hand-written backward for the two operations TinyU-Net
-/// differentiates. The rest keep the trait's defaults, composed of autodiff's own operations:
-/// `max_pool2x2` is burn's differentiable pooling (the fast kernel serves inference only), and the
-/// backward operations themselves stay differentiable should a second-order gradient be taken.
+/// Forward on the inner backend with a hand-written backward for the operations TinyU-Net
+/// differentiates. The rest keep the trait's defaults, composed of autodiff's own operations, so
+/// the backward operations themselves stay differentiable should a second-order gradient be taken.
 impl<B: TinyKernels, C: CheckpointStrategy> TinyKernels for Autodiff<B, C> {
     fn bicubic_up2(x: FloatTensor<Self>) -> FloatTensor<Self> {
         /// Bicubic upsampling is linear: its backward needs no saved state, only the gradient.
@@ -37,6 +36,164 @@ impl<B: TinyKernels, C: CheckpointStrategy> TinyKernels for Autodiff<B, C> {
             .prepare::<C>([x.node()])
             .compute_bound()
             .stateless(output)
+    }
+
+    fn bn_train(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        /// As burn's own batch-norm node, but with the inner backend's `bn_train_backward`.
+        #[derive(Debug)]
+        struct BnTrain;
+
+        /// The checkpointed input and γ, the batch statistics, and ε.
+        type BnState<B> = (NodeId, NodeId, FloatTensor<B>, FloatTensor<B>, f64);
+
+        impl<B: TinyKernels> Backward<B, 3> for BnTrain {
+            type State = BnState<B>;
+
+            fn backward(
+                self,
+                ops: Ops<Self::State, 3>,
+                grads: &mut Gradients,
+                checkpointer: &mut Checkpointer,
+            ) {
+                let [node_x, node_gamma, node_beta] = ops.parents;
+                let grad = grads.consume::<B>(&ops.node);
+                let (x, gamma, mean, variance, epsilon) = ops.state;
+                let x = checkpointer.retrieve_node_output(x);
+                let gamma = checkpointer.retrieve_node_output(gamma);
+                let (x_grad, gamma_grad, beta_grad) =
+                    B::bn_train_backward(x, gamma, mean, variance, epsilon, grad);
+                for (node, grad) in [
+                    (node_x, x_grad),
+                    (node_gamma, gamma_grad),
+                    (node_beta, beta_grad),
+                ] {
+                    if let Some(node) = node {
+                        grads.register::<B>(node.id, grad);
+                    }
+                }
+            }
+        }
+
+        let forward = || {
+            B::bn_train(
+                x.primitive().clone(),
+                gamma.primitive().clone(),
+                beta.primitive().clone(),
+                epsilon,
+            )
+        };
+        let (output, mean, variance) = match BnTrain
+            .prepare::<C>([x.node(), gamma.node(), beta.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(mut prep) => {
+                let x_state = prep.checkpoint(&x);
+                let gamma_state = prep.checkpoint(&gamma);
+                let (output, mean, variance) = forward();
+                let state = (
+                    x_state,
+                    gamma_state,
+                    mean.clone(),
+                    variance.clone(),
+                    epsilon,
+                );
+                (prep.finish(state, output), mean, variance)
+            }
+            OpsKind::UnTracked(prep) => {
+                let (output, mean, variance) = forward();
+                (prep.finish(output), mean, variance)
+            }
+        };
+        // The statistics feed only the running averages: constants to autodiff.
+        (
+            output,
+            FloatTensor::<Self>::new(mean),
+            FloatTensor::<Self>::new(variance),
+        )
+    }
+
+    fn depthwise3x3(x: FloatTensor<Self>, weight: FloatTensor<Self>) -> FloatTensor<Self> {
+        #[derive(Debug)]
+        struct Depthwise3x3;
+
+        impl<B: TinyKernels> Backward<B, 2> for Depthwise3x3 {
+            type State = (NodeId, NodeId);
+
+            fn backward(
+                self,
+                ops: Ops<Self::State, 2>,
+                grads: &mut Gradients,
+                checkpointer: &mut Checkpointer,
+            ) {
+                let [node_x, node_weight] = ops.parents;
+                let grad = grads.consume::<B>(&ops.node);
+                let x = checkpointer.retrieve_node_output(ops.state.0);
+                let weight = checkpointer.retrieve_node_output(ops.state.1);
+                let (x_grad, weight_grad) = B::depthwise3x3_backward(x, weight, grad);
+                if let Some(node) = node_x {
+                    grads.register::<B>(node.id, x_grad);
+                }
+                if let Some(node) = node_weight {
+                    grads.register::<B>(node.id, weight_grad);
+                }
+            }
+        }
+
+        let forward = || B::depthwise3x3(x.primitive().clone(), weight.primitive().clone());
+        match Depthwise3x3
+            .prepare::<C>([x.node(), weight.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(mut prep) => {
+                let state = (prep.checkpoint(&x), prep.checkpoint(&weight));
+                prep.finish(state, forward())
+            }
+            OpsKind::UnTracked(prep) => prep.finish(forward()),
+        }
+    }
+
+    fn max_pool2x2(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        /// The backward finds each window's maximum again in the saved input: cheaper than
+        /// keeping an index tensor alive from the forward to the backward.
+        #[derive(Debug)]
+        struct MaxPool2x2;
+
+        impl<B: TinyKernels> Backward<B, 1> for MaxPool2x2 {
+            type State = NodeId;
+
+            fn backward(
+                self,
+                ops: Ops<NodeId, 1>,
+                grads: &mut Gradients,
+                checkpointer: &mut Checkpointer,
+            ) {
+                let [parent] = ops.parents;
+                let grad = grads.consume::<B>(&ops.node);
+                let x = checkpointer.retrieve_node_output(ops.state);
+                if let Some(parent) = parent {
+                    grads.register::<B>(parent.id, B::max_pool2x2_backward(x, grad));
+                }
+            }
+        }
+
+        match MaxPool2x2
+            .prepare::<C>([x.node()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(mut prep) => {
+                let state = prep.checkpoint(&x);
+                prep.finish(state, B::max_pool2x2(x.primitive().clone()))
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::max_pool2x2(x.primitive().clone())),
+        }
     }
 
     fn gelu_exact(x: FloatTensor<Self>) -> FloatTensor<Self> {

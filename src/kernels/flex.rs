@@ -3,12 +3,11 @@
 
 use burn::backend::Flex;
 use burn::backend::flex::FlexTensor;
-use burn::backend::ops::ActivationOps;
 use burn::backend::tensor::FloatTensor;
 use burn::prelude::*;
 use burn::tensor::DType;
 
-use super::TinyKernels;
+use super::{TinyKernels, fast_math};
 use crate::model::bicubic::taps_for_output;
 
 /// For each of `2n` outputs along an axis: its four source indices (clamped) and weights.
@@ -30,10 +29,277 @@ fn f32_input(t: FloatTensor<Flex>) -> FlexTensor {
     }
 }
 
+/// `(N, C, elements per channel per sample)` of a contiguous `[N, C, …]` tensor.
+fn channel_planes(t: &FlexTensor) -> (usize, usize, usize) {
+    let shape = t.layout().shape();
+    let (n, c) = (shape[0], shape[1]);
+    (n, c, shape.num_elements() / (n * c).max(1))
+}
+
+fn f32_values(t: FloatTensor<Flex>) -> Vec<f32> {
+    f32_input(t)
+        .as_slice::<f32>()
+        .expect("a contiguous f32 tensor")
+        .to_vec()
+}
+
+/// A new zero-filled `f32` tensor that `fill` writes.
+///
+/// Not `FlexTensor::empty`: that allocates a `u8` buffer and then copies all of it into a
+/// stricter-aligned one (burn-flex 0.22.1), a fifth of a wasm inference before these kernels
+/// stopped using it.
+fn f32_output(shape: Shape, fill: impl FnOnce(&mut [f32])) -> FlexTensor {
+    let mut values = vec![0f32; shape.num_elements()];
+    fill(&mut values);
+    FlexTensor::from_data(TensorData::new(values, shape))
+}
+
+/// A new `f32` tensor of `values` (no zero-filling first: for kernels that write every element
+/// in order). `values` should know its length (a map over slices), or the vector regrows.
+fn f32_collect(shape: Shape, values: impl Iterator<Item = f32>) -> FlexTensor {
+    let values: Vec<f32> = values.collect();
+    debug_assert_eq!(values.len(), shape.num_elements());
+    FlexTensor::from_data(TensorData::new(values, shape))
+}
+
+fn f32_tensor(values: Vec<f32>) -> FlexTensor {
+    let shape = Shape::new([values.len()]);
+    FlexTensor::from_data(TensorData::new(values, shape))
+}
+
+/// Accumulator lanes (a multiple of every SIMD width) and the run summed in `f32` before it is
+/// added to an `f64` total: vectorised, and accurate for planes of any size.
+const LANES: usize = 16;
+const BLOCK: usize = 16 * LANES;
+
+/// `Σ f(aᵢ, bᵢ)` over the pairs that exist (the shorter slice's length).
+fn sum_zip(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f64 {
+    // Equal lengths, or the lanes of `a` and the leftovers of `b` would pair up wrongly.
+    let len = a.len().min(b.len());
+    let (a, b) = (&a[..len], &b[..len]);
+    let mut total = 0f64;
+    for (a, b) in a.chunks(BLOCK).zip(b.chunks(BLOCK)) {
+        let mut lanes = [0f32; LANES];
+        let (whole_a, whole_b) = (a.chunks_exact(LANES), b.chunks_exact(LANES));
+        let tail: f32 = (whole_a.remainder().iter())
+            .zip(whole_b.remainder())
+            .map(|(&x, &y)| f(x, y))
+            .sum();
+        for (a, b) in whole_a.zip(whole_b) {
+            for ((lane, &x), &y) in lanes.iter_mut().zip(a).zip(b) {
+                *lane += f(x, y);
+            }
+        }
+        total += lanes.iter().sum::<f32>() as f64 + tail as f64;
+    }
+    total
+}
+
+/// `Σ f(x)` over every sample's plane of channel `ch`.
+fn channel_sum(
+    x: &[f32],
+    (n, c, plane): (usize, usize, usize),
+    ch: usize,
+    f: impl Fn(f32) -> f32,
+) -> f64 {
+    (0..n)
+        .map(|i| {
+            let p = &x[(i * c + ch) * plane..][..plane];
+            sum_zip(p, p, |v, _| f(v))
+        })
+        .sum()
+}
+
+/// `Σ f(x, g)` over every sample's plane of channel `ch`.
+fn channel_sum_zip(
+    x: &[f32],
+    g: &[f32],
+    (n, c, plane): (usize, usize, usize),
+    ch: usize,
+    f: impl Fn(f32, f32) -> f32,
+) -> f64 {
+    (0..n)
+        .map(|i| {
+            let at = (i * c + ch) * plane;
+            sum_zip(&x[at..][..plane], &g[at..][..plane], &f)
+        })
+        .sum()
+}
+
+/// `(x − mean[c]) · γ[c] / √(variance[c] + ε) + β[c]` for every element of `[N, C, …]`.
+fn normalise(
+    x: &FlexTensor,
+    gamma: &[f32],
+    beta: &[f32],
+    mean: &[f32],
+    variance: &[f32],
+    epsilon: f64,
+) -> FlexTensor {
+    let (_, c, plane) = channel_planes(x);
+    let src = x.as_slice::<f32>().expect("a contiguous f32 tensor");
+    let mut values = Vec::with_capacity(src.len());
+    for (i, s) in src.chunks_exact(plane).enumerate() {
+        let ch = i % c;
+        let (m, shift) = (mean[ch], beta[ch]);
+        let scale = gamma[ch] / (variance[ch] + epsilon as f32).sqrt();
+        values.extend(s.iter().map(|&v| (v - m) * scale + shift));
+    }
+    FlexTensor::from_data(TensorData::new(values, x.layout().shape().clone()))
+}
+
+/// Adds the 3×3 correlation of one `h×w` plane with `k` (row-major, zero padding 1) to `out`.
+fn correlate3x3_add(src: &[f32], k: &[f32], w: usize, out: &mut [f32]) {
+    let h = src.len() / w;
+    for (y, target) in out.chunks_exact_mut(w).enumerate() {
+        for ky in 0..3 {
+            let Some(sy) = (y + ky).checked_sub(1).filter(|&sy| sy < h) else {
+                continue;
+            };
+            let row = &src[sy * w..(sy + 1) * w];
+            let [a, b, c] = [k[3 * ky], k[3 * ky + 1], k[3 * ky + 2]];
+            for (t, &v) in target.iter_mut().zip(row) {
+                *t += b * v;
+            }
+            // Left neighbours (x − 1) and right neighbours (x + 1).
+            for (t, &v) in target[1..].iter_mut().zip(row) {
+                *t += a * v;
+            }
+            for (t, &v) in target.iter_mut().zip(&row[1..]) {
+                *t += c * v;
+            }
+        }
+    }
+}
+
+/// `Σ g[y][x] · x[y + ky − 1][x + kx − 1]` over one plane, for each of the nine taps.
+fn depthwise_weight_grad(src: &[f32], g: &[f32], w: usize, out: &mut [f64; 9]) {
+    let h = src.len() / w;
+    for y in 0..h {
+        let grow = &g[y * w..(y + 1) * w];
+        for ky in 0..3 {
+            let Some(sy) = (y + ky).checked_sub(1).filter(|&sy| sy < h) else {
+                continue;
+            };
+            let row = &src[sy * w..(sy + 1) * w];
+            out[3 * ky] += sum_zip(&grow[1..], row, |g, v| g * v);
+            out[3 * ky + 1] += sum_zip(grow, row, |g, v| g * v);
+            out[3 * ky + 2] += sum_zip(grow, &row[1..], |g, v| g * v);
+        }
+    }
+}
+
 impl TinyKernels for Flex {
+    // BatchNorm: burn-flex composes it from generic ops (a dozen passes over the activations
+    // and two transposed copies each way); these take two passes forward and two backward.
+    fn bn_train(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        let x = f32_input(x);
+        let (gamma, beta) = (f32_values(gamma), f32_values(beta));
+        let dims = channel_planes(&x);
+        let (n, c, plane) = dims;
+        let src = x.as_slice::<f32>().expect("a contiguous f32 tensor");
+        let count = (n * plane) as f64;
+        let mut mean = vec![0f32; c];
+        let mut variance = vec![0f32; c];
+        for ch in 0..c {
+            let m = (channel_sum(src, dims, ch, |v| v) / count) as f32;
+            // Two passes (centred squares), not E[x²] − m², which cancels catastrophically.
+            variance[ch] = (channel_sum(src, dims, ch, |v| (v - m) * (v - m)) / count) as f32;
+            mean[ch] = m;
+        }
+        let out = normalise(&x, &gamma, &beta, &mean, &variance, epsilon);
+        (out, f32_tensor(mean), f32_tensor(variance))
+    }
+
+    fn bn_train_backward(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        variance: FloatTensor<Self>,
+        epsilon: f64,
+        grad: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        let (x, grad) = (f32_input(x), f32_input(grad));
+        let (gamma, mean, variance) = (f32_values(gamma), f32_values(mean), f32_values(variance));
+        let dims = channel_planes(&x);
+        let (n, c, plane) = dims;
+        let src = x.as_slice::<f32>().expect("a contiguous f32 tensor");
+        let g = grad.as_slice::<f32>().expect("a contiguous f32 tensor");
+        let count = (n * plane) as f32;
+        let mut gamma_grad = vec![0f32; c];
+        let mut beta_grad = vec![0f32; c];
+        // x̂ = (x − μ)·σ⁻¹; dx = γσ⁻¹·(g − mean(g) − x̂·mean(g·x̂)).
+        let mut coefficients = vec![(0f32, 0f32, 0f32, 0f32); c];
+        for ch in 0..c {
+            let (m, inv_std) = (mean[ch], 1.0 / (variance[ch] + epsilon as f32).sqrt());
+            let sum_g = channel_sum_zip(src, g, dims, ch, |_, g| g);
+            // Σg·(x − μ) around the f32-rounded μ, corrected by the rounding error δ of μ:
+            // δ·Σg is far larger than float noise when the mean is large against the spread.
+            let delta = channel_sum(src, dims, ch, |v| v - m) / count as f64;
+            let sum_gx =
+                (channel_sum_zip(src, g, dims, ch, |x, g| g * (x - m)) - delta * sum_g) as f32;
+            let sum_g = sum_g as f32;
+            beta_grad[ch] = sum_g;
+            gamma_grad[ch] = sum_gx * inv_std;
+            coefficients[ch] = (
+                m,
+                gamma[ch] * inv_std,
+                sum_g / count,
+                gamma_grad[ch] * inv_std / count,
+            );
+        }
+        let mut values = Vec::with_capacity(src.len());
+        for (i, (xs, gs)) in src
+            .chunks_exact(plane)
+            .zip(g.chunks_exact(plane))
+            .enumerate()
+        {
+            let (m, scale, mean_g, slope) = coefficients[i % c];
+            values
+                .extend((xs.iter().zip(gs)).map(|(&x, &g)| scale * (g - mean_g - (x - m) * slope)));
+        }
+        let x_grad = FlexTensor::from_data(TensorData::new(values, x.layout().shape().clone()));
+        (x_grad, f32_tensor(gamma_grad), f32_tensor(beta_grad))
+    }
+
+    fn bn_infer(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        variance: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> FloatTensor<Self> {
+        let x = f32_input(x);
+        let (gamma, beta) = (f32_values(gamma), f32_values(beta));
+        let (mean, variance) = (f32_values(mean), f32_values(variance));
+        normalise(&x, &gamma, &beta, &mean, &variance, epsilon)
+    }
+
+    // Exact GELU: burn-flex's calls libm's scalar erf per element.
+    fn gelu_exact(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        let x = f32_input(x);
+        let src = x.as_slice::<f32>().expect("a contiguous f32 tensor");
+        f32_collect(
+            x.layout().shape().clone(),
+            src.iter().map(|&v| fast_math::gelu(v)),
+        )
+    }
+
     fn gelu_exact_backward(x: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
-        // burn-flex's own GELU backward is the exact erf derivative, in one fused pass.
-        <Self as ActivationOps<Self>>::gelu_backward(x, grad)
+        let (x, grad) = (f32_input(x), f32_input(grad));
+        let src = x.as_slice::<f32>().expect("a contiguous f32 tensor");
+        let g = grad.as_slice::<f32>().expect("a contiguous f32 tensor");
+        f32_collect(
+            x.layout().shape().clone(),
+            src.iter()
+                .zip(g)
+                .map(|(&v, &g)| g * fast_math::gelu_slope(v)),
+        )
     }
 
     fn max_pool2x2(x: FloatTensor<Self>) -> FloatTensor<Self> {
@@ -41,21 +307,90 @@ impl TinyKernels for Flex {
         let [n, c, h, w] = dims4(&x);
         let (oh, ow) = (h / 2, w / 2);
         let src = x.as_slice::<f32>().expect("a contiguous f32 tensor");
-        let mut out = FlexTensor::empty(Shape::new([n, c, oh, ow]), DType::F32);
-        let dst = out.storage_mut::<f32>();
-        for (plane_in, plane_out) in src.chunks_exact(h * w).zip(dst.chunks_exact_mut(oh * ow)) {
-            for y in 0..oh {
-                let top = &plane_in[2 * y * w..2 * y * w + 2 * ow];
-                let bottom = &plane_in[(2 * y + 1) * w..(2 * y + 1) * w + 2 * ow];
-                let target = &mut plane_out[y * ow..(y + 1) * ow];
-                for x in 0..ow {
-                    target[x] = top[2 * x]
-                        .max(top[2 * x + 1])
-                        .max(bottom[2 * x].max(bottom[2 * x + 1]));
+        f32_output(Shape::new([n, c, oh, ow]), |dst| {
+            for (plane_in, plane_out) in src.chunks_exact(h * w).zip(dst.chunks_exact_mut(oh * ow))
+            {
+                for y in 0..oh {
+                    let top = &plane_in[2 * y * w..2 * y * w + 2 * ow];
+                    let bottom = &plane_in[(2 * y + 1) * w..(2 * y + 1) * w + 2 * ow];
+                    let target = &mut plane_out[y * ow..(y + 1) * ow];
+                    for x in 0..ow {
+                        target[x] = top[2 * x]
+                            .max(top[2 * x + 1])
+                            .max(bottom[2 * x].max(bottom[2 * x + 1]));
+                    }
                 }
             }
+        })
+    }
+
+    // burn-flex differentiates a depthwise convolution through a general transposed
+    // convolution; this is two direct 3×3 stencils.
+    fn depthwise3x3_backward(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        let (x, grad) = (f32_input(x), f32_input(grad));
+        let kernels = f32_values(weight);
+        let [n, c, h, w] = dims4(&x);
+        let src = x.as_slice::<f32>().expect("a contiguous f32 tensor");
+        let g = grad.as_slice::<f32>().expect("a contiguous f32 tensor");
+        // The input gradient correlates the output gradient with the kernel turned 180°.
+        let flipped: Vec<f32> = kernels
+            .chunks_exact(9)
+            .flat_map(|k| k.iter().rev().copied())
+            .collect();
+        let x_grad = f32_output(Shape::new([n, c, h, w]), |dst| {
+            for (i, (gp, dp)) in g
+                .chunks_exact(h * w)
+                .zip(dst.chunks_exact_mut(h * w))
+                .enumerate()
+            {
+                let ch = i % c;
+                correlate3x3_add(gp, &flipped[9 * ch..9 * ch + 9], w, dp);
+            }
+        });
+        let mut sums = vec![[0f64; 9]; c];
+        for (i, (xp, gp)) in src
+            .chunks_exact(h * w)
+            .zip(g.chunks_exact(h * w))
+            .enumerate()
+        {
+            depthwise_weight_grad(xp, gp, w, &mut sums[i % c]);
         }
-        out
+        let weight_grad: Vec<f32> = sums.iter().flatten().map(|&v| v as f32).collect();
+        let weight_grad =
+            FlexTensor::from_data(TensorData::new(weight_grad, Shape::new([c, 1, 3, 3])));
+        (x_grad, weight_grad)
+    }
+
+    fn max_pool2x2_backward(x: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
+        let (x, grad) = (f32_input(x), f32_input(grad));
+        let [n, c, h, w] = dims4(&x);
+        let (oh, ow) = (h / 2, w / 2);
+        let src = x.as_slice::<f32>().expect("a contiguous f32 tensor");
+        let g = grad.as_slice::<f32>().expect("a contiguous f32 tensor");
+        f32_output(Shape::new([n, c, h, w]), |dst| {
+            for ((plane_in, plane_g), plane_out) in src
+                .chunks_exact(h * w)
+                .zip(g.chunks_exact(oh * ow))
+                .zip(dst.chunks_exact_mut(h * w))
+            {
+                for y in 0..oh {
+                    for x in 0..ow {
+                        // The first maximum in reading order, as PyTorch and burn pick it.
+                        let mut best = 2 * y * w + 2 * x;
+                        for at in [best + 1, best + w, best + w + 1] {
+                            if plane_in[at] > plane_in[best] {
+                                best = at;
+                            }
+                        }
+                        plane_out[best] = plane_g[y * ow + x];
+                    }
+                }
+            }
+        })
     }
 
     fn bicubic_up2(x: FloatTensor<Self>) -> FloatTensor<Self> {
@@ -73,22 +408,21 @@ impl TinyKernels for Flex {
             }
         }
         // Along the height, one whole output row at a time (contiguous, vectorised).
-        let mut out = FlexTensor::empty(Shape::new([n, c, 2 * h, 2 * w]), DType::F32);
-        let dst = out.storage_mut::<f32>();
         let row = 2 * w;
-        for (plane_in, plane_out) in wide
-            .chunks_exact(h * row)
-            .zip(dst.chunks_exact_mut(2 * h * row))
-        {
-            for (o, (j, k)) in rows.iter().enumerate() {
-                let target = &mut plane_out[o * row..(o + 1) * row];
-                let [a, b, cc, d] = j.map(|r| &plane_in[r * row..(r + 1) * row]);
-                for x in 0..row {
-                    target[x] = k[0] * a[x] + k[1] * b[x] + k[2] * cc[x] + k[3] * d[x];
+        f32_output(Shape::new([n, c, 2 * h, 2 * w]), |dst| {
+            for (plane_in, plane_out) in wide
+                .chunks_exact(h * row)
+                .zip(dst.chunks_exact_mut(2 * h * row))
+            {
+                for (o, (j, k)) in rows.iter().enumerate() {
+                    let target = &mut plane_out[o * row..(o + 1) * row];
+                    let [a, b, cc, d] = j.map(|r| &plane_in[r * row..(r + 1) * row]);
+                    for x in 0..row {
+                        target[x] = k[0] * a[x] + k[1] * b[x] + k[2] * cc[x] + k[3] * d[x];
+                    }
                 }
             }
-        }
-        out
+        })
     }
 
     fn bicubic_up2_backward(grad: FloatTensor<Self>) -> FloatTensor<Self> {
@@ -112,16 +446,15 @@ impl TinyKernels for Flex {
             }
         }
         // Adjoint along the width.
-        let mut out = FlexTensor::zeros(Shape::new([n, c, h, w]), DType::F32);
-        let dst = out.storage_mut::<f32>();
-        for (line, target) in tall.chunks_exact(w2).zip(dst.chunks_exact_mut(w)) {
-            for (o, (j, k)) in cols.iter().enumerate() {
-                let g = line[o];
-                for t in 0..4 {
-                    target[j[t]] += k[t] * g;
+        f32_output(Shape::new([n, c, h, w]), |dst| {
+            for (line, target) in tall.chunks_exact(w2).zip(dst.chunks_exact_mut(w)) {
+                for (o, (j, k)) in cols.iter().enumerate() {
+                    let g = line[o];
+                    for t in 0..4 {
+                        target[j[t]] += k[t] * g;
+                    }
                 }
             }
-        }
-        out
+        })
     }
 }

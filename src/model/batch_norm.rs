@@ -7,7 +7,8 @@
 
 use burn::module::{Param, RunningState};
 use burn::prelude::*;
-use burn::tensor::module::{batch_norm, batch_norm_train};
+
+use crate::kernels::{batch_norm, batch_norm_train};
 
 /// PyTorch's `BatchNorm2d` (eps and momentum as configured by TinyU-Net: 1e-3 and 0.03).
 #[derive(Module, Debug)]
@@ -61,7 +62,8 @@ impl BatchNorm2d {
         let [n, _, h, w] = x.dims();
         let device = x.device();
         let count = (n * h * w) as f64;
-        let out = batch_norm_train(x, self.weight.val(), self.bias.val(), self.eps);
+        let (output, mean, variance) =
+            batch_norm_train(x, self.weight.val(), self.bias.val(), self.eps);
         // PyTorch feeds the unbiased estimate into the running variance.
         let unbiased = if count > 1.0 {
             count / (count - 1.0)
@@ -70,11 +72,11 @@ impl BatchNorm2d {
         };
         let m = self.momentum;
         let running_mean = self.running_mean.value_sync().to_device(&device).detach() * (1.0 - m)
-            + out.mean.detach() * m;
+            + mean.detach() * m;
         let running_var = self.running_var.value_sync().to_device(&device).detach() * (1.0 - m)
-            + out.variance.detach() * (m * unbiased);
+            + variance.detach() * (m * unbiased);
         self.running_mean.update(running_mean);
         self.running_var.update(running_var);
-        out.output
+        output
     }
 }

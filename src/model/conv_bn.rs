@@ -51,6 +51,9 @@ impl Conv2d {
         if k == 1 && self.groups == 1 {
             return self.pointwise(x, c_out, c_in);
         }
+        if k == 3 && self.groups == c_out && c_in == 1 && self.bias.is_none() {
+            return crate::kernels::depthwise3x3(x, self.weight.val());
+        }
         let pad = k / 2;
         let options = ConvOptions::new([1, 1], [pad, pad], [1, 1], self.groups);
         conv2d(

@@ -45,7 +45,7 @@ const PKG = process.env.TINYUNET_PKG_DIR ? path.resolve(process.env.TINYUNET_PKG
 
 /** The demo's server options (www/serve.mjs), after checking that the package is built. */
 function demoServerOptions() {
-  assert.ok(fs.existsSync(path.join(PKG, 'wasm/tinyunet_bg_glue.js')), `${PKG}/wasm/ is missing: build the package first (./build.sh pkg)`);
+  assert.ok(fs.existsSync(path.join(PKG, 'wasm/tinyunet_cpu.js')), `${PKG}/wasm/ is missing: build the package first (./build.sh pkg)`);
   return demoOptions({ pkg: PKG });
 }
 
@@ -530,8 +530,14 @@ for (const backend of ['cpu', 'webgpu']) {
           // Privacy: every request of the page and its worker stayed on the page's origin.
           assertSameOrigin({ proxy, requests, origin: server.origin });
           const seenUrls = requests.urls();
-          for (const p of ['worker.js', 'pkg/tinyunet.js', 'pkg/wasm/tinyunet_bg_glue_bg.wasm']) {
+          // The CPU build of the core is enough without WebGPU: the GPU build (five times the
+          // download) is fetched only where WebGPU runs.
+          const modules = backend === 'webgpu' ? ['pkg/wasm/tinyunet_webgpu_bg.wasm', 'pkg/wasm/tinyunet_cpu_bg.wasm'] : ['pkg/wasm/tinyunet_cpu_bg.wasm'];
+          for (const p of ['worker.js', 'pkg/tinyunet.js', ...modules]) {
             assert.ok(seenUrls.some((u) => u.startsWith(server.url + p)), `${p} was never requested; the check saw: ${seenUrls.join(', ')}`);
+          }
+          if (backend === 'cpu') {
+            assert.ok(!seenUrls.some((u) => u.includes('tinyunet_webgpu')), `the page fetched the WebGPU build without WebGPU: ${seenUrls.join(', ')}`);
           }
           assert.deepEqual(log.errors, [], `uncaught errors:\n${log.format()}`);
           assert.deepEqual(unexpectedProblems(log), [], `console problems:\n${log.format()}`);

@@ -31,7 +31,7 @@ let server;
 let browser;
 
 before(async () => {
-  assert.ok(fs.existsSync(path.join(PKG, 'wasm/tinyunet_bg_glue.js')), 'pkg/wasm/ is missing: run ./build.sh pkg first');
+  assert.ok(fs.existsSync(path.join(PKG, 'wasm/tinyunet_cpu.js')) && fs.existsSync(path.join(PKG, 'wasm/tinyunet_webgpu.js')), 'pkg/wasm/ is missing: run ./build.sh pkg first');
   const sample = fs.readFileSync(path.join(ROOT, 'www/samples/sample-1.jpg'));
   const sampleMask = fs.readFileSync(path.join(ROOT, 'www/samples/sample-1_mask.png'));
   server = await startServer({
@@ -84,8 +84,8 @@ describe('the PyTorch reference fixture in the browser', () => {
           const out = {};
           for (const ext of ['safetensors', 'pth']) {
             const weights = await window.fetchBytes(`/fixtures/tinyunet_c1_s1_64x64.weights.${ext}`);
-            await window.tinyunet.Segmenter.create({ backend: 'cpu' }); // loads the wasm module
-            const core = await window.glue.WasmSegmenter.create(backend, 1, 64, weights);
+            await window.tinyunet.Segmenter.create({ backend }); // loads this backend's wasm module
+            const core = await window.glue[backend].WasmSegmenter.create(backend, 1, 64, weights);
             const logits = await core.logits(caseFile.input.data, caseFile.input.shape);
             out[ext] = { backend: core.backend, diff: window.maxAbsDiff(logits, caseFile.eval_logits.data) };
             core.free();
@@ -262,6 +262,9 @@ test('every bad input of the README gets a clear error, and the segmenter carrie
         backend: await errorOf(() => Segmenter.create({ backend: 'tpu' })),
         inputSize: await errorOf(() => Segmenter.create({ inputSize: 100 })),
         createWeights: await errorOf(() => Segmenter.create({ backend: 'cpu', weights: new Uint8Array([1, 2, 3]) })),
+        oldWasmUrl: await errorOf(() => Segmenter.create({ backend: 'cpu', wasmUrl: '/x.wasm' })),
+        wasmUrls: await errorOf(() => Segmenter.create({ backend: 'cpu', wasmUrls: { gpu: '/x.wasm' } })),
+        gpuInCpuBuild: await errorOf(() => window.glue.cpu.WasmSegmenter.create('webgpu', 1, 32, undefined)),
       };
       const weightsAfter = await seg.exportWeights();
       const still = await seg.segment(png);
@@ -290,6 +293,9 @@ test('every bad input of the README gets a clear error, and the segmenter carrie
     backend: /^config: backend must be "auto", "webgpu" or "cpu", got "tpu"/,
     inputSize: /^config: inputSize must be a multiple of 16, got 100/,
     createWeights: /^weights: the file is only 3 bytes long/,
+    oldWasmUrl: /^config: wasmUrl was replaced by wasmUrls: \{ cpu, webgpu \}/,
+    wasmUrls: /^config: wasmUrls must be an object with the keys "cpu" and\/or "webgpu"/,
+    gpuInCpuBuild: /^backend: this build has no GPU backend/,
   };
   for (const [name, pattern] of Object.entries(expect)) {
     const e = r.errors[name];
@@ -331,6 +337,38 @@ for (const backend of ['cpu', 'webgpu']) {
   });
 }
 
+test('warmUp runs the network, on the CPU giving way to the first real call', { timeout: SLOW }, async () => {
+  const r = await onPage((page) =>
+    run(page, async () => {
+      const { Segmenter } = window.tinyunet;
+      const alone = await (await Segmenter.create({ backend: 'cpu', inputSize: 64 })).warmUp();
+      const seg = await Segmenter.create({ backend: 'cpu', inputSize: 64 });
+      const warming = seg.warmUp();
+      const result = await seg.segment(window.blobImage(40, 30));
+      const interrupted = await warming;
+      const gpu = await (await Segmenter.create({ backend: 'webgpu', inputSize: 32 })).warmUp();
+      return { alone, interrupted, gpu, size: [result.width, result.height] };
+    }),
+  );
+  assert.deepEqual(r, { alone: 8, interrupted: 1, gpu: 1, size: [40, 30] });
+});
+
+test('a CPU segmenter fetches only the CPU build of the core, from where wasmUrls says', { timeout: SLOW }, async () => {
+  const r = await onPage(async (page) => {
+    const wasm = [];
+    page.on('request', (request) => {
+      if (request.url().includes('.wasm')) wasm.push(new URL(request.url()).pathname + new URL(request.url()).search);
+    });
+    const out = await run(page, async () => {
+      const seg = await window.tinyunet.Segmenter.create({ backend: 'cpu', inputSize: 32, wasmUrls: { cpu: '/pkg/wasm/tinyunet_cpu_bg.wasm?moved' } });
+      const result = await seg.segment(window.blobImage(40, 30));
+      return { backend: seg.backend, size: [result.width, result.height] };
+    });
+    return { ...out, wasm };
+  });
+  assert.deepEqual(r, { backend: 'cpu', size: [40, 30], wasm: ['/pkg/wasm/tinyunet_cpu_bg.wasm?moved'] });
+});
+
 test('the package works through a bundler (a Vite production build)', { timeout: SLOW }, async () => {
   const { build } = await import('vite');
   const os = await import('node:os');
@@ -338,7 +376,9 @@ test('the package works through a bundler (a Vite production build)', { timeout:
   try {
     await build({ root: path.join(HERE, 'vite-app'), configFile: path.join(HERE, 'vite-app/vite.config.js'), build: { outDir, emptyOutDir: true } });
     const emitted = fs.readdirSync(path.join(outDir, 'assets'));
-    assert.ok(emitted.some((f) => f.endsWith('.wasm')), `Vite did not emit the .wasm: ${emitted}`);
+    for (const build of ['cpu', 'webgpu']) {
+      assert.ok(emitted.some((f) => f.startsWith(`tinyunet_${build}_bg`) && f.endsWith('.wasm')), `Vite did not emit the ${build} .wasm: ${emitted}`);
+    }
     const app = await startServer({ root: outDir });
     const context = await browser.newContext();
     try {

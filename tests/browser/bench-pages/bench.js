@@ -1,10 +1,18 @@
 // Timings for ./build.sh bench (tests/browser/bench.mjs): tinyunet and onnxruntime-web on the
 // same network, input and browser session. Medians of several runs after warm-up.
 import * as ort from '/ort/ort.all.min.mjs';
-import init, { WasmSegmenter } from '/pkg/wasm/tinyunet_bg_glue.js';
+import * as cpuBuild from '/pkg/wasm/tinyunet_cpu.js';
+import * as webgpuBuild from '/pkg/wasm/tinyunet_webgpu.js';
 import { Segmenter } from '/pkg/tinyunet.js';
 
-const wasmExports = await init();
+// Each backend is timed in the build of the core the package loads for it. Initialising a build
+// twice returns the same instance, so these exports are the ones `Segmenter` uses too.
+const builds = { cpu: cpuBuild, webgpu: webgpuBuild };
+const wasmExports = { cpu: await cpuBuild.default() };
+async function build(backend) {
+  wasmExports[backend] ??= await builds[backend].default();
+  return builds[backend];
+}
 
 function median(values) {
   const sorted = [...values].sort((a, b) => a - b);
@@ -49,7 +57,7 @@ async function ort256(provider, iters, warmup) {
 
 /** tinyunet's network alone (no image decoding or resizing): ms per inference of a batch. */
 async function tinyInfer(backend, batch, size, iters, warmup) {
-  const core = await WasmSegmenter.create(backend, 1, 256, undefined);
+  const core = await (await build(backend)).WasmSegmenter.create(backend, 1, 256, undefined);
   const x = input(batch, size);
   const ms = await timed(iters, warmup, () => core.logits(x, [batch, 3, size, size]));
   core.free();
@@ -58,6 +66,7 @@ async function tinyInfer(backend, batch, size, iters, warmup) {
 
 /** ms per training step (forward, backward, Adam) at `batch` × `size`². */
 async function tinyTrain(backend, batch, size, iters, warmup) {
+  await build(backend);
   const seg = await Segmenter.create({ backend, inputSize: size });
   const samples = [];
   for (let i = 0; i < batch; i++) {
@@ -76,7 +85,7 @@ async function tinyTrain(backend, batch, size, iters, warmup) {
     onProgress: () => stamps.push(performance.now()),
   });
   const steps = stamps.slice(warmup).map((t, i) => t - stamps[warmup + i - 1]).filter((d) => !Number.isNaN(d));
-  const memory = wasmExports.memory.buffer.byteLength;
+  const memory = wasmExports[backend].memory.buffer.byteLength;
   seg.dispose();
   return { ms: median(steps), memory };
 }
@@ -87,12 +96,12 @@ async function memoryFlat(count) {
   const image = new ImageData(64, 64);
   image.data.fill(128);
   await seg.segment(image);
-  const before = wasmExports.memory.buffer.byteLength;
+  const before = wasmExports.cpu.memory.buffer.byteLength;
   for (let i = 0; i < count; i++) await seg.segment(image);
-  const after = wasmExports.memory.buffer.byteLength;
+  const after = wasmExports.cpu.memory.buffer.byteLength;
   seg.dispose();
   return { before, after };
 }
 
-window.bench = { ort256, tinyInfer, tinyTrain, memoryFlat, wasmMemory: () => wasmExports.memory.buffer.byteLength };
+window.bench = { ort256, tinyInfer, tinyTrain, memoryFlat, wasmMemory: () => wasmExports.cpu.memory.buffer.byteLength };
 window.benchReady = true;

@@ -1,6 +1,10 @@
 // Helpers the package tests (tests/browser/package.test.mjs) call through page.evaluate.
 import * as tinyunet from '/pkg/tinyunet.js';
-import * as glue from '/pkg/wasm/tinyunet_bg_glue.js';
+import * as cpuGlue from '/pkg/wasm/tinyunet_cpu.js';
+import * as webgpuGlue from '/pkg/wasm/tinyunet_webgpu.js';
+
+/** The bindings of each build of the core, by backend (initialised by `Segmenter.create`). */
+const glue = { cpu: cpuGlue, webgpu: webgpuGlue };
 
 /** Reads a safetensors file into `{ name: { shape, data } }` (F32 and I64 only: what the fixtures hold). */
 export function parseSafetensors(buffer) {
