@@ -1,12 +1,12 @@
 //! The backward pass of the custom operations, for burn's autodiff decorator.
 
-use burn::backend::Autodiff;
 use burn::backend::autodiff::NodeId;
 use burn::backend::autodiff::checkpoint::base::Checkpointer;
 use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::tensor::FloatTensor;
+use burn::backend::{Autodiff, Backend};
 
 use super::TinyKernels;
 
@@ -160,74 +160,52 @@ impl<B: TinyKernels, C: CheckpointStrategy> TinyKernels for Autodiff<B, C> {
     }
 
     fn max_pool2x2(x: FloatTensor<Self>) -> FloatTensor<Self> {
-        /// The backward finds each window's maximum again in the saved input: cheaper than
-        /// keeping an index tensor alive from the forward to the backward.
-        #[derive(Debug)]
-        struct MaxPool2x2;
-
-        impl<B: TinyKernels> Backward<B, 1> for MaxPool2x2 {
-            type State = NodeId;
-
-            fn backward(
-                self,
-                ops: Ops<NodeId, 1>,
-                grads: &mut Gradients,
-                checkpointer: &mut Checkpointer,
-            ) {
-                let [parent] = ops.parents;
-                let grad = grads.consume::<B>(&ops.node);
-                let x = checkpointer.retrieve_node_output(ops.state);
-                if let Some(parent) = parent {
-                    grads.register::<B>(parent.id, B::max_pool2x2_backward(x, grad));
-                }
-            }
-        }
-
-        match MaxPool2x2
-            .prepare::<C>([x.node()])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(mut prep) => {
-                let state = prep.checkpoint(&x);
-                prep.finish(state, B::max_pool2x2(x.primitive().clone()))
-            }
-            OpsKind::UnTracked(prep) => prep.finish(B::max_pool2x2(x.primitive().clone())),
-        }
+        // The backward finds each window's maximum again in the saved input: cheaper than
+        // keeping an index tensor alive from the forward to the backward.
+        from_input::<B, C>(x, B::max_pool2x2, B::max_pool2x2_backward)
     }
 
     fn gelu_exact(x: FloatTensor<Self>) -> FloatTensor<Self> {
-        #[derive(Debug)]
-        struct GeluExact;
+        from_input::<B, C>(x, B::gelu_exact, B::gelu_exact_backward)
+    }
+}
 
-        impl<B: TinyKernels> Backward<B, 1> for GeluExact {
-            type State = NodeId;
+/// A one-input operation whose gradient needs only its input and the output's gradient.
+struct FromInput<B: Backend> {
+    backward: fn(FloatTensor<B>, FloatTensor<B>) -> FloatTensor<B>,
+}
 
-            fn backward(
-                self,
-                ops: Ops<NodeId, 1>,
-                grads: &mut Gradients,
-                checkpointer: &mut Checkpointer,
-            ) {
-                let [parent] = ops.parents;
-                let grad = grads.consume::<B>(&ops.node);
-                let x = checkpointer.retrieve_node_output(ops.state);
-                if let Some(parent) = parent {
-                    grads.register::<B>(parent.id, B::gelu_exact_backward(x, grad));
-                }
-            }
+impl<B: Backend> core::fmt::Debug for FromInput<B> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("FromInput")
+    }
+}
+
+impl<B: TinyKernels> Backward<B, 1> for FromInput<B> {
+    type State = NodeId;
+
+    fn backward(self, ops: Ops<NodeId, 1>, grads: &mut Gradients, checkpointer: &mut Checkpointer) {
+        let [parent] = ops.parents;
+        let grad = grads.consume::<B>(&ops.node);
+        let x = checkpointer.retrieve_node_output(ops.state);
+        if let Some(parent) = parent {
+            grads.register::<B>(parent.id, (self.backward)(x, grad));
         }
+    }
+}
 
-        match GeluExact
-            .prepare::<C>([x.node()])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(mut prep) => {
-                let state = prep.checkpoint(&x);
-                prep.finish(state, B::gelu_exact(x.primitive().clone()))
-            }
-            OpsKind::UnTracked(prep) => prep.finish(B::gelu_exact(x.primitive().clone())),
+/// Runs `forward` on the inner backend and records `backward` (input, output gradient) for it.
+fn from_input<B: TinyKernels, C: CheckpointStrategy>(
+    x: FloatTensor<Autodiff<B, C>>,
+    forward: fn(FloatTensor<B>) -> FloatTensor<B>,
+    backward: fn(FloatTensor<B>, FloatTensor<B>) -> FloatTensor<B>,
+) -> FloatTensor<Autodiff<B, C>> {
+    let node = FromInput { backward };
+    match node.prepare::<C>([x.node()]).compute_bound().stateful() {
+        OpsKind::Tracked(mut prep) => {
+            let state = prep.checkpoint(&x);
+            prep.finish(state, forward(x.primitive().clone()))
         }
+        OpsKind::UnTracked(prep) => prep.finish(forward(x.primitive().clone())),
     }
 }
