@@ -1,5 +1,6 @@
 //! The `tinyunet` command line on generated data: generate, train (with a corrupt file, a
-//! checkpoint and an exact resume), eval against a direct computation, and the shipped weights.
+//! checkpoint and an exact resume, a two-class resume), eval against a direct computation, and
+//! the shipped weights.
 
 mod common;
 
@@ -201,6 +202,61 @@ fn train_skips_corrupt_files_lowers_the_loss_and_resumes_exactly() {
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("resume with the same data and settings")
     );
+}
+
+/// A two-class run resumed without repeating `--classes`: the masks are read as class indices
+/// because the checkpoint's model has two classes.
+#[test]
+fn a_two_class_run_resumes_without_repeating_classes() {
+    let dir = temp_dir("two-class");
+    let data = dir.join("data");
+    tinyunet(&[
+        "generate",
+        "--out",
+        s(&data),
+        "--count",
+        "3",
+        "--size",
+        "32",
+        "--seed",
+        "7",
+    ]);
+    // Class-index masks: lesion (255) → class 1.
+    for entry in std::fs::read_dir(data.join("masks")).unwrap() {
+        let path = entry.unwrap().path();
+        let mut mask = image::open(&path).unwrap().into_luma8();
+        for p in mask.pixels_mut() {
+            p.0[0] = u8::from(p.0[0] >= 128);
+        }
+        mask.save(&path).unwrap();
+    }
+    let out = dir.join("two.safetensors");
+    let train = |extra: &[&str]| {
+        let mut args = vec![
+            "train",
+            "--data",
+            s(&data),
+            "--size",
+            "32",
+            "--batch",
+            "2",
+            "--epochs",
+            "2",
+            "--no-augment",
+            "--out",
+            s(&out),
+        ];
+        args.extend_from_slice(extra);
+        tinyunet(&args)
+    };
+    train(&["--classes", "2", "--stop-after", "1"]);
+    let checkpoints = dir.join("two.checkpoints");
+    let (stdout, _) = train(&["--resume", s(&checkpoints)]);
+    assert!(stdout.contains("resuming after epoch 1"), "{stdout}");
+    assert!(stdout.contains("class-index masks (2 classes)"), "{stdout}");
+    assert_eq!(epoch_lines(&stdout).len(), 1, "{stdout}");
+    let set = decode_weights(&std::fs::read(&out).unwrap()).unwrap();
+    assert_eq!(infer_config(&set).unwrap().classes, 2);
 }
 
 #[test]

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use tinyunet::data::folder::{dataset_folders, pair_folders};
+use tinyunet::data::image::MaskKind;
 use tinyunet::metrics::{Scores, mean_scores};
 use tinyunet::train::{ResumePoint, SessionConfig, TrainingSession};
 use tinyunet::weights::export_weights;
@@ -113,7 +114,14 @@ fn save_checkpoint(dir: &Path, session: &TrainingSession, fingerprint: &str) -> 
     std::fs::write(&state, text).map_err(io(&state))
 }
 
-fn read_checkpoint(dir: &Path, fingerprint: &str) -> Result<(PathBuf, ResumePoint)> {
+/// A checkpoint folder's state: the settings it was made with, and where to resume.
+struct Checkpoint {
+    weights: PathBuf,
+    fingerprint: String,
+    point: ResumePoint,
+}
+
+fn read_checkpoint(dir: &Path) -> Result<Checkpoint> {
     let state_path = dir.join("last.state");
     let text = String::from_utf8_lossy(&read_file(&state_path)?).into_owned();
     let mut lines = text.lines();
@@ -127,22 +135,27 @@ fn read_checkpoint(dir: &Path, fingerprint: &str) -> Result<(PathBuf, ResumePoin
                 state_path.display()
             ))
         })?;
-    let saved = lines.next().unwrap_or_default();
-    if saved != fingerprint {
-        return Err(Error::config(format!(
-            "{}: the checkpoint was made with `{saved}`, this run has `{fingerprint}`; \
-             resume with the same data and settings",
-            dir.display()
-        )));
-    }
+    let fingerprint = lines.next().unwrap_or_default().to_string();
     let optimizer = read_file(&dir.join("last.optimizer.bpk"))?;
-    Ok((
-        dir.join("last.safetensors"),
-        ResumePoint {
+    Ok(Checkpoint {
+        weights: dir.join("last.safetensors"),
+        fingerprint,
+        point: ResumePoint {
             epochs_done,
             optimizer,
         },
-    ))
+    })
+}
+
+fn check_fingerprint(dir: &Path, saved: &str, fingerprint: &str) -> Result<()> {
+    if saved == fingerprint {
+        return Ok(());
+    }
+    Err(Error::config(format!(
+        "{}: the checkpoint was made with `{saved}`, this run has `{fingerprint}`; \
+         resume with the same data and settings",
+        dir.display()
+    )))
 }
 
 /// Trains, printing one summary line per epoch.
@@ -150,10 +163,14 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let device = tinyunet::backend::device_by_name(&args.backend)?;
     let (images, masks) = dataset_folders(&args.data)?;
     let pairs = pair_folders(&images, &masks)?;
-    let kind = mask_kind(match &args.init {
-        Some(path) => load_model(Some(path), &device)?.config.classes,
-        None => args.classes,
-    });
+    // The starting model first: its class count says how the masks are read (a resumed run or
+    // `--init` keeps the model's own, whatever `--classes` says).
+    let checkpoint = args.resume.as_deref().map(read_checkpoint).transpose()?;
+    let model = match &checkpoint {
+        Some(c) => load_model(Some(&c.weights), &device)?,
+        None => model_or_fresh(args.init.as_deref(), args.classes, &device, args.seed)?,
+    };
+    let kind = mask_kind(model.config.classes);
     let (examples, skipped) = load_examples(&pairs, args.size, kind);
     if examples.is_empty() {
         return Err(Error::input(format!(
@@ -181,28 +198,28 @@ pub fn run(args: Args) -> Result<ExitCode> {
         .checkpoints
         .clone()
         .unwrap_or_else(|| args.out.with_extension("checkpoints"));
-    let mut session = match &args.resume {
-        Some(dir) => {
-            let (weights, point) = read_checkpoint(dir, &fingerprint)?;
-            let model = load_model(Some(&weights), &device)?;
+    let mut session = match (checkpoint, &args.resume) {
+        (Some(c), Some(dir)) => {
+            check_fingerprint(dir, &c.fingerprint, &fingerprint)?;
             println!(
                 "resuming after epoch {} from {}",
-                point.epochs_done,
+                c.point.epochs_done,
                 dir.display()
             );
-            TrainingSession::resume(&model, examples, config, point)?
+            TrainingSession::resume(&model, examples, config, c.point)?
         }
-        None => {
-            let model = model_or_fresh(args.init.as_deref(), args.classes, &device, args.seed)?;
-            TrainingSession::new(&model, examples, config)?
-        }
+        _ => TrainingSession::new(&model, examples, config)?,
     };
     println!(
-        "training on {} pair(s) ({} skipped), {} step(s) per epoch, backend {}",
+        "training on {} pair(s) ({} skipped), {} step(s) per epoch, backend {}, {}",
         pairs.len() - skipped.len(),
         skipped.len(),
         session.steps_per_epoch(),
-        args.backend
+        args.backend,
+        match kind {
+            MaskKind::Binary => "binary masks (≥ 128 is lesion)".to_string(),
+            MaskKind::Labels { classes } => format!("class-index masks ({classes} classes)"),
+        }
     );
     let bar = progress_bar(session.total_steps() as u64, "train");
     bar.set_position((session.epochs_done() * session.steps_per_epoch()) as u64);
