@@ -38,6 +38,40 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
+/// `tinyunet generate` in the plain layout (`images/`, `masks/`).
+fn generate(out: &Path, count: usize, size: usize, seed: u64) {
+    let (count, size, seed) = (count.to_string(), size.to_string(), seed.to_string());
+    tinyunet(&[
+        "generate",
+        "--out",
+        s(out),
+        "--count",
+        &count,
+        "--size",
+        &size,
+        "--seed",
+        &seed,
+    ]);
+}
+
+/// `tinyunet train` on `data` at 32 px, batch 2, no augmentation, into `out`, plus `extra`.
+fn train(data: &Path, out: &Path, extra: &[&str]) -> (String, String) {
+    let mut args = vec![
+        "train",
+        "--data",
+        s(data),
+        "--size",
+        "32",
+        "--batch",
+        "2",
+        "--no-augment",
+        "--out",
+        s(out),
+    ];
+    args.extend_from_slice(extra);
+    tinyunet(&args)
+}
+
 /// `epoch k/n loss=… dice=…` lines → (loss, dice) per epoch.
 fn epoch_lines(stdout: &str) -> Vec<(f64, f64)> {
     stdout
@@ -60,17 +94,7 @@ fn generate_is_deterministic() {
     let a = temp_dir("gen-a");
     let b = temp_dir("gen-b");
     for dir in [&a, &b] {
-        tinyunet(&[
-            "generate",
-            "--out",
-            s(dir),
-            "--count",
-            "3",
-            "--size",
-            "48",
-            "--seed",
-            "5",
-        ]);
+        generate(dir, 3, 48, 5);
     }
     for sub in ["images/synth_0000006.png", "masks/synth_0000007.png"] {
         assert_eq!(
@@ -105,43 +129,15 @@ fn generate_is_deterministic() {
 fn train_skips_corrupt_files_lowers_the_loss_and_resumes_exactly() {
     let dir = temp_dir("train");
     let data = dir.join("data");
-    tinyunet(&[
-        "generate",
-        "--out",
-        s(&data),
-        "--count",
-        "5",
-        "--size",
-        "64",
-        "--seed",
-        "40",
-    ]);
+    generate(&data, 5, 64, 40);
     std::fs::write(
         data.join("images/synth_0000042.png"),
         b"\x89PNG\r\n\x1a\n truncated",
     )
     .unwrap();
     let train = |out: &Path, extra: &[&str]| {
-        let mut args = vec![
-            "train",
-            "--data",
-            s(&data),
-            "--size",
-            "32",
-            "--batch",
-            "2",
-            "--epochs",
-            "6",
-            "--lr",
-            "3e-3",
-            "--min-lr",
-            "1e-3",
-            "--no-augment",
-            "--out",
-            s(out),
-        ];
-        args.extend_from_slice(extra);
-        tinyunet(&args)
+        let six_epochs = ["--epochs", "6", "--lr", "3e-3", "--min-lr", "1e-3"];
+        train(&data, out, &[&six_epochs[..], extra].concat())
     };
     let whole = dir.join("whole.safetensors");
     let (stdout, stderr) = train(&whole, &[]);
@@ -210,17 +206,7 @@ fn train_skips_corrupt_files_lowers_the_loss_and_resumes_exactly() {
 fn a_two_class_run_resumes_without_repeating_classes() {
     let dir = temp_dir("two-class");
     let data = dir.join("data");
-    tinyunet(&[
-        "generate",
-        "--out",
-        s(&data),
-        "--count",
-        "3",
-        "--size",
-        "32",
-        "--seed",
-        "7",
-    ]);
+    generate(&data, 3, 32, 7);
     // Class-index masks: lesion (255) → class 1.
     for entry in std::fs::read_dir(data.join("masks")).unwrap() {
         let path = entry.unwrap().path();
@@ -231,27 +217,13 @@ fn a_two_class_run_resumes_without_repeating_classes() {
         mask.save(&path).unwrap();
     }
     let out = dir.join("two.safetensors");
-    let train = |extra: &[&str]| {
-        let mut args = vec![
-            "train",
-            "--data",
-            s(&data),
-            "--size",
-            "32",
-            "--batch",
-            "2",
-            "--epochs",
-            "2",
-            "--no-augment",
-            "--out",
-            s(&out),
-        ];
-        args.extend_from_slice(extra);
-        tinyunet(&args)
-    };
-    train(&["--classes", "2", "--stop-after", "1"]);
+    train(
+        &data,
+        &out,
+        &["--epochs", "2", "--classes", "2", "--stop-after", "1"],
+    );
     let checkpoints = dir.join("two.checkpoints");
-    let (stdout, _) = train(&["--resume", s(&checkpoints)]);
+    let (stdout, _) = train(&data, &out, &["--epochs", "2", "--resume", s(&checkpoints)]);
     assert!(stdout.contains("resuming after epoch 1"), "{stdout}");
     assert!(stdout.contains("class-index masks (2 classes)"), "{stdout}");
     assert_eq!(epoch_lines(&stdout).len(), 1, "{stdout}");
@@ -262,17 +234,7 @@ fn a_two_class_run_resumes_without_repeating_classes() {
 #[test]
 fn eval_prints_per_image_scores_that_match_a_direct_computation() {
     let dir = temp_dir("eval");
-    tinyunet(&[
-        "generate",
-        "--out",
-        s(&dir),
-        "--count",
-        "3",
-        "--size",
-        "80",
-        "--seed",
-        "70",
-    ]);
+    generate(&dir, 3, 80, 70);
     std::fs::write(dir.join("images/synth_0000071.png"), b"not an image").unwrap();
     let weights = reference_fixture("tinyunet_c1_s1_64x64.weights.safetensors");
     let images = dir.join("images");
@@ -346,17 +308,7 @@ fn eval_prints_per_image_scores_that_match_a_direct_computation() {
 #[test]
 fn shipped_weights_reach_dice_085_on_fresh_generated_images() {
     let dir = temp_dir("demo-weights");
-    tinyunet(&[
-        "generate",
-        "--out",
-        s(&dir),
-        "--count",
-        "16",
-        "--size",
-        "256",
-        "--seed",
-        "5000000",
-    ]);
+    generate(&dir, 16, 256, 5000000);
     let (stdout, _) = tinyunet(&[
         "eval",
         "--images",
