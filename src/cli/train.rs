@@ -116,6 +116,7 @@ fn save_checkpoint(dir: &Path, session: &TrainingSession, fingerprint: &str) -> 
 
 /// A checkpoint folder's state: the settings it was made with, and where to resume.
 struct Checkpoint {
+    dir: PathBuf,
     weights: PathBuf,
     fingerprint: String,
     point: ResumePoint,
@@ -138,6 +139,7 @@ fn read_checkpoint(dir: &Path) -> Result<Checkpoint> {
     let fingerprint = lines.next().unwrap_or_default().to_string();
     let optimizer = read_file(&dir.join("last.optimizer.bpk"))?;
     Ok(Checkpoint {
+        dir: dir.to_path_buf(),
         weights: dir.join("last.safetensors"),
         fingerprint,
         point: ResumePoint {
@@ -198,17 +200,17 @@ pub fn run(args: Args) -> Result<ExitCode> {
         .checkpoints
         .clone()
         .unwrap_or_else(|| args.out.with_extension("checkpoints"));
-    let mut session = match (checkpoint, &args.resume) {
-        (Some(c), Some(dir)) => {
-            check_fingerprint(dir, &c.fingerprint, &fingerprint)?;
+    let mut session = match checkpoint {
+        Some(c) => {
+            check_fingerprint(&c.dir, &c.fingerprint, &fingerprint)?;
             println!(
                 "resuming after epoch {} from {}",
                 c.point.epochs_done,
-                dir.display()
+                c.dir.display()
             );
             TrainingSession::resume(&model, examples, config, c.point)?
         }
-        _ => TrainingSession::new(&model, examples, config)?,
+        None => TrainingSession::new(&model, examples, config)?,
     };
     println!(
         "training on {} pair(s) ({} skipped), {} step(s) per epoch, backend {}, {}",
