@@ -369,6 +369,19 @@ test('a CPU segmenter fetches only the CPU build of the core, from where wasmUrl
   assert.deepEqual(r, { backend: 'cpu', size: [40, 30], wasm: ['/pkg/wasm/tinyunet_cpu_bg.wasm?moved'] });
 });
 
+test('auto falls back to the CPU build when the WebGPU build cannot be fetched, and says why', { timeout: SLOW }, async () => {
+  const r = await onPage((page) =>
+    run(page, async () => {
+      const seg = await window.tinyunet.Segmenter.create({ backend: 'auto', inputSize: 32, wasmUrls: { webgpu: '/missing/tinyunet_webgpu_bg.wasm' } });
+      const result = await seg.segment(window.blobImage(20, 10));
+      return { backend: seg.backend, reason: seg.fallbackReason, size: [result.width, result.height] };
+    }),
+  );
+  assert.equal(r.backend, 'cpu');
+  assert.deepEqual(r.size, [20, 10]);
+  assert.match(r.reason, /WebGPU failed to start \(backend: the WebAssembly module \(webgpu\) could not be loaded/);
+});
+
 test('the package works through a bundler (a Vite production build)', { timeout: SLOW }, async () => {
   const { build } = await import('vite');
   const os = await import('node:os');
