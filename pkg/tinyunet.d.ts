@@ -18,8 +18,12 @@ export type ImageSource =
   | Uint8Array
   | { data: Uint8Array | Uint8ClampedArray; width: number; height: number };
 
-/** Weights: safetensors bytes (ours or the PyTorch reference's names) or a PyTorch `.pth` state_dict. */
-export type WeightsSource = ArrayBuffer | Uint8Array | Blob;
+/**
+ * Weights: safetensors bytes (ours or the PyTorch reference's names) or a PyTorch `.pth` state_dict,
+ * as bytes, a Blob or a fetch `Response` (a non-2xx one is a `weights:` error), or a promise of one:
+ * `Segmenter.create({ weights: fetch(url) })` downloads them while the core compiles.
+ */
+export type WeightsSource = ArrayBuffer | Uint8Array | Blob | Response | PromiseLike<ArrayBuffer | Uint8Array | Blob | Response>;
 
 export interface CreateOptions {
   /** Default `auto`. */
@@ -139,8 +143,9 @@ export declare class Segmenter {
   readonly parameters: number;
   /**
    * Runs the network on blank input so that the first real call is fast (the browser's optimised
-   * wasm code, or the GPU pipelines, get compiled). On the CPU it stops as soon as another call
-   * is made, delaying it by one small run at most. Resolves to the number of runs made.
+   * wasm code, or the GPU pipelines, get compiled; on the CPU the wasm heap is first grown to what
+   * an inference at `inputSize` needs). On the CPU it stops as soon as another call is made,
+   * delaying it by one small step at most. Resolves to the number of runs made.
    */
   warmUp(): Promise<number>;
   /** Segments one image of any size (up to 8192 px a side and 40 megapixels). */
@@ -165,6 +170,13 @@ export declare function decodeImage(
 
 /** URL of the demo weights shipped with the package (trained on generated dermoscopy-like images). */
 export declare const demoWeightsUrl: URL;
+
+/**
+ * Starts fetching and compiling the build of the core that `backend` needs in this browser, so
+ * that a later `Segmenter.create` with the same `backend` and `wasmUrls` finds it ready (call it
+ * when the page loads, while you fetch the weights). Resolves to the build: `cpu` or `webgpu`.
+ */
+export declare function preload(options?: Pick<CreateOptions, 'backend' | 'wasmUrls'>): Promise<'cpu' | 'webgpu'>;
 
 /** Largest accepted image side in pixels. */
 export declare const MAX_SIDE: number;

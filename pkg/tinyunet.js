@@ -39,11 +39,31 @@ function loadWasm(build, wasmUrls) {
 }
 
 async function toBytes(source, what) {
+  if (typeof Response !== 'undefined' && source instanceof Response) {
+    if (!source.ok) {
+      throw new Error(`weights: the server answered ${source.status}${source.statusText ? ` ${source.statusText}` : ''} for ${source.url || `the ${what}`}`);
+    }
+    return new Uint8Array(await source.arrayBuffer());
+  }
   if (source instanceof Uint8Array) return source;
   if (source instanceof ArrayBuffer) return new Uint8Array(source);
   if (ArrayBuffer.isView(source)) return new Uint8Array(source.buffer, source.byteOffset, source.byteLength);
   if (typeof Blob !== 'undefined' && source instanceof Blob) return new Uint8Array(await source.arrayBuffer());
-  throw new Error(`input: ${what} must be an ArrayBuffer, a Uint8Array or a Blob`);
+  throw new Error(`input: ${what} must be an ArrayBuffer, a Uint8Array, a Blob or a Response`);
+}
+
+/**
+ * The bytes of a weights option that may be a promise (of a `Response`, say); undefined for none.
+ * A failed fetch becomes a `weights:` error like every other problem with the weights.
+ */
+async function weightsOf(source) {
+  let value;
+  try {
+    value = await source;
+  } catch (e) {
+    throw new Error(`weights: they could not be loaded: ${e?.message ?? e}`);
+  }
+  return value === undefined ? undefined : toBytes(value, 'weights');
 }
 
 /** Makes a wasm-bindgen error (or anything thrown) a proper Error with a clear message. */
@@ -78,6 +98,44 @@ function numberOption(value, name, min, max, fallback) {
   return value;
 }
 
+/** The `backend` and `wasmUrls` options, checked. */
+function backendOptions(options) {
+  const backend = options.backend ?? 'auto';
+  if (!['auto', 'webgpu', 'cpu'].includes(backend)) {
+    throw new Error(`config: backend must be "auto", "webgpu" or "cpu", got ${JSON.stringify(backend)}`);
+  }
+  if (options.wasmUrl !== undefined) {
+    throw new Error('config: wasmUrl was replaced by wasmUrls: { cpu, webgpu } (one URL per build of the core)');
+  }
+  const wasmUrls = options.wasmUrls ?? {};
+  if (typeof wasmUrls !== 'object' || Object.keys(wasmUrls).some((k) => !(k in importers))) {
+    throw new Error('config: wasmUrls must be an object with the keys "cpu" and/or "webgpu"');
+  }
+  return { backend, wasmUrls };
+}
+
+/** The build a backend choice runs on here, and why it is the CPU when WebGPU was allowed. */
+async function chooseBuild(backend) {
+  if (backend === 'cpu') return { chosen: 'cpu', fallbackReason: null };
+  const problem = await webgpuAvailable();
+  if (problem && backend === 'webgpu') throw new Error(`backend: ${problem}`);
+  return problem ? { chosen: 'cpu', fallbackReason: problem } : { chosen: 'webgpu', fallbackReason: null };
+}
+
+/**
+ * Starts fetching and compiling the build of the core that `backend` needs here, so that a later
+ * `Segmenter.create` with the same options finds it ready; resolves to that build's name.
+ */
+export async function preload(options = {}) {
+  const { backend, wasmUrls } = backendOptions(options);
+  const { chosen } = await chooseBuild(backend);
+  await loadWasm(chosen, wasmUrls);
+  return chosen;
+}
+
+/** Heap that one warm-up step grows and touches on the CPU: ~20 ms on a slow 2-core machine. */
+const RESERVE_STEP_BYTES = 16 * 2 ** 20;
+
 /** A TinyU-Net that segments images and learns from annotated ones, entirely in this page. */
 export class Segmenter {
   #glue; // the build of the core this segmenter runs in
@@ -102,44 +160,28 @@ export class Segmenter {
 
   /** Creates a segmenter (see `CreateOptions`). */
   static async create(options = {}) {
-    const backend = options.backend ?? 'auto';
-    if (!['auto', 'webgpu', 'cpu'].includes(backend)) {
-      throw new Error(`config: backend must be "auto", "webgpu" or "cpu", got ${JSON.stringify(backend)}`);
-    }
+    const { backend, wasmUrls } = backendOptions(options);
     const classes = integerOption(options.classes, 'classes', 1, 256, 1);
     const inputSize = integerOption(options.inputSize, 'inputSize', 16, 1024, 256);
     if (inputSize % 16 !== 0) throw new Error(`config: inputSize must be a multiple of 16, got ${inputSize}`);
-    if (options.wasmUrl !== undefined) {
-      throw new Error('config: wasmUrl was replaced by wasmUrls: { cpu, webgpu } (one URL per build of the core)');
-    }
-    const wasmUrls = options.wasmUrls ?? {};
-    if (typeof wasmUrls !== 'object' || Object.keys(wasmUrls).some((k) => !(k in importers))) {
-      throw new Error('config: wasmUrls must be an object with the keys "cpu" and/or "webgpu"');
-    }
-    const weights = options.weights === undefined ? undefined : await toBytes(options.weights, 'weights');
+    // Weights may still be on their way (a promise, say `fetch(url)`): they download while the
+    // core below is fetched and compiled, and are needed only to build the network.
+    const pendingWeights = weightsOf(options.weights);
+    pendingWeights.catch(() => {}); // awaited below; a failure meanwhile is not "unhandled"
 
-    let fallbackReason = null;
-    let chosen = backend;
-    if (backend !== 'cpu') {
-      const problem = await webgpuAvailable();
-      if (problem && backend === 'webgpu') throw new Error(`backend: ${problem}`);
-      if (problem) {
-        chosen = 'cpu';
-        fallbackReason = problem;
-      } else {
-        chosen = 'webgpu';
-      }
-    }
+    let { chosen, fallbackReason } = await chooseBuild(backend);
     let core;
     let glue;
+    let weights;
     try {
-      glue = await loadWasm(chosen, wasmUrls);
+      [glue, weights] = await Promise.all([loadWasm(chosen, wasmUrls), pendingWeights]);
       core = await glue.WasmSegmenter.create(chosen, classes, inputSize, weights);
     } catch (e) {
       const error = asError(e);
       // Bad weights or settings fail the same way on every backend: report them as they are.
       if (chosen === 'cpu' || backend === 'webgpu' || !error.message.startsWith('backend:')) throw error;
       fallbackReason = `WebGPU failed to start (${error.message})`;
+      weights = await pendingWeights;
       glue = await loadWasm('cpu', wasmUrls);
       core = await glue.WasmSegmenter.create('cpu', classes, inputSize, weights).catch((e2) => {
         throw asError(e2);
@@ -180,6 +222,8 @@ export class Segmenter {
     if (counted) this.#calls++;
     const run = this.#queue.then(async () => {
       this.#alive();
+      // Memory a warm-up was reserving is this call's to use.
+      if (counted) this.#core.releaseReservedMemory();
       try {
         return await job();
       } catch (e) {
@@ -210,21 +254,31 @@ export class Segmenter {
   /**
    * Runs the network on blank input so that the first real call is fast: on the CPU the browser
    * compiles wasm in two tiers and the optimised code arrives only after the network has run a
-   * while; on WebGPU the GPU pipelines are compiled on first use. On the CPU it runs small
-   * inputs, one at a time, and stops as soon as another call is made, so it delays that call by
-   * one small run at most. Resolves to the number of runs made.
+   * while, and the heap must grow to what a full-size inference needs (grown first, 16 MiB a
+   * step); on WebGPU the GPU pipelines are compiled on first use. On the CPU it goes one small
+   * step at a time and stops as soon as another call is made, so it delays that call by one
+   * small step at most. Resolves to the number of network runs made.
    */
   async warmUp() {
     const cpu = this.backend === 'cpu';
     const [size, runs] = cpu ? [64, 8] : [this.#inputSize, 1];
     const input = new Float32Array(3 * size * size);
     const calls = this.#calls;
+    // A macrotask after each step, so that a request sent meanwhile is received and counted.
+    const step = async (job) => {
+      const result = await this.#exclusive(job, false);
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      return result;
+    };
+    if (cpu) {
+      while (!this.#disposed && this.#calls === calls) {
+        if (await step(async () => this.#core.reserveInferenceMemory(RESERVE_STEP_BYTES))) break;
+      }
+    }
     let done = 0;
     while (done < runs && !this.#disposed && this.#calls === calls) {
-      await this.#exclusive(() => this.#core.logits(input, [1, 3, size, size]), false);
+      await step(() => this.#core.logits(input, [1, 3, size, size]));
       done++;
-      // A macrotask between runs, so that a request sent meanwhile is received and counted.
-      await new Promise((resolve) => setTimeout(resolve, 0));
     }
     return done;
   }
@@ -357,7 +411,8 @@ export class Segmenter {
   /** Replaces the weights; on error the current ones stay. */
   loadWeights(weights) {
     return this.#exclusive(async () => {
-      const bytes = await toBytes(weights, 'weights');
+      const bytes = await weightsOf(weights);
+      if (bytes === undefined) throw new Error('input: weights must be an ArrayBuffer, a Uint8Array, a Blob or a Response');
       this.#core.loadWeights(bytes);
       this.#weights = bytes.slice();
     });

@@ -5,6 +5,7 @@
 //! The hand-written wrapper in `pkg/tinyunet.js` decodes images, handles `AbortSignal`s and
 //! progress, and is what users import.
 
+mod heap;
 mod segmenter;
 mod training;
 

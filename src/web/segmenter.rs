@@ -3,6 +3,7 @@
 use burn::prelude::*;
 use wasm_bindgen::prelude::*;
 
+use super::heap::{HeapReservation, INFERENCE_HEAP_BYTES_PER_PIXEL};
 use super::js_error;
 use crate::backend::{BackendKind, cpu_device, wgpu_device_async};
 use crate::data::augment::Example;
@@ -74,6 +75,8 @@ pub struct WasmSegmenter {
     pub(super) input_size: usize,
     pub(super) pending: Vec<Example>,
     pub(super) session: Option<TrainingSession>,
+    /// Heap being grown during warm-up (see `reserve_inference_memory`).
+    pub(super) reservation: Option<HeapReservation>,
 }
 
 impl WasmSegmenter {
@@ -157,6 +160,7 @@ impl WasmSegmenter {
             input_size,
             pending: Vec::new(),
             session: None,
+            reservation: None,
         })
     }
 
@@ -214,6 +218,36 @@ impl WasmSegmenter {
             mask: p.mask.clone(),
             probabilities: probabilities.then_some(p.probabilities),
         })
+    }
+
+    /// On the CPU, grows the heap towards what one inference at the input size needs, touching
+    /// at most `step_bytes` more per call so that a request need not wait long behind it; true
+    /// once done (at once on WebGPU, whose activations live on the GPU, or when the memory is not
+    /// available). The block is freed when done, or by `releaseReservedMemory`, which must come
+    /// before any other call so that the call can use that memory.
+    #[wasm_bindgen(js_name = reserveInferenceMemory)]
+    pub fn reserve_inference_memory(&mut self, step_bytes: f64) -> bool {
+        if self.backend != BackendKind::Cpu {
+            return true;
+        }
+        if self.reservation.is_none() {
+            let bytes = INFERENCE_HEAP_BYTES_PER_PIXEL * self.input_size * self.input_size;
+            self.reservation = HeapReservation::new(bytes);
+        }
+        let done = self
+            .reservation
+            .as_mut()
+            .is_none_or(|r| r.touch(step_bytes as usize));
+        if done {
+            self.reservation = None;
+        }
+        done
+    }
+
+    /// Frees what `reserveInferenceMemory` holds so far, for the allocator to hand out again.
+    #[wasm_bindgen(js_name = releaseReservedMemory)]
+    pub fn release_reserved_memory(&mut self) {
+        self.reservation = None;
     }
 
     /// Raw logits `[N, classes, H, W]` for a float input `[N, inChannels, H, W]` (H, W multiples

@@ -262,6 +262,9 @@ test('every bad input of the README gets a clear error, and the segmenter carrie
         backend: await errorOf(() => Segmenter.create({ backend: 'tpu' })),
         inputSize: await errorOf(() => Segmenter.create({ inputSize: 100 })),
         createWeights: await errorOf(() => Segmenter.create({ backend: 'cpu', weights: new Uint8Array([1, 2, 3]) })),
+        weightsNotFound: await errorOf(() => Segmenter.create({ backend: 'cpu', weights: fetch('/no-such-weights.safetensors') })),
+        weightsFetchFailed: await errorOf(() => Segmenter.create({ backend: 'cpu', weights: Promise.reject(new TypeError('Failed to fetch')) })),
+        loadNotFound: await errorOf(() => seg.loadWeights(fetch('/no-such-weights.safetensors'))),
         oldWasmUrl: await errorOf(() => Segmenter.create({ backend: 'cpu', wasmUrl: '/x.wasm' })),
         wasmUrls: await errorOf(() => Segmenter.create({ backend: 'cpu', wasmUrls: { gpu: '/x.wasm' } })),
         gpuInCpuBuild: await errorOf(() => window.glue.cpu.WasmSegmenter.create('webgpu', 1, 32, undefined)),
@@ -293,6 +296,9 @@ test('every bad input of the README gets a clear error, and the segmenter carrie
     backend: /^config: backend must be "auto", "webgpu" or "cpu", got "tpu"/,
     inputSize: /^config: inputSize must be a multiple of 16, got 100/,
     createWeights: /^weights: the file is only 3 bytes long/,
+    weightsNotFound: /^weights: the server answered 404( Not Found)? for http:\/\/127\.0\.0\.1:\d+\/no-such-weights\.safetensors$/,
+    weightsFetchFailed: /^weights: they could not be loaded: Failed to fetch$/,
+    loadNotFound: /^weights: the server answered 404/,
     oldWasmUrl: /^config: wasmUrl was replaced by wasmUrls: \{ cpu, webgpu \}/,
     wasmUrls: /^config: wasmUrls must be an object with the keys "cpu" and\/or "webgpu"/,
     gpuInCpuBuild: /^backend: this build has no GPU backend/,
@@ -350,7 +356,25 @@ test('warmUp runs the network, on the CPU giving way to the first real call', { 
       return { alone, interrupted, gpu, size: [result.width, result.height] };
     }),
   );
-  assert.deepEqual(r, { alone: 8, interrupted: 1, gpu: 1, size: [40, 30] });
+  // Interrupted: the heap reservation (warm-up's first step) ran before the call, no run after it.
+  assert.deepEqual(r, { alone: 8, interrupted: 0, gpu: 1, size: [40, 30] });
+});
+
+test('on the CPU, warmUp grows the heap once, so that the first full-size inference does not', { timeout: SLOW }, async () => {
+  const r = await onPage((page) =>
+    run(page, async () => {
+      const seg = await window.tinyunet.Segmenter.create({ backend: 'cpu', inputSize: 256 });
+      const wasm = await window.glue.cpu.default(); // the instance the segmenter runs in
+      const mib = () => wasm.memory.buffer.byteLength / 2 ** 20;
+      const created = mib();
+      await seg.warmUp();
+      const warmed = mib();
+      await seg.segment(window.blobImage(320, 240));
+      return { created, warmed, afterInference: mib() };
+    }),
+  );
+  assert.ok(r.warmed - r.created >= 140, `warm-up grew the heap by ${r.warmed - r.created} MiB only`);
+  assert.equal(r.afterInference, r.warmed, `the first 256² inference grew the heap from ${r.warmed} to ${r.afterInference} MiB`);
 });
 
 test('a CPU segmenter fetches only the CPU build of the core, from where wasmUrls says', { timeout: SLOW }, async () => {
@@ -367,6 +391,28 @@ test('a CPU segmenter fetches only the CPU build of the core, from where wasmUrl
     return { ...out, wasm };
   });
   assert.deepEqual(r, { backend: 'cpu', size: [40, 30], wasm: ['/pkg/wasm/tinyunet_cpu_bg.wasm?moved'] });
+});
+
+test('preload compiles the build a backend needs, once; create then fetches no more', { timeout: SLOW }, async () => {
+  const r = await onPage(async (page) => {
+    const wasm = [];
+    page.on('request', (request) => {
+      if (request.url().includes('.wasm')) wasm.push(new URL(request.url()).pathname);
+    });
+    const out = await run(page, async () => {
+      const { preload, Segmenter } = window.tinyunet;
+      const build = await preload({ backend: 'cpu' });
+      const again = await preload({ backend: 'cpu' });
+      const seg = await Segmenter.create({ backend: 'cpu', inputSize: 32 });
+      const result = await seg.segment(window.blobImage(20, 10));
+      const bad = await window.errorOf(() => preload({ backend: 'tpu' }));
+      return { build, again, size: [result.width, result.height], bad: bad.message };
+    });
+    return { ...out, wasm };
+  });
+  assert.deepEqual(r.wasm, ['/pkg/wasm/tinyunet_cpu_bg.wasm']);
+  assert.deepEqual([r.build, r.again, r.size], ['cpu', 'cpu', [20, 10]]);
+  assert.match(r.bad, /^config: backend must be "auto", "webgpu" or "cpu", got "tpu"/);
 });
 
 test('auto falls back to the CPU build when the WebGPU build cannot be fetched, and says why', { timeout: SLOW }, async () => {
