@@ -5,7 +5,7 @@
 // when www/ is served at `/` (www/serve.mjs mounts pkg/ at /pkg/) and when the repository root is
 // served as is (`/www/worker.js` → `/pkg/tinyunet.js`).
 
-import { Segmenter, decodeImage } from '../pkg/tinyunet.js';
+import { Segmenter, decodeImage, preload } from '../pkg/tinyunet.js';
 
 /*
  * PROTOCOL
@@ -18,6 +18,9 @@ import { Segmenter, decodeImage } from '../pkg/tinyunet.js';
  *                 { id, type: 'result', value }   request `id` succeeded
  *                 { id, type: 'error', error: { name, message } }   it failed (AbortError when cancelled)
  *                 { type: 'state', state }        the model changed (backend, weights, fallback)
+ *
+ * page → worker   { type: 'preload', backend }   no reply: start compiling the core `backend`
+ *                                                 needs, before `create` (which reports any failure)
  *
  * Requests (all run one at a time, in order of arrival):
  *   create   { backend, inputSize, weights: ArrayBuffer | 'demo', kind?, label? } → state
@@ -100,14 +103,11 @@ function describe(s, weightsKind, label) {
 const handlers = {
   async create({ backend, inputSize, weights, kind = 'user', label }) {
     if (segmenter) throw new Error('config: this worker already has a model; the page starts a new worker instead');
-    let bytes;
-    if (weights === 'demo') {
-      bytes = await loadDemoWeights();
-      kind = bytes ? 'demo' : 'random';
-    } else {
-      bytes = new Uint8Array(weights);
-    }
-    segmenter = await Segmenter.create({ backend, inputSize, weights: bytes ?? undefined });
+    const demo = weights === 'demo';
+    // The demo weights download while the package fetches and compiles the core.
+    const source = demo ? loadDemoWeights().then((bytes) => bytes ?? undefined) : new Uint8Array(weights);
+    segmenter = await Segmenter.create({ backend, inputSize, weights: source });
+    if (demo) kind = demoWeights ? 'demo' : 'random';
     state = describe(segmenter, kind, label);
     // Warm-up while the visitor looks at the page: the first inference would otherwise run in the
     // browser's baseline wasm code (or compile the GPU pipelines). On the CPU it gives way to a
@@ -226,6 +226,11 @@ self.onmessage = (event) => {
   const { id, type, ...args } = event.data ?? {};
   if (type === 'cancel') {
     controllers.get(id)?.abort();
+    return;
+  }
+  if (type === 'preload') {
+    // Not queued: it only warms the package's cache of compiled cores for `create`.
+    preload({ backend: args.backend }).catch(() => {});
     return;
   }
   const handler = Object.hasOwn(handlers, type) ? handlers[type] : null;

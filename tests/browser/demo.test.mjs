@@ -336,6 +336,19 @@ describe('pairing images with masks', () => {
 // The server
 // ---------------------------------------------------------------------------------------------
 
+/** The www/ modules `entry` imports statically, directly or not (paths relative to www/). */
+function staticImports(entry, seen = new Set()) {
+  const source = fs.readFileSync(path.join(WWW, entry), 'utf8');
+  for (const [, spec] of source.matchAll(/^import\s[^;]*?\sfrom\s+'(\.[^']+)';/gms)) {
+    const dep = path.posix.normalize(path.posix.join(path.posix.dirname(entry), spec));
+    if (!seen.has(dep)) {
+      seen.add(dep);
+      staticImports(dep, seen);
+    }
+  }
+  return [...seen];
+}
+
 describe('www/serve.mjs', () => {
   test('serves www/ at / and pkg/ at /pkg/ with CSP and COOP/COEP on every response', async () => {
     const server = await startServer(demoServerOptions());
@@ -353,6 +366,9 @@ describe('www/serve.mjs', () => {
       assert.ok(html.includes(`content="${DEMO_CSP}"`), 'index.html <meta> CSP differs from the served one');
       assert.doesNotMatch(html, /<script(?![^>]*\bsrc=)[^>]*>/, 'inline <script> in index.html');
       assert.doesNotMatch(html, /\sstyle=/, 'inline style attribute in index.html');
+      // Every module app.js imports statically (and they import) is preloaded, and nothing else.
+      const preloaded = [...html.matchAll(/<link rel="modulepreload" href="([^"]+)">/g)].map((m) => m[1]).sort();
+      assert.deepEqual(preloaded, staticImports('app.js').sort(), 'index.html modulepreload links');
     } finally {
       await server.close();
     }
@@ -418,6 +434,9 @@ for (const backend of ['cpu', 'webgpu']) {
           await page.getByRole('button', { name: 'Segment Sample 1' }).click();
           const card = await expectDone(page, 'sample-1.jpg');
           lap('first mask');
+          // Each sample image is fetched once, for its thumbnail and its click alike.
+          assert.deepEqual(await page.locator('.sample img').evaluateAll((imgs) => imgs.map((i) => i.naturalWidth > 0)), Array(6).fill(true), 'a sample thumbnail is not shown');
+          assert.equal(requests.urls().filter((u) => u.endsWith('/samples/sample-1.jpg')).length, 1, 'sample-1.jpg was fetched more than once');
           assert.match(await card.locator('.area').innerText(), /%|none found/);
           assert.match(await card.locator('.confidence').innerText(), /%|—/);
           // Opacity and outline/filled change the overlay.

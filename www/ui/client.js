@@ -30,6 +30,9 @@ export class ModelClient {
       this.#worker.addEventListener('messageerror', () => this.onCrash('a message from the model worker could not be read'));
     });
     this.#worker.addEventListener('message', (e) => this.#onMessage(e.data));
+    // A worker that fails to load is reported through onCrash and its requests' rejections; a
+    // caller that never waits for `ready()` must not leave an unhandled rejection behind.
+    this.#ready.catch(() => {});
   }
 
   /** Resolves once the worker has loaded the package. */
@@ -52,6 +55,11 @@ export class ModelClient {
   }
 
   #retiring = false;
+
+  /** Sends a message that gets no reply (see the PROTOCOL comment in worker.js). */
+  notify(type, args = {}) {
+    this.#worker.postMessage({ type, ...args });
+  }
 
   /**
    * Sends a request. `signal` cancels it (the promise then rejects with an AbortError);

@@ -26,7 +26,14 @@ export class Model extends EventTarget {
     this.workerUrl = workerUrl;
     this.settings = readSettings();
     this.client = this.#newClient();
+    // The worker compiles the core while the page reads the stored weights (opening IndexedDB
+    // takes a while on a first visit) and before it knows which weights it will load.
+    this.client.notify('preload', { backend: this.settings.backend });
+    this.#stored = store.loadWeights().then((record) => ({ record }), (error) => ({ error }));
   }
+
+  /** The user's stored weights, read once at start-up: `{ record }` or `{ error }`. */
+  #stored;
 
   /** A worker whose state and crashes count only while it is the current one. */
   #newClient() {
@@ -88,12 +95,11 @@ export class Model extends EventTarget {
 
   async #start() {
     const notices = [];
-    await this.client.ready();
-    let record = null;
-    try {
-      record = await store.loadWeights();
-    } catch (e) {
-      notices.push({ key: 'storage', kind: 'warning', text: `Saved weights could not be read from this browser's storage (${e.message}); trained weights will not be kept.` });
+    // Requests sent before the worker has loaded wait in its queue: no need to wait for `ready`.
+    const stored = await this.#stored;
+    let record = stored.record ?? null;
+    if (stored.error) {
+      notices.push({ key: 'storage', kind: 'warning', text: `Saved weights could not be read from this browser's storage (${stored.error.message}); trained weights will not be kept.` });
     }
     const create = (weights, label) => this.client.request('create', {
       backend: this.settings.backend, inputSize: this.settings.inputSize, weights, label,

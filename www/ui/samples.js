@@ -8,11 +8,23 @@ export const SAMPLES = [1, 2, 3, 4, 5, 6].map((n) => ({
   mask: `samples/sample-${n}_mask.png`,
 }));
 
-/** Fetches a sample's image or mask (same origin) as a File named like a user's would be. */
-export async function fetchSample(sample, which) {
+/** url → Promise<File>: each sample file is fetched once, for its thumbnail, its click and training. */
+const fetched = new Map();
+
+/**
+ * Fetches a sample's image or mask (same origin) as a File named like a user's would be. The
+ * first call fetches; later ones get the same File (a failed fetch is tried again next time).
+ */
+export function fetchSample(sample, which) {
   const url = sample[which];
-  const response = await fetch(url);
-  if (!response.ok) throw new Error(`${url}: the server answered ${response.status}`);
-  const blob = await response.blob();
-  return new File([blob], url.split('/').pop(), { type: blob.type });
+  if (!fetched.has(url)) {
+    const file = fetch(url).then(async (response) => {
+      if (!response.ok) throw new Error(`${url}: the server answered ${response.status}`);
+      const blob = await response.blob();
+      return new File([blob], url.split('/').pop(), { type: blob.type });
+    });
+    file.catch(() => fetched.delete(url));
+    fetched.set(url, file);
+  }
+  return fetched.get(url);
 }

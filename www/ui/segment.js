@@ -19,12 +19,15 @@ export function setupSegmentPanel(model) {
   const cards = new Set();
   let style = 'filled';
 
-  // Samples: one click gives the first mask.
+  // Samples: one click gives the first mask. Each image is fetched now, once, for both its
+  // thumbnail and its click (the demo server forbids caching, so an <img src> would be fetched
+  // again on the click, just when the visitor waits for the first mask).
   const list = $('#sample-list');
   for (const sample of SAMPLES) {
+    const thumbnail = el('img', { alt: '', width: 52, height: 52, decoding: 'async' });
+    fetchSample(sample, 'image').then((file) => { thumbnail.src = URL.createObjectURL(file); }, () => {});
     const button = el('button', { type: 'button', class: 'sample', 'aria-label': `Segment ${sample.label}` },
-      el('img', { src: sample.image, alt: '', width: 52, height: 52, loading: 'lazy', decoding: 'async' }),
-      el('span', {}, sample.label));
+      thumbnail, el('span', {}, sample.label));
     button.addEventListener('click', async () => {
       try {
         add(await fetchSample(sample, 'image'));
