@@ -3,7 +3,7 @@
 // Figures, not tests: the machine is shared and noisy, so read the ratios within one run.
 //
 // Environment: BENCH_ITERS (default 5), BENCH_GPU=0 to skip the (very slow) SwiftShader WebGPU rows,
-// BENCH_STARTUP_RUNS (default 3) page loads per start-up figure,
+// BENCH_STARTUP_RUNS (default 3) page loads per start-up figure, BENCH_CHROMIUM_ARGS (below),
 // TINYUNET_BIN for the native CLI to time (default target/release/tinyunet).
 
 import fs from 'node:fs';
@@ -30,7 +30,10 @@ const server = await startServer({
     '/bench-files/': path.join(ROOT, '../shared/bench'),
   },
 });
-const browser = await launchBrowser({ webgpu: true });
+// BENCH_CHROMIUM_ARGS: extra flags, e.g. for a real GPU under headless Linux Chromium
+// (`--enable-features=Vulkan --use-angle=vulkan --use-vulkan=native`).
+const EXTRA_ARGS = (process.env.BENCH_CHROMIUM_ARGS ?? '').split(/\s+/).filter(Boolean);
+const browser = await launchBrowser({ webgpu: true, args: EXTRA_ARGS });
 try {
   const page = await browser.newPage();
   // WebGPU validation errors do not reject a run: the invalid pipeline is skipped and a result of
@@ -60,21 +63,30 @@ try {
     console.log(`| CPU | inference | ${batch} | ${size} | ${fmt(infer)} | | |`);
     console.log(`| CPU | training step (${(train.ms / infer).toFixed(2)}× inference; wasm memory ${mib(train.memory)}) | ${batch} | ${size} | ${fmt(train.ms)} | | |`);
   }
-  if (GPU) {
+  const adapter = GPU ? await call('gpuAdapter') : null;
+  if (GPU && !adapter) console.log('| WebGPU | (this browser offers no WebGPU adapter) | | | | | |');
+  if (adapter) {
+    // SwiftShader (a CPU pretending to be a GPU) takes tens of seconds a run: one run, and training
+    // at 64². A real GPU gets the CPU's iterations, warm-up and training sizes.
+    const software = /swiftshader/i.test(`${adapter.vendor} ${adapter.architecture} ${adapter.description}`);
+    const label = software ? 'WebGPU (SwiftShader)' : `WebGPU (${[adapter.vendor, adapter.architecture, adapter.description].filter(Boolean).join(' ')})`;
+    const [iters, warmup] = software ? [1, 1] : [ITERS, 3];
     gpuErrors.count = 0;
-    let ortGpu = await call('ort256', 'webgpu', 1, 1).catch((e) => `fails: ${String(e.message ?? e).split('\n')[0].slice(0, 80)}`);
+    let ortGpu = await call('ort256', 'webgpu', iters, warmup).catch((e) => `fails: ${String(e.message ?? e).split('\n')[0].slice(0, 80)}`);
     if (gpuErrors.count > 0) {
       console.error(`onnxruntime-web WebGPU: ${gpuErrors.count} WebGPU validation errors, the first: ${gpuErrors.first}`);
       ortGpu = `invalid: ${gpuErrors.count} WebGPU validation errors (see above)`;
     }
     gpuErrors.count = 0;
-    const gpu = await call('tinyInfer', 'webgpu', 1, 256, 1, 1);
+    const gpu = await call('tinyInfer', 'webgpu', 1, 256, iters, warmup);
     if (gpuErrors.count > 0) throw new Error(`tinyunet on WebGPU raised ${gpuErrors.count} validation errors: ${gpuErrors.first}`);
     const ortCell = typeof ortGpu === 'number' ? fmt(ortGpu) : ortGpu;
     const ratio = typeof ortGpu === 'number' ? `${(ortGpu / gpu).toFixed(2)}×` : '';
-    console.log(`| WebGPU (SwiftShader) | inference | 1 | 256 | ${fmt(gpu)} | ${ortCell} | ${ratio} |`);
-    const train = await call('tinyTrain', 'webgpu', 2, 64, 1, 1);
-    console.log(`| WebGPU (SwiftShader) | training step | 2 | 64 | ${fmt(train.ms)} | | |`);
+    console.log(`| ${label} | inference | 1 | 256 | ${fmt(gpu)} | ${ortCell} | ${ratio} |`);
+    for (const [batch, size] of software ? [[2, 64]] : [[2, 256], [8, 128]]) {
+      const train = await call('tinyTrain', 'webgpu', batch, size, iters, warmup);
+      console.log(`| ${label} | training step | ${batch} | ${size} | ${fmt(train.ms)} | | |`);
+    }
   }
   const memory = await call('memoryFlat', 1000);
   console.log(`\n1,000 inferences in a row (CPU, 64 px): wasm memory ${mib(memory.before)} before, ${mib(memory.after)} after.`);

@@ -103,5 +103,13 @@ async function memoryFlat(count) {
   return { before, after };
 }
 
-window.bench = { ort256, tinyInfer, tinyTrain, memoryFlat, wasmMemory: () => wasmExports.cpu.memory.buffer.byteLength };
+/** The WebGPU adapter this browser offers (`{ vendor, architecture, description }`), or null. */
+async function gpuAdapter() {
+  const adapter = await navigator.gpu?.requestAdapter();
+  if (!adapter) return null;
+  const { vendor, architecture, description } = adapter.info ?? {};
+  return { vendor, architecture, description };
+}
+
+window.bench = { ort256, tinyInfer, tinyTrain, memoryFlat, gpuAdapter, wasmMemory: () => wasmExports.cpu.memory.buffer.byteLength };
 window.benchReady = true;
