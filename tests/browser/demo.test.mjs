@@ -632,6 +632,26 @@ describe('demo with bad input', () => {
       await page.waitForFunction(() => /weights\.pth: loaded/.test(document.querySelector('#weights-message').textContent), null, { timeout: 120_000 });
       await page.getByRole('button', { name: 'Segment Sample 3' }).click();
       await expectDone(page, 'sample-3.jpg');
+      // Weights of a two-class network (made here with the package) get a network of their own,
+      // segment with class indices, and are what the page starts with after a reload.
+      const twoClass = Buffer.from(await page.evaluate(async () => {
+        const { Segmenter } = await import('/pkg/tinyunet.js');
+        const bytes = await (await Segmenter.create({ backend: 'cpu', classes: 2, inputSize: 64 })).exportWeights();
+        let binary = '';
+        for (const b of bytes) binary += String.fromCharCode(b);
+        return btoa(binary);
+      }), 'base64');
+      await page.setInputFiles('#weights-input', { name: 'two-class.safetensors', mimeType: 'application/octet-stream', buffer: twoClass });
+      await page.waitForFunction(() => /^two-class\.safetensors: loaded \(481,170 parameters, 2 classes\)/.test(document.querySelector('#weights-message').textContent), null, { timeout: 120_000 });
+      await page.getByRole('button', { name: 'Segment Sample 4' }).click();
+      const twoClassCard = await expectDone(page, 'sample-4.jpg');
+      const twoClassMask = readPng((await download(page, '.card[data-name="sample-4.jpg"] >> text=Download mask (PNG)')).buffer);
+      assert.deepEqual([twoClassMask.width, twoClassMask.height], [400, 300]);
+      assert.ok([...twoClassMask.values].every((v) => v <= 1), 'a two-class mask holds class indices 0 and 1');
+      assert.match(await twoClassCard.innerText(), /%|none found/);
+      await page.reload();
+      await waitReady(page);
+      assert.match(await page.locator('#weights-info').innerText(), /Uploaded weights — two-class\.safetensors.*481,170 parameters, 2 classes/);
       assert.deepEqual(log.errors, [], log.format());
     }, { server: { ...demoServerOptions(), crossOriginIsolated: false }, launch: { webgpu: false }, timeout: 300_000 });
   });
