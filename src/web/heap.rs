@@ -11,6 +11,9 @@
 /// 2,400 bytes a pixel). A browser test checks that warm-up covers a 256² inference.
 pub(super) const INFERENCE_HEAP_BYTES_PER_PIXEL: usize = 2_400;
 
+/// Bytes in a wasm memory page: the smallest step worth taking.
+const WASM_PAGE: usize = 65_536;
+
 /// A block of heap being touched a step at a time; dropping it hands the memory back to the
 /// allocator, already grown and touched.
 pub(super) struct HeapReservation {
@@ -26,13 +29,13 @@ impl HeapReservation {
         Some(Self { block })
     }
 
-    /// Writes up to `step` more bytes (writing, not only allocating, is what makes the page
-    /// faults happen now); true once every byte has been.
+    /// Writes up to `step` more bytes, at least one wasm page (writing, not only allocating, is
+    /// what makes the page faults happen now); true once every byte has been.
     pub(super) fn touch(&mut self, step: usize) -> bool {
         let end = self
             .block
             .len()
-            .saturating_add(step)
+            .saturating_add(step.max(WASM_PAGE))
             .min(self.block.capacity());
         self.block.resize(end, 0);
         end == self.block.capacity()
