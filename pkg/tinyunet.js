@@ -38,10 +38,11 @@ function loadWasm(build, wasmUrls) {
   return loading.get(build);
 }
 
-async function toBytes(source, what) {
+/** The bytes of weights in any accepted form (a `Response` must be 2xx). */
+async function weightBytes(source) {
   if (typeof Response !== 'undefined' && source instanceof Response) {
     if (!source.ok) {
-      throw new Error(`weights: the server answered ${source.status}${source.statusText ? ` ${source.statusText}` : ''} for ${source.url || `the ${what}`}`);
+      throw new Error(`weights: the server answered ${source.status}${source.statusText ? ` ${source.statusText}` : ''} for ${source.url || 'the weights'}`);
     }
     return new Uint8Array(await source.arrayBuffer());
   }
@@ -49,21 +50,22 @@ async function toBytes(source, what) {
   if (source instanceof ArrayBuffer) return new Uint8Array(source);
   if (ArrayBuffer.isView(source)) return new Uint8Array(source.buffer, source.byteOffset, source.byteLength);
   if (typeof Blob !== 'undefined' && source instanceof Blob) return new Uint8Array(await source.arrayBuffer());
-  throw new Error(`input: ${what} must be an ArrayBuffer, a Uint8Array, a Blob or a Response`);
+  throw new Error('input: weights must be an ArrayBuffer, a Uint8Array, a Blob or a Response');
 }
 
 /**
- * The bytes of a weights option that may be a promise (of a `Response`, say); undefined for none.
- * A failed fetch becomes a `weights:` error like every other problem with the weights.
+ * The bytes of a weights option that may be a promise (of a `Response`, say); undefined for none
+ * when they are `optional`. A failed fetch becomes a `weights:` error like every other problem with
+ * the weights.
  */
-async function weightsOf(source) {
+async function weightsOf(source, optional = false) {
   let value;
   try {
     value = await source;
   } catch (e) {
     throw new Error(`weights: they could not be loaded: ${e?.message ?? e}`);
   }
-  return value === undefined ? undefined : toBytes(value, 'weights');
+  return value === undefined && optional ? undefined : weightBytes(value);
 }
 
 /** Makes a wasm-bindgen error (or anything thrown) a proper Error with a clear message. */
@@ -166,7 +168,7 @@ export class Segmenter {
     if (inputSize % 16 !== 0) throw new Error(`config: inputSize must be a multiple of 16, got ${inputSize}`);
     // Weights may still be on their way (a promise, say `fetch(url)`): they download while the
     // core below is fetched and compiled, and are needed only to build the network.
-    const pendingWeights = weightsOf(options.weights);
+    const pendingWeights = weightsOf(options.weights, true);
     pendingWeights.catch(() => {}); // awaited below; a failure meanwhile is not "unhandled"
 
     let { chosen, fallbackReason } = await chooseBuild(backend);
@@ -412,7 +414,6 @@ export class Segmenter {
   loadWeights(weights) {
     return this.#exclusive(async () => {
       const bytes = await weightsOf(weights);
-      if (bytes === undefined) throw new Error('input: weights must be an ArrayBuffer, a Uint8Array, a Blob or a Response');
       this.#core.loadWeights(bytes);
       this.#weights = bytes.slice();
     });

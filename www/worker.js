@@ -103,11 +103,11 @@ function describe(s, weightsKind, label) {
 const handlers = {
   async create({ backend, inputSize, weights, kind = 'user', label }) {
     if (segmenter) throw new Error('config: this worker already has a model; the page starts a new worker instead');
-    const demo = weights === 'demo';
     // The demo weights download while the package fetches and compiles the core.
-    const source = demo ? loadDemoWeights().then((bytes) => bytes ?? undefined) : new Uint8Array(weights);
+    const demo = weights === 'demo' ? loadDemoWeights() : null;
+    const source = demo ? demo.then((bytes) => bytes ?? undefined) : new Uint8Array(weights);
     segmenter = await Segmenter.create({ backend, inputSize, weights: source });
-    if (demo) kind = demoWeights ? 'demo' : 'random';
+    if (demo) kind = (await demo) ? 'demo' : 'random';
     state = describe(segmenter, kind, label);
     // Warm-up while the visitor looks at the page: the first inference would otherwise run in the
     // browser's baseline wasm code (or compile the GPU pipelines). On the CPU it gives way to a
