@@ -11,6 +11,11 @@
 /// 2,400 bytes a pixel). A browser test checks that warm-up covers a 256² inference.
 pub(super) const INFERENCE_HEAP_BYTES_PER_PIXEL: usize = 2_400;
 
+/// The most warm-up reserves: all of a 256² inference's need, part of a larger one's. A 1024² network
+/// needs ~2.4 GB; committing that before anyone has asked for an inference could get a phone's tab
+/// killed, while the inference itself, when asked for, takes what it needs.
+pub(super) const MAX_RESERVATION: usize = 256 << 20;
+
 /// Bytes in a wasm memory page: the smallest step worth taking.
 const WASM_PAGE: usize = 65_536;
 

@@ -3,7 +3,7 @@
 use burn::prelude::*;
 use wasm_bindgen::prelude::*;
 
-use super::heap::{HeapReservation, INFERENCE_HEAP_BYTES_PER_PIXEL};
+use super::heap::{HeapReservation, INFERENCE_HEAP_BYTES_PER_PIXEL, MAX_RESERVATION};
 use super::js_error;
 use crate::backend::{BackendKind, cpu_device, wgpu_device_async};
 use crate::data::augment::Example;
@@ -220,9 +220,9 @@ impl WasmSegmenter {
         })
     }
 
-    /// On the CPU, grows the heap towards what one inference at the input size needs, touching
-    /// at most `step_bytes` more per call so that a request need not wait long behind it; true
-    /// once done (at once on WebGPU, whose activations live on the GPU, or when the memory is not
+    /// On the CPU, grows the heap towards what one inference at the input size needs (at most
+    /// 256 MiB, see `heap::MAX_RESERVATION`), touching at most `step_bytes` more per call so that
+    /// a request need not wait long behind it; true once done (at once on WebGPU, whose activations live on the GPU, or when the memory is not
     /// available). The block is freed when done, or by `releaseReservedMemory`, which must come
     /// before any other call so that the call can use that memory.
     #[wasm_bindgen(js_name = reserveInferenceMemory)]
@@ -231,7 +231,8 @@ impl WasmSegmenter {
             return true;
         }
         if self.reservation.is_none() {
-            let bytes = INFERENCE_HEAP_BYTES_PER_PIXEL * self.input_size * self.input_size;
+            let bytes = (INFERENCE_HEAP_BYTES_PER_PIXEL * self.input_size * self.input_size)
+                .min(MAX_RESERVATION);
             self.reservation = HeapReservation::new(bytes);
         }
         let done = self

@@ -377,6 +377,20 @@ test('on the CPU, warmUp grows the heap once, so that the first full-size infere
   assert.equal(r.afterInference, r.warmed, `the first 256² inference grew the heap from ${r.warmed} to ${r.afterInference} MiB`);
 });
 
+test('on the CPU, warmUp reserves at most 256 MiB however large the network\'s input', { timeout: SLOW }, async () => {
+  const grown = await onPage((page) =>
+    run(page, async () => {
+      const seg = await window.tinyunet.Segmenter.create({ backend: 'cpu', inputSize: 1024 });
+      const wasm = await window.glue.cpu.default();
+      const before = wasm.memory.buffer.byteLength;
+      await seg.warmUp();
+      return (wasm.memory.buffer.byteLength - before) / 2 ** 20;
+    }),
+  );
+  // A 1024² inference needs ~2.4 GB; warm-up takes 256 MiB plus what its 64² runs use.
+  assert.ok(grown >= 250 && grown <= 280, `warm-up grew the heap by ${grown} MiB`);
+});
+
 test('a CPU segmenter fetches only the CPU build of the core, from where wasmUrls says', { timeout: SLOW }, async () => {
   const r = await onPage(async (page) => {
     const wasm = [];
