@@ -144,7 +144,7 @@ export declare class Segmenter {
   /**
    * Runs the network on blank input so that the first real call is fast (the browser's optimised
    * wasm code, or the GPU pipelines, get compiled; on the CPU the wasm heap is first grown to what
-   * an inference at `inputSize` needs). On the CPU it stops as soon as another call is made,
+   * an inference at `inputSize` needs, up to 256 MiB). On the CPU it stops as soon as another call is made,
    * delaying it by one small step at most. Resolves to the number of runs made.
    */
   warmUp(): Promise<number>;

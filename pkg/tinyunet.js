@@ -256,8 +256,8 @@ export class Segmenter {
   /**
    * Runs the network on blank input so that the first real call is fast: on the CPU the browser
    * compiles wasm in two tiers and the optimised code arrives only after the network has run a
-   * while, and the heap must grow to what a full-size inference needs (grown first, 16 MiB a
-   * step); on WebGPU the GPU pipelines are compiled on first use. On the CPU it goes one small
+   * while, and the heap must grow to what a full-size inference needs (grown first, up to 256
+   * MiB, 16 MiB a step); on WebGPU the GPU pipelines are compiled on first use. On the CPU it goes one small
    * step at a time and stops as soon as another call is made, so it delays that call by one
    * small step at most. Resolves to the number of network runs made.
    */
