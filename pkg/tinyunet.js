@@ -92,6 +92,18 @@ function integerOption(value, name, min, max, fallback) {
   return value;
 }
 
+/** A core evaluation `{ epoch, mean: { dice, iou }, perPair }` as `{ epoch, dice, iou, perPair }`. */
+function evaluation(e) {
+  return e ? { epoch: e.epoch, dice: e.mean.dice, iou: e.mean.iou, perPair: e.perPair } : null;
+}
+
+function booleanOption(value, name) {
+  if (value !== undefined && typeof value !== 'boolean') {
+    throw new Error(`config: ${name} must be true or false, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
 function numberOption(value, name, min, max, fallback) {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
@@ -135,6 +147,12 @@ export async function preload(options = {}) {
   return chosen;
 }
 
+/** What `train` takes (see `TrainOptions` in tinyunet.d.ts); anything else is a typo to report. */
+const TRAIN_OPTIONS = [
+  'heldOut', 'epochs', 'batchSize', 'learningRate', 'minLearningRate', 'size', 'augment', 'seed',
+  'freezeBatchNorm', 'adaptBatchNorm', 'recalibrateBatchNorm', 'onProgress', 'signal',
+];
+
 /** Heap that one warm-up step grows and touches on the CPU: ~20 ms on a slow 2-core machine. */
 const RESERVE_STEP_BYTES = 16 * 2 ** 20;
 
@@ -166,6 +184,10 @@ export class Segmenter {
     const classes = integerOption(options.classes, 'classes', 1, 256, 1);
     const inputSize = integerOption(options.inputSize, 'inputSize', 16, 1024, 256);
     if (inputSize % 16 !== 0) throw new Error(`config: inputSize must be a multiple of 16, got ${inputSize}`);
+    const flips = options.flips;
+    if (flips !== undefined && ![1, 2, 4].includes(flips)) {
+      throw new Error(`config: flips must be 1 (no mirroring), 2 (left-right) or 4 (left-right and top-bottom), got ${flips}`);
+    }
     // Weights may still be on their way (a promise, say `fetch(url)`): they download while the
     // core below is fetched and compiled, and are needed only to build the network.
     const pendingWeights = weightsOf(options.weights, true);
@@ -177,7 +199,7 @@ export class Segmenter {
     let weights;
     try {
       [glue, weights] = await Promise.all([loadWasm(chosen, wasmUrls), pendingWeights]);
-      core = await glue.WasmSegmenter.create(chosen, classes, inputSize, weights);
+      core = await glue.WasmSegmenter.create(chosen, classes, inputSize, weights, flips);
     } catch (e) {
       const error = asError(e);
       // Bad weights or settings fail the same way on every backend: report them as they are.
@@ -185,7 +207,7 @@ export class Segmenter {
       fallbackReason = `WebGPU failed to start (${error.message})`;
       weights = await pendingWeights;
       glue = await loadWasm('cpu', wasmUrls);
-      core = await glue.WasmSegmenter.create('cpu', classes, inputSize, weights).catch((e2) => {
+      core = await glue.WasmSegmenter.create('cpu', classes, inputSize, weights, flips).catch((e2) => {
         throw asError(e2);
       });
     }
@@ -209,6 +231,11 @@ export class Segmenter {
   }
   get inputSize() {
     return this.#inputSize;
+  }
+  /** Mirrored passes averaged per image (1, 2 or 4). */
+  get flips() {
+    this.#alive();
+    return this.#core.flips;
   }
   get parameters() {
     this.#alive();
@@ -243,7 +270,7 @@ export class Segmenter {
     if (!gpuFailure) return error;
     try {
       // The WebGPU build runs on the CPU too: no second download when the GPU is lost.
-      const core = await this.#glue.WasmSegmenter.create('cpu', this.#core.classes, this.#inputSize, this.#weights);
+      const core = await this.#glue.WasmSegmenter.create('cpu', this.#core.classes, this.#inputSize, this.#weights, this.#core.flips);
       try { this.#core.free(); } catch { /* the GPU side may already be gone */ }
       this.#core = core;
       this.#fallbackReason = `the GPU failed (${error.message}); now running on the CPU with the same weights`;
@@ -297,6 +324,8 @@ export class Segmenter {
         mask: r.mask,
         foreground: r.foreground,
         confidence: r.confidence,
+        doubt: r.doubt,
+        doubtful: r.doubtful,
       };
       if (options.probabilities) out.probabilities = r.probabilities;
       r.free();
@@ -304,44 +333,63 @@ export class Segmenter {
     });
   }
 
-  /** Fine-tunes on `{image, mask}` pairs; see `TrainOptions`. */
+  /**
+   * Fine-tunes on `{image, mask}` pairs; see `TrainOptions`. With `heldOut` pairs the run is
+   * judged by them (scored before training and after every epoch) and ends with the best-scoring
+   * weights — the previous ones when no epoch beat them.
+   */
   train(samples, options = {}) {
     return this.#exclusive(async () => {
       if (!Array.isArray(samples) || samples.length === 0) {
         throw new Error('input: train() needs a non-empty array of {image, mask} samples');
       }
-      const epochs = integerOption(options.epochs, 'epochs', 1, 10000, 10);
-      const batchSize = integerOption(options.batchSize, 'batchSize', 1, 256, 4);
-      const learningRate = numberOption(options.learningRate, 'learningRate', 1e-8, 1, 1e-4);
-      const minLearningRate = numberOption(options.minLearningRate, 'minLearningRate', 0, learningRate, Math.min(1e-6, learningRate));
+      const unknown = Object.keys(options).filter((k) => !TRAIN_OPTIONS.includes(k));
+      if (unknown.length) {
+        throw new Error(`config: unknown training option ${JSON.stringify(unknown[0])}; the options are ${TRAIN_OPTIONS.join(', ')}`);
+      }
+      const heldOut = options.heldOut ?? [];
+      if (!Array.isArray(heldOut)) throw new Error('input: heldOut must be an array of {image, mask} samples');
+      // Left out, a setting takes the core's default (Segmenter#trainingDefaults).
+      const settings = {
+        epochs: integerOption(options.epochs, 'epochs', 1, 10000),
+        batchSize: integerOption(options.batchSize, 'batchSize', 1, 256),
+        learningRate: numberOption(options.learningRate, 'learningRate', 1e-8, 1),
+        augment: booleanOption(options.augment, 'augment'),
+        seed: integerOption(options.seed, 'seed', 0, 2 ** 32 - 1),
+        freezeBatchNorm: booleanOption(options.freezeBatchNorm, 'freezeBatchNorm'),
+        adaptBatchNorm: booleanOption(options.adaptBatchNorm, 'adaptBatchNorm'),
+        recalibrateBatchNorm: booleanOption(options.recalibrateBatchNorm, 'recalibrateBatchNorm'),
+      };
+      settings.minLearningRate = numberOption(options.minLearningRate, 'minLearningRate', 0, settings.learningRate ?? 1);
       const size = integerOption(options.size, 'size', 16, 1024, this.#inputSize);
       if (size % 16 !== 0) throw new Error(`config: size must be a multiple of 16, got ${size}`);
-      const seed = integerOption(options.seed, 'seed', 0, 2 ** 32 - 1, 0);
       const signal = options.signal;
       if (signal?.aborted) throw new DOMException('training was aborted before it started', 'AbortError');
 
       this.#core.clearTrainingSamples();
-      for (const [i, sample] of samples.entries()) {
-        const name = sample?.name ?? `sample ${i}`;
+      const add = async (sample, i, held) => {
+        const name = sample?.name ?? `${held ? 'held-back sample' : 'sample'} ${i}`;
         if (!sample || sample.image == null || sample.mask == null) {
-          this.#core.clearTrainingSamples();
           throw new Error(`input: ${name}: each sample needs an image and a mask`);
         }
         const image = await decodeImage(sample.image, name);
         const mask = await decodeImage(sample.mask, `${name} (mask)`);
-        try {
-          this.#core.addTrainingSample(name, image.data, image.width, image.height, mask.data, mask.width, mask.height, size);
-        } catch (e) {
-          this.#core.clearTrainingSamples();
-          throw asError(e);
-        }
+        this.#core.addTrainingSample(name, image.data, image.width, image.height, mask.data, mask.width, mask.height, size, held);
+      };
+      try {
+        for (const [i, sample] of samples.entries()) await add(sample, i, false);
+        for (const [i, sample] of heldOut.entries()) await add(sample, i, true);
+      } catch (e) {
+        this.#core.clearTrainingSamples();
+        throw asError(e);
       }
-      this.#core.startTraining(epochs, batchSize, learningRate, minLearningRate, options.augment ?? true, seed);
+      this.#core.startTraining(Object.fromEntries(Object.entries(settings).filter(([, v]) => v !== undefined)));
 
       const started = performance.now();
       const history = [];
       let cancelled = false;
-      let last = null;
+      let epochs = 0;
+      let outcome;
       try {
         while (true) {
           if (signal?.aborted) {
@@ -349,41 +397,77 @@ export class Segmenter {
             break;
           }
           const p = await this.#core.trainStep();
-          last = { stepsDone: p.stepsDone, totalSteps: p.totalSteps, done: p.done };
-          history.push({ loss: p.loss, dice: p.dice });
+          if (p === null) break;
           const elapsed = (performance.now() - started) / 1000;
-          const progress = {
-            epoch: p.epoch + 1,
-            epochs,
-            step: p.step + 1,
-            stepsPerEpoch: p.stepsPerEpoch,
-            stepsDone: p.stepsDone,
-            totalSteps: p.totalSteps,
-            loss: p.loss,
-            dice: p.dice,
-            learningRate: p.learningRate,
-            elapsedSeconds: elapsed,
-            etaSeconds: (elapsed / p.stepsDone) * (p.totalSteps - p.stepsDone),
-          };
-          p.free();
-          options.onProgress?.(progress);
-          if (last.done) break;
-          // Let the event loop deliver aborts and repaint between steps.
+          if (p.kind === 'trained') {
+            history.push({ loss: p.loss, dice: p.dice });
+            epochs = Math.round(p.totalSteps / p.stepsPerEpoch);
+            options.onProgress?.({
+              phase: 'train',
+              epoch: p.epoch + 1,
+              epochs,
+              step: p.stepInEpoch + 1,
+              stepsPerEpoch: p.stepsPerEpoch,
+              stepsDone: p.stepsDone,
+              totalSteps: p.totalSteps,
+              loss: p.loss,
+              dice: p.dice,
+              learningRate: p.learningRate,
+              elapsedSeconds: elapsed,
+              etaSeconds: (elapsed / p.stepsDone) * (p.totalSteps - p.stepsDone),
+            });
+          } else if (p.kind === 'scored') {
+            options.onProgress?.({ phase: p.epoch === 0 ? 'before' : 'score', epoch: p.epoch, done: p.done, total: p.total, heldOut: p.mean ?? null, elapsedSeconds: elapsed });
+          } else {
+            options.onProgress?.({ phase: 'epoch', epoch: p.epoch, epochs, loss: p.loss, dice: p.dice, heldOut: p.heldOut ?? null, elapsedSeconds: elapsed });
+          }
+          // Let the event loop deliver aborts and repaint between units of work.
           await new Promise((resolve) => setTimeout(resolve, 0));
         }
-      } finally {
-        // Keep the weights of the last finished step, whether the run completed or was stopped.
-        this.#core.finishTraining(history.length > 0);
+        outcome = this.#core.finishTraining(cancelled);
+      } catch (e) {
+        // A failed step leaves the weights as they were before the run.
+        this.#core.abandonTraining();
+        throw e;
       }
-      if (history.length > 0) this.#weights = await this.#core.exportWeights();
+      if (outcome.kept !== 'previous') this.#weights = await this.#core.exportWeights();
       return {
-        cancelled,
-        stepsDone: last?.stepsDone ?? 0,
-        totalSteps: last?.totalSteps ?? 0,
+        cancelled: outcome.stop === 'cancelled',
+        stop: outcome.stop,
+        divergedAtStep: outcome.divergedAtStep ?? null,
+        kept: outcome.kept,
+        improved: outcome.improved ?? null,
+        reliable: outcome.reliable,
+        chosenEpoch: outcome.chosenEpoch,
+        heldOut: outcome.heldOut,
+        before: evaluation(outcome.before),
+        after: evaluation(outcome.chosen),
+        epochs: outcome.epochs.map((e) => ({ ...e, heldOut: e.heldOut ?? null })),
+        lastAvailable: outcome.lastAvailable,
+        stepsDone: outcome.stepsDone,
+        totalSteps: outcome.totalSteps,
         history,
         seconds: (performance.now() - started) / 1000,
       };
     });
+  }
+
+  /**
+   * After a run that kept other weights (its best epoch's, or the previous ones), switches to the
+   * weights of its last step; resolves to false when there are none to switch to.
+   */
+  useLastTrainedWeights() {
+    return this.#exclusive(async () => {
+      if (!this.#core.useLastTrainedWeights()) return false;
+      this.#weights = await this.#core.exportWeights();
+      return true;
+    });
+  }
+
+  /** The core's training defaults and the fewest held-back pairs whose Dice means much. */
+  get trainingDefaults() {
+    this.#alive();
+    return this.#glue.WasmSegmenter.trainingDefaults();
   }
 
   /** Dice and IoU on `{image, mask}` pairs. */

@@ -10,6 +10,7 @@
 
 pub mod backend;
 pub mod data;
+pub mod doubt;
 pub mod error;
 pub mod infer;
 pub mod kernels;

@@ -1,7 +1,7 @@
 //! Segmentation quality: IoU and Dice of hard masks, per image and averaged.
 
 /// Overlap scores of one predicted mask against its ground truth.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize)]
 pub struct Scores {
     /// Dice coefficient `2|P∩T| / (|P| + |T|)`, in `[0, 1]`.
     pub dice: f64,
@@ -69,6 +69,52 @@ pub fn multiclass_scores(predicted: &[u8], truth: &[u8], classes: usize) -> Scor
     }
 }
 
+/// Scores of a predicted mask against the truth for a model with `classes` outputs: binary for
+/// one, the mean over foreground classes for several.
+pub fn mask_scores(predicted: &[u8], truth: &[u8], classes: usize) -> Scores {
+    if classes == 1 {
+        binary_scores(predicted, truth)
+    } else {
+        multiclass_scores(predicted, truth, classes)
+    }
+}
+
+/// Spearman's rank correlation of two equally long series (ties get their mean rank); `None`
+/// for fewer than two values or a constant series.
+pub fn spearman(a: &[f64], b: &[f64]) -> Option<f64> {
+    if a.len() != b.len() || a.len() < 2 {
+        return None;
+    }
+    let (ra, rb) = (ranks(a), ranks(b));
+    let mean = (a.len() - 1) as f64 / 2.0;
+    let (mut cov, mut va, mut vb) = (0.0, 0.0, 0.0);
+    for (x, y) in ra.iter().zip(&rb) {
+        cov += (x - mean) * (y - mean);
+        va += (x - mean).powi(2);
+        vb += (y - mean).powi(2);
+    }
+    (va > 0.0 && vb > 0.0).then(|| cov / (va * vb).sqrt())
+}
+
+/// 0-based ranks, ties sharing their mean rank.
+fn ranks(values: &[f64]) -> Vec<f64> {
+    let mut order: Vec<usize> = (0..values.len()).collect();
+    order.sort_by(|&i, &j| values[i].total_cmp(&values[j]));
+    let mut out = vec![0.0; values.len()];
+    let mut start = 0;
+    while start < order.len() {
+        let mut end = start;
+        while end + 1 < order.len() && values[order[end + 1]] == values[order[start]] {
+            end += 1;
+        }
+        for &i in &order[start..=end] {
+            out[i] = (start + end) as f64 / 2.0;
+        }
+        start = end + 1;
+    }
+    out
+}
+
 /// The arithmetic mean of several scores (1 for none).
 pub fn mean_scores(scores: &[Scores]) -> Scores {
     if scores.is_empty() {
@@ -127,5 +173,15 @@ mod tests {
         let s = multiclass_scores(&p, &t, 4);
         assert!((s.dice - (2.0 / 3.0 + 0.8) / 2.0).abs() < 1e-12);
         assert!((s.iou - (0.5 + 2.0 / 3.0) / 2.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn spearman_ranks_with_ties_like_scipy() {
+        // scipy.stats.spearmanr([1, 2, 3, 4, 5], [5, 6, 7, 8, 7]) = 0.8207826816681233
+        let r = spearman(&[1.0, 2.0, 3.0, 4.0, 5.0], &[5.0, 6.0, 7.0, 8.0, 7.0]).unwrap();
+        assert!((r - 0.820_782_681_668_123_3).abs() < 1e-12, "{r}");
+        assert_eq!(spearman(&[1.0, 2.0, 3.0], &[3.0, 2.0, 1.0]), Some(-1.0));
+        assert_eq!(spearman(&[1.0, 1.0], &[1.0, 2.0]), None);
+        assert_eq!(spearman(&[1.0], &[1.0]), None);
     }
 }

@@ -260,7 +260,8 @@ fn eval_prints_per_image_scores_that_match_a_direct_computation() {
     let last = stdout.lines().last().unwrap();
     let (mean_dice, mean_iou, count) = {
         let v: Vec<&str> = last.split_whitespace().collect();
-        assert_eq!(v.len(), 3, "{last}");
+        assert_eq!(v.len(), 4, "{last}");
+        assert!(v[3].starts_with("spearman_doubt_dice="), "{last}");
         let num = |s: &str, key: &str| s.strip_prefix(key).unwrap().parse::<f64>().unwrap();
         (
             num(v[0], "mean_dice="),
@@ -283,7 +284,8 @@ fn eval_prints_per_image_scores_that_match_a_direct_computation() {
         let image = read_image(&pair.image).unwrap();
         let truth =
             mask_from_rgba(&read_image(&pair.mask).unwrap(), MaskKind::Binary, "mask").unwrap();
-        let p = pollster::block_on(tinyunet::infer::segment(&model, &[image], 64))
+        let flips = tinyunet::infer::DEFAULT_FLIPS;
+        let p = pollster::block_on(tinyunet::infer::segment(&model, &[image], 64, flips))
             .unwrap()
             .remove(0);
         let scores = binary_scores(&p.mask, &truth);
@@ -291,8 +293,11 @@ fn eval_prints_per_image_scores_that_match_a_direct_computation() {
         assert_eq!(
             line,
             format!(
-                "{} dice={:.4} iou={:.4}",
-                pair.name, scores.dice, scores.iou
+                "{} dice={:.4} iou={:.4} doubt={:.4}",
+                pair.name,
+                scores.dice,
+                scores.iou,
+                p.doubt()
             )
         );
         dice += scores.dice / 2.0;
@@ -327,4 +332,68 @@ fn shipped_weights_reach_dice_085_on_fresh_generated_images() {
         .parse()
         .unwrap();
     assert!(dice >= 0.85, "{last}");
+}
+
+/// With `--val`, a run that makes the model worse on the held-back pairs writes the starting
+/// weights to `--out` and says so; the last epoch's stay in the checkpoint folder.
+#[test]
+fn a_run_that_does_not_help_on_val_keeps_the_starting_weights() {
+    let dir = temp_dir("no-help");
+    let (data, val) = (dir.join("data"), dir.join("val"));
+    generate(&data, 4, 128, 300);
+    generate(&val, 3, 128, 400);
+    // Inverted training masks: lesion is skin and skin lesion.
+    for pair in pair_folders(&data.join("images"), &data.join("masks")).unwrap() {
+        let mask = read_image(&pair.mask).unwrap();
+        let inverted: Vec<u8> = mask_from_rgba(&mask, MaskKind::Binary, "m")
+            .unwrap()
+            .iter()
+            .map(|&m| 1 - m)
+            .collect();
+        tinyunet::data::folder::write_mask_png(
+            &pair.mask,
+            &inverted,
+            mask.width,
+            mask.height,
+            true,
+        )
+        .unwrap();
+    }
+    let out = dir.join("out.safetensors");
+    let start = common_demo_weights();
+    let (stdout, _) = tinyunet(&[
+        "train",
+        "--data",
+        s(&data),
+        "--val",
+        s(&val),
+        "--init",
+        s(&start),
+        "--size",
+        "128",
+        "--batch",
+        "2",
+        "--epochs",
+        "2",
+        "--lr",
+        "3e-3",
+        "--no-augment",
+        "--out",
+        s(&out),
+    ]);
+    assert!(stdout.contains("before training val_dice="), "{stdout}");
+    assert!(
+        stdout.contains("no epoch beat the starting weights on --val"),
+        "{stdout}"
+    );
+    let kept = decode_weights(&std::fs::read(&out).unwrap()).unwrap();
+    let original = decode_weights(&std::fs::read(&start).unwrap()).unwrap();
+    for (name, t) in &original {
+        assert_eq!(t.values, kept[name].values, "{name} changed");
+    }
+    assert!(dir.join("out.checkpoints/last.safetensors").is_file());
+}
+
+fn common_demo_weights() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("www/demo-weights.safetensors")
 }

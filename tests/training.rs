@@ -42,6 +42,7 @@ fn loss_falls_when_overfitting_a_tiny_batch() {
             min_learning_rate: 1e-4,
             augment: false,
             seed: 1,
+            ..Default::default()
         };
         let mut session = TrainingSession::new(&model, examples(4, 64), config).unwrap();
         assert_eq!(session.total_steps(), 20);

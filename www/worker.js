@@ -29,14 +29,18 @@ import { Segmenter, decodeImage, preload } from '../pkg/tinyunet.js';
  *            (burn's runtime registers the device once).
  *   load     { weights: ArrayBuffer, label? } → state. New weights for the same network; on error
  *            the current ones stay.
- *   segment  { image: Blob, name } → { width, height, classes, mask: Uint8Array, foreground, confidence }
+ *   segment  { image: Blob, name } → { width, height, classes, mask: Uint8Array, doubtful: Uint8Array,
+ *                                       foreground, doubt }
  *   inspect  { image: Blob, mask: Blob, name } → { width, height, foreground }   (checks a training pair)
  *   train    { train: Pair[], heldOut: Pair[], epochs, learningRate, batchSize, augment }
- *            progress { phase: 'before' | 'after', done, total }   scoring the held-back pairs
- *                     { phase: 'train', ...TrainProgress }          after every step
- *            → { cancelled, stepsDone, totalSteps, before: Scores | null, after: Scores | null,
- *                seconds, weights: ArrayBuffer | null }   (weights null: nothing changed;
- *                after null: cancelled, so not scored)
+ *            progress: the package's TrainProgress ({ phase: 'before' | 'score', epoch, done,
+ *                      total } while held-back pairs are scored, 'train' after every step,
+ *                      'epoch' with each epoch's means)
+ *            → the package's TrainResult + { weights: ArrayBuffer | null }   (null: the previous
+ *              weights stay, because no epoch beat them or no step finished)
+ *   useLastTrained {} → { weights: ArrayBuffer }   the last run's final weights instead of those
+ *            it kept
+ *   usePrevious {} → { weights: ArrayBuffer }   back to the weights from before the last run
  *   export   {} → ArrayBuffer (safetensors)
  */
 
@@ -44,6 +48,8 @@ import { Segmenter, decodeImage, preload } from '../pkg/tinyunet.js';
 const DEMO_WEIGHTS_URL = new URL('demo-weights.safetensors', import.meta.url);
 
 let segmenter = null;
+/** The weights (and what they were) before the latest training run: `{ weights, kind, label }`. */
+let previous = null;
 /** What the page shows about the model; sent with every change. */
 let state = null;
 /** The demo weights' bytes once fetched, or null when there are none. */
@@ -125,7 +131,7 @@ const handlers = {
 
   async segment({ image }) {
     const r = await model().segment(image);
-    return { width: r.width, height: r.height, classes: r.classes, mask: r.mask, foreground: r.foreground, confidence: r.confidence };
+    return { width: r.width, height: r.height, classes: r.classes, mask: r.mask, doubtful: r.doubtful, foreground: r.foreground, doubt: r.doubt };
   },
 
   async inspect({ image, mask, name }) {
@@ -144,42 +150,37 @@ const handlers = {
 
   async train({ train, heldOut, epochs, learningRate, batchSize, augment }, signal, id) {
     const s = model();
-    const progress = (p) => post({ id, type: 'progress', ...p });
-    // With nothing held back, measure on the training pairs themselves (the page says so).
-    const scored = heldOut.length > 0 ? heldOut : train;
-    const before = await score(s, scored, signal, (done) => progress({ phase: 'before', done, total: scored.length }));
-    if (!before) {
-      return { cancelled: true, stepsDone: 0, totalSteps: 0, before: null, after: null, seconds: 0, weights: null };
-    }
+    // What to go back to if the user prefers the weights from before the run.
+    previous = { weights: await s.exportWeights(), kind: state.weightsKind, label: state.weightsLabel };
+    // The package scores the held-back pairs before training and after every epoch and keeps the
+    // best weights: the previous ones when no epoch beat them.
     const result = await s.train(train, {
+      heldOut,
       epochs,
       learningRate,
-      minLearningRate: Math.min(1e-6, learningRate),
       batchSize,
       augment,
       size: s.inputSize,
       signal,
-      onProgress: (p) => progress({ phase: 'train', ...p }),
+      onProgress: (p) => post({ id, type: 'progress', ...p }),
     });
-    if (result.stepsDone === 0) {
-      return { cancelled: true, stepsDone: 0, totalSteps: result.totalSteps, before, after: null, seconds: result.seconds, weights: null };
-    }
-    // A cancelled run is not scored: whoever cancels wants control back now.
-    const after = result.cancelled
-      ? null
-      : await score(s, scored, signal, (done) => progress({ phase: 'after', done, total: scored.length }));
-    const weights = await s.exportWeights();
-    state = { ...state, weightsKind: 'user', weightsLabel: 'fine-tuned' };
+    return { ...result, weights: await changedWeights(s, result.kept !== 'previous') };
+  },
+
+  async usePrevious() {
+    const s = model();
+    if (!previous) throw new Error('config: there are no weights from before a run to go back to');
+    await s.loadWeights(previous.weights);
+    state = { ...state, weightsKind: previous.kind, weightsLabel: previous.label };
     post({ type: 'state', state });
-    return {
-      cancelled: result.cancelled || !after,
-      stepsDone: result.stepsDone,
-      totalSteps: result.totalSteps,
-      before,
-      after,
-      seconds: result.seconds,
-      weights: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength),
-    };
+    const { weights } = previous;
+    return { weights: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength) };
+  },
+
+  async useLastTrained() {
+    const s = model();
+    if (!(await s.useLastTrainedWeights())) throw new Error('config: there are no other weights from the last run to use');
+    return { weights: await changedWeights(s, true) };
   },
 
   async export() {
@@ -188,22 +189,13 @@ const handlers = {
   },
 };
 
-/**
- * Mean Dice and IoU over `pairs`, one pair at a time so that progress shows and a cancel is
- * honoured between images; null when cancelled.
- */
-async function score(s, pairs, signal, onProgress) {
-  let dice = 0;
-  let iou = 0;
-  for (const [i, pair] of pairs.entries()) {
-    onProgress(i);
-    if (signal.aborted) return null;
-    const r = await s.evaluate([pair]);
-    dice += r.dice;
-    iou += r.iou;
-  }
-  onProgress(pairs.length);
-  return { dice: dice / pairs.length, iou: iou / pairs.length };
+/** The segmenter's weights after a change (null when there was none), and the page told. */
+async function changedWeights(s, changed) {
+  if (!changed) return null;
+  const weights = await s.exportWeights();
+  state = { ...state, weightsKind: 'user', weightsLabel: 'fine-tuned' };
+  post({ type: 'state', state });
+  return weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength);
 }
 
 function model() {

@@ -6,6 +6,7 @@ use burn::prelude::*;
 use tinyunet::data::augment::Example;
 use tinyunet::data::folder::{Pair, read_image};
 use tinyunet::data::image::{MaskKind, RgbaImage, check_mask_size, example_from_pair};
+use tinyunet::train::HeldOut;
 use tinyunet::weights::{TensorSet, decode_weights, import_weights, infer_config};
 use tinyunet::{Error, Result, TinyUNet, TinyUNetConfig};
 
@@ -39,6 +40,9 @@ pub struct ModelArgs {
     /// Compute backend.
     #[arg(long, default_value = "cpu", value_parser = ["cpu", "wgpu"])]
     pub backend: String,
+    /// Mirrored passes averaged per image: 1 (none), 2 (left-right) or 4 (and top-bottom).
+    #[arg(long, default_value_t = tinyunet::infer::DEFAULT_FLIPS)]
+    pub flips: usize,
 }
 
 impl ModelArgs {
@@ -73,15 +77,6 @@ pub fn model_or_fresh(
     }
 }
 
-/// How masks of a model with `classes` outputs are read.
-pub fn mask_kind(classes: usize) -> MaskKind {
-    if classes == 1 {
-        MaskKind::Binary
-    } else {
-        MaskKind::Labels { classes }
-    }
-}
-
 /// Loads a pair as a training example at `size`. Errors name the file.
 pub fn load_example(pair: &Pair, size: usize, kind: MaskKind) -> Result<Example> {
     let (image, mask) = read_pair(pair)?;
@@ -111,6 +106,21 @@ pub fn load_examples(pairs: &[Pair], size: usize, kind: MaskKind) -> (Vec<Exampl
         }
     }
     (examples, skipped)
+}
+
+/// Reads every pair it can as a held-back pair scored at `size`; unreadable ones are reported on
+/// stderr by name and skipped.
+pub fn load_held_out(pairs: &[Pair], size: usize, kind: MaskKind) -> Vec<HeldOut> {
+    pairs
+        .iter()
+        .filter_map(|pair| {
+            let loaded = read_pair(pair)
+                .and_then(|(image, mask)| HeldOut::new(&pair.name, &image, &mask, size, kind));
+            loaded
+                .inspect_err(|e| eprintln!("skipping {} (validation): {e}", pair.name))
+                .ok()
+        })
+        .collect()
 }
 
 /// A progress bar in the house style.

@@ -4,12 +4,12 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use tinyunet::data::folder::{Pair, pair_folders};
-use tinyunet::data::image::mask_from_rgba;
+use tinyunet::data::image::{MaskKind, mask_from_rgba};
 use tinyunet::infer::segment;
-use tinyunet::metrics::{Scores, binary_scores, mean_scores, multiclass_scores};
+use tinyunet::metrics::{Scores, mask_scores, mean_scores, spearman};
 use tinyunet::{Error, Result, TinyUNet};
 
-use super::common::{ModelArgs, mask_kind, progress_bar, read_pair};
+use super::common::{ModelArgs, progress_bar, read_pair};
 
 /// Arguments of `eval`.
 #[derive(clap::Args)]
@@ -24,36 +24,37 @@ pub struct Args {
     model: ModelArgs,
 }
 
+/// One image's scores against its mask, and the model's doubt about its own mask.
+struct Scored {
+    name: String,
+    scores: Scores,
+    doubt: f64,
+}
+
 /// Scores one pair at the image's own size; errors name the file.
-pub fn score_pair(model: &TinyUNet, pair: &Pair, size: usize) -> Result<Scores> {
+fn score_pair(model: &TinyUNet, pair: &Pair, args: &ModelArgs) -> Result<Scored> {
     let (image, mask) = read_pair(pair)?;
     let classes = model.config.classes;
-    let truth = mask_from_rgba(&mask, mask_kind(classes), &pair.mask.display().to_string())?;
-    let prediction = pollster::block_on(segment(model, std::slice::from_ref(&image), size))?
+    let what = pair.mask.display().to_string();
+    let truth = mask_from_rgba(&mask, MaskKind::for_classes(classes), &what)?;
+    let images = std::slice::from_ref(&image);
+    let prediction = pollster::block_on(segment(model, images, args.size, args.flips))?
         .pop()
         .ok_or_else(|| Error::Backend("no prediction".into()))?;
-    Ok(if classes == 1 {
-        binary_scores(&prediction.mask, &truth)
-    } else {
-        multiclass_scores(&prediction.mask, &truth, classes)
+    Ok(Scored {
+        name: pair.name.clone(),
+        scores: mask_scores(&prediction.mask, &truth, classes),
+        doubt: prediction.doubt(),
     })
 }
 
 /// Scores every pair it can read; unreadable ones are reported by name and skipped.
-pub fn score_pairs(
-    model: &TinyUNet,
-    pairs: &[Pair],
-    size: usize,
-    quiet: bool,
-) -> Vec<(String, Scores)> {
+fn score_pairs(model: &TinyUNet, pairs: &[Pair], args: &ModelArgs) -> Vec<Scored> {
     let bar = progress_bar(pairs.len() as u64, "eval");
-    if quiet {
-        bar.set_draw_target(indicatif::ProgressDrawTarget::hidden());
-    }
     let mut out = Vec::new();
     for pair in pairs {
-        match score_pair(model, pair, size) {
-            Ok(scores) => out.push((pair.name.clone(), scores)),
+        match score_pair(model, pair, args) {
+            Ok(scored) => out.push(scored),
             Err(e) => bar.suspend(|| eprintln!("skipping {}: {e}", pair.name)),
         }
         bar.inc(1);
@@ -62,18 +63,25 @@ pub fn score_pairs(
     out
 }
 
-/// Prints one line per image and the final summary line.
+/// Prints one line per image, then the summary line: mean Dice and IoU, and how well the doubt
+/// figure ranks the masks (Spearman's correlation of doubt with Dice: −1 is a perfect ranking).
 pub fn run(args: Args) -> Result<ExitCode> {
     let model = args.model.load()?;
     let pairs = pair_folders(&args.images, &args.masks)?;
-    let scores = score_pairs(&model, &pairs, args.model.size, false);
-    for (name, s) in &scores {
-        println!("{name} dice={:.4} iou={:.4}", s.dice, s.iou);
+    let scored = score_pairs(&model, &pairs, &args.model);
+    for s in &scored {
+        println!(
+            "{} dice={:.4} iou={:.4} doubt={:.4}",
+            s.name, s.scores.dice, s.scores.iou, s.doubt
+        );
     }
-    let per_image: Vec<Scores> = scores.iter().map(|(_, s)| *s).collect();
+    let per_image: Vec<Scores> = scored.iter().map(|s| s.scores).collect();
     let mean = mean_scores(&per_image);
+    let dice: Vec<f64> = per_image.iter().map(|s| s.dice).collect();
+    let doubt: Vec<f64> = scored.iter().map(|s| s.doubt).collect();
+    let rank = spearman(&doubt, &dice).map_or("n/a".to_string(), |r| format!("{r:.3}"));
     println!(
-        "mean_dice={:.4} mean_iou={:.4} images={}",
+        "mean_dice={:.4} mean_iou={:.4} images={} spearman_doubt_dice={rank}",
         mean.dice,
         mean.iou,
         per_image.len()

@@ -38,6 +38,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 &model,
                 std::slice::from_ref(&image),
                 args.model.size,
+                args.model.flips,
             ))?
             .pop()
             .ok_or_else(|| Error::Backend("no prediction".into()))?;

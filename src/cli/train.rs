@@ -7,16 +7,14 @@ use std::time::Instant;
 
 use tinyunet::data::folder::{dataset_folders, pair_folders};
 use tinyunet::data::image::MaskKind;
-use tinyunet::metrics::{Scores, mean_scores};
-use tinyunet::train::{ResumePoint, SessionConfig, TrainingSession};
+use tinyunet::train::{Event, FineTune, ResumePoint, SessionConfig, Stop, TrainingSession};
 use tinyunet::weights::export_weights;
 use tinyunet::weights::safetensors_io::{FloatStorage, write_safetensors_as};
 use tinyunet::{Error, Result, TinyUNet};
 
 use super::common::{
-    load_examples, load_model, mask_kind, model_or_fresh, progress_bar, read_file,
+    load_examples, load_held_out, load_model, model_or_fresh, progress_bar, read_file,
 };
-use super::eval::score_pairs;
 
 /// Arguments of `train`.
 #[derive(clap::Args)]
@@ -45,6 +43,17 @@ pub struct Args {
     /// Turn off flips, rotations and brightness/contrast jitter.
     #[arg(long)]
     no_augment: bool,
+    /// Normalise with the starting model's running BatchNorm statistics instead of each batch's
+    /// (γ and β still learn).
+    #[arg(long)]
+    freeze_bn: bool,
+    /// Before training, re-estimate the BatchNorm running statistics on the training images.
+    #[arg(long)]
+    adapt_bn: bool,
+    /// Re-estimate the BatchNorm running statistics on the training images before every
+    /// evaluation and for the final weights.
+    #[arg(long)]
+    recalibrate_bn: bool,
     /// Output classes of a fresh network (1 = binary lesion masks).
     #[arg(long, default_value_t = 1)]
     classes: usize,
@@ -75,6 +84,9 @@ pub struct Args {
     /// Compute backend.
     #[arg(long, default_value = "cpu", value_parser = ["cpu", "wgpu"])]
     backend: String,
+    /// Mirrored passes averaged when scoring `--val` (as `eval --flips`).
+    #[arg(long, default_value_t = tinyunet::infer::DEFAULT_FLIPS)]
+    flips: usize,
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
@@ -87,8 +99,17 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
 /// The settings a checkpoint must share with the run that resumes it.
 fn fingerprint(args: &Args, examples: usize) -> String {
     format!(
-        "examples={examples} epochs={} batch={} size={} lr={} min_lr={} augment={} seed={}",
-        args.epochs, args.batch, args.size, args.lr, args.min_lr, !args.no_augment, args.seed
+        "examples={examples} epochs={} batch={} size={} lr={} min_lr={} augment={} seed={} freeze_bn={} adapt_bn={} recalibrate_bn={}",
+        args.epochs,
+        args.batch,
+        args.size,
+        args.lr,
+        args.min_lr,
+        !args.no_augment,
+        args.seed,
+        args.freeze_bn,
+        args.adapt_bn,
+        args.recalibrate_bn
     )
 }
 
@@ -99,7 +120,12 @@ fn save_weights(model: &TinyUNet, path: &Path, storage: FloatStorage) -> Result<
     std::fs::write(path, bytes).map_err(io(path))
 }
 
-fn save_checkpoint(dir: &Path, session: &TrainingSession, fingerprint: &str) -> Result<()> {
+fn save_checkpoint(
+    dir: &Path,
+    session: &TrainingSession,
+    fingerprint: &str,
+    best: Option<(usize, f64)>,
+) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     save_weights(
         &session.model(),
@@ -110,7 +136,10 @@ fn save_checkpoint(dir: &Path, session: &TrainingSession, fingerprint: &str) -> 
     std::fs::write(&optim, session.optimizer_state()?).map_err(io(&optim))?;
     // Written last: a checkpoint counts only once its state file says so.
     let state = dir.join("last.state");
-    let text = format!("epochs_done={}\n{fingerprint}\n", session.epochs_done());
+    let mut text = format!("epochs_done={}\n{fingerprint}\n", session.epochs_done());
+    if let Some((epoch, dice)) = best {
+        text += &format!("best_epoch={epoch} best_dice={dice}\n");
+    }
     std::fs::write(&state, text).map_err(io(&state))
 }
 
@@ -120,6 +149,8 @@ struct Checkpoint {
     weights: PathBuf,
     fingerprint: String,
     point: ResumePoint,
+    /// The best held-back Dice of the run so far and its epoch (in `best.safetensors`).
+    best: Option<(usize, f64)>,
 }
 
 fn read_checkpoint(dir: &Path) -> Result<Checkpoint> {
@@ -137,6 +168,10 @@ fn read_checkpoint(dir: &Path) -> Result<Checkpoint> {
             ))
         })?;
     let fingerprint = lines.next().unwrap_or_default().to_string();
+    let best = lines.next().and_then(|l| {
+        let (epoch, dice) = l.strip_prefix("best_epoch=")?.split_once(" best_dice=")?;
+        Some((epoch.parse().ok()?, dice.parse().ok()?))
+    });
     let optimizer = read_file(&dir.join("last.optimizer.bpk"))?;
     Ok(Checkpoint {
         dir: dir.to_path_buf(),
@@ -146,6 +181,7 @@ fn read_checkpoint(dir: &Path) -> Result<Checkpoint> {
             epochs_done,
             optimizer,
         },
+        best,
     })
 }
 
@@ -160,7 +196,9 @@ fn check_fingerprint(dir: &Path, saved: &str, fingerprint: &str) -> Result<()> {
     )))
 }
 
-/// Trains, printing one summary line per epoch.
+/// Trains, printing one summary line per epoch. With `--val`, the held-back pairs are scored
+/// before training and after every epoch, and `--out` gets the best-scoring weights — the
+/// starting ones if no epoch beat them.
 pub fn run(args: Args) -> Result<ExitCode> {
     let device = tinyunet::backend::device_by_name(&args.backend)?;
     let (images, masks) = dataset_folders(&args.data)?;
@@ -172,7 +210,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         Some(c) => load_model(Some(&c.weights), &device)?,
         None => model_or_fresh(args.init.as_deref(), args.classes, &device, args.seed)?,
     };
-    let kind = mask_kind(model.config.classes);
+    let kind = MaskKind::for_classes(model.config.classes);
     let (examples, skipped) = load_examples(&pairs, args.size, kind);
     if examples.is_empty() {
         return Err(Error::input(format!(
@@ -180,10 +218,10 @@ pub fn run(args: Args) -> Result<ExitCode> {
             args.data.display()
         )));
     }
-    let val_pairs = match &args.val {
+    let held_out = match &args.val {
         Some(root) => {
             let (i, m) = dataset_folders(root)?;
-            pair_folders(&i, &m)?
+            load_held_out(&pair_folders(&i, &m)?, args.size, kind)
         }
         None => Vec::new(),
     };
@@ -194,13 +232,17 @@ pub fn run(args: Args) -> Result<ExitCode> {
         min_learning_rate: args.min_lr,
         augment: !args.no_augment,
         seed: args.seed,
+        freeze_batch_norm: args.freeze_bn,
+        adapt_batch_norm: args.adapt_bn,
+        recalibrate_batch_norm: args.recalibrate_bn,
     };
     let fingerprint = fingerprint(&args, examples.len());
     let checkpoints = args
         .checkpoints
         .clone()
         .unwrap_or_else(|| args.out.with_extension("checkpoints"));
-    let mut session = match checkpoint {
+    let best_path = checkpoints.join("best.safetensors");
+    let (mut run, mut best) = match checkpoint {
         Some(c) => {
             check_fingerprint(&c.dir, &c.fingerprint, &fingerprint)?;
             println!(
@@ -208,95 +250,149 @@ pub fn run(args: Args) -> Result<ExitCode> {
                 c.point.epochs_done,
                 c.dir.display()
             );
-            TrainingSession::resume(&model, examples, config, c.point)?
+            let run = FineTune::resume(&model, examples, held_out, config, c.point)?;
+            (run.with_flips(args.flips)?, c.best)
         }
-        None => TrainingSession::new(&model, examples, config)?,
+        None => {
+            let run = FineTune::new(&model, examples, held_out, config)?;
+            (run.with_flips(args.flips)?, None)
+        }
     };
     println!(
-        "training on {} pair(s) ({} skipped), {} step(s) per epoch, backend {}, {}",
+        "training on {} pair(s) ({} skipped), {} step(s) per epoch, backend {}, {}{}",
         pairs.len() - skipped.len(),
         skipped.len(),
-        session.steps_per_epoch(),
+        run.steps_per_epoch(),
         args.backend,
         match kind {
             MaskKind::Binary => "binary masks (≥ 128 is lesion)".to_string(),
             MaskKind::Labels { classes } => format!("class-index masks ({classes} classes)"),
+        },
+        if args.freeze_bn {
+            ", BatchNorm statistics frozen"
+        } else {
+            ""
         }
     );
-    let bar = progress_bar(session.total_steps() as u64, "train");
-    bar.set_position((session.epochs_done() * session.steps_per_epoch()) as u64);
-    let mut best = f64::NEG_INFINITY;
-    let (mut loss_sum, mut dice_sum, mut count) = (0.0, 0.0, 0usize);
+    let bar = progress_bar(run.total_steps() as u64, "train");
+    let first_epoch = run.session().epochs_done();
+    bar.set_position((first_epoch * run.steps_per_epoch()) as u64);
     let mut epoch_started = Instant::now();
-    let first_epoch = session.epochs_done();
-    while let Some(step) = session.step() {
-        let (loss, dice) = pollster::block_on(step.output.read())?;
-        if !loss.is_finite() {
-            return Err(Error::Backend(format!(
-                "the loss became {loss} at step {}; try a lower learning rate",
-                step.steps_done
-            )));
-        }
-        loss_sum += loss;
-        dice_sum += dice;
-        count += 1;
-        bar.set_prefix(format!("loss {loss:.4} dice {dice:.3}"));
-        bar.inc(1);
-        if session.epochs_done() == step.epoch {
-            continue; // the epoch is not over yet
-        }
-        let mut line = format!(
-            "epoch {}/{} loss={:.4} dice={:.4} lr={:.2e} time={:.1}s",
-            step.epoch + 1,
-            args.epochs,
-            loss_sum / count as f64,
-            dice_sum / count as f64,
-            step.output.learning_rate,
-            epoch_started.elapsed().as_secs_f64()
-        );
-        if !val_pairs.is_empty() {
-            let model = session.model();
-            let scores: Vec<Scores> = score_pairs(&model, &val_pairs, args.size, true)
-                .into_iter()
-                .map(|(_, s)| s)
-                .collect();
-            let mean = mean_scores(&scores);
-            line += &format!(" val_dice={:.4} val_iou={:.4}", mean.dice, mean.iou);
-            if mean.dice > best {
-                best = mean.dice;
-                std::fs::create_dir_all(&checkpoints).map_err(io(&checkpoints))?;
-                save_weights(
-                    &model,
-                    &checkpoints.join("best.safetensors"),
-                    FloatStorage::F32,
-                )?;
+    let mut learning_rate = args.lr;
+    while let Some(event) = pollster::block_on(run.advance())? {
+        match event {
+            Event::Trained {
+                loss,
+                dice,
+                learning_rate: lr,
+                ..
+            } => {
+                learning_rate = lr;
+                bar.set_prefix(format!("loss {loss:.4} dice {dice:.3}"));
+                bar.inc(1);
             }
-        }
-        bar.suspend(|| println!("{line}"));
-        save_checkpoint(&checkpoints, &session, &fingerprint)?;
-        (loss_sum, dice_sum, count) = (0.0, 0.0, 0);
-        epoch_started = Instant::now();
-        if args
-            .stop_after
-            .is_some_and(|n| session.epochs_done() - first_epoch >= n)
-            && !session.is_finished()
-        {
-            bar.finish_and_clear();
-            println!(
-                "stopped after epoch {}; continue with --resume {}",
-                session.epochs_done(),
-                checkpoints.display()
-            );
-            return Ok(ExitCode::SUCCESS);
+            Event::Scored { epoch, mean, .. } => {
+                let Some(m) = mean else { continue };
+                best = save_if_best(&run, best, &best_path)?;
+                if epoch == 0 {
+                    bar.suspend(|| {
+                        println!(
+                            "before training val_dice={:.4} val_iou={:.4}",
+                            m.dice, m.iou
+                        )
+                    });
+                }
+            }
+            Event::EpochEnded(record) => {
+                let mut line = format!(
+                    "epoch {}/{} loss={:.4} dice={:.4} lr={learning_rate:.2e} time={:.1}s",
+                    record.epoch,
+                    args.epochs,
+                    record.loss,
+                    record.dice,
+                    epoch_started.elapsed().as_secs_f64()
+                );
+                if let Some(m) = record.held_out {
+                    line += &format!(" val_dice={:.4} val_iou={:.4}", m.dice, m.iou);
+                }
+                bar.suspend(|| println!("{line}"));
+                save_checkpoint(&checkpoints, run.session(), &fingerprint, best)?;
+                epoch_started = Instant::now();
+                let stop = args
+                    .stop_after
+                    .is_some_and(|n| record.epoch - first_epoch >= n);
+                if stop && !run.is_finished() {
+                    bar.finish_and_clear();
+                    println!(
+                        "stopped after epoch {}; continue with --resume {}",
+                        record.epoch,
+                        checkpoints.display()
+                    );
+                    return Ok(ExitCode::SUCCESS);
+                }
+            }
         }
     }
     bar.finish_and_clear();
+    let validated = args.val.is_some();
+    let outcome = run.finish(false);
     let storage = if args.f16 {
         FloatStorage::F16Kernels
     } else {
         FloatStorage::F32
     };
-    save_weights(&session.model(), &args.out, storage)?;
-    println!("wrote {}", args.out.display());
+    let chosen = match (&outcome.model, validated) {
+        // The best held-back weights of the whole run (over every resumed part) are on disk.
+        (_, true) if best.is_some() => load_model(Some(&best_path), &device)?,
+        (Some(trained), false) => trained.clone(),
+        // Diverged before anything was kept: the starting weights.
+        _ => model.clone(),
+    };
+    save_weights(&chosen, &args.out, storage)?;
+    if let Stop::Diverged { step, loss } = outcome.stop {
+        return Err(Error::Backend(format!(
+            "the loss became {loss} at step {step}; try a lower learning rate ({} now holds \
+             the {} weights)",
+            args.out.display(),
+            if best.is_some() {
+                "best scored"
+            } else {
+                "starting"
+            }
+        )));
+    }
+    match best {
+        Some((0, dice)) => println!(
+            "no epoch beat the starting weights on --val (Dice {dice:.4}): kept them in {}; the last \
+             epoch's weights are in {}",
+            args.out.display(),
+            checkpoints.join("last.safetensors").display()
+        ),
+        Some((epoch, dice)) => println!(
+            "wrote {} (epoch {epoch}, the best val_dice {dice:.4})",
+            args.out.display()
+        ),
+        None => println!("wrote {}", args.out.display()),
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Writes the run's best weights to `path` when they beat `best` (the run's best so far,
+/// across resumed parts), and returns the new best.
+fn save_if_best(
+    run: &FineTune,
+    best: Option<(usize, f64)>,
+    path: &Path,
+) -> Result<Option<(usize, f64)>> {
+    let Some((evaluation, model)) = run.best() else {
+        return Ok(best);
+    };
+    if best.is_some_and(|(_, dice)| dice >= evaluation.mean.dice) {
+        return Ok(best);
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+    }
+    save_weights(model, path, FloatStorage::F32)?;
+    Ok(Some((evaluation.epoch, evaluation.mean.dice)))
 }

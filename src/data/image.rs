@@ -124,6 +124,17 @@ pub enum MaskKind {
     },
 }
 
+impl MaskKind {
+    /// How the masks of a model with `classes` outputs are read: binary for one, else labels.
+    pub fn for_classes(classes: usize) -> Self {
+        if classes == 1 {
+            MaskKind::Binary
+        } else {
+            MaskKind::Labels { classes }
+        }
+    }
+}
+
 /// A single-channel mask from RGBA (or grey) pixels: the red channel is the value; a transparent
 /// pixel counts as background. Checks values against `kind` and names `what` in errors.
 pub fn mask_from_rgba(image: &RgbaImage, kind: MaskKind, what: &str) -> Result<Vec<u8>> {

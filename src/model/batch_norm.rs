@@ -25,6 +25,13 @@ pub struct BatchNorm2d {
     pub eps: f64,
     /// Weight of the new batch statistic in the running average (PyTorch's meaning).
     pub momentum: f64,
+    /// Training forwards normalise with the running statistics (and leave them as they are)
+    /// instead of the batch's: PyTorch's `bn.eval()` inside a `model.train()`. γ and β still learn.
+    pub frozen: bool,
+    /// Inference forwards normalise with the batch's statistics and fold them into the running
+    /// ones, as a training forward does, without an autodiff graph (see
+    /// [`crate::train::adapt_batch_norm`]).
+    pub adapting: bool,
 }
 
 impl BatchNorm2d {
@@ -37,13 +44,22 @@ impl BatchNorm2d {
             running_var: RunningState::new(Tensor::ones([channels], device)),
             eps,
             momentum,
+            frozen: false,
+            adapting: false,
         }
     }
 
     /// Normalises `[N, C, H, W]`. On an autodiff (training) device it uses the batch statistics
-    /// and updates the running ones; otherwise it uses the running statistics.
+    /// and updates the running ones, unless [`BatchNorm2d::frozen`]; otherwise it uses the
+    /// running statistics, unless [`BatchNorm2d::adapting`].
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         if x.device().is_autodiff() {
+            if self.frozen {
+                self.forward_frozen(x)
+            } else {
+                self.forward_train(x)
+            }
+        } else if self.adapting {
             self.forward_train(x)
         } else {
             let device = x.device();
@@ -56,6 +72,19 @@ impl BatchNorm2d {
                 self.eps,
             )
         }
+    }
+
+    /// The inference normalisation as an affine map `x·s + t` per channel, composed from
+    /// differentiable operations so that γ, β and the input get gradients; the running statistics
+    /// are constants here.
+    fn forward_frozen(&self, x: Tensor<4>) -> Tensor<4> {
+        let device = x.device();
+        let channels = self.weight.dims()[0];
+        let mean = self.running_mean.value().to_device(&device).detach();
+        let variance = self.running_var.value().to_device(&device).detach();
+        let scale = self.weight.val() / (variance + self.eps).sqrt();
+        let shift = self.bias.val() - mean * scale.clone();
+        x * scale.reshape([1, channels, 1, 1]) + shift.reshape([1, channels, 1, 1])
     }
 
     fn forward_train(&self, x: Tensor<4>) -> Tensor<4> {

@@ -2,6 +2,7 @@
 
 use burn::prelude::*;
 
+use super::batch_norm::BatchNorm2d;
 use super::conv_bn::ConvBn;
 use super::init::WeightInit;
 
@@ -37,6 +38,13 @@ impl Cmrf {
                 .collect(),
             pwconv2: ConvBn::new(n * c, c2, 1, 1, true, init),
         }
+    }
+
+    /// The block's BatchNorm layers.
+    pub fn batch_norms_mut(&mut self) -> impl Iterator<Item = &mut BatchNorm2d> {
+        std::iter::once(&mut self.pwconv1.bn)
+            .chain(self.m.iter_mut().map(|block| &mut block.bn))
+            .chain(std::iter::once(&mut self.pwconv2.bn))
     }
 
     /// Applies the block to `[N, c1, H, W]`, giving `[N, c2, H, W]`.

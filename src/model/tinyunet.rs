@@ -4,6 +4,7 @@
 
 use burn::prelude::*;
 
+use super::batch_norm::BatchNorm2d;
 use super::bicubic::bicubic_up2;
 use super::cmrf::{Cmrf, branch_channels};
 use super::conv_bn::Conv2d;
@@ -188,6 +189,31 @@ impl TinyUNet {
         let x = self.decoder2.forward(x, s2);
         let x = self.decoder1.forward(x, s1);
         self.final_conv.forward(x)
+    }
+
+    /// Every BatchNorm layer of the network.
+    pub fn batch_norms_mut(&mut self) -> impl Iterator<Item = &mut BatchNorm2d> {
+        [
+            &mut self.encoder1.cmrf,
+            &mut self.encoder2.cmrf,
+            &mut self.encoder3.cmrf,
+            &mut self.encoder4.cmrf,
+            &mut self.decoder4.cmrf,
+            &mut self.decoder3.cmrf,
+            &mut self.decoder2.cmrf,
+            &mut self.decoder1.cmrf,
+        ]
+        .into_iter()
+        .flat_map(Cmrf::batch_norms_mut)
+    }
+
+    /// The same network with every BatchNorm [frozen](BatchNorm2d::frozen) or not: frozen, a
+    /// training forward normalises with the running statistics, as inference does.
+    pub fn with_frozen_batch_norm(mut self, frozen: bool) -> Self {
+        for bn in self.batch_norms_mut() {
+            bn.frozen = frozen;
+        }
+        self
     }
 
     /// Explains what is wrong with an input shape, if anything.

@@ -3,6 +3,7 @@
 
 use burn::prelude::*;
 
+use super::adapt::adapt_batch_norm;
 use super::trainer::{StepOutput, Trainer};
 use crate::data::augment::{Example, augment};
 use crate::error::{Error, Result};
@@ -25,6 +26,16 @@ pub struct SessionConfig {
     pub augment: bool,
     /// Seed for shuffling and augmentation.
     pub seed: u64,
+    /// Normalise with the model's running BatchNorm statistics during training (and keep them)
+    /// instead of each batch's own: see [`crate::model::batch_norm::BatchNorm2d::frozen`].
+    pub freeze_batch_norm: bool,
+    /// Before the first step, re-estimate the running BatchNorm statistics on the examples
+    /// (see [`super::adapt::adapt_batch_norm`]).
+    pub adapt_batch_norm: bool,
+    /// Re-estimate the running BatchNorm statistics on the examples (with the weights trained so
+    /// far) whenever the weights are taken for inference: the running averages lag behind weights
+    /// that changed in a few steps.
+    pub recalibrate_batch_norm: bool,
 }
 
 impl Default for SessionConfig {
@@ -36,6 +47,9 @@ impl Default for SessionConfig {
             min_learning_rate: 1e-6,
             augment: true,
             seed: 0,
+            freeze_batch_norm: false,
+            adapt_batch_norm: false,
+            recalibrate_batch_norm: false,
         }
     }
 }
@@ -147,7 +161,15 @@ impl TrainingSession {
             minimum: config.min_learning_rate,
             total_steps: steps_per_epoch * config.epochs,
         };
+        let model = &model
+            .clone()
+            .with_frozen_batch_norm(config.freeze_batch_norm);
         let (trainer, epoch) = match resume {
+            None if config.adapt_batch_norm => {
+                let adapted = adapt_batch_norm(model, &examples, config.batch_size)?
+                    .with_frozen_batch_norm(config.freeze_batch_norm);
+                (Trainer::new(&adapted, schedule)?, 0)
+            }
             None => (Trainer::new(model, schedule)?, 0),
             Some(point) => {
                 let done = point.epochs_done * steps_per_epoch;
@@ -181,6 +203,21 @@ impl TrainingSession {
         self.rng.shuffle(&mut self.order);
         self.cursor = 0;
         self.step_in_epoch = 0;
+    }
+
+    /// The settings of the run.
+    pub fn config(&self) -> &SessionConfig {
+        &self.config
+    }
+
+    /// The training examples, as given (not augmented).
+    pub fn examples(&self) -> &[Example] {
+        &self.examples
+    }
+
+    /// Side of the (square) examples.
+    pub fn size(&self) -> usize {
+        self.examples.first().map_or(0, |e| e.size)
     }
 
     /// Epochs completed so far.

@@ -141,9 +141,10 @@ impl Trainer {
         }
     }
 
-    /// A snapshot of the current weights for inference (running statistics, no autodiff).
+    /// A snapshot of the current weights for inference (running statistics, no autodiff, no
+    /// frozen BatchNorm left behind for a later run).
     pub fn model(&self) -> TinyUNet {
-        self.model.valid()
+        self.model.valid().with_frozen_batch_norm(false)
     }
 }
 

@@ -10,7 +10,6 @@ mod segmenter;
 mod training;
 
 pub use segmenter::{Segmentation, WasmSegmenter};
-pub use training::TrainProgress;
 
 use wasm_bindgen::prelude::*;
 

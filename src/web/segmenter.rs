@@ -7,11 +7,10 @@ use super::heap::{HeapReservation, INFERENCE_HEAP_BYTES_PER_PIXEL, MAX_RESERVATI
 use super::js_error;
 use crate::backend::{BackendKind, cpu_device, wgpu_device_async};
 use crate::data::augment::Example;
-use crate::data::image::{MaskKind, RgbaImage, check_mask_size, example_from_pair, mask_from_rgba};
-use crate::infer::{check_input_size, segment};
-use crate::metrics::{binary_scores, multiclass_scores};
+use crate::data::image::{MaskKind, RgbaImage, example_from_pair};
+use crate::infer::{DEFAULT_FLIPS, check_flips, check_input_size, segment};
 use crate::model::{TinyUNet, TinyUNetConfig};
-use crate::train::TrainingSession;
+use crate::train::{FineTune, HeldOut};
 use crate::weights::safetensors_io::write_safetensors;
 use crate::weights::{decode_weights, export_weights, import_weights, infer_config};
 use crate::{Error, Result};
@@ -26,6 +25,8 @@ pub struct Segmentation {
     probabilities: Option<Vec<f32>>,
     foreground: f64,
     confidence: f64,
+    doubt: f64,
+    doubtful: Vec<u8>,
 }
 
 #[wasm_bindgen]
@@ -65,6 +66,16 @@ impl Segmentation {
     pub fn confidence(&self) -> f64 {
         self.confidence
     }
+    /// Share of the marked (or unsure) pixels that are doubtful, 0..1 (see `doubt.rs`).
+    #[wasm_bindgen(getter)]
+    pub fn doubt(&self) -> f64 {
+        self.doubt
+    }
+    /// One byte per pixel: 1 where the model is unsure, else 0.
+    #[wasm_bindgen(getter)]
+    pub fn doubtful(&self) -> Vec<u8> {
+        self.doubtful.clone()
+    }
 }
 
 /// A TinyU-Net on the CPU or WebGPU.
@@ -73,8 +84,15 @@ pub struct WasmSegmenter {
     pub(super) model: TinyUNet,
     pub(super) backend: BackendKind,
     pub(super) input_size: usize,
+    /// Mirrored passes averaged per segmentation (and per held-back pair scored).
+    pub(super) flips: usize,
+    /// Training pairs and held-back pairs for the next run, and the size they were prepared at.
     pub(super) pending: Vec<Example>,
-    pub(super) session: Option<TrainingSession>,
+    pub(super) pending_held_out: Vec<HeldOut>,
+    pub(super) pending_size: Option<usize>,
+    pub(super) run: Option<FineTune>,
+    /// The last run's final weights when it kept others (see `useLastTrainedWeights`).
+    pub(super) last_trained: Option<TinyUNet>,
     /// Heap being grown during warm-up (see `reserve_inference_memory`).
     pub(super) reservation: Option<HeapReservation>,
 }
@@ -89,10 +107,7 @@ impl WasmSegmenter {
     }
 
     pub(super) fn mask_kind(&self) -> MaskKind {
-        match self.model.config.classes {
-            1 => MaskKind::Binary,
-            classes => MaskKind::Labels { classes },
-        }
+        MaskKind::for_classes(self.model.config.classes)
     }
 
     /// Builds an [`Example`] from an image and its mask, checking both.
@@ -118,16 +133,25 @@ impl WasmSegmenter {
 impl WasmSegmenter {
     /// Creates a segmenter. `backend` is `"cpu"` or `"webgpu"`; `weights` (safetensors or
     /// `.pth` bytes) decide the classes when given, else a fresh network with `classes` outputs
-    /// is made; `input_size` is the side images are resized to (multiple of 16).
+    /// is made; `input_size` is the side images are resized to (multiple of 16); `flips` the
+    /// mirrored passes averaged per image (1, 2 or 4; default 2).
     pub async fn create(
         backend: String,
         classes: u32,
         input_size: u32,
         weights: Option<Vec<u8>>,
+        flips: Option<u32>,
     ) -> std::result::Result<WasmSegmenter, JsError> {
-        Self::create_inner(&backend, classes as usize, input_size as usize, weights)
-            .await
-            .map_err(js_error)
+        let flips = flips.map_or(DEFAULT_FLIPS, |f| f as usize);
+        Self::create_inner(
+            &backend,
+            classes as usize,
+            input_size as usize,
+            weights,
+            flips,
+        )
+        .await
+        .map_err(js_error)
     }
 
     async fn create_inner(
@@ -135,8 +159,10 @@ impl WasmSegmenter {
         classes: usize,
         input_size: usize,
         weights: Option<Vec<u8>>,
+        flips: usize,
     ) -> Result<WasmSegmenter> {
         check_input_size(input_size)?;
+        check_flips(flips)?;
         let (device, kind) = match backend {
             "cpu" => (cpu_device(), BackendKind::Cpu),
             "webgpu" => (wgpu_device_async().await?, BackendKind::Wgpu),
@@ -158,8 +184,12 @@ impl WasmSegmenter {
             model,
             backend: kind,
             input_size,
+            flips,
             pending: Vec::new(),
-            session: None,
+            pending_held_out: Vec::new(),
+            pending_size: None,
+            run: None,
+            last_trained: None,
             reservation: None,
         })
     }
@@ -180,6 +210,12 @@ impl WasmSegmenter {
     #[wasm_bindgen(getter, js_name = inChannels)]
     pub fn in_channels(&self) -> u32 {
         self.model.config.in_channels as u32
+    }
+
+    /// Mirrored passes averaged per image.
+    #[wasm_bindgen(getter)]
+    pub fn flips(&self) -> u32 {
+        self.flips as u32
     }
 
     /// The side images are resized to before the network.
@@ -203,7 +239,8 @@ impl WasmSegmenter {
         probabilities: bool,
     ) -> std::result::Result<Segmentation, JsError> {
         let image = RgbaImage::new(width, height, rgba, "image").map_err(js_error)?;
-        let mut out = segment(&self.model, std::slice::from_ref(&image), self.input_size)
+        let images = std::slice::from_ref(&image);
+        let mut out = segment(&self.model, images, self.input_size, self.flips)
             .await
             .map_err(js_error)?;
         let p = out
@@ -215,6 +252,8 @@ impl WasmSegmenter {
             classes: p.classes as u32,
             foreground: p.foreground_fraction(),
             confidence: p.confidence(),
+            doubt: p.doubt(),
+            doubtful: p.doubtful_pixels(),
             mask: p.mask.clone(),
             probabilities: probabilities.then_some(p.probabilities),
         })
@@ -317,19 +356,12 @@ impl WasmSegmenter {
     ) -> std::result::Result<Vec<f64>, JsError> {
         let image = RgbaImage::new(width, height, rgba, "image").map_err(js_error)?;
         let mask = RgbaImage::new(mask_width, mask_height, mask_rgba, "mask").map_err(js_error)?;
-        check_mask_size(&image, &mask, name).map_err(js_error)?;
-        let kind = self.mask_kind();
-        let truth = mask_from_rgba(&mask, kind, "mask").map_err(js_error)?;
-        let mut out = segment(&self.model, std::slice::from_ref(&image), self.input_size)
+        let pair = HeldOut::new(name, &image, &mask, self.input_size, self.mask_kind())
+            .map_err(js_error)?;
+        let scores = pair
+            .score(&self.model, self.input_size, self.flips)
             .await
             .map_err(js_error)?;
-        let p = out
-            .pop()
-            .ok_or_else(|| JsError::new("backend: no result was produced"))?;
-        let scores = match kind {
-            MaskKind::Binary => binary_scores(&p.mask, &truth),
-            MaskKind::Labels { classes } => multiclass_scores(&p.mask, &truth, classes),
-        };
         Ok(vec![scores.dice, scores.iou])
     }
 }

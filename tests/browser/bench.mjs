@@ -115,10 +115,11 @@ for (const pause of [0, 1000]) {
             marks.ready = performance.now();
             setTimeout(() => {
               marks.click = performance.now();
-              document.querySelector('button[aria-label="Segment Sample 1"]').click();
+              // The first sample, a real photo: what a visitor clicks first.
+              document.querySelector('button[aria-label="Segment Real photo 1"]').click();
             }, pause);
           }
-          if (!marks.mask && document.querySelector('.card[data-name="sample-1.jpg"][data-state="done"]')) marks.mask = performance.now();
+          if (!marks.mask && document.querySelector('.card[data-name="isic-0010018.jpg"][data-state="done"]')) marks.mask = performance.now();
         }).observe(document, { subtree: true, childList: true, attributes: true });
       }, pause);
       await page.goto(demo.url);

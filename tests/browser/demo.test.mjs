@@ -27,6 +27,7 @@ import {
   startRecordingProxy,
   withPage,
   evaluateWithTimeout,
+  cameraJpegInPage,
 } from './harness.mjs';
 import { classify, addToPairs, heldOutKeys } from '../../www/ui/pairs.js';
 
@@ -112,6 +113,30 @@ const PAIRS = [
   file('lesion-c.jpg', sample('sample-6.jpg')),
   file('lesion-c_mask.png', sample('sample-6_mask.png')),
 ];
+
+/** Dice of a mask PNG (bytes) against one the page can fetch, decoded by the browser (≥ 128 is lesion). */
+function maskDice(page, png, url) {
+  return page.evaluate(async ({ base64, url }) => {
+    const pixels = async (blob) => {
+      const bitmap = await createImageBitmap(blob);
+      const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+      const ctx = canvas.getContext('2d');
+      ctx.drawImage(bitmap, 0, 0);
+      return ctx.getImageData(0, 0, bitmap.width, bitmap.height).data;
+    };
+    const ours = await pixels(new Blob([Uint8Array.from(atob(base64), (c) => c.charCodeAt(0))], { type: 'image/png' }));
+    const theirs = await pixels(await (await fetch(url)).blob());
+    if (ours.length !== theirs.length) throw new Error('masks of different sizes');
+    let both = 0;
+    let total = 0;
+    for (let i = 0; i < ours.length; i += 4) {
+      const [a, b] = [ours[i] >= 128, theirs[i] >= 128];
+      both += a && b ? 1 : 0;
+      total += (a ? 1 : 0) + (b ? 1 : 0);
+    }
+    return total ? (2 * both) / total : 1;
+  }, { base64: png.toString('base64'), url });
+}
 
 /** Reads a PNG's size, colour type and (8-bit greyscale only) pixel values, with node's zlib. */
 function readPng(buffer) {
@@ -319,12 +344,14 @@ describe('pairing images with masks', () => {
     assert.equal(table.get('x').name, 'x');
   });
 
-  test('about 20% held back, at least one from two pairs, none from one', () => {
+  test('about 20% held back, at least one from two pairs, five from ten on, none from one', () => {
     assert.equal(heldOutKeys(['a']).size, 0);
     assert.equal(heldOutKeys(['a', 'b']).size, 1);
     assert.equal(heldOutKeys(['a', 'b', 'c']).size, 1);
+    assert.equal(heldOutKeys(Array.from({ length: 9 }, (_, i) => `k${i}`)).size, 2);
     const ten = heldOutKeys(Array.from({ length: 10 }, (_, i) => `k${i}`));
-    assert.equal(ten.size, 2);
+    assert.equal(ten.size, 5);
+    assert.equal(heldOutKeys(Array.from({ length: 20 }, (_, i) => `k${String(i).padStart(2, '0')}`)).size, 5);
     const hundred = heldOutKeys(Array.from({ length: 100 }, (_, i) => `k${String(i).padStart(3, '0')}`));
     assert.equal(hundred.size, 20);
     // Stable: the same keys in another order give the same choice.
@@ -430,15 +457,39 @@ for (const backend of ['cpu', 'webgpu']) {
           assert.match(await page.locator('#privacy').innerText(), /stay on this device/);
           await screenshot(page, `${backend}-1-idle`, t);
 
-          // One click on a bundled sample gives a mask.
-          await page.getByRole('button', { name: 'Segment Sample 1' }).click();
+          // The first sample is a real photo (ISIC 2016, CC0), and one click on it gives a mask
+          // that matches the expert's.
+          const first = page.locator('.sample').first();
+          assert.equal(await first.getAttribute('aria-label'), 'Segment Real photo 1');
+          await first.click();
+          const real = await expectDone(page, 'isic-0010018.jpg');
+          lap('first mask (a real photo)');
+          const realMask = (await download(page, '.card[data-name="isic-0010018.jpg"] >> text=Download mask (PNG)')).buffer;
+          const realDice = await maskDice(page, realMask, 'samples/isic-0010018_mask.png');
+          t.diagnostic(`${backend}: Real photo 1 at 64 px: Dice ${realDice.toFixed(4)} against the expert's mask`);
+          assert.ok(realDice >= 0.85, `the first sample's mask has Dice ${realDice} against the expert's`);
+          assert.match(await real.locator('.doubt').innerText(), /^\d+(\.\d)?%/);
+          await page.getByRole('button', { name: 'Segment Generated 1' }).click();
           const card = await expectDone(page, 'sample-1.jpg');
-          lap('first mask');
           // Each sample image is fetched once, for its thumbnail and its click alike.
-          assert.deepEqual(await page.locator('.sample img').evaluateAll((imgs) => imgs.map((i) => i.naturalWidth > 0)), Array(6).fill(true), 'a sample thumbnail is not shown');
+          assert.deepEqual(await page.locator('.sample img').evaluateAll((imgs) => imgs.map((i) => i.naturalWidth > 0)), Array(9).fill(true), 'a sample thumbnail is not shown');
           assert.equal(requests.urls().filter((u) => u.endsWith('/samples/sample-1.jpg')).length, 1, 'sample-1.jpg was fetched more than once');
           assert.match(await card.locator('.area').innerText(), /%|none found/);
-          assert.match(await card.locator('.confidence').innerText(), /%|—/);
+          assert.match(await card.locator('.doubt').innerText(), /%/);
+          // The doubtful pixels can be shown over the mask.
+          const overlayPixels = () => card.locator('canvas.overlay').evaluate((c) => {
+            // Read through a copy: reading the page's own canvas back repeatedly draws a warning.
+            const copy = new OffscreenCanvas(c.width, c.height).getContext('2d', { willReadFrequently: true });
+            copy.drawImage(c, 0, 0);
+            const d = copy.getImageData(0, 0, c.width, c.height).data;
+            let magenta = 0;
+            for (let i = 0; i < d.length; i += 4) if (d[i] === 236 && d[i + 1] === 0 && d[i + 2] === 140) magenta++;
+            return magenta;
+          });
+          assert.equal(await overlayPixels(), 0);
+          await page.getByLabel('Show doubtful pixels').check();
+          assert.ok(await overlayPixels() > 0, 'no doubtful pixel drawn');
+          await page.getByLabel('Show doubtful pixels').uncheck();
           // Opacity and outline/filled change the overlay.
           await page.locator('#opacity').fill('80');
           assert.equal(await page.locator('#results').evaluate((e) => getComputedStyle(e).getPropertyValue('--mask-opacity').trim()), '0.8');
@@ -475,10 +526,35 @@ for (const backend of ['cpu', 'webgpu']) {
           const seen = await points();
           assert.deepEqual(seen.filter((n) => n > 0), [1, 2], `chart points over time: ${seen}`);
           assert.match(await page.locator('#train-status').innerText(), /Done: 2 steps/);
-          assert.match(await page.locator('#train-result').innerText(), /Dice on 1 held-back pair: \d\.\d{3} → \d\.\d{3}/);
-          assert.match(await page.locator('#weights-info').innerText(), /Your fine-tuned weights — trained .* on 2 pairs, 2 epochs/);
-          // Earlier masks are marked as made with the old weights.
-          assert.equal(await page.locator('#resegment').isVisible(), true);
+          const trained = await page.locator('#train-result').innerText();
+          assert.match(trained, /Dice on 1 held-back pair: \d\.\d{3} → \d\.\d{3}/);
+          assert.match(trained, /only 1 held-back pair this figure means little/);
+          // The held-back Dice before training and after each epoch are on the curve.
+          assert.equal(await page.locator('#train-chart').getAttribute('data-held-out'), '3');
+          if (/did not improve/.test(trained)) {
+            // The previous weights stay; the new ones are one click away.
+            assert.match(await page.locator('#weights-info').innerText(), /Demo weights/);
+            assert.equal(await page.locator('#resegment').isVisible(), false, 'the masks were made with the weights in use');
+            await page.click('#train-use-last');
+            await page.locator('#train-result .ok').waitFor();
+            assert.match(await page.locator('#weights-info').innerText(), /Your fine-tuned weights — trained .* on 2 pairs, 2 epochs/);
+            // Earlier masks are marked as made with other weights.
+            assert.equal(await page.locator('#resegment').isVisible(), true);
+          } else {
+            assert.match(trained, /Kept epoch [12] of 2/);
+            await page.locator('#train-per-pair').waitFor();
+            assert.match(await page.locator('#weights-info').innerText(), /Your fine-tuned weights — trained .* on 2 pairs, 2 epochs/);
+            // Earlier masks are marked as made with other weights.
+            assert.equal(await page.locator('#resegment').isVisible(), true);
+            assert.match(await page.locator('.card[data-name="sample-1.jpg"] .card-status').innerText(), /Made with other weights/);
+            // The weights from before the run are one click away too, and with them the masks
+            // are current again.
+            await page.click('#train-use-previous');
+            await page.locator('#train-result .ok').waitFor();
+            assert.match(await page.locator('#weights-info').innerText(), /Demo weights/);
+            assert.equal(await page.locator('#resegment').isVisible(), false);
+            assert.equal(await page.locator('.card[data-name="sample-1.jpg"]').getAttribute('data-stale'), 'false');
+          }
           await screenshot(page, `${backend}-3-trained`, t);
 
           // A long run: the page stays responsive, shows an ETA, and Cancel stops it.
@@ -497,7 +573,18 @@ for (const backend of ['cpu', 'webgpu']) {
           await page.locator('#train-start').waitFor({ state: 'visible', timeout: SLOW });
           lap('cancelled');
           assert.match(await page.locator('#train-status').innerText(), /Cancelled after \d+ of 200 steps/);
-          assert.match(await page.locator('#weights-info').innerText(), /cancelled after \d+ of 200 steps/);
+          // An epoch here is one step; cancelled before an epoch beat the weights before the run,
+          // they stay and the last step's are offered; else the best epoch scored is kept.
+          const cancelled = await page.locator('#train-result').innerText();
+          if (/did not improve on your previous weights/.test(cancelled)) {
+            await page.click('#train-use-last');
+            await page.locator('#train-result .ok').waitFor();
+            assert.match(await page.locator('#weights-info').innerText(), /cancelled after \d+ of 200 steps.*The last step's weights, chosen by you/);
+          } else {
+            const [, chosen, scored] = cancelled.match(/Kept epoch (\d+) of (\d+)/) ?? [];
+            assert.ok(Number(chosen) >= 1 && Number(chosen) <= Number(scored), `after cancelling: ${cancelled}`);
+            assert.match(await page.locator('#weights-info').innerText(), /cancelled after \d+ of 200 steps/);
+          }
 
           // Download the weights; reload; the same weights are back.
           const weights = await download(page, '#weights-download');
@@ -519,7 +606,7 @@ for (const backend of ['cpu', 'webgpu']) {
             assert.equal(await badge.innerText(), 'CPU');
             const onCpu = await download(page, '#weights-download');
             assert.ok(onCpu.buffer.equals(weights.buffer), 'switching to the CPU changed the weights');
-            await page.getByRole('button', { name: 'Segment Sample 4' }).click();
+            await page.getByRole('button', { name: 'Segment Generated 4' }).click();
             await expectDone(page, 'sample-4.jpg');
             await page.selectOption('#backend-select', 'auto');
             await page.waitForFunction(() => document.body.dataset.model === 'ready' && document.body.dataset.backend === 'webgpu', null, { timeout: 120_000 });
@@ -621,7 +708,7 @@ describe('demo with bad input', () => {
       await page.waitForFunction(() => /^small\.safetensors: /.test(document.querySelector('#weights-message').textContent));
       assert.match(await weightsMessage.innerText(), /previous weights are still in use/);
       // The page still segments, and our own weights load back.
-      await page.getByRole('button', { name: 'Segment Sample 2' }).click();
+      await page.getByRole('button', { name: 'Segment Generated 2' }).click();
       await expectDone(page, 'sample-2.jpg');
       const ours = await download(page, '#weights-download');
       await page.setInputFiles('#weights-input', { name: 'ours.safetensors', mimeType: 'application/octet-stream', buffer: ours.buffer });
@@ -630,7 +717,7 @@ describe('demo with bad input', () => {
       // The PyTorch reference's .pth loads as it is.
       await page.setInputFiles('#weights-input', REFERENCE_PTH);
       await page.waitForFunction(() => /weights\.pth: loaded/.test(document.querySelector('#weights-message').textContent), null, { timeout: 120_000 });
-      await page.getByRole('button', { name: 'Segment Sample 3' }).click();
+      await page.getByRole('button', { name: 'Segment Generated 3' }).click();
       await expectDone(page, 'sample-3.jpg');
       // Weights of a two-class network (made here with the package) get a network of their own,
       // segment with class indices, and are what the page starts with after a reload.
@@ -643,7 +730,7 @@ describe('demo with bad input', () => {
       }), 'base64');
       await page.setInputFiles('#weights-input', { name: 'two-class.safetensors', mimeType: 'application/octet-stream', buffer: twoClass });
       await page.waitForFunction(() => /^two-class\.safetensors: loaded \(481,170 parameters, 2 classes\)/.test(document.querySelector('#weights-message').textContent), null, { timeout: 120_000 });
-      await page.getByRole('button', { name: 'Segment Sample 4' }).click();
+      await page.getByRole('button', { name: 'Segment Generated 4' }).click();
       const twoClassCard = await expectDone(page, 'sample-4.jpg');
       const twoClassMask = readPng((await download(page, '.card[data-name="sample-4.jpg"] >> text=Download mask (PNG)')).buffer);
       assert.deepEqual([twoClassMask.width, twoClassMask.height], [400, 300]);
@@ -657,13 +744,35 @@ describe('demo with bad input', () => {
   });
 });
 
+describe('demo with a camera-size photo', () => {
+  test('a 12-megapixel JPEG (4288×2848) segments in the page, with its mask at its own size', { timeout: SLOW }, async (t) => {
+    await withPage(async ({ page, url, console: log }) => {
+      await page.setViewportSize({ width: 1280, height: 800 });
+      await openDemo(page, url, '');
+      // A camera-size JPEG made in the page (a lesion on skin), handed over as a user's file.
+      const jpeg = Buffer.from((await page.evaluate(cameraJpegInPage)).base64, 'base64');
+      const started = Date.now();
+      await page.setInputFiles('#segment-input', file('camera.jpg', jpeg));
+      const card = await expectDone(page, 'camera.jpg');
+      const seconds = (Date.now() - started) / 1000;
+      const stats = await card.innerText();
+      t.diagnostic(`12 MP JPEG (${(jpeg.length / 1e6).toFixed(2)} MB) to mask in the page: ${seconds.toFixed(1)} s (the card says: ${stats.replace(/\s+/g, ' ')})`);
+      assert.match(stats, /4288×2848/);
+      const mask = readPng((await download(page, '.card[data-name="camera.jpg"] >> text=Download mask (PNG)')).buffer);
+      assert.deepEqual([mask.width, mask.height], [4288, 2848]);
+      assert.deepEqual([...mask.values].sort(), [0, 255]);
+      assert.deepEqual(log.errors, [], log.format());
+    }, { server: demoServerOptions(), launch: { webgpu: false }, timeout: 300_000 });
+  });
+});
+
 describe('demo layout and keyboard', () => {
   test('phone width: one column, nothing wider than the screen, a sample segments', { timeout: SLOW }, async (t) => {
     await withPage(async ({ page, url }) => {
       await openDemo(page, url);
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
       assert.ok(overflow <= 0, `the page is ${overflow} px wider than a 390 px screen`);
-      await page.getByRole('button', { name: 'Segment Sample 5' }).click();
+      await page.getByRole('button', { name: 'Segment Generated 5' }).click();
       await expectDone(page, 'sample-5.jpg');
       assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), 'a result made the page overflow');
       await screenshot(page, 'narrow-390x844', t);
@@ -682,25 +791,25 @@ describe('demo layout and keyboard', () => {
           })
           .map((e) => e.outerHTML.slice(0, 120)));
       assert.deepEqual(unlabelled, []);
-      await page.getByRole('button', { name: 'Segment Sample 6' }).click();
+      await page.getByRole('button', { name: 'Segment Generated 6' }).click();
       await expectDone(page, 'sample-6.jpg');
       const lowContrast = await page.evaluate(contrastProblems);
       assert.deepEqual(lowContrast, [], 'text with less than WCAG AA contrast');
       // Tab to the first sample and press Enter.
       let focused = '';
-      for (let i = 0; i < 40 && focused !== 'Segment Sample 1'; i++) {
+      for (let i = 0; i < 40 && focused !== 'Segment Real photo 1'; i++) {
         await page.keyboard.press('Tab');
         focused = await page.evaluate(() => document.activeElement?.getAttribute('aria-label') ?? '');
       }
-      assert.equal(focused, 'Segment Sample 1', 'Sample 1 cannot be reached with Tab');
+      assert.equal(focused, 'Segment Real photo 1', 'the first sample cannot be reached with Tab');
       const outline = await page.evaluate(() => getComputedStyle(document.activeElement).outlineStyle);
       assert.notEqual(outline, 'none', 'the focused control shows no focus outline');
       await page.keyboard.press('Enter');
-      await expectDone(page, 'sample-1.jpg');
+      await expectDone(page, 'isic-0010018.jpg');
       // The result's download button is next in the tab order's reach, and Enter works on it.
-      await page.locator('.card[data-name="sample-1.jpg"] >> text=Download mask (PNG)').focus();
+      await page.locator('.card[data-name="isic-0010018.jpg"] >> text=Download mask (PNG)').focus();
       const [dl] = await Promise.all([page.waitForEvent('download'), page.keyboard.press('Enter')]);
-      assert.equal(dl.suggestedFilename(), 'sample-1_mask.png');
+      assert.equal(dl.suggestedFilename(), 'isic-0010018_mask.png');
       // The file inputs are reachable too (visually hidden, not removed from the tab order).
       assert.equal(await page.locator('#segment-input').evaluate((e) => e.tabIndex), 0);
     }, { server: demoServerOptions(), launch: { webgpu: false } });

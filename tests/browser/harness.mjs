@@ -419,6 +419,48 @@ export async function withPage(fn, opts = {}) {
 }
 
 /**
+ * A fresh page on a test site whose page sets `window.helpersReady` (tests/browser/package-pages):
+ * `fn` gets the page and its console log once the helpers are loaded; the log is added to any
+ * failure's message, and the page's context is closed afterwards.
+ *
+ * @template T
+ * @param {import('playwright-core').Browser} browser
+ * @param {StaticServer} server
+ * @param {(page: import('playwright-core').Page, log: ConsoleLog) => Promise<T>} fn
+ * @returns {Promise<T>}
+ */
+export function onHelpersPage(browser, server, fn) {
+  return withPage(async ({ page, console: log }) => {
+    await page.goto(server.url);
+    await page.waitForFunction(() => window.helpersReady === true);
+    return fn(page, log);
+  }, { browser, server });
+}
+
+/**
+ * Runs in a page (pass it to `page.evaluate`): a 12-megapixel (4288×2848) JPEG as a camera or
+ * dermatoscope writes it, a dark ellipse of lesion on skin, as base64, with the lesion's share of
+ * the image.
+ *
+ * @returns {Promise<{ base64: string, width: number, height: number, lesionShare: number }>}
+ */
+export async function cameraJpegInPage() {
+  const [w, h] = [4288, 2848];
+  const canvas = new OffscreenCanvas(w, h);
+  const ctx = canvas.getContext('2d');
+  ctx.fillStyle = 'rgb(214, 168, 140)';
+  ctx.fillRect(0, 0, w, h);
+  ctx.fillStyle = 'rgb(92, 58, 44)';
+  ctx.beginPath();
+  ctx.ellipse(w * 0.48, h * 0.52, w * 0.14, h * 0.18, 0.4, 0, Math.PI * 2);
+  ctx.fill();
+  const bytes = new Uint8Array(await (await canvas.convertToBlob({ type: 'image/jpeg', quality: 0.92 })).arrayBuffer());
+  let binary = '';
+  for (let i = 0; i < bytes.length; i += 8192) binary += String.fromCharCode(...bytes.subarray(i, i + 8192));
+  return { base64: btoa(binary), width: w, height: h, lesionShare: Math.PI * 0.14 * 0.18 };
+}
+
+/**
  * Evaluates `fn` in the page and fails with a readable message if it does
  * not settle within `ms`. Playwright's `page.evaluate` has no timeout of its
  * own, so a hung promise in the page would otherwise hang the test.

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startServer, launchBrowser, collectConsole, evaluateWithTimeout } from './harness.mjs';
+import { startServer, launchBrowser, onHelpersPage, evaluateWithTimeout } from './harness.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '../..');
@@ -34,6 +34,8 @@ before(async () => {
   assert.ok(fs.existsSync(path.join(PKG, 'wasm/tinyunet_cpu.js')) && fs.existsSync(path.join(PKG, 'wasm/tinyunet_webgpu.js')), 'pkg/wasm/ is missing: run ./build.sh pkg first');
   const sample = fs.readFileSync(path.join(ROOT, 'www/samples/sample-1.jpg'));
   const sampleMask = fs.readFileSync(path.join(ROOT, 'www/samples/sample-1_mask.png'));
+  const second = fs.readFileSync(path.join(ROOT, 'www/samples/isic-0010206.jpg'));
+  const secondMask = fs.readFileSync(path.join(ROOT, 'www/samples/isic-0010206_mask.png'));
   server = await startServer({
     root: path.join(HERE, 'package-pages'),
     mounts: {
@@ -45,6 +47,8 @@ before(async () => {
       // What the README example fetches, and the example itself as a module of this origin.
       '/lesion.jpg': { body: sample, type: 'image/jpeg' },
       '/lesion_mask.png': { body: sampleMask, type: 'image/png' },
+      '/lesion-2.jpg': { body: second, type: 'image/jpeg' },
+      '/lesion-2_mask.png': { body: secondMask, type: 'image/png' },
       '/readme-example.js': { body: readmeExample(), type: 'text/javascript' },
     },
   });
@@ -57,21 +61,7 @@ after(async () => {
 });
 
 /** A fresh page on the test site with helpers loaded; `fn` gets it and the console log. */
-async function onPage(fn) {
-  const context = await browser.newContext();
-  const page = await context.newPage();
-  const log = collectConsole(page);
-  try {
-    await page.goto(server.url);
-    await page.waitForFunction(() => window.helpersReady === true);
-    return await fn(page, log);
-  } catch (e) {
-    e.message += `\n--- browser console ---\n${log.format()}`;
-    throw e;
-  } finally {
-    await context.close();
-  }
-}
+const onPage = (fn) => onHelpersPage(browser, server, fn);
 
 const run = (page, fn, arg) => evaluateWithTimeout(page, fn, arg, SLOW);
 
@@ -136,7 +126,7 @@ test('an odd-sized image gets a mask of its own size, and CPU and WebGPU agree',
 
 describe('training in the browser', () => {
   for (const backend of ['cpu', 'webgpu']) {
-    test(`on ${backend}: the loss falls, cancel keeps the last finished step, export → create gives the same output`, { timeout: SLOW }, async () => {
+    test(`on ${backend}: the loss falls, cancel keeps the last finished step (nothing held back), export → create gives the same output`, { timeout: SLOW }, async () => {
       const r = await onPage((page) =>
         run(page, async (backend) => {
           const { Segmenter } = window.tinyunet;
@@ -145,7 +135,7 @@ describe('training in the browser', () => {
           const progress = [];
           const run = await seg.train(samples, {
             epochs: 6, batchSize: 2, learningRate: 3e-3, minLearningRate: 1e-3, size: 32, augment: false,
-            onProgress: (p) => progress.push(p),
+            onProgress: (p) => p.phase === 'train' && progress.push(p),
           });
           // Cancel in the middle of an epoch: 2 samples in batches of 1.
           const before = await seg.exportWeights();
@@ -167,7 +157,8 @@ describe('training in the browser', () => {
             losses: run.history.map((h) => h.loss),
             stepsDone: run.stepsDone,
             progress: progress.map((p) => [p.epoch, p.step, p.stepsDone, p.totalSteps, Number.isFinite(p.etaSeconds)]),
-            cancelled: [cancelled.cancelled, cancelled.stepsDone, cancelled.totalSteps],
+            cancelled: [cancelled.cancelled, cancelled.stepsDone, cancelled.totalSteps, cancelled.kept],
+            kept: [run.kept, run.improved, run.epochs.length],
             changed,
             sameOutput: window.maxAbsDiff(a.probabilities, b.probabilities),
           };
@@ -179,7 +170,9 @@ describe('training in the browser', () => {
       assert.deepEqual(r.progress[0], [1, 1, 1, 6, true]);
       assert.deepEqual(r.progress.at(-1), [6, 1, 6, 6, true]);
       assert.ok(r.losses.at(-1) < 0.8 * r.losses[0], `loss did not fall: ${r.losses}`);
-      assert.deepEqual(r.cancelled, [true, 3, 100]);
+      assert.deepEqual(r.cancelled, [true, 3, 100, 'last']);
+      // Nothing held back: the run ends with its last weights, unjudged.
+      assert.deepEqual(r.kept, ['last', null, 6]);
       assert.ok(r.changed, 'the cancelled run did not keep its finished steps');
       assert.equal(r.sameOutput, 0);
     });
@@ -252,6 +245,11 @@ test('every bad input of the README gets a clear error, and the segmenter carrie
         noSamples: await errorOf(() => seg.train([], {})),
         epochs: await errorOf(() => seg.train([{ image: good, mask: blobMask(40, 30) }], { epochs: 0 })),
         learningRate: await errorOf(() => seg.train([{ image: good, mask: blobMask(40, 30) }], { learningRate: -1 })),
+        heldOutType: await errorOf(() => seg.train([{ image: good, mask: blobMask(40, 30) }], { heldOut: 'the last two' })),
+        heldOutSize: await errorOf(() => seg.train([{ image: good, mask: blobMask(40, 30) }], { size: 32, heldOut: [{ image: good, mask: blobMask(20, 20), name: 'held' }] })),
+        unknownOption: await errorOf(() => seg.train([{ image: good, mask: blobMask(40, 30) }], { epoch: 2 })),
+        freezeType: await errorOf(() => seg.train([{ image: good, mask: blobMask(40, 30) }], { freezeBatchNorm: 'yes' })),
+        flips: await errorOf(() => Segmenter.create({ backend: 'cpu', flips: 3 })),
         truncatedWeights: await errorOf(() => seg.loadWeights(weightsBefore.slice(0, 5000))),
         garbageWeights: await errorOf(() => seg.loadWeights(new Uint8Array(4096).fill(7))),
         otherNetwork: await errorOf(async () => seg.loadWeights(await window.fetchBytes('/local-fixtures/weights/small.safetensors'))),
@@ -289,6 +287,11 @@ test('every bad input of the README gets a clear error, and the segmenter carrie
     noSamples: /^input: train\(\) needs a non-empty array/,
     epochs: /^config: epochs must be an integer from 1 to 10000, got 0/,
     learningRate: /^config: learningRate must be a number/,
+    heldOutType: /^input: heldOut must be an array of \{image, mask\} samples/,
+    heldOutSize: /^input: held: the mask is 20×20 but the image is 40×30; they must match/,
+    unknownOption: /^config: unknown training option "epoch"; the options are /,
+    freezeType: /^config: freezeBatchNorm must be true or false, got "yes"/,
+    flips: /^config: flips must be 1 \(no mirroring\), 2 \(left-right\) or 4/,
     truncatedWeights: /^weights: /,
     garbageWeights: /^weights: /,
     otherNetwork: /^weights: .*missing/,
@@ -321,8 +324,8 @@ test("the README's example runs as written", { timeout: SLOW }, async () => {
     const text = log.messages.map((m) => m.text).join('\n');
     assert.match(text, /running on (webgpu|cpu)/);
     assert.match(text, /320×320 mask, lesion \d+(\.\d)?% of the image/);
-    assert.match(text, /epoch 2\/2 loss \d\.\d{3} Dice \d\.\d{3}/);
-    assert.match(text, /trained 2 steps/);
+    assert.match(text, /epoch 2\/2 loss \d\.\d{3}, \d+ s left/);
+    assert.match(text, /trained 2 steps; held-back Dice \d\.\d{3} → \d\.\d{3}, kept the (best|previous) weights/);
     assert.match(text, /reloaded: 481105 parameters/);
     assert.deepEqual(log.errors, []);
   });

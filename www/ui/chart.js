@@ -1,11 +1,17 @@
-// The live training curve: loss (left axis) and batch Dice (right axis, 0–1) against steps,
-// drawn on a plain canvas so no charting library (and no third-party code) is needed.
+// The live training curve: loss (left axis) and training Dice (right axis, 0–1) against steps,
+// and the Dice on the held-back pairs before training and after each epoch, drawn on a plain
+// canvas so no charting library (and no third-party code) is needed.
+//
+// A batch of a few real photos is easy or hard by chance, so per-step values zigzag in a way that
+// reads like divergence: they are drawn faintly, under a moving average about one epoch wide.
 
-const COLOURS = { loss: '#c2410c', dice: '#1d4ed8', grid: '#d4d4d8', text: '#3f3f46', epoch: '#a1a1aa' };
+const COLOURS = { loss: '#c2410c', dice: '#1d4ed8', held: '#15803d', grid: '#d4d4d8', text: '#3f3f46', epoch: '#a1a1aa' };
 
 export class TrainingChart {
   #canvas;
   #points = [];
+  /** Held-back Dice: `{ epoch, dice }`, epoch 0 before training. */
+  #heldOut = [];
   #totalSteps = 1;
   #stepsPerEpoch = 0;
   #frame = 0;
@@ -19,6 +25,7 @@ export class TrainingChart {
 
   reset(totalSteps = 1, stepsPerEpoch = 0) {
     this.#points = [];
+    this.#heldOut = [];
     this.#totalSteps = Math.max(1, totalSteps);
     this.#stepsPerEpoch = stepsPerEpoch;
     this.#update();
@@ -32,18 +39,34 @@ export class TrainingChart {
     this.#update();
   }
 
+  /** Adds the held-back Dice after `epoch` epochs (0: before training). */
+  pushHeldOut(epoch, dice) {
+    this.#heldOut.push({ epoch, dice });
+    this.#update();
+  }
+
+  /** An epoch ended (`{ epoch, loss, dice, heldOut }`); its held-back Dice came with its scoring. */
+  pushEpoch(p) {
+    if (p.heldOut && !this.#heldOut.some((h) => h.epoch === p.epoch)) this.pushHeldOut(p.epoch, p.heldOut.dice);
+  }
+
   get points() {
     return this.#points.length;
   }
 
   #update() {
     const last = this.#points.at(-1);
-    this.#canvas.dataset.points = String(this.#points.length);
+    const held = this.#heldOut.at(-1);
+    // Written only when it changes: a held-out marker redraws the chart without a new step.
+    const count = String(this.#points.length);
+    if (this.#canvas.dataset.points !== count) this.#canvas.dataset.points = count;
+    this.#canvas.dataset.heldOut = String(this.#heldOut.length);
+    const heldText = held ? `, held-back Dice ${held.dice.toFixed(3)} ${held.epoch ? `after epoch ${held.epoch}` : 'before training'}` : '';
     this.#canvas.setAttribute(
       'aria-label',
       last
-        ? `Training curve: ${this.#points.length} of ${this.#totalSteps} steps, latest loss ${last.loss.toFixed(3)}, Dice ${last.dice.toFixed(3)}`
-        : 'Training curve: no steps yet',
+        ? `Training curve: ${this.#points.length} of ${this.#totalSteps} steps, latest loss ${last.loss.toFixed(3)}, Dice ${last.dice.toFixed(3)}${heldText}`
+        : `Training curve: no steps yet${heldText}`,
     );
     this.#schedule();
   }
@@ -117,29 +140,66 @@ export class TrainingChart {
     ctx.textAlign = 'right';
     ctx.fillText(String(this.#totalSteps), pad.left + w, pad.top + h + 8);
 
-    this.#series(ctx, (p) => p.loss, yLoss, x, COLOURS.loss);
-    this.#series(ctx, (p) => p.dice, yDice, x, COLOURS.dice);
+    const span = Math.max(1, this.#stepsPerEpoch || Math.ceil(this.#totalSteps / 10));
+    this.#series(ctx, this.#points.map((p) => p.loss), yLoss, x, COLOURS.loss, span);
+    this.#series(ctx, this.#points.map((p) => p.dice), yDice, x, COLOURS.dice, span);
+    this.#held(ctx, yDice, pad.left, w);
   }
 
-  #series(ctx, value, y, x, colour) {
-    const pts = this.#points;
-    if (!pts.length) return;
+  /** Raw values faintly, then their moving average over `window` steps on top. */
+  #series(ctx, values, y, x, colour, window) {
+    if (!values.length) return;
+    const line = (vs, width, alpha) => {
+      ctx.globalAlpha = alpha;
+      ctx.lineWidth = width;
+      ctx.beginPath();
+      vs.forEach((v, i) => (i ? ctx.lineTo(x(i), y(v)) : ctx.moveTo(x(i), y(v))));
+      ctx.stroke();
+    };
     ctx.strokeStyle = colour;
     ctx.fillStyle = colour;
-    ctx.lineWidth = 2;
-    ctx.beginPath();
-    pts.forEach((p, i) => (i ? ctx.lineTo(x(i), y(value(p))) : ctx.moveTo(x(i), y(value(p)))));
-    ctx.stroke();
+    const smooth = window > 1 && values.length > 2;
+    line(values, smooth ? 1 : 2, smooth ? 0.3 : 1);
+    if (smooth) line(movingAverage(values, window), 2.5, 1);
+    ctx.globalAlpha = 1;
     // Dots while there are few steps, so a two-step run is visibly a curve.
-    if (pts.length <= 60) {
-      pts.forEach((p, i) => {
+    if (values.length <= 60) {
+      values.forEach((v, i) => {
         ctx.beginPath();
-        ctx.arc(x(i), y(value(p)), 3, 0, Math.PI * 2);
+        ctx.arc(x(i), y(v), smooth ? 2 : 3, 0, Math.PI * 2);
         ctx.fill();
       });
     }
     ctx.lineWidth = 1;
   }
+
+  /** The held-back Dice as squares at each epoch's end (and at 0, before training). */
+  #held(ctx, y, left, width) {
+    if (!this.#heldOut.length) return;
+    const x = (epoch) => left + (width * epoch * (this.#stepsPerEpoch || 1)) / this.#totalSteps;
+    ctx.strokeStyle = COLOURS.held;
+    ctx.fillStyle = COLOURS.held;
+    ctx.lineWidth = 2;
+    ctx.setLineDash([5, 3]);
+    ctx.beginPath();
+    this.#heldOut.forEach((h, i) => (i ? ctx.lineTo(x(h.epoch), y(h.dice)) : ctx.moveTo(x(h.epoch), y(h.dice))));
+    ctx.stroke();
+    ctx.setLineDash([]);
+    for (const h of this.#heldOut) ctx.fillRect(x(h.epoch) - 4, y(h.dice) - 4, 8, 8);
+    ctx.lineWidth = 1;
+  }
+}
+
+/** Trailing mean over up to `window` values (a short start averages what there is). */
+export function movingAverage(values, window) {
+  const out = [];
+  let sum = 0;
+  values.forEach((v, i) => {
+    sum += v;
+    if (i >= window) sum -= values[i - window];
+    out.push(sum / Math.min(i + 1, window));
+  });
+  return out;
 }
 
 /** 0.83 → 1, 1.7 → 2, 0.23 → 0.4: a round upper bound whose quarters are round too. */

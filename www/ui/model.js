@@ -34,6 +34,15 @@ export class Model extends EventTarget {
 
   /** The user's stored weights, read once at start-up: `{ record }` or `{ error }`. */
   #stored;
+  /** What the last training run was, for its last step's weights if the user takes them. */
+  #lastRun = null;
+  /** The stored weights' metadata before the last run (null: the demo weights). */
+  #beforeRun = null;
+  /** Which weights are in use, counted up on every change; masks remember the one they used. */
+  generation = 0;
+  #generations = 0;
+  /** The generation before the last run, for going back to it. */
+  #beforeRunGeneration = 0;
 
   /** A worker whose state and crashes count only while it is the current one. */
   #newClient() {
@@ -131,8 +140,17 @@ export class Model extends EventTarget {
     this.state = state;
     this.#changed();
     if (before && (before.weightsKind !== state.weightsKind || before.weightsLabel !== state.weightsLabel)) {
-      this.dispatchEvent(new Event('weights'));
+      this.#weightsChanged();
     }
+  }
+
+  /**
+   * The weights in use changed (to `generation` when going back to earlier ones): masks made with
+   * another generation are out of date.
+   */
+  #weightsChanged(generation = ++this.#generations) {
+    this.generation = generation;
+    this.dispatchEvent(new Event('weights'));
   }
 
   #changed() {
@@ -179,7 +197,7 @@ export class Model extends EventTarget {
         state = await this.#fresh({ weights: bytes.slice(0), kind: 'user', label: labelOf(meta) });
       }
       this.meta = meta;
-      this.dispatchEvent(new Event('weights'));
+      this.#weightsChanged();
       await this.#persist(bytes, meta);
       return state;
     });
@@ -191,38 +209,71 @@ export class Model extends EventTarget {
       await store.clearWeights().catch(() => {});
       await this.#fresh({ weights: 'demo' });
       this.meta = null;
-      this.dispatchEvent(new Event('weights'));
+      this.#weightsChanged();
     });
   }
 
-  /** Fine-tunes (see worker.js `train`); stores the new weights when there are any. */
+  /**
+   * Fine-tunes (see worker.js `train`); stores the weights the run kept when they changed (the
+   * best epoch's by the held-back pairs; the previous ones stay when no epoch beat them).
+   */
   train(options, { onProgress, signal }) {
     return this.#while('training', async () => {
       const basedOnUser = this.state.weightsKind === 'user';
+      this.#beforeRun = this.meta;
+      this.#beforeRunGeneration = this.generation;
       const result = await this.client.request('train', options, { onProgress, signal });
-      if (result.weights) {
-        const meta = {
-          source: 'trained',
-          savedAt: new Date().toISOString(),
-          pairs: options.train.length,
-          heldOut: options.heldOut.length,
-          epochs: options.epochs,
-          stepsDone: result.stepsDone,
-          totalSteps: result.totalSteps,
-          cancelled: result.cancelled,
-          diceBefore: result.before?.dice,
-          diceAfter: result.after?.dice,
-          resolution: this.state.inputSize,
-          backend: this.state.backend,
-          basedOnUser,
-        };
-        this.meta = meta;
-        result.persistError = await this.#persist(result.weights, meta);
-        this.dispatchEvent(new Event('weights'));
-        this.#changed();
-      }
+      const meta = {
+        source: 'trained',
+        savedAt: new Date().toISOString(),
+        pairs: options.train.length,
+        heldOut: options.heldOut.length,
+        epochs: options.epochs,
+        chosenEpoch: result.chosenEpoch,
+        stepsDone: result.stepsDone,
+        totalSteps: result.totalSteps,
+        cancelled: result.cancelled,
+        diceBefore: result.before?.dice,
+        diceAfter: result.after?.dice,
+        resolution: this.state.inputSize,
+        backend: this.state.backend,
+        basedOnUser,
+      };
+      this.#lastRun = meta;
+      if (result.weights) result.persistError = await this.#keep(result.weights, meta);
       return result;
     });
+  }
+
+  /** After a run that kept other weights, takes its last step's weights and stores them. */
+  useLastTrained() {
+    return this.#while('switching', async () => {
+      const { weights } = await this.client.request('useLastTrained');
+      const meta = { ...this.#lastRun, savedAt: new Date().toISOString(), chosenEpoch: null, lastStep: true, diceAfter: undefined };
+      return this.#keep(weights, meta);
+    });
+  }
+
+  /** Goes back to the weights from before the last run (the demo weights, or the user's). */
+  usePrevious() {
+    return this.#while('switching', async () => {
+      const { weights } = await this.client.request('usePrevious');
+      if (this.#beforeRun) return this.#keep(weights, this.#beforeRun, this.#beforeRunGeneration);
+      await store.clearWeights().catch(() => {});
+      this.meta = null;
+      this.#weightsChanged(this.#beforeRunGeneration);
+      this.#changed();
+      return null;
+    });
+  }
+
+  /** New weights in use: remember them, tell the panels, store them; the storage error or null. */
+  async #keep(weights, meta, generation) {
+    this.meta = meta;
+    const problem = await this.#persist(weights, meta);
+    this.#weightsChanged(generation);
+    this.#changed();
+    return problem;
   }
 
   async #persist(bytes, meta) {

@@ -19,22 +19,30 @@ function colour(label) {
   return PALETTE[label] ?? PALETTE[1 + ((label - 1) % (PALETTE.length - 1))];
 }
 
+/** Doubtful pixels: magenta, which no skin or lesion tone and no class colour above is near. */
+const DOUBT = [236, 0, 140];
+
 /**
  * @param {HTMLCanvasElement} canvas
- * @param {{ mask: Uint8Array, width: number, height: number }} seg
+ * @param {{ mask: Uint8Array, doubtful?: Uint8Array, width: number, height: number }} seg
  * @param {'filled' | 'outline'} style
+ * @param {boolean} showDoubt  draw the doubtful pixels over the mask
  */
-export function drawOverlay(canvas, seg, style) {
+export function drawOverlay(canvas, seg, style, showDoubt = false) {
   const { mask, width, height } = seg;
+  const doubtful = showDoubt ? seg.doubtful : null;
   const scale = Math.min(1, MAX_SIDE / Math.max(width, height));
   const w = Math.max(1, Math.round(width * scale));
   const h = Math.max(1, Math.round(height * scale));
   // Nearest-neighbour sample of the mask at the canvas size.
   const small = new Uint8Array(w * h);
+  const unsure = doubtful ? new Uint8Array(w * h) : null;
   for (let y = 0; y < h; y++) {
     const sy = Math.min(height - 1, Math.floor((y + 0.5) / scale));
     for (let x = 0; x < w; x++) {
-      small[y * w + x] = mask[sy * width + Math.min(width - 1, Math.floor((x + 0.5) / scale))];
+      const source = sy * width + Math.min(width - 1, Math.floor((x + 0.5) / scale));
+      small[y * w + x] = mask[source];
+      if (unsure) unsure[y * w + x] = doubtful[source];
     }
   }
   const edge = boundary(small, w, h, Math.max(1, Math.round(Math.max(w, h) / 180)));
@@ -44,6 +52,10 @@ export function drawOverlay(canvas, seg, style) {
   const image = ctx.createImageData(w, h);
   const px = image.data;
   for (let i = 0; i < small.length; i++) {
+    if (unsure?.[i]) {
+      [px[i * 4], px[i * 4 + 1], px[i * 4 + 2], px[i * 4 + 3]] = [...DOUBT, 200];
+      continue;
+    }
     const label = small[i];
     if (!label) continue;
     const onEdge = edge[i] === 1;

@@ -7,6 +7,9 @@
 //
 // Pure functions over `{ name, path }`, so node can test them without a browser.
 
+/** Fewest held-back pairs whose before/after Dice means much (the core's MIN_RELIABLE_HELD_OUT). */
+export const MIN_RELIABLE_HELD_OUT = 5;
+
 const IMAGE_EXT = /\.(png|jpe?g)$/i;
 const MASK_SUFFIX = /[_-](mask|segmentation|seg|gt|label|labels|groundtruth)$/i;
 const MASK_DIR = /(^|_)(ground_?truth|masks?|labels?|annotations?|gt|segmentations?)$/i;
@@ -73,9 +76,10 @@ export function addToPairs(table, files) {
 }
 
 /**
- * Which pairs to hold back for the before/after Dice: about 20%, at least one when there are two
- * or more, spread evenly over the pairs sorted by name (so the choice is stable and not just
- * the last files).
+ * Which pairs to hold back to judge a run by: about 20%, at least one when there are two or more
+ * and at least five (MIN_RELIABLE_HELD_OUT, below which the before/after Dice means little) from
+ * ten on, spread evenly over the pairs sorted by name (so the choice is stable and not just the
+ * last files).
  * @param {string[]} keys
  * @returns {Set<string>}
  */
@@ -83,7 +87,7 @@ export function heldOutKeys(keys) {
   const sorted = [...keys].sort();
   const n = sorted.length;
   if (n < 2) return new Set();
-  const k = Math.max(1, Math.round(n * 0.2));
+  const k = Math.max(n >= 10 ? MIN_RELIABLE_HELD_OUT : 1, Math.round(n * 0.2));
   const out = new Set();
   for (let j = 0; j < k; j++) out.add(sorted[Math.min(n - 1, Math.floor(((j + 0.5) * n) / k))]);
   return out;

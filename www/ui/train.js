@@ -5,7 +5,7 @@
 import { $, el, announce, formatDuration, sentence } from './dom.js';
 import { friendly, isAbort } from './client.js';
 import { TrainingChart } from './chart.js';
-import { addToPairs, filesFromDrop, filesFromInput, heldOutKeys } from './pairs.js';
+import { MIN_RELIABLE_HELD_OUT, addToPairs, filesFromDrop, filesFromInput, heldOutKeys } from './pairs.js';
 import { SAMPLES, fetchSample } from './samples.js';
 import { enableDrop } from './segment.js';
 
@@ -201,27 +201,33 @@ export function setupTrainPanel(model) {
     let trainPairs = ok.filter((e) => !held.has(e.key)).map(pair);
     const heldOut = ok.filter((e) => held.has(e.key)).map(pair);
     if (trainPairs.length === 0) trainPairs = heldOut; // cannot happen with the 20% rule; be safe
-    const scoredOn = heldOut.length ? `${heldOut.length} held-back pair${heldOut.length > 1 ? 's' : ''}` : 'the training pair (nothing held back)';
+    const scoredOn = `${heldOut.length} held-back pair${heldOut.length > 1 ? 's' : ''}`;
 
     controller = new AbortController();
     cancel.disabled = false;
     training.hidden = false;
     resultLine.hidden = true;
+    $('#train-per-pair').hidden = true;
     progressBar.removeAttribute('value'); // indeterminate until the first step
     eta.textContent = '';
     chart.reset(1);
-    status.textContent = `Measuring Dice before training on ${scoredOn}…`;
+    status.textContent = heldOut.length ? `Measuring Dice before training on ${scoredOn}…` : 'Starting…';
     announce('Training started.');
     const started = performance.now();
     let lastAnnounced = 0;
 
     const onProgress = (p) => {
       if (p.phase === 'start') return;
-      if (p.phase !== 'train') {
-        const when = p.phase === 'before' ? 'before' : 'after';
-        status.textContent = `Measuring Dice ${when} training on ${scoredOn}… (${p.done}/${p.total})`;
-        if (p.phase === 'after') progressBar.value = progressBar.max;
-        eta.textContent = '';
+      if (p.phase === 'before' || p.phase === 'score') {
+        const what = p.phase === 'before' ? 'before training' : `after epoch ${p.epoch}`;
+        status.textContent = `Measuring Dice ${what} on ${scoredOn}… (${p.done}/${p.total})`;
+        if (p.heldOut) chart.pushHeldOut(p.epoch, p.heldOut.dice);
+        // The estimate from the last step still holds (it counts the scoring); none yet before.
+        if (p.phase === 'before') eta.textContent = '';
+        return;
+      }
+      if (p.phase === 'epoch') {
+        chart.pushEpoch(p);
         return;
       }
       progressBar.max = p.totalSteps;
@@ -244,7 +250,7 @@ export function setupTrainPanel(model) {
       );
       progressBar.value = result.stepsDone;
       progressBar.max = Math.max(1, result.totalSteps);
-      showResult(result, scoredOn, (performance.now() - started) / 1000);
+      showResult(result, heldOut, (performance.now() - started) / 1000);
     } catch (e) {
       if (isAbort(e)) {
         status.textContent = 'Cancelled before training started; the weights are unchanged.';
@@ -263,41 +269,106 @@ export function setupTrainPanel(model) {
     }
   }
 
-  function showResult(result, scoredOn, seconds) {
+  /** Says how the run went, which weights are in use now, and offers the others. */
+  function showResult(result, heldOut, seconds) {
     resultLine.className = 'train-result';
     resultLine.removeAttribute('role');
-    if (!result.weights) {
+    if (result.stepsDone === 0) {
       status.textContent = 'Cancelled before the first step; the weights are unchanged.';
       resultLine.hidden = true;
       announce(status.textContent);
       return;
     }
     resultLine.hidden = false;
-    const saved = result.persistError
-      ? el('span', { class: 'error' }, ` The weights could not be saved in this browser (${result.persistError}); download them to keep them.`)
-      : el('span', {}, ' The new weights are saved in this browser.');
-    if (result.cancelled) {
-      status.textContent = `Cancelled after ${result.stepsDone} of ${result.totalSteps} steps (${formatDuration(seconds)}).`;
-      resultLine.replaceChildren(`The weights of the last finished step are in use (not scored, since the run was cut short; Dice before was ${result.before.dice.toFixed(3)}).`, saved);
-      announce(`${status.textContent} ${resultLine.textContent}`);
-      return;
+    const steps = `${result.stepsDone} of ${result.totalSteps} steps`;
+    status.textContent = result.stop === 'diverged'
+      ? `Stopped at step ${result.divergedAtStep}: the loss is no longer a number (try a lower learning rate).`
+      : result.cancelled
+        ? `Cancelled after ${steps} (${formatDuration(seconds)}).`
+        : `Done: ${result.totalSteps} steps in ${formatDuration(seconds)}.`;
+    const parts = [];
+    const n = heldOut.length;
+    const scoredOn = `${n} held-back pair${n > 1 ? 's' : ''}`;
+    if (result.before && result.after) {
+      const before = result.before.dice;
+      const after = result.after.dice;
+      const delta = after - before;
+      parts.push(el('span', {}, `Dice on ${scoredOn}: `),
+        el('strong', { class: 'dice-before' }, before.toFixed(3)), ' → ',
+        el('strong', { class: 'dice-after' }, after.toFixed(3)),
+        el('span', { class: delta > 0 ? 'delta up' : 'delta same' }, ` (${delta > 0 ? '+' : '±'}${Math.abs(delta).toFixed(3)}).`));
+      if (result.kept === 'best') {
+        parts.push(` Kept epoch ${result.chosenEpoch} of ${result.epochs.length}, the best on the held-back pairs.`);
+      }
     }
-    const before = result.before.dice;
-    const after = result.after.dice;
-    const delta = after - before;
-    status.textContent = `Done: ${result.totalSteps} steps in ${formatDuration(seconds)}.`;
-    resultLine.replaceChildren(
-      el('span', {}, `Dice on ${scoredOn}: `),
-      el('strong', { class: 'dice-before' }, before.toFixed(3)),
-      ' → ',
-      el('strong', { class: 'dice-after' }, after.toFixed(3)),
-      el('span', { class: delta >= 0 ? 'delta up' : 'delta down' }, ` (${delta >= 0 ? '+' : '−'}${Math.abs(delta).toFixed(3)}).`),
-      saved,
-    );
-    announce(`${status.textContent} Dice ${before.toFixed(2)} before, ${after.toFixed(2)} after.`);
+    if (result.kept === 'previous') {
+      const best = bestEpoch(result);
+      parts.push(el('strong', { class: 'not-helped' }, ' This run did not improve on your previous weights, so they are kept'),
+        best ? `: its best epoch scored ${best.heldOut.dice.toFixed(3)}.` : '.');
+    } else if (result.kept === 'last') {
+      parts.push('Nothing was held back to judge the run by (add a second pair): the last step\'s weights are in use.');
+    }
+    if (n > 0 && !result.reliable) {
+      parts.push(el('span', { class: 'muted' }, ` With only ${scoredOn} this figure means little; from 10 pairs on, ${MIN_RELIABLE_HELD_OUT} are held back.`));
+    }
+    if (result.kept !== 'previous') {
+      parts.push(result.persistError
+        ? el('span', { class: 'error' }, ` The weights could not be saved in this browser (${result.persistError}); download them to keep them.`)
+        : el('span', {}, ' The new weights are saved in this browser.'));
+    }
+    /** A button that switches weights and then says what is in use. */
+    const offer = (id, label, action, done) => {
+      const button = el('button', { type: 'button', class: 'button small', id }, label);
+      button.addEventListener('click', async () => {
+        for (const b of resultLine.querySelectorAll('button')) b.disabled = true;
+        try {
+          const problem = await action();
+          button.replaceWith(el('span', { class: 'ok' }, ` ${done}${problem ? ` (not saved in this browser: ${problem})` : ''}.`));
+          for (const b of resultLine.querySelectorAll('button')) b.remove();
+          announce(`${done}.`);
+        } catch (e) {
+          button.replaceWith(el('span', { class: 'error' }, ` ${sentence(friendly(e))}`));
+        }
+      });
+      return button;
+    };
+    if (result.lastAvailable) {
+      const label = result.kept === 'previous' ? 'Use the new weights anyway' : 'Use the last step\'s weights instead';
+      parts.push(' ', offer('train-use-last', label, () => model.useLastTrained(), 'The last step\'s weights are in use'));
+    }
+    if (result.kept !== 'previous') {
+      parts.push(' ', offer('train-use-previous', 'Keep my previous weights', () => model.usePrevious(), 'Your previous weights are back in use'));
+    }
+    resultLine.replaceChildren(...parts);
+    perPairTable(result, heldOut);
+    announce(`${status.textContent} ${resultLine.textContent}`);
+  }
+
+  /** Each held-back pair's Dice before training and with the weights kept. */
+  function perPairTable(result, heldOut) {
+    const table = $('#train-per-pair');
+    const before = result.before?.perPair;
+    const after = result.after?.perPair;
+    table.hidden = !before || !after || result.kept === 'previous';
+    if (table.hidden) return;
+    const rows = heldOut.map((pair, i) => ({ name: pair.name, before: before[i].dice, after: after[i].dice }))
+      .sort((a, b) => (a.after - a.before) - (b.after - b.before));
+    table.tBodies[0].replaceChildren(...rows.map((r) => {
+      const d = r.after - r.before;
+      return el('tr', {},
+        el('th', { scope: 'row' }, r.name),
+        el('td', {}, r.before.toFixed(3)),
+        el('td', {}, r.after.toFixed(3)),
+        el('td', { class: d > 0.0005 ? 'delta up' : d < -0.0005 ? 'delta down' : 'delta same' }, `${d >= 0 ? '+' : '−'}${Math.abs(d).toFixed(3)}`));
+    }));
   }
 
   render();
+}
+
+/** The epoch with the best held-back Dice, if any was scored. */
+function bestEpoch(result) {
+  return result.epochs.filter((e) => e.heldOut).reduce((best, e) => (!best || e.heldOut.dice > best.heldOut.dice ? e : best), null);
 }
 
 function escapeRegExp(s) {

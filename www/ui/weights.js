@@ -40,12 +40,19 @@ export function setupWeightsPanel(model) {
         ? ` Dice ${m.diceBefore.toFixed(3)} → ${m.diceAfter.toFixed(3)} on ${m.heldOut ? `${m.heldOut} held-back pair${m.heldOut > 1 ? 's' : ''}` : 'the training pair'}.`
         : '';
       const partial = m.cancelled ? ` (cancelled after ${m.stepsDone} of ${m.totalSteps} steps)` : '';
+      const which = m.lastStep
+        ? ' The last step\'s weights, chosen by you.'
+        : m.chosenEpoch && m.epochs && m.heldOut
+          ? ` Epoch ${m.chosenEpoch} kept, the best on the held-back pairs.`
+          : '';
       info.replaceChildren(el('strong', {}, 'Your fine-tuned weights'),
-        ` — trained ${when} on ${m.pairs} pair${m.pairs > 1 ? 's' : ''}, ${m.epochs} epoch${m.epochs > 1 ? 's' : ''}${partial}.${dice} ${classes}.`);
+        ` — trained ${when} on ${m.pairs} pair${m.pairs > 1 ? 's' : ''}, ${m.epochs} epoch${m.epochs > 1 ? 's' : ''}${partial}.${which}${dice} ${classes}.`);
     } else if (m?.source === 'uploaded') {
       info.replaceChildren(el('strong', {}, 'Uploaded weights'), ` — ${m.fileName}, added ${new Date(m.savedAt).toLocaleString()}. ${classes}.`);
     } else if (s.weightsKind === 'demo') {
-      info.replaceChildren(el('strong', {}, 'Demo weights'), ` — trained on generated dermoscopy-like images (no patient data). ${classes}.`);
+      info.replaceChildren(el('strong', {}, 'Demo weights'),
+        ` — trained on 225 real dermoscopy photos and 200 generated images. On photos they never saw: Dice 0.93 (PH2), 0.90 (ISIC 2016). ${classes}. `,
+        el('span', { class: 'terms' }, 'For research use only (the terms of PH2: Mendonça et al., EMBC 2013; ISIC 2016 is CC0: Gutman et al., arXiv:1605.01397). Not a medical device.'));
     } else {
       info.replaceChildren(el('strong', {}, 'Untrained network'), ` — the demo weights are missing, so masks are meaningless until you fine-tune or upload weights. ${classes}.`);
     }

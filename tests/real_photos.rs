@@ -1,0 +1,131 @@
+//! Real, expert-annotated dermoscopy photos (`../shared/data`, read only): the shipped weights
+//! segment validation photos they were never trained on, the doubt figure ranks their masks, and
+//! the clinic's fine-tune — weights trained without PH2, fine-tuned on a few PH2 photos — raises
+//! Dice on PH2 photos it never saw.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::local_fixture;
+use tinyunet::TinyUNet;
+use tinyunet::data::folder::{Pair, pair_folders, read_image};
+use tinyunet::data::image::{MaskKind, example_from_pair, mask_from_rgba};
+use tinyunet::infer::{DEFAULT_FLIPS, segment};
+use tinyunet::metrics::{Scores, mask_scores, mean_scores, spearman};
+use tinyunet::train::{FineTune, HeldOut, SessionConfig};
+use tinyunet::weights::{decode_weights, import_weights, infer_config};
+
+fn data(set: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/data")
+        .join(set)
+}
+
+/// A set's pairs split as its README suggests: sorted by stem, every 5th is validation.
+fn split(set: &str) -> (Vec<Pair>, Vec<Pair>) {
+    let root = data(set);
+    let pairs = pair_folders(&root.join("images"), &root.join("masks")).unwrap();
+    let (val, train): (Vec<_>, Vec<_>) = pairs
+        .into_iter()
+        .enumerate()
+        .partition(|(i, _)| (i + 1) % 5 == 0);
+    let strip = |v: Vec<(usize, Pair)>| v.into_iter().map(|(_, p)| p).collect();
+    (strip(train), strip(val))
+}
+
+fn model(path: &Path) -> TinyUNet {
+    let set = decode_weights(&std::fs::read(path).unwrap()).unwrap();
+    let device = tinyunet::backend::cpu_device();
+    import_weights(&infer_config(&set).unwrap().init(&device, 0).unwrap(), &set).unwrap()
+}
+
+fn shipped() -> TinyUNet {
+    model(&Path::new(env!("CARGO_MANIFEST_DIR")).join("www/demo-weights.safetensors"))
+}
+
+/// Dice/IoU and doubt of each pair's mask, as `tinyunet eval` makes them.
+fn score(model: &TinyUNet, pairs: &[Pair], size: usize) -> Vec<(Scores, f64)> {
+    pairs
+        .iter()
+        .map(|pair| {
+            let image = read_image(&pair.image).unwrap();
+            let truth = mask_from_rgba(&read_image(&pair.mask).unwrap(), MaskKind::Binary, "m");
+            let p = pollster::block_on(segment(model, &[image], size, DEFAULT_FLIPS))
+                .unwrap()
+                .remove(0);
+            (mask_scores(&p.mask, &truth.unwrap(), 1), p.doubt())
+        })
+        .collect()
+}
+
+#[test]
+fn shipped_weights_reach_dice_085_on_real_validation_photos_and_doubt_ranks_them() {
+    let model = shipped();
+    let mut all = Vec::new();
+    for set in ["ph2", "isic2016-crops"] {
+        let (_, val) = split(set);
+        let scored = score(&model, &val[..10], 256);
+        let mean = mean_scores(&scored.iter().map(|(s, _)| *s).collect::<Vec<_>>());
+        eprintln!(
+            "{set}: first 10 validation photos mean Dice {:.4}",
+            mean.dice
+        );
+        assert!(mean.dice >= 0.85, "{set}: mean Dice {}", mean.dice);
+        all.extend(scored);
+    }
+    let dice: Vec<f64> = all.iter().map(|(s, _)| s.dice).collect();
+    let doubt: Vec<f64> = all.iter().map(|(_, d)| *d).collect();
+    let rank = spearman(&doubt, &dice).unwrap();
+    eprintln!("Spearman(doubt, Dice) over 20 real photos: {rank:.3}");
+    // More doubt, lower Dice: a figure that ranks masks, not a constant.
+    assert!(rank < -0.3, "doubt does not rank the masks: {rank}");
+}
+
+#[test]
+fn fine_tuning_weights_trained_without_ph2_on_ph2_photos_raises_dice_on_unseen_ones() {
+    let size = 128;
+    let start = model(&local_fixture("no-ph2.safetensors"));
+    let (train, val) = split("ph2");
+    let (held, unseen) = (&val[..5], &val[5..13]);
+    let examples = train[..8]
+        .iter()
+        .map(|p| {
+            let (image, mask) = (read_image(&p.image).unwrap(), read_image(&p.mask).unwrap());
+            example_from_pair(&image, &mask, size, MaskKind::Binary, &p.name, &p.name).unwrap()
+        })
+        .collect();
+    let held_out = held
+        .iter()
+        .map(|p| {
+            let (image, mask) = (read_image(&p.image).unwrap(), read_image(&p.mask).unwrap());
+            HeldOut::new(&p.name, &image, &mask, size, MaskKind::Binary).unwrap()
+        })
+        .collect();
+    // The defaults of the page, the package and the CLI, but for the epochs.
+    let config = SessionConfig {
+        epochs: 3,
+        ..Default::default()
+    };
+    let mut run = FineTune::new(&start, examples, held_out, config).unwrap();
+    while pollster::block_on(run.advance()).unwrap().is_some() {}
+    let outcome = run.finish(false);
+    let tuned = outcome.model.expect("no epoch beat the starting weights");
+    let mean = |m: &TinyUNet| {
+        mean_scores(
+            &score(m, unseen, size)
+                .iter()
+                .map(|(s, _)| *s)
+                .collect::<Vec<_>>(),
+        )
+        .dice
+    };
+    let (before, after) = (mean(&start), mean(&tuned));
+    eprintln!(
+        "held-back Dice {:.4} → {:.4} (epoch {}); unseen PH2 Dice {before:.4} → {after:.4}",
+        outcome.before.unwrap().mean.dice,
+        outcome.chosen.unwrap().mean.dice,
+        outcome.chosen_epoch
+    );
+    assert!(after > before + 0.01, "unseen PH2 Dice {before} → {after}");
+}
