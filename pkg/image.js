@@ -71,6 +71,9 @@ async function decodeBytes(bytes, what) {
     throw new Error(`input: ${what}: not a PNG or JPEG image (unrecognised file signature)`);
   }
   if (probe.width && probe.height) checkSize(what, probe.width, probe.height);
+  if (typeof createImageBitmap === 'undefined') {
+    throw new Error(`input: ${what}: decoding ${probe.type.toUpperCase()} needs the browser's createImageBitmap, which this environment lacks (Node?): pass decoded pixels, { data (RGBA), width, height }`);
+  }
   let bitmap;
   try {
     bitmap = await createImageBitmap(new Blob([bytes], { type: `image/${probe.type}` }), {
@@ -99,6 +102,12 @@ export async function decodeImage(source, what = 'image') {
     checkSize(what, source.width, source.height);
     return { data: new Uint8Array(source.data.buffer, source.data.byteOffset, source.data.byteLength), width: source.width, height: source.height };
   }
+  if (typeof Response !== 'undefined' && source instanceof Response) {
+    if (!source.ok) {
+      throw new Error(`input: ${what}: the server answered ${source.status}${source.statusText ? ` ${source.statusText}` : ''} for ${source.url || 'the image'}`);
+    }
+    return decodeBytes(new Uint8Array(await source.arrayBuffer()), what);
+  }
   if (source instanceof ArrayBuffer) return decodeBytes(new Uint8Array(source), what);
   if (ArrayBuffer.isView(source) && !('width' in source)) {
     return decodeBytes(new Uint8Array(source.buffer, source.byteOffset, source.byteLength), what);
@@ -122,6 +131,6 @@ export async function decodeImage(source, what = 'image') {
   }
   throw new Error(
     `input: ${what}: unsupported image type (${Object.prototype.toString.call(source)}); pass ImageData, ` +
-      'an ImageBitmap, a canvas, an <img>, a Blob, or PNG/JPEG bytes',
+      'an ImageBitmap, a canvas, an <img>, a Blob, a Response, or PNG/JPEG bytes',
   );
 }

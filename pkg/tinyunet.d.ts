@@ -14,16 +14,20 @@ export type ImageSource =
   | HTMLCanvasElement
   | OffscreenCanvas
   | Blob
+  | Response
   | ArrayBuffer
   | Uint8Array
   | { data: Uint8Array | Uint8ClampedArray; width: number; height: number };
 
 /**
  * Weights: safetensors bytes (ours or the PyTorch reference's names) or a PyTorch `.pth` state_dict,
- * as bytes, a Blob or a fetch `Response` (a non-2xx one is a `weights:` error), or a promise of one:
- * `Segmenter.create({ weights: fetch(url) })` downloads them while the core compiles.
+ * as bytes, a Blob, a fetch `Response` (a non-2xx one is a `weights:` error), a URL (a `URL` or a
+ * string, fetched), or a promise of one: `Segmenter.create({ weights: demoWeightsUrl })` (from `tinyunet/demo-weights`) downloads
+ * them while the core compiles.
  */
-export type WeightsSource = ArrayBuffer | Uint8Array | Blob | Response | PromiseLike<ArrayBuffer | Uint8Array | Blob | Response>;
+export type WeightsSource =
+  | ArrayBuffer | Uint8Array | Blob | Response | URL | string
+  | PromiseLike<ArrayBuffer | Uint8Array | Blob | Response | URL | string>;
 
 export interface CreateOptions {
   /** Default `auto`. */
@@ -276,8 +280,6 @@ export declare function decodeImage(
   what?: string,
 ): Promise<{ data: Uint8Array; width: number; height: number }>;
 
-/** URL of the demo weights shipped with the package (trained on generated dermoscopy-like images). */
-export declare const demoWeightsUrl: URL;
 
 /**
  * Starts fetching and compiling the build of the core that `backend` needs in this browser, so

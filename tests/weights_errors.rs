@@ -138,6 +138,31 @@ fn truncated_and_garbage_files_are_errors_not_panics() {
 }
 
 #[test]
+fn a_file_of_another_kind_is_named_as_such_before_any_detail() {
+    let not_weights = "weights: this is not a safetensors or PyTorch .pth weights file";
+    let png = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("www/samples/sample-1_mask.png"),
+    )
+    .unwrap();
+    let e = decode_weights(&png).unwrap_err().to_string();
+    assert!(
+        e.starts_with(&format!(
+            "{not_weights} (it starts with a PNG image's signature"
+        )),
+        "{e}"
+    );
+    let e = decode_weights(b"this is not a weights file at all")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with(&format!(
+            "{not_weights} (it starts with the bytes 74 68 69 73 20 69 73 20"
+        )),
+        "{e}"
+    );
+}
+
+#[test]
 fn export_then_import_gives_identical_outputs() {
     let device = tinyunet::backend::cpu_device();
     let model = TinyUNetConfig::default().init(&device, 21).unwrap();

@@ -23,7 +23,29 @@ pub fn decode_weights(bytes: &[u8]) -> Result<TensorSet> {
     // recognises and explains.
     if bytes.starts_with(b"PK") || bytes[0] == 0x80 {
         pth::read_pth(bytes)
+    } else if bytes.len() > 8 && bytes[8] != b'{' {
+        // A safetensors header is a JSON object right after its 8-byte length: this is some other
+        // file (an image, a zip renamed, text). Say that first, the detail after it.
+        Err(Error::weights(format!(
+            "this is not a safetensors or PyTorch .pth weights file (it starts with {};              safetensors starts with an 8-byte header length and `{{`, .pth with `PK` or a pickle)",
+            describe_start(bytes)
+        )))
     } else {
         safetensors_io::read_safetensors(bytes)
     }
+}
+
+/// The first bytes of a file, as a user could recognise them: a known signature, or hex.
+fn describe_start(bytes: &[u8]) -> String {
+    const KNOWN: [(&[u8], &str); 4] = [
+        (b"\x89PNG", "a PNG image's signature"),
+        (b"\xFF\xD8\xFF", "a JPEG image's signature"),
+        (b"GIF8", "a GIF image's signature"),
+        (b"%PDF", "a PDF's signature"),
+    ];
+    if let Some((_, name)) = KNOWN.iter().find(|(sig, _)| bytes.starts_with(sig)) {
+        return (*name).to_string();
+    }
+    let hex: Vec<String> = bytes.iter().take(8).map(|b| format!("{b:02x}")).collect();
+    format!("the bytes {}", hex.join(" "))
 }

@@ -101,7 +101,8 @@ const BAD = {
   corrupt: file('corrupt.png', pngWith(64, 64, crypto.randomBytes(300))),
   huge: file('huge.png', pngWith(20_000, 20_000, Buffer.from(zlib.deflateSync(Buffer.alloc(64))))),
   notImage: file('notes.png', Buffer.from('these are my notes, not a picture\n')),
-  garbageWeights: { name: 'garbage.safetensors', mimeType: 'application/octet-stream', buffer: crypto.randomBytes(4096) },
+  // Not random: a random file has a 1 in 256 chance of looking like a safetensors header.
+  garbageWeights: { name: 'garbage.safetensors', mimeType: 'application/octet-stream', buffer: Buffer.alloc(4096, 7) },
 };
 
 /** Three image + mask pairs, named the ways users name them. */
@@ -702,7 +703,8 @@ describe('demo with bad input', () => {
       const weightsMessage = page.locator('#weights-message');
       await page.setInputFiles('#weights-input', BAD.garbageWeights);
       await page.locator('#weights-message.error').waitFor({ timeout: 60_000 });
-      assert.match(await weightsMessage.innerText(), /^garbage\.safetensors: .+ The previous weights are still in use\.$/);
+      // What the user can act on first, the detail after it.
+      assert.match(await weightsMessage.innerText(), /^garbage\.safetensors: This is not a safetensors or PyTorch \.pth weights file \(.+\)\. The previous weights are still in use\.$/);
       await screenshot(page, 'bad-files', t);
       await page.setInputFiles('#weights-input', WRONG_WEIGHTS);
       await page.waitForFunction(() => /^small\.safetensors: /.test(document.querySelector('#weights-message').textContent));
@@ -766,17 +768,153 @@ describe('demo with a camera-size photo', () => {
   });
 });
 
+describe('demo training panel', () => {
+  test('pairs cannot be removed while a run reads them; after a reset the result no longer speaks of the run', { timeout: SLOW }, async () => {
+    await withPage(async ({ page, url, console: log }) => {
+      await page.setViewportSize({ width: 1280, height: 800 });
+      await openDemo(page, url);
+      await page.setInputFiles('#pair-input', PAIRS);
+      await page.waitForFunction(() => document.querySelectorAll('#pairs-body tr[data-status="ok"]').length === 3, null, { timeout: 120_000 });
+      const removeButtons = page.locator('#pairs-body button');
+      assert.deepEqual(await removeButtons.evaluateAll((bs) => bs.map((b) => b.disabled)), [false, false, false]);
+      // A long run: every Remove (and Remove all) is disabled until it ends.
+      await page.locator('#epochs').fill('200');
+      await page.click('#train-start');
+      await page.waitForFunction(() => document.body.dataset.model === 'busy');
+      assert.deepEqual(await removeButtons.evaluateAll((bs) => bs.map((b) => b.disabled)), [true, true, true]);
+      assert.equal(await page.locator('#clear-pairs').isDisabled(), true);
+      await page.waitForFunction(() => Number(document.querySelector('#train-chart').dataset.points) >= 1, null, { timeout: SLOW });
+      await page.click('#train-cancel');
+      await page.locator('#train-start').waitFor({ state: 'visible', timeout: SLOW });
+      assert.deepEqual(await removeButtons.evaluateAll((bs) => bs.map((b) => b.disabled)), [false, false, false]);
+      const result = page.locator('#train-result');
+      if (/did not improve/.test(await result.innerText())) {
+        await page.click('#train-use-last');
+        await page.locator('#train-result .ok').waitFor();
+      }
+      assert.match(await result.innerText(), /saved in this browser|are in use/);
+      // Reset to the demo weights: the run's result would now mislead, so it goes.
+      await page.click('#weights-reset');
+      await page.click('#weights-reset-confirm');
+      await page.waitForFunction(() => document.body.dataset.model === 'ready' && document.body.dataset.weights !== 'user', null, { timeout: 120_000 });
+      assert.equal(await result.isVisible(), false);
+      assert.equal(await page.locator('#train-per-pair').isVisible(), false);
+      assert.equal(await page.locator('#train-status').innerText(), 'Other weights are in use since the last training run.');
+      assert.deepEqual(log.errors, [], log.format());
+    }, { server: demoServerOptions(), launch: { webgpu: false }, timeout: 300_000 });
+  });
+
+  test('switching Filled/Outline with 9 results while training redraws every mask in short tasks (figures reported)', { timeout: SLOW }, async (t) => {
+    await withPage(async ({ page, url, console: log }) => {
+      await page.setViewportSize({ width: 1280, height: 800 });
+      await openDemo(page, url);
+      for (const button of await page.locator('#sample-list button').all()) await button.click();
+      await page.waitForFunction(() => document.querySelectorAll('.card[data-state="done"]').length === 9, null, { timeout: SLOW });
+      await page.setInputFiles('#pair-input', PAIRS);
+      await page.waitForFunction(() => document.querySelectorAll('#pairs-body tr[data-status="ok"]').length === 3, null, { timeout: 120_000 });
+      await page.locator('#epochs').fill('200');
+      await page.click('#train-start');
+      await page.waitForFunction(() => Number(document.querySelector('#train-chart').dataset.points) >= 1, null, { timeout: SLOW });
+      await page.evaluate(() => {
+        window.__longTasks = [];
+        new PerformanceObserver((list) => window.__longTasks.push(...list.getEntries().map((e) => e.duration))).observe({ type: 'longtask' });
+      });
+      const allLook = (look) => page.waitForFunction((look) => [...document.querySelectorAll('.card canvas.overlay')].every((c) => c.dataset.look === look), look, { timeout: 60_000 });
+      const started = Date.now();
+      for (let i = 0; i < 4; i++) {
+        await page.getByLabel('Outline').check();
+        await allLook('outline');
+        await page.getByLabel('Filled').check();
+        await allLook('filled');
+      }
+      const seconds = (Date.now() - started) / 1000;
+      const long = await page.evaluate(() => window.__longTasks);
+      t.diagnostic(`8 switches of 9 results while training: ${seconds.toFixed(1)} s; ${long.length} long tasks (> 50 ms) on the page, longest ${long.length ? Math.max(...long).toFixed(0) : 0} ms`);
+      // Outline really draws less than Filled.
+      const painted = () => page.locator('.card canvas.overlay').first().evaluate((c) => {
+        const copy = new OffscreenCanvas(c.width, c.height).getContext('2d', { willReadFrequently: true });
+        copy.drawImage(c, 0, 0);
+        const d = copy.getImageData(0, 0, c.width, c.height).data;
+        let n = 0;
+        for (let i = 3; i < d.length; i += 4) if (d[i]) n++;
+        return n;
+      });
+      const filled = await painted();
+      await page.getByLabel('Outline').check();
+      await allLook('outline');
+      assert.ok((await painted()) < filled / 2, 'the outline paints as much as the filled mask');
+      await page.click('#train-cancel');
+      await page.locator('#train-start').waitFor({ state: 'visible', timeout: SLOW });
+      assert.deepEqual(log.errors, [], log.format());
+    }, { server: demoServerOptions(), launch: { webgpu: false }, timeout: 300_000 });
+  });
+});
+
 describe('demo layout and keyboard', () => {
   test('phone width: one column, nothing wider than the screen, a sample segments', { timeout: SLOW }, async (t) => {
     await withPage(async ({ page, url }) => {
       await openDemo(page, url);
-      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      // A mobile browser widens its layout viewport to fit content that overflows (then zooms
+      // out): so innerWidth itself must stay the screen's 390 px.
+      const overflow = await page.evaluate(() => Math.max(document.documentElement.scrollWidth, window.innerWidth) - 390);
       assert.ok(overflow <= 0, `the page is ${overflow} px wider than a 390 px screen`);
       await page.getByRole('button', { name: 'Segment Generated 5' }).click();
       await expectDone(page, 'sample-5.jpg');
-      assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), 'a result made the page overflow');
-      await screenshot(page, 'narrow-390x844', t);
+      assert.ok(await page.evaluate(() => Math.max(document.documentElement.scrollWidth, window.innerWidth) <= 390), 'a result made the page overflow');
+      // Nothing to drop and no folder to choose on a touch screen; the file buttons stay.
+      for (const hidden of ['#segment-drop .drop-only', '#train-drop .drop-only', '.folder-button']) {
+        assert.equal(await page.locator(hidden).isVisible(), false, `${hidden} shows on a touch screen`);
+      }
+      assert.equal(await page.getByText('Choose images…').isVisible(), true);
+      // The 9 sample pairs: their status on one or two lines, and the scroll box ends at a row's bottom.
+      assert.equal(await page.locator('#use-samples').innerText(), 'Use the 9 samples');
+      await page.click('#use-samples');
+      await page.waitForFunction(() => document.querySelectorAll('#pairs-body tr[data-status="ok"]').length === 9, null, { timeout: 120_000 });
+      const table = await page.evaluate(() => {
+        const wrap = document.querySelector('#pairs-wrap');
+        const rows = [...document.querySelectorAll('#pairs-body tr')].map((r) => r.getBoundingClientRect());
+        const bottom = wrap.getBoundingClientRect().bottom;
+        const status = document.querySelector('#pairs-body td.pair-status');
+        return {
+          // Lines of the status text itself (the cell is as tall as its row).
+          statusLines: (() => {
+            const range = document.createRange();
+            range.selectNodeContents(status);
+            return new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size;
+          })(),
+          scrolls: wrap.scrollHeight > wrap.clientHeight,
+          cut: rows.some((r) => r.top < bottom - 2 && r.bottom > bottom + 2),
+        };
+      });
+      assert.ok(table.statusLines <= 2, `the status takes ${table.statusLines} lines`);
+      assert.equal(table.cut, false, 'the pairs\' scroll box cuts a row in half');
+      await screenshot(page, 'narrow-390x844-pairs', t);
+      // With the results above, the other panels are a tap away: the bar stays at the top.
+      const bar = page.locator('#jump-bar');
+      assert.equal(await bar.isVisible(), true);
+      for (const [link, panel] of [['Weights', '#weights'], ['Fine-tune', '#train'], ['Segment', '#segment']]) {
+        await bar.getByRole('link', { name: link }).click();
+        // The panel's top just below the bar (or as near as the page's end lets it come).
+        await page.waitForFunction((panel) => {
+          const top = document.querySelector(panel).getBoundingClientRect().top;
+          const barBottom = document.querySelector('#jump-bar').getBoundingClientRect().bottom;
+          const atEnd = scrollY + innerHeight >= document.documentElement.scrollHeight - 1;
+          return top >= barBottom - 1 && (top < barBottom + 80 || atEnd) && top < innerHeight;
+        }, panel, { timeout: 10_000 });
+        assert.ok((await bar.boundingBox()).y <= 1, 'the bar scrolled away');
+      }
+      await screenshot(page, 'narrow-390x844-bar', t);
     }, { server: demoServerOptions(), launch: { webgpu: false }, contextOptions: { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true } });
+  });
+
+  test('on a wide screen the panels sit side by side and need no jump bar', { timeout: SLOW }, async () => {
+    await withPage(async ({ page, url }) => {
+      await page.setViewportSize({ width: 1280, height: 800 });
+      await openDemo(page, url);
+      assert.equal(await page.locator('#jump-bar').isVisible(), false);
+      assert.equal(await page.locator('#segment-drop .drop-only').isVisible(), true);
+      assert.equal(await page.locator('.folder-button').isVisible(), true);
+    }, { server: demoServerOptions(), launch: { webgpu: false } });
   });
 
   test('every control has a label and the main path works from the keyboard', { timeout: SLOW }, async () => {

@@ -455,13 +455,18 @@ test('the package works through a bundler (a Vite production build)', { timeout:
     for (const build of ['cpu', 'webgpu']) {
       assert.ok(emitted.some((f) => f.startsWith(`tinyunet_${build}_bg`) && f.endsWith('.wasm')), `Vite did not emit the ${build} .wasm: ${emitted}`);
     }
+    // The app has weights of its own (here a fresh network): the demo weights stay out.
+    assert.ok(!emitted.some((f) => f.startsWith('demo-weights')), `Vite emitted the demo weights unasked: ${emitted}`);
     const app = await startServer({ root: outDir });
     const context = await browser.newContext();
     try {
       const page = await context.newPage();
       await page.goto(app.url);
       const r = await evaluateWithTimeout(page, () => window.viteResult, undefined, SLOW);
-      assert.deepEqual(r, { backend: 'cpu', width: 123, height: 45, probabilities: 123 * 45 });
+      const { wasm, ...rest } = r;
+      assert.deepEqual(rest, { backend: 'cpu', width: 123, height: 45, probabilities: 123 * 45 });
+      // The CPU build came from the URL the app took through the package's `wasm/*` export.
+      assert.match(wasm, /^\/assets\/tinyunet_cpu_bg-.+\.wasm$/);
     } finally {
       await context.close();
       await app.close();

@@ -23,51 +23,78 @@ function colour(label) {
 const DOUBT = [236, 0, 140];
 
 /**
- * @param {HTMLCanvasElement} canvas
- * @param {{ mask: Uint8Array, doubtful?: Uint8Array, width: number, height: number }} seg
- * @param {'filled' | 'outline'} style
- * @param {boolean} showDoubt  draw the doubtful pixels over the mask
+ * A mask's overlay, ready to draw: the mask sampled at the canvas size and its edge are computed
+ * once, and each look (style × doubt shown) once when first asked for, so switching looks with
+ * many results on screen is one `putImageData` per canvas.
  */
-export function drawOverlay(canvas, seg, style, showDoubt = false) {
-  const { mask, width, height } = seg;
-  const doubtful = showDoubt ? seg.doubtful : null;
-  const scale = Math.min(1, MAX_SIDE / Math.max(width, height));
-  const w = Math.max(1, Math.round(width * scale));
-  const h = Math.max(1, Math.round(height * scale));
-  // Nearest-neighbour sample of the mask at the canvas size.
-  const small = new Uint8Array(w * h);
-  const unsure = doubtful ? new Uint8Array(w * h) : null;
-  for (let y = 0; y < h; y++) {
-    const sy = Math.min(height - 1, Math.floor((y + 0.5) / scale));
-    for (let x = 0; x < w; x++) {
-      const source = sy * width + Math.min(width - 1, Math.floor((x + 0.5) / scale));
-      small[y * w + x] = mask[source];
-      if (unsure) unsure[y * w + x] = doubtful[source];
+export class Overlay {
+  #images = new Map();
+
+  /** @param {{ mask: Uint8Array, doubtful?: Uint8Array, width: number, height: number }} seg */
+  constructor(seg) {
+    const { mask, doubtful, width, height } = seg;
+    const scale = Math.min(1, MAX_SIDE / Math.max(width, height));
+    const w = Math.max(1, Math.round(width * scale));
+    const h = Math.max(1, Math.round(height * scale));
+    // Nearest-neighbour sample of the mask at the canvas size.
+    const small = new Uint8Array(w * h);
+    const unsure = doubtful ? new Uint8Array(w * h) : null;
+    for (let y = 0; y < h; y++) {
+      const sy = Math.min(height - 1, Math.floor((y + 0.5) / scale));
+      for (let x = 0; x < w; x++) {
+        const source = sy * width + Math.min(width - 1, Math.floor((x + 0.5) / scale));
+        small[y * w + x] = mask[source];
+        if (unsure) unsure[y * w + x] = doubtful[source];
+      }
     }
+    Object.assign(this, { w, h, small, unsure });
+    this.edge = boundary(small, w, h, Math.max(1, Math.round(Math.max(w, h) / 180)));
   }
-  const edge = boundary(small, w, h, Math.max(1, Math.round(Math.max(w, h) / 180)));
-  canvas.width = w;
-  canvas.height = h;
-  const ctx = canvas.getContext('2d');
-  const image = ctx.createImageData(w, h);
-  const px = image.data;
-  for (let i = 0; i < small.length; i++) {
-    if (unsure?.[i]) {
-      [px[i * 4], px[i * 4 + 1], px[i * 4 + 2], px[i * 4 + 3]] = [...DOUBT, 200];
-      continue;
+
+  /** The overlay's pixels for a look. */
+  image(style, showDoubt) {
+    const key = `${style}:${Boolean(showDoubt && this.unsure)}`;
+    let image = this.#images.get(key);
+    if (image) return image;
+    const { w, h, small, edge } = this;
+    const unsure = showDoubt ? this.unsure : null;
+    image = new ImageData(w, h);
+    const px = image.data;
+    for (let i = 0; i < small.length; i++) {
+      if (unsure?.[i]) {
+        [px[i * 4], px[i * 4 + 1], px[i * 4 + 2], px[i * 4 + 3]] = [...DOUBT, 200];
+        continue;
+      }
+      const label = small[i];
+      if (!label) continue;
+      const onEdge = edge[i] === 1;
+      if (style === 'outline' && !onEdge) continue;
+      const [r, g, b] = colour(label);
+      px[i * 4] = r;
+      px[i * 4 + 1] = g;
+      px[i * 4 + 2] = b;
+      // Filled: a lighter inside with a solid edge, so the border reads at any opacity.
+      px[i * 4 + 3] = onEdge || style === 'outline' ? 255 : 150;
     }
-    const label = small[i];
-    if (!label) continue;
-    const onEdge = edge[i] === 1;
-    if (style === 'outline' && !onEdge) continue;
-    const [r, g, b] = colour(label);
-    px[i * 4] = r;
-    px[i * 4 + 1] = g;
-    px[i * 4 + 2] = b;
-    // Filled: a lighter inside with a solid edge, so the border reads at any opacity.
-    px[i * 4 + 3] = onEdge || style === 'outline' ? 255 : 150;
+    this.#images.set(key, image);
+    return image;
   }
-  ctx.putImageData(image, 0, 0);
+
+  /**
+   * Draws a look on `canvas` (laid over the image).
+   * @param {HTMLCanvasElement} canvas
+   * @param {'filled' | 'outline'} style
+   * @param {boolean} showDoubt  draw the doubtful pixels over the mask
+   */
+  draw(canvas, style, showDoubt = false) {
+    const image = this.image(style, showDoubt);
+    if (canvas.width !== this.w || canvas.height !== this.h) {
+      canvas.width = this.w;
+      canvas.height = this.h;
+    }
+    canvas.getContext('2d').putImageData(image, 0, 0);
+    canvas.dataset.look = `${style}${showDoubt ? '+doubt' : ''}`;
+  }
 }
 
 /** 1 for foreground pixels within `thickness` pixels of a different label, else 0. */

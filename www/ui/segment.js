@@ -4,7 +4,7 @@
 
 import { $, el, announce, stem, saveBlob, sentence } from './dom.js';
 import { friendly, isAbort } from './client.js';
-import { drawOverlay } from './overlay.js';
+import { Overlay } from './overlay.js';
 import { encodeGreyPng, maskToGrey } from './png.js';
 import { SAMPLES, fetchSample } from './samples.js';
 
@@ -53,15 +53,32 @@ export function setupSegmentPanel(model) {
   };
   opacity.addEventListener('input', applyOpacity);
   applyOpacity();
+  // A new look is drawn card by card, one per frame and those on screen first, so that switching
+  // with many results never blocks the page for long (a worker's messages, the curve, input).
+  let redrawQueue = [];
+  const redrawNext = () => {
+    const card = redrawQueue.shift();
+    if (!card) return;
+    if (cards.has(card)) card.redraw();
+    if (redrawQueue.length) requestAnimationFrame(redrawNext);
+  };
+  const redrawAll = () => {
+    const idle = redrawQueue.length === 0;
+    const onScreen = (card) => {
+      const r = card.node.getBoundingClientRect();
+      return r.bottom > 0 && r.top < innerHeight;
+    };
+    const all = [...cards];
+    redrawQueue = [...all.filter(onScreen), ...all.filter((c) => !onScreen(c))];
+    if (idle) requestAnimationFrame(redrawNext);
+  };
   for (const radio of document.querySelectorAll('input[name="overlay-style"]')) {
     radio.addEventListener('change', () => {
       style = radio.value;
-      for (const card of cards) card.redraw();
+      redrawAll();
     });
   }
-  showDoubt.addEventListener('change', () => {
-    for (const card of cards) card.redraw();
-  });
+  showDoubt.addEventListener('change', redrawAll);
 
   resegment.addEventListener('click', () => {
     for (const card of cards) card.run();
@@ -107,6 +124,8 @@ export function setupSegmentPanel(model) {
 class Card {
   /** @type {{ mask: Uint8Array, doubtful: Uint8Array, width: number, height: number, classes: number, foreground: number, doubt: number } | null} */
   seg = null;
+  /** @type {Overlay | null} the result's overlay, in every look drawn so far */
+  overlay = null;
   pending = false;
   stale = false;
   #controller = null;
@@ -170,6 +189,7 @@ class Card {
       const seg = await this.model.segment(this.file, controller.signal, onStart);
       if (controller !== this.#controller) return;
       this.seg = seg;
+      this.overlay = new Overlay(seg);
       this.redraw();
       this.#showStats((performance.now() - started) / 1000);
       this.#state('done', '');
@@ -219,9 +239,9 @@ class Card {
   }
 
   redraw() {
-    if (!this.seg) return;
+    if (!this.overlay) return;
     const { style, doubt } = this.style();
-    drawOverlay(this.canvas, this.seg, style, doubt);
+    this.overlay.draw(this.canvas, style, doubt);
   }
 
   /**

@@ -80,7 +80,21 @@ export function setupTrainPanel(model) {
     if (ignoredNote) parts.push(ignoredNote);
     summary.textContent = parts.join(' · ');
     updateButtons();
+    fitRows();
   }
+
+  /** Ends the pairs' scroll box at a row's bottom (at most 18rem), never half-way through one. */
+  function fitRows() {
+    wrap.style.maxHeight = '';
+    if (wrap.hidden) return;
+    const limit = 18 * parseFloat(getComputedStyle(document.documentElement).fontSize);
+    const top = wrap.getBoundingClientRect().top - wrap.scrollTop;
+    const bottoms = [...body.rows].map((r) => r.getBoundingClientRect().bottom - top);
+    if (!bottoms.length || bottoms.at(-1) <= limit) return;
+    const fits = bottoms.filter((b) => b <= limit);
+    wrap.style.maxHeight = `${Math.ceil(fits.at(-1) ?? limit) + 1}px`;
+  }
+  addEventListener('resize', fitRows);
 
   function row(entry, heldOut) {
     const remove = el('button', { type: 'button', class: 'button small subtle', 'aria-label': `Remove ${entry.name}` }, 'Remove');
@@ -121,8 +135,27 @@ export function setupTrainPanel(model) {
       control.closest('label.button')?.classList.toggle('disabled', control.disabled);
     }
     $('#train-drop').classList.toggle('disabled', trainingNow);
+    // The pairs stay as they are while a run reads them.
+    for (const b of [...body.querySelectorAll('button'), $('#clear-pairs')]) b.disabled = trainingNow;
   }
   model.addEventListener('change', updateButtons);
+
+  // The last run's result speaks of the weights it left; once others are loaded (reset, upload)
+  // it would mislead, so it gives way to a line that says so.
+  let resultWeights = null; // the weights generation the result line describes
+  model.addEventListener('weights', () => {
+    if (resultWeights === null || model.busy === 'training' || resultLine.hidden) return;
+    if (model.generation === resultWeights) return;
+    queueMicrotask(() => {
+      // A switch made from the result's own buttons updates resultWeights when it is done.
+      if (switchingFromResult || model.generation === resultWeights) return;
+      resultWeights = null;
+      resultLine.hidden = true;
+      $('#train-per-pair').hidden = true;
+      status.textContent = 'Other weights are in use since the last training run.';
+    });
+  });
+  let switchingFromResult = false;
 
   $('#pair-input').addEventListener('change', (e) => {
     addFiles(filesFromInput(e.target));
@@ -136,6 +169,8 @@ export function setupTrainPanel(model) {
     if (model.busy === 'training') return;
     addFiles(await filesFromDrop(dataTransfer));
   }, { withPaths: true });
+  // The label counts what the button adds (the HTML says the same for the first paint).
+  $('#use-samples').textContent = `Use the ${SAMPLES.length} samples`;
   $('#use-samples').addEventListener('click', async () => {
     try {
       const files = [];
@@ -321,13 +356,17 @@ export function setupTrainPanel(model) {
       const button = el('button', { type: 'button', class: 'button small', id }, label);
       button.addEventListener('click', async () => {
         for (const b of resultLine.querySelectorAll('button')) b.disabled = true;
+        switchingFromResult = true;
         try {
           const problem = await action();
+          resultWeights = model.generation;
           button.replaceWith(el('span', { class: 'ok' }, ` ${done}${problem ? ` (not saved in this browser: ${problem})` : ''}.`));
           for (const b of resultLine.querySelectorAll('button')) b.remove();
           announce(`${done}.`);
         } catch (e) {
           button.replaceWith(el('span', { class: 'error' }, ` ${sentence(friendly(e))}`));
+        } finally {
+          switchingFromResult = false;
         }
       });
       return button;
@@ -340,6 +379,7 @@ export function setupTrainPanel(model) {
       parts.push(' ', offer('train-use-previous', 'Keep my previous weights', () => model.usePrevious(), 'Your previous weights are back in use'));
     }
     resultLine.replaceChildren(...parts);
+    resultWeights = model.generation;
     perPairTable(result, heldOut);
     announce(`${status.textContent} ${resultLine.textContent}`);
   }

@@ -1,0 +1,544 @@
+// tinyunet: the public JavaScript API over the wasm core (the entries `tinyunet` and
+// `tinyunet/cpu` register the builds of the core they offer and re-export this module).
+//
+// The Rust core (compiled into ./wasm/) does the network, the training and all checking; this
+// wrapper decodes images, serialises calls (the core is single-threaded and must not be
+// re-entered), reports progress, honours AbortSignals and falls back from WebGPU to the CPU.
+
+import { decodeImage, MAX_PIXELS, MAX_SIDE } from './image.js';
+
+export { decodeImage, MAX_PIXELS, MAX_SIDE };
+
+// Two builds of the core: `cpu` has no GPU code and is a fifth of the download of `webgpu` (which
+// also runs on the CPU, for its fallback), so a page that runs on the CPU never fetches the GPU code.
+// Each entry module registers the builds it offers with literal import() calls, which bundlers see
+// and copy: `tinyunet/cpu` registers only `cpu`, so its bundles never carry the WebGPU build.
+const importers = {};
+
+/** Adds builds of the core: `{ cpu: () => import(…), webgpu: () => import(…) }`. */
+export function registerBuilds(builds) {
+  Object.assign(importers, builds);
+}
+
+const isNode = typeof process !== 'undefined' && Boolean(process.versions?.node) && typeof window === 'undefined';
+
+/** Node's `fs/promises`, behind a name bundlers for the browser do not try to resolve. */
+function nodeFs() {
+  const name = 'node:fs/promises';
+  return import(/* @vite-ignore */ /* webpackIgnore: true */ name);
+}
+
+/** The bytes behind a `file:` URL in Node (where `fetch` does not read files). */
+async function readFileUrl(url) {
+  const { readFile } = await nodeFs();
+  return new Uint8Array(await readFile(url));
+}
+
+const loading = new Map();
+
+/** Loads one build of the wasm core once, however many segmenters use it; resolves to its bindings. */
+function loadWasm(build, wasmUrls) {
+  if (!loading.has(build)) {
+    const url = wasmUrls?.[build];
+    const ready = importers[build]()
+      .then(async (glue) => {
+        // In Node the glue's own `fetch(file://…)` fails: read the package's wasm file instead.
+        const fileUrl = isNode && new URL(url ?? `./wasm/tinyunet_${build}_bg.wasm`, import.meta.url);
+        const source = fileUrl && fileUrl.protocol === 'file:' ? await readFileUrl(fileUrl) : url;
+        await glue.default(source ? { module_or_path: source } : undefined);
+        return glue;
+      })
+      .catch((e) => {
+        loading.delete(build);
+        throw new Error(`backend: the WebAssembly module (${build}) could not be loaded: ${e?.message ?? e}`);
+      });
+    loading.set(build, ready);
+  }
+  return loading.get(build);
+}
+
+/** The bytes of weights in any accepted form (a `Response` must be 2xx; a URL is fetched). */
+async function weightBytes(source) {
+  if (typeof source === 'string' || (typeof URL !== 'undefined' && source instanceof URL)) {
+    try {
+      if (isNode && String(source).startsWith('file:')) return await readFileUrl(new URL(source));
+      source = await fetch(source);
+    } catch (e) {
+      throw new Error(`weights: ${source} could not be fetched: ${e?.message ?? e}`);
+    }
+  }
+  if (typeof Response !== 'undefined' && source instanceof Response) {
+    if (!source.ok) {
+      throw new Error(`weights: the server answered ${source.status}${source.statusText ? ` ${source.statusText}` : ''} for ${source.url || 'the weights'}`);
+    }
+    return new Uint8Array(await source.arrayBuffer());
+  }
+  if (source instanceof Uint8Array) return source;
+  if (source instanceof ArrayBuffer) return new Uint8Array(source);
+  if (ArrayBuffer.isView(source)) return new Uint8Array(source.buffer, source.byteOffset, source.byteLength);
+  if (typeof Blob !== 'undefined' && source instanceof Blob) return new Uint8Array(await source.arrayBuffer());
+  throw new Error('input: weights must be an ArrayBuffer, a Uint8Array, a Blob, a Response or a URL');
+}
+
+/**
+ * The bytes of a weights option that may be a promise (of a `Response`, say); undefined for none
+ * when they are `optional`. A failed fetch becomes a `weights:` error like every other problem with
+ * the weights.
+ */
+async function weightsOf(source, optional = false) {
+  let value;
+  try {
+    value = await source;
+  } catch (e) {
+    throw new Error(`weights: they could not be loaded: ${e?.message ?? e}`);
+  }
+  return value === undefined && optional ? undefined : weightBytes(value);
+}
+
+/** Makes a wasm-bindgen error (or anything thrown) a proper Error with a clear message. */
+function asError(e) {
+  if (e instanceof Error) return e;
+  return new Error(typeof e === 'string' ? e : String(e?.message ?? e));
+}
+
+async function webgpuAvailable() {
+  if (isNode) return 'Node has no WebGPU (navigator.gpu is missing)';
+  if (typeof navigator === 'undefined' || !navigator.gpu) return 'this browser has no WebGPU (navigator.gpu is missing)';
+  try {
+    const adapter = await navigator.gpu.requestAdapter();
+    return adapter ? null : 'no WebGPU adapter is available';
+  } catch (e) {
+    return `requesting a WebGPU adapter failed: ${e?.message ?? e}`;
+  }
+}
+
+function integerOption(value, name, min, max, fallback) {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new Error(`config: ${name} must be an integer from ${min} to ${max}, got ${value}`);
+  }
+  return value;
+}
+
+/** A core evaluation `{ epoch, mean: { dice, iou }, perPair }` as `{ epoch, dice, iou, perPair }`. */
+function evaluation(e) {
+  return e ? { epoch: e.epoch, dice: e.mean.dice, iou: e.mean.iou, perPair: e.perPair } : null;
+}
+
+function booleanOption(value, name) {
+  if (value !== undefined && typeof value !== 'boolean') {
+    throw new Error(`config: ${name} must be true or false, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+function numberOption(value, name, min, max, fallback) {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
+    throw new Error(`config: ${name} must be a number from ${min} to ${max}, got ${value}`);
+  }
+  return value;
+}
+
+/** The `backend` and `wasmUrls` options, checked. */
+function backendOptions(options) {
+  const backend = options.backend ?? 'auto';
+  if (!['auto', 'webgpu', 'cpu'].includes(backend)) {
+    throw new Error(`config: backend must be "auto", "webgpu" or "cpu", got ${JSON.stringify(backend)}`);
+  }
+  if (options.wasmUrl !== undefined) {
+    throw new Error('config: wasmUrl was replaced by wasmUrls: { cpu, webgpu } (one URL per build of the core)');
+  }
+  const wasmUrls = options.wasmUrls ?? {};
+  if (typeof wasmUrls !== 'object' || Object.keys(wasmUrls).some((k) => !['cpu', 'webgpu'].includes(k))) {
+    throw new Error('config: wasmUrls must be an object with the keys "cpu" and/or "webgpu"');
+  }
+  if (backend === 'webgpu' && !importers.webgpu) {
+    throw new Error('config: backend "webgpu" needs the WebGPU build, which tinyunet/cpu leaves out: import from "tinyunet"');
+  }
+  return { backend, wasmUrls };
+}
+
+/** The build a backend choice runs on here, and why it is the CPU when WebGPU was allowed. */
+async function chooseBuild(backend) {
+  if (backend === 'cpu') return { chosen: 'cpu', fallbackReason: null };
+  if (!importers.webgpu) return { chosen: 'cpu', fallbackReason: 'this is the CPU-only entry (tinyunet/cpu)' };
+  const problem = await webgpuAvailable();
+  if (problem && backend === 'webgpu') throw new Error(`backend: ${problem}`);
+  return problem ? { chosen: 'cpu', fallbackReason: problem } : { chosen: 'webgpu', fallbackReason: null };
+}
+
+/**
+ * Starts fetching and compiling the build of the core that `backend` needs here, so that a later
+ * `Segmenter.create` with the same options finds it ready; resolves to that build's name.
+ */
+export async function preload(options = {}) {
+  const { backend, wasmUrls } = backendOptions(options);
+  const { chosen } = await chooseBuild(backend);
+  await loadWasm(chosen, wasmUrls);
+  return chosen;
+}
+
+/** What `train` takes (see `TrainOptions` in tinyunet.d.ts); anything else is a typo to report. */
+const TRAIN_OPTIONS = [
+  'heldOut', 'epochs', 'batchSize', 'learningRate', 'minLearningRate', 'size', 'augment', 'seed',
+  'freezeBatchNorm', 'adaptBatchNorm', 'recalibrateBatchNorm', 'onProgress', 'signal',
+];
+
+/** Heap that one warm-up step grows and touches on the CPU: ~20 ms on a slow 2-core machine. */
+const RESERVE_STEP_BYTES = 16 * 2 ** 20;
+
+/** A TinyU-Net that segments images and learns from annotated ones, entirely in this page. */
+export class Segmenter {
+  #glue; // the build of the core this segmenter runs in
+  #core;
+  #queue = Promise.resolve();
+  #calls = 0; // calls made so far, warm-up runs not counted
+  #weights; // the latest weights, kept so a lost GPU can be replaced by the CPU without loss
+  #inputSize;
+  #fallbackReason = null;
+  #disposed = false;
+
+  constructor(glue, core, weights, inputSize, fallbackReason, token) {
+    if (token !== Segmenter.#token) throw new Error('use `await Segmenter.create(options)`');
+    this.#glue = glue;
+    this.#core = core;
+    this.#weights = weights;
+    this.#inputSize = inputSize;
+    this.#fallbackReason = fallbackReason;
+  }
+
+  static #token = Symbol('create');
+
+  /** Creates a segmenter (see `CreateOptions`). */
+  static async create(options = {}) {
+    const { backend, wasmUrls } = backendOptions(options);
+    const classes = integerOption(options.classes, 'classes', 1, 256, 1);
+    const inputSize = integerOption(options.inputSize, 'inputSize', 16, 1024, 256);
+    if (inputSize % 16 !== 0) throw new Error(`config: inputSize must be a multiple of 16, got ${inputSize}`);
+    const flips = options.flips;
+    if (flips !== undefined && ![1, 2, 4].includes(flips)) {
+      throw new Error(`config: flips must be 1 (no mirroring), 2 (left-right) or 4 (left-right and top-bottom), got ${flips}`);
+    }
+    // Weights may still be on their way (a promise, say `fetch(url)`): they download while the
+    // core below is fetched and compiled, and are needed only to build the network.
+    const pendingWeights = weightsOf(options.weights, true);
+    pendingWeights.catch(() => {}); // awaited below; a failure meanwhile is not "unhandled"
+
+    let { chosen, fallbackReason } = await chooseBuild(backend);
+    let core;
+    let glue;
+    let weights;
+    try {
+      [glue, weights] = await Promise.all([loadWasm(chosen, wasmUrls), pendingWeights]);
+      core = await glue.WasmSegmenter.create(chosen, classes, inputSize, weights, flips);
+    } catch (e) {
+      const error = asError(e);
+      // Bad weights or settings fail the same way on every backend: report them as they are.
+      if (chosen === 'cpu' || backend === 'webgpu' || !error.message.startsWith('backend:')) throw error;
+      fallbackReason = `WebGPU failed to start (${error.message})`;
+      weights = await pendingWeights;
+      glue = await loadWasm('cpu', wasmUrls);
+      core = await glue.WasmSegmenter.create('cpu', classes, inputSize, weights, flips).catch((e2) => {
+        throw asError(e2);
+      });
+    }
+    // A private copy: the caller may reuse their buffer.
+    const kept = weights ? weights.slice() : await core.exportWeights();
+    return new Segmenter(glue, core, kept, inputSize, fallbackReason, Segmenter.#token);
+  }
+
+  /** `webgpu` or `cpu`. */
+  get backend() {
+    this.#alive();
+    return this.#core.backend;
+  }
+  /** Why the segmenter runs on the CPU although WebGPU was allowed, if it does. */
+  get fallbackReason() {
+    return this.#fallbackReason;
+  }
+  get classes() {
+    this.#alive();
+    return this.#core.classes;
+  }
+  get inputSize() {
+    return this.#inputSize;
+  }
+  /** Mirrored passes averaged per image (1, 2 or 4). */
+  get flips() {
+    this.#alive();
+    return this.#core.flips;
+  }
+  get parameters() {
+    this.#alive();
+    return this.#core.parameters;
+  }
+
+  #alive() {
+    if (this.#disposed) throw new Error('config: this segmenter has been disposed');
+  }
+
+  /** Runs `job` after every earlier call has finished: the core must never be re-entered. */
+  #exclusive(job, counted = true) {
+    if (counted) this.#calls++;
+    const run = this.#queue.then(async () => {
+      this.#alive();
+      // Memory a warm-up was reserving is this call's to use.
+      if (counted) this.#core.releaseReservedMemory();
+      try {
+        return await job();
+      } catch (e) {
+        throw await this.#recover(asError(e));
+      }
+    });
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  /** On a GPU failure, moves to the CPU with the last known weights; returns the error to throw. */
+  async #recover(error) {
+    const gpuFailure = this.#core.backend === 'webgpu' &&
+      (error.message.startsWith('backend:') || error instanceof WebAssembly.RuntimeError);
+    if (!gpuFailure) return error;
+    try {
+      // The WebGPU build runs on the CPU too: no second download when the GPU is lost.
+      const core = await this.#glue.WasmSegmenter.create('cpu', this.#core.classes, this.#inputSize, this.#weights, this.#core.flips);
+      try { this.#core.free(); } catch { /* the GPU side may already be gone */ }
+      this.#core = core;
+      this.#fallbackReason = `the GPU failed (${error.message}); now running on the CPU with the same weights`;
+      return new Error(`${error.message} — switched to the CPU, weights intact; please retry`);
+    } catch {
+      return error;
+    }
+  }
+
+  /**
+   * Runs the network on blank input so that the first real call is fast: on the CPU the browser
+   * compiles wasm in two tiers and the optimised code arrives only after the network has run a
+   * while, and the heap must grow to what a full-size inference needs (grown first, up to 256
+   * MiB, 16 MiB a step); on WebGPU the GPU pipelines are compiled on first use. On the CPU it goes one small
+   * step at a time and stops as soon as another call is made, so it delays that call by one
+   * small step at most. Resolves to the number of network runs made.
+   */
+  async warmUp() {
+    const cpu = this.backend === 'cpu';
+    const [size, runs] = cpu ? [64, 8] : [this.#inputSize, 1];
+    const input = new Float32Array(3 * size * size);
+    const calls = this.#calls;
+    // A macrotask after each step, so that a request sent meanwhile is received and counted.
+    const step = async (job) => {
+      const result = await this.#exclusive(job, false);
+      await new Promise((resolve) => setTimeout(resolve, 0));
+      return result;
+    };
+    if (cpu) {
+      while (!this.#disposed && this.#calls === calls) {
+        if (await step(async () => this.#core.reserveInferenceMemory(RESERVE_STEP_BYTES))) break;
+      }
+    }
+    let done = 0;
+    while (done < runs && !this.#disposed && this.#calls === calls) {
+      await step(() => this.#core.logits(input, [1, 3, size, size]));
+      done++;
+    }
+    return done;
+  }
+
+  /** Segments one image of any size. */
+  segment(image, options = {}) {
+    return this.#exclusive(async () => {
+      const { data, width, height } = await decodeImage(image, 'image');
+      const r = await this.#core.segment(data, width, height, Boolean(options.probabilities));
+      const out = {
+        width: r.width,
+        height: r.height,
+        classes: r.classes,
+        mask: r.mask,
+        foreground: r.foreground,
+        confidence: r.confidence,
+        doubt: r.doubt,
+        doubtful: r.doubtful,
+      };
+      if (options.probabilities) out.probabilities = r.probabilities;
+      r.free();
+      return out;
+    });
+  }
+
+  /**
+   * Fine-tunes on `{image, mask}` pairs; see `TrainOptions`. With `heldOut` pairs the run is
+   * judged by them (scored before training and after every epoch) and ends with the best-scoring
+   * weights — the previous ones when no epoch beat them.
+   */
+  train(samples, options = {}) {
+    return this.#exclusive(async () => {
+      if (!Array.isArray(samples) || samples.length === 0) {
+        throw new Error('input: train() needs a non-empty array of {image, mask} samples');
+      }
+      const unknown = Object.keys(options).filter((k) => !TRAIN_OPTIONS.includes(k));
+      if (unknown.length) {
+        throw new Error(`config: unknown training option ${JSON.stringify(unknown[0])}; the options are ${TRAIN_OPTIONS.join(', ')}`);
+      }
+      const heldOut = options.heldOut ?? [];
+      if (!Array.isArray(heldOut)) throw new Error('input: heldOut must be an array of {image, mask} samples');
+      // Left out, a setting takes the core's default (Segmenter#trainingDefaults).
+      const settings = {
+        epochs: integerOption(options.epochs, 'epochs', 1, 10000),
+        batchSize: integerOption(options.batchSize, 'batchSize', 1, 256),
+        learningRate: numberOption(options.learningRate, 'learningRate', 1e-8, 1),
+        augment: booleanOption(options.augment, 'augment'),
+        seed: integerOption(options.seed, 'seed', 0, 2 ** 32 - 1),
+        freezeBatchNorm: booleanOption(options.freezeBatchNorm, 'freezeBatchNorm'),
+        adaptBatchNorm: booleanOption(options.adaptBatchNorm, 'adaptBatchNorm'),
+        recalibrateBatchNorm: booleanOption(options.recalibrateBatchNorm, 'recalibrateBatchNorm'),
+      };
+      settings.minLearningRate = numberOption(options.minLearningRate, 'minLearningRate', 0, settings.learningRate ?? 1);
+      const size = integerOption(options.size, 'size', 16, 1024, this.#inputSize);
+      if (size % 16 !== 0) throw new Error(`config: size must be a multiple of 16, got ${size}`);
+      const signal = options.signal;
+      if (signal?.aborted) throw new DOMException('training was aborted before it started', 'AbortError');
+
+      this.#core.clearTrainingSamples();
+      const add = async (sample, i, held) => {
+        const name = sample?.name ?? `${held ? 'held-back sample' : 'sample'} ${i}`;
+        if (!sample || sample.image == null || sample.mask == null) {
+          throw new Error(`input: ${name}: each sample needs an image and a mask`);
+        }
+        const image = await decodeImage(sample.image, name);
+        const mask = await decodeImage(sample.mask, `${name} (mask)`);
+        this.#core.addTrainingSample(name, image.data, image.width, image.height, mask.data, mask.width, mask.height, size, held);
+      };
+      try {
+        for (const [i, sample] of samples.entries()) await add(sample, i, false);
+        for (const [i, sample] of heldOut.entries()) await add(sample, i, true);
+      } catch (e) {
+        this.#core.clearTrainingSamples();
+        throw asError(e);
+      }
+      this.#core.startTraining(Object.fromEntries(Object.entries(settings).filter(([, v]) => v !== undefined)));
+
+      const started = performance.now();
+      const history = [];
+      let cancelled = false;
+      let epochs = 0;
+      let outcome;
+      try {
+        while (true) {
+          if (signal?.aborted) {
+            cancelled = true;
+            break;
+          }
+          const p = await this.#core.trainStep();
+          if (p === null) break;
+          const elapsed = (performance.now() - started) / 1000;
+          if (p.kind === 'trained') {
+            history.push({ loss: p.loss, dice: p.dice });
+            epochs = Math.round(p.totalSteps / p.stepsPerEpoch);
+            options.onProgress?.({
+              phase: 'train',
+              epoch: p.epoch + 1,
+              epochs,
+              step: p.stepInEpoch + 1,
+              stepsPerEpoch: p.stepsPerEpoch,
+              stepsDone: p.stepsDone,
+              totalSteps: p.totalSteps,
+              loss: p.loss,
+              dice: p.dice,
+              learningRate: p.learningRate,
+              elapsedSeconds: elapsed,
+              etaSeconds: (elapsed / p.stepsDone) * (p.totalSteps - p.stepsDone),
+            });
+          } else if (p.kind === 'scored') {
+            options.onProgress?.({ phase: p.epoch === 0 ? 'before' : 'score', epoch: p.epoch, done: p.done, total: p.total, heldOut: p.mean ?? null, elapsedSeconds: elapsed });
+          } else {
+            options.onProgress?.({ phase: 'epoch', epoch: p.epoch, epochs, loss: p.loss, dice: p.dice, heldOut: p.heldOut ?? null, elapsedSeconds: elapsed });
+          }
+          // Let the event loop deliver aborts and repaint between units of work.
+          await new Promise((resolve) => setTimeout(resolve, 0));
+        }
+        outcome = this.#core.finishTraining(cancelled);
+      } catch (e) {
+        // A failed step leaves the weights as they were before the run.
+        this.#core.abandonTraining();
+        throw e;
+      }
+      if (outcome.kept !== 'previous') this.#weights = await this.#core.exportWeights();
+      return {
+        cancelled: outcome.stop === 'cancelled',
+        stop: outcome.stop,
+        divergedAtStep: outcome.divergedAtStep ?? null,
+        kept: outcome.kept,
+        improved: outcome.improved ?? null,
+        reliable: outcome.reliable,
+        chosenEpoch: outcome.chosenEpoch,
+        heldOut: outcome.heldOut,
+        before: evaluation(outcome.before),
+        after: evaluation(outcome.chosen),
+        epochs: outcome.epochs.map((e) => ({ ...e, heldOut: e.heldOut ?? null })),
+        lastAvailable: outcome.lastAvailable,
+        stepsDone: outcome.stepsDone,
+        totalSteps: outcome.totalSteps,
+        history,
+        seconds: (performance.now() - started) / 1000,
+      };
+    });
+  }
+
+  /**
+   * After a run that kept other weights (its best epoch's, or the previous ones), switches to the
+   * weights of its last step; resolves to false when there are none to switch to.
+   */
+  useLastTrainedWeights() {
+    return this.#exclusive(async () => {
+      if (!this.#core.useLastTrainedWeights()) return false;
+      this.#weights = await this.#core.exportWeights();
+      return true;
+    });
+  }
+
+  /** The core's training defaults and the fewest held-back pairs whose Dice means much. */
+  get trainingDefaults() {
+    this.#alive();
+    return this.#glue.WasmSegmenter.trainingDefaults();
+  }
+
+  /** Dice and IoU on `{image, mask}` pairs. */
+  evaluate(samples) {
+    return this.#exclusive(async () => {
+      if (!Array.isArray(samples) || samples.length === 0) {
+        throw new Error('input: evaluate() needs a non-empty array of {image, mask} samples');
+      }
+      const perImage = [];
+      for (const [i, sample] of samples.entries()) {
+        const name = sample?.name ?? `sample ${i}`;
+        const image = await decodeImage(sample.image, name);
+        const mask = await decodeImage(sample.mask, `${name} (mask)`);
+        const [dice, iou] = await this.#core.evaluate(name, image.data, image.width, image.height, mask.data, mask.width, mask.height);
+        perImage.push({ name, dice, iou });
+      }
+      const mean = (key) => perImage.reduce((s, r) => s + r[key], 0) / perImage.length;
+      return { dice: mean('dice'), iou: mean('iou'), perImage };
+    });
+  }
+
+  /** The current weights as safetensors bytes. */
+  exportWeights() {
+    return this.#exclusive(async () => this.#core.exportWeights());
+  }
+
+  /** Replaces the weights; on error the current ones stay. */
+  loadWeights(weights) {
+    return this.#exclusive(async () => {
+      const bytes = await weightsOf(weights);
+      this.#core.loadWeights(bytes);
+      this.#weights = bytes.slice();
+    });
+  }
+
+  /** Frees the model; the segmenter cannot be used afterwards. */
+  dispose() {
+    if (this.#disposed) return;
+    this.#disposed = true;
+    this.#queue.then(() => this.#core.free());
+  }
+}
