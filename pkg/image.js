@@ -14,6 +14,10 @@ function sizeError(what, width, height) {
   );
 }
 
+function corruptError(what, type) {
+  return new Error(`input: ${what}: the ${type.toUpperCase()} data is corrupt or truncated and cannot be decoded`);
+}
+
 function checkSize(what, width, height) {
   if (!(width > 0 && height > 0)) {
     throw new Error(`input: ${what}: the image is empty (${width}×${height})`);
@@ -23,30 +27,73 @@ function checkSize(what, width, height) {
   }
 }
 
-/** Width and height from a PNG or JPEG header, or null when the bytes are neither. */
+/**
+ * The format and size of encoded image bytes from their header: `{ type, width, height }`, with
+ * width and height 0 where the header does not say (the decoder then checks), `{ type, corrupt }`
+ * when it is broken, or null for bytes that are no image format we know.
+ */
 export function probeSize(bytes) {
   const b = bytes;
-  // PNG: signature, then the IHDR chunk with big-endian width and height.
-  if (b.length >= 24 && b[0] === 0x89 && b[1] === 0x50 && b[2] === 0x4e && b[3] === 0x47) {
-    const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const view = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const starts = (...sig) => b.length >= sig.length && sig.every((v, i) => b[i] === v);
+  const ascii = (at, text) => [...text].every((c, i) => b[at + i] === c.charCodeAt(0));
+  // PNG: signature, then the IHDR chunk (length 13) with big-endian width and height.
+  if (starts(0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a)) {
+    if (b.length < 24 || view.getUint32(8) !== 13 || !ascii(12, 'IHDR')) return { type: 'png', corrupt: true };
     return { type: 'png', width: view.getUint32(16), height: view.getUint32(20) };
   }
-  // JPEG: walk the segments to the first start-of-frame marker.
-  if (b.length >= 4 && b[0] === 0xff && b[1] === 0xd8) {
-    let i = 2;
-    while (i + 9 < b.length) {
-      if (b[i] !== 0xff) return { type: 'jpeg', width: 0, height: 0 };
-      const marker = b[i + 1];
-      const length = (b[i + 2] << 8) | b[i + 3];
-      const isFrame = marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
-      if (isFrame) {
-        return { type: 'jpeg', height: (b[i + 5] << 8) | b[i + 6], width: (b[i + 7] << 8) | b[i + 8] };
-      }
-      i += 2 + length;
-    }
-    return { type: 'jpeg', width: 0, height: 0 };
+  if (starts(0xff, 0xd8)) return probeJpeg(b);
+  if (ascii(0, 'GIF87a') || ascii(0, 'GIF89a')) {
+    return b.length < 10 ? { type: 'gif', corrupt: true } : { type: 'gif', width: view.getUint16(6, true), height: view.getUint16(8, true) };
   }
+  if (ascii(0, 'BM')) {
+    return b.length < 26 ? { type: 'bmp', corrupt: true } : { type: 'bmp', width: Math.abs(view.getInt32(18, true)), height: Math.abs(view.getInt32(22, true)) };
+  }
+  if (ascii(0, 'RIFF') && ascii(8, 'WEBP')) return probeWebp(b, view);
   return null;
+}
+
+/**
+ * JPEG: walks the segments to the first start-of-frame marker, skipping fill bytes (0xFF runs
+ * before a marker) and the markers that carry no length, in whatever order the file has them.
+ */
+function probeJpeg(b) {
+  let i = 2;
+  while (i < b.length) {
+    if (b[i] !== 0xff) return { type: 'jpeg', width: 0, height: 0 }; // not where a marker should be
+    while (b[i] === 0xff && i < b.length) i++; // fill bytes
+    const marker = b[i];
+    i++;
+    // Standalone markers: TEM, RST0–7, SOI, EOI.
+    if (marker === 0x01 || (marker >= 0xd0 && marker <= 0xd9)) continue;
+    if (i + 1 >= b.length) break;
+    const length = (b[i] << 8) | b[i + 1];
+    const isFrame = marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 && marker !== 0xcc;
+    if (isFrame) {
+      if (i + 6 >= b.length) break;
+      return { type: 'jpeg', height: (b[i + 3] << 8) | b[i + 4], width: (b[i + 5] << 8) | b[i + 6] };
+    }
+    if (length < 2) return { type: 'jpeg', corrupt: true };
+    i += length;
+  }
+  return { type: 'jpeg', width: 0, height: 0 };
+}
+
+/** WebP: the size from its first chunk (VP8X, lossless VP8L or lossy VP8). */
+function probeWebp(b, view) {
+  const chunk = String.fromCharCode(b[12], b[13], b[14], b[15]);
+  if (chunk === 'VP8X' && b.length >= 30) {
+    const u24 = (at) => b[at] | (b[at + 1] << 8) | (b[at + 2] << 16);
+    return { type: 'webp', width: u24(24) + 1, height: u24(27) + 1 };
+  }
+  if (chunk === 'VP8L' && b.length >= 25 && b[20] === 0x2f) {
+    const bits = view.getUint32(21, true);
+    return { type: 'webp', width: (bits & 0x3fff) + 1, height: ((bits >> 14) & 0x3fff) + 1 };
+  }
+  if (chunk === 'VP8 ' && b.length >= 30) {
+    return { type: 'webp', width: view.getUint16(26, true) & 0x3fff, height: view.getUint16(28, true) & 0x3fff };
+  }
+  return { type: 'webp', width: 0, height: 0 };
 }
 
 function canvasOf(width, height) {
@@ -66,10 +113,12 @@ function pixelsOf(drawable, width, height) {
 }
 
 async function decodeBytes(bytes, what) {
+  if (bytes.length === 0) throw new Error(`input: ${what}: the file is empty (0 bytes)`);
   const probe = probeSize(bytes);
   if (!probe) {
-    throw new Error(`input: ${what}: not a PNG or JPEG image (unrecognised file signature)`);
+    throw new Error(`input: ${what}: not a PNG or JPEG image, nor WebP, GIF or BMP (unrecognised file signature)`);
   }
+  if (probe.corrupt) throw corruptError(what, probe.type);
   if (probe.width && probe.height) checkSize(what, probe.width, probe.height);
   if (typeof createImageBitmap === 'undefined') {
     throw new Error(`input: ${what}: decoding ${probe.type.toUpperCase()} needs the browser's createImageBitmap, which this environment lacks (Node?): pass decoded pixels, { data (RGBA), width, height }`);
@@ -82,7 +131,7 @@ async function decodeBytes(bytes, what) {
       premultiplyAlpha: 'none',
     });
   } catch (e) {
-    throw new Error(`input: ${what}: the ${probe.type.toUpperCase()} data is corrupt or truncated and cannot be decoded`);
+    throw corruptError(what, probe.type);
   }
   try {
     checkSize(what, bitmap.width, bitmap.height);

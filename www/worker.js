@@ -140,12 +140,7 @@ const handlers = {
     if (img.width !== m.width || img.height !== m.height) {
       throw new Error(`input: the mask is ${m.width}×${m.height} but the image is ${img.width}×${img.height}; they must match`);
     }
-    // Same rule as the core: alpha < 128 is background, else the brightest channel ≥ 128 is lesion.
-    let lesion = 0;
-    for (let i = 0; i < m.data.length; i += 4) {
-      if (m.data[i + 3] >= 128 && Math.max(m.data[i], m.data[i + 1], m.data[i + 2]) >= 128) lesion++;
-    }
-    return { width: img.width, height: img.height, foreground: lesion / (m.width * m.height) };
+    return { width: img.width, height: img.height, foreground: maskForeground(m) };
   },
 
   async train({ train, heldOut, epochs, learningRate, batchSize, augment }, signal, id) {
@@ -212,6 +207,29 @@ function transferables(value) {
     else if (ArrayBuffer.isView(v) && v.byteOffset === 0 && v.byteLength === v.buffer.byteLength) out.push(v.buffer);
   }
   return out;
+}
+
+/**
+ * The lesion's share of a binary mask, by the core's rule (src/data/image.rs `mask_from_rgba` and
+ * `labels_from_values`): alpha < 128 is background; else the brightest of R, G, B is the value,
+ * lesion from 128 up, or from 1 when the largest value is 1 (a 0/1 mask); a mask drawn only in
+ * the alpha channel (no bright pixel, some opaque and some transparent) is read from the alpha.
+ */
+function maskForeground({ data, width, height }) {
+  const values = new Uint8Array(width * height);
+  let max = 0;
+  let opaque = 0;
+  for (let p = 0, i = 0; p < values.length; p++, i += 4) {
+    if (data[i + 3] < 128) continue;
+    opaque++;
+    values[p] = Math.max(data[i], data[i + 1], data[i + 2]);
+    if (values[p] > max) max = values[p];
+  }
+  if (max === 0 && opaque > 0 && opaque < values.length) return opaque / values.length;
+  const threshold = max === 1 ? 1 : 128;
+  let lesion = 0;
+  for (const v of values) if (v >= threshold) lesion++;
+  return lesion / values.length;
 }
 
 self.onmessage = (event) => {

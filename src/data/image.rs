@@ -135,12 +135,14 @@ impl MaskKind {
     }
 }
 
-/// A single-channel mask from RGBA (or grey) pixels: the red channel is the value; a transparent
-/// pixel counts as background. Checks values against `kind` and names `what` in errors.
+/// A single-channel mask from RGBA (or grey) pixels: the value is the brightest of R, G and B; a
+/// transparent pixel (alpha < 128) counts as background. A mask drawn only in the alpha channel
+/// (black everywhere, opaque on the lesion) has no bright pixel at all: then the alpha is the
+/// mask, rather than reading it as silently empty. Checks values against `kind` and names `what`
+/// in errors.
 pub fn mask_from_rgba(image: &RgbaImage, kind: MaskKind, what: &str) -> Result<Vec<u8>> {
-    let values: Vec<u8> = image
-        .data
-        .chunks_exact(4)
+    let pixels = || image.data.chunks_exact(4);
+    let values: Vec<u8> = pixels()
         .map(|px| {
             if px[3] < 128 {
                 0
@@ -149,6 +151,13 @@ pub fn mask_from_rgba(image: &RgbaImage, kind: MaskKind, what: &str) -> Result<V
             }
         })
         .collect();
+    let alpha_drawn = values.iter().all(|&v| v == 0)
+        && pixels().any(|px| px[3] >= 128)
+        && pixels().any(|px| px[3] < 128);
+    if alpha_drawn {
+        let from_alpha = pixels().map(|px| if px[3] >= 128 { 255 } else { 0 });
+        return labels_from_values(from_alpha.collect(), kind, what);
+    }
     labels_from_values(values, kind, what)
 }
 
@@ -319,6 +328,25 @@ mod tests {
         for (a, b) in out.iter().zip(expected) {
             assert!((a - b).abs() < 1e-6, "{out:?}");
         }
+    }
+
+    #[test]
+    fn a_mask_drawn_only_in_alpha_is_read_from_alpha() {
+        // Black everywhere; opaque on the lesion (the left half), transparent elsewhere.
+        let data = (0..4)
+            .flat_map(|i| [0, 0, 0, if i % 2 == 0 { 255 } else { 0 }])
+            .collect();
+        let mask = RgbaImage::new(2, 2, data, "m").unwrap();
+        assert_eq!(
+            mask_from_rgba(&mask, MaskKind::Binary, "m").unwrap(),
+            vec![1, 0, 1, 0]
+        );
+        // An opaque all-black mask is empty, as drawn.
+        let black = RgbaImage::new(2, 1, vec![0, 0, 0, 255, 0, 0, 0, 255], "b").unwrap();
+        assert_eq!(
+            mask_from_rgba(&black, MaskKind::Binary, "b").unwrap(),
+            vec![0, 0]
+        );
     }
 
     #[test]

@@ -242,9 +242,10 @@ struct HeaderEntry {
     name: String,
     dtype: ElementType,
     shape: Vec<usize>,
-    /// Byte range within the data section (after the header).
-    start: usize,
-    end: usize,
+    /// Byte range within the data section (after the header). u64, not usize: on wasm32 an
+    /// offset past 4 GiB must read as "outside the data", not as a malformed number.
+    start: u64,
+    end: u64,
 }
 
 /// The header's tensor records and `__metadata__` pairs.
@@ -350,8 +351,8 @@ fn parse_entry(name: String, value: json::Value) -> Result<HeaderEntry> {
             )));
         }
     };
-    let shape = usize_array(field("shape")?, &name, "shape")?;
-    let offsets = usize_array(field("data_offsets")?, &name, "data_offsets")?;
+    let shape = number_array::<usize>(field("shape")?, &name, "shape")?;
+    let offsets = number_array::<u64>(field("data_offsets")?, &name, "data_offsets")?;
     let [start, end] = offsets[..] else {
         return Err(Error::weights(format!(
             "tensor `{name}`: `data_offsets` has {} numbers, expected [start, end]",
@@ -368,7 +369,11 @@ fn parse_entry(name: String, value: json::Value) -> Result<HeaderEntry> {
 }
 
 /// Reads a JSON array of non-negative integers.
-fn usize_array(value: &json::Value, tensor: &str, key: &str) -> Result<Vec<usize>> {
+fn number_array<T: std::str::FromStr>(
+    value: &json::Value,
+    tensor: &str,
+    key: &str,
+) -> Result<Vec<T>> {
     let bad = || {
         Error::weights(format!(
             "tensor `{tensor}`: `{key}` is not an array of non-negative integers"
@@ -380,7 +385,7 @@ fn usize_array(value: &json::Value, tensor: &str, key: &str) -> Result<Vec<usize
     items
         .iter()
         .map(|item| match item {
-            json::Value::Number(text) => text.parse::<usize>().map_err(|_| bad()),
+            json::Value::Number(text) => text.parse::<T>().map_err(|_| bad()),
             _ => Err(bad()),
         })
         .collect()
@@ -389,6 +394,7 @@ fn usize_array(value: &json::Value, tensor: &str, key: &str) -> Result<Vec<usize
 /// Checks that the tensors tile the data section exactly (as the reference reader requires) and that
 /// each byte range matches its shape and dtype.
 fn check_layout(entries: &[HeaderEntry], data_len: usize) -> Result<()> {
+    let data_len = data_len as u64;
     let mut order: Vec<&HeaderEntry> = entries.iter().collect();
     order.sort_by_key(|e| (e.start, e.end));
     let mut expected_start = 0;
@@ -426,7 +432,7 @@ fn check_byte_len(entry: &HeaderEntry) -> Result<()> {
         .iter()
         .try_fold(entry.dtype.size(), |acc, &d| acc.checked_mul(d));
     let have = entry.end - entry.start;
-    if needed == Some(have) {
+    if needed.map(|n| n as u64) == Some(have) {
         return Ok(());
     }
     let needed = needed.map_or_else(|| "more than usize::MAX".to_string(), |n| n.to_string());
@@ -442,12 +448,15 @@ fn check_byte_len(entry: &HeaderEntry) -> Result<()> {
 
 /// Decodes one checked entry.
 fn decode_entry(entry: &HeaderEntry, data: &[u8]) -> Result<NamedTensor> {
-    let bytes = data.get(entry.start..entry.end).ok_or_else(|| {
-        Error::weights(format!(
-            "tensor `{}`: data_offsets out of range",
-            entry.name
-        ))
-    })?;
+    // Checked against the data section's length (a usize) before: the casts cannot truncate.
+    let bytes = data
+        .get(entry.start as usize..entry.end as usize)
+        .ok_or_else(|| {
+            Error::weights(format!(
+                "tensor `{}`: data_offsets out of range",
+                entry.name
+            ))
+        })?;
     Ok(NamedTensor {
         shape: entry.shape.clone(),
         values: decode_le(entry.dtype, bytes, &entry.name)?,

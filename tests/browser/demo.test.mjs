@@ -28,6 +28,8 @@ import {
   withPage,
   evaluateWithTimeout,
   cameraJpegInPage,
+  pngWith,
+  rgbaPng,
 } from './harness.mjs';
 import { classify, addToPairs, heldOutKeys } from '../../www/ui/pairs.js';
 
@@ -72,30 +74,6 @@ after(() => {
 
 const sample = (name) => fs.readFileSync(path.join(SAMPLES, name));
 const file = (name, buffer, mimeType = name.endsWith('.png') ? 'image/png' : 'image/jpeg') => ({ name, mimeType, buffer });
-
-function pngChunk(type, data) {
-  const out = Buffer.alloc(12 + data.length);
-  out.writeUInt32BE(data.length, 0);
-  out.write(type, 4, 'latin1');
-  data.copy(out, 8);
-  out.writeUInt32BE(zlib.crc32(out.subarray(4, 8 + data.length)), 8 + data.length);
-  return out;
-}
-
-/** A PNG header claiming `width`×`height`, followed by whatever `idat` is. */
-function pngWith(width, height, idat) {
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr[8] = 8;
-  ihdr[9] = 2;
-  return Buffer.concat([
-    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
-    pngChunk('IHDR', ihdr),
-    pngChunk('IDAT', idat),
-    pngChunk('IEND', Buffer.alloc(0)),
-  ]);
-}
 
 const BAD = {
   corrupt: file('corrupt.png', pngWith(64, 64, crypto.randomBytes(300))),
@@ -694,6 +672,21 @@ describe('demo with bad input', () => {
       assert.match(await row('lonely').innerText(), /No mask yet/);
       assert.match(await page.locator('#pairs-summary').innerText(), /0 pairs ready · 3 need attention · 1 file ignored/);
       assert.equal(await page.locator('#train-start').isDisabled(), true);
+      // Masks drawn as users draw them, read by the core's rule: only in the alpha channel
+      // (black, opaque on the lesion), and 0/1 values: the left half is lesion in both.
+      const skin = rgbaPng(40, 30, Uint8Array.from({ length: 40 * 30 * 4 }, (_, i) => (i % 4 === 3 ? 255 : 200)));
+      const leftHalf = (value, alpha) => rgbaPng(40, 30, Uint8Array.from({ length: 40 * 30 * 4 }, (_, i) => {
+        const left = (i >> 2) % 40 < 20;
+        return i % 4 === 3 ? alpha(left) : left ? value : 0;
+      }));
+      await page.setInputFiles('#pair-input', [
+        file('alpha.png', skin), file('alpha_mask.png', leftHalf(0, (left) => (left ? 255 : 0))),
+        file('zero-one.png', skin), file('zero-one_mask.png', leftHalf(1, () => 255)),
+      ]);
+      for (const key of ['alpha', 'zero-one']) {
+        await row(key).and(page.locator('[data-status="ok"]')).waitFor({ timeout: 60_000 });
+        assert.match(await row(key).innerText(), /Lesion 50% of the mask/, `${key}: ${await row(key).innerText()}`);
+      }
       // A good pair after the bad ones is usable.
       await page.setInputFiles('#pair-input', [PAIRS[0], PAIRS[1]]);
       await row('lesion-a').and(page.locator('[data-status="ok"]')).waitFor({ timeout: 60_000 });

@@ -8,6 +8,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import fs from 'node:fs';
+import zlib from 'node:zlib';
 import { chromium } from 'playwright-core';
 
 /**
@@ -482,4 +483,38 @@ export async function evaluateWithTimeout(page, fn, arg, ms = 60_000) {
   } finally {
     clearTimeout(timer);
   }
+}
+
+function pngChunk(type, data) {
+  const out = Buffer.alloc(12 + data.length);
+  out.writeUInt32BE(data.length, 0);
+  out.write(type, 4, 'latin1');
+  data.copy(out, 8);
+  out.writeUInt32BE(zlib.crc32(out.subarray(4, 8 + data.length)), 8 + data.length);
+  return out;
+}
+
+/**
+ * A PNG whose header claims `width`×`height` (8-bit RGB, or `colourType` 6 for RGBA), followed by
+ * whatever `idat` is: the tool for PNGs a canvas cannot make (huge claims, garbage data).
+ */
+export function pngWith(width, height, idat, colourType = 2) {
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr[8] = 8;
+  ihdr[9] = colourType;
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    pngChunk('IHDR', ihdr),
+    pngChunk('IDAT', idat),
+    pngChunk('IEND', Buffer.alloc(0)),
+  ]);
+}
+
+/** An RGBA PNG of exactly these pixels (unpremultiplied, as the format stores them). */
+export function rgbaPng(width, height, rgba) {
+  const rows = [];
+  for (let y = 0; y < height; y++) rows.push(Buffer.from([0]), Buffer.from(rgba.subarray(y * width * 4, (y + 1) * width * 4)));
+  return pngWith(width, height, zlib.deflateSync(Buffer.concat(rows)), 6);
 }
