@@ -103,10 +103,11 @@ build_pkg() {
 run_tests() {
   log "cargo fmt --check"
   cargo fmt --check
-  log "cargo clippy (native, all targets)"
-  cargo clippy --all-targets -- -D warnings
+  # One feature set for every native command, so that the dependencies build once.
+  log "cargo clippy (native, all targets, with the CLI)"
+  cargo clippy --all-targets --features cli -- -D warnings
   log "cargo test (CPU and native wgpu)"
-  TINYUNET_REQUIRE_WGPU=1 cargo test
+  TINYUNET_REQUIRE_WGPU=1 cargo test --features cli
   build_pkg
   log "clippy (wasm32: the WebGPU build and the CPU-only one)"
   cargo clippy --lib --target wasm32-unknown-unknown -- -D warnings
@@ -120,6 +121,6 @@ case "${1:-}" in
   test) setup; run_tests ;;
   pkg) setup_rust; setup_npm; build_pkg ;;
   demo) setup; build_pkg; exec node www/serve.mjs ;;
-  bench) setup; build_pkg; cargo build --release --bin tinyunet; exec node tests/browser/bench.mjs ;;
+  bench) setup; build_pkg; cargo build --release --features cli --bin tinyunet; exec node tests/browser/bench.mjs ;;
   *) sed -n '2,12p' "$0"; exit 2 ;;
 esac

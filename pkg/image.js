@@ -2,25 +2,30 @@
 // oversized images before they are decoded (a 10,000 px photo would otherwise be decoded in full
 // before anyone could say no).
 
+import { failure } from './errors.js';
+
+// The two image limits are needed before any wasm module is loaded (to refuse a huge photo
+// before decoding it), so they are written here; they are the core's (src/limits.rs `LIMITS`,
+// which the wasm module's `limits()` returns), and a package test checks that they agree.
+
 /** Largest accepted image side in pixels (the Rust core enforces the same limits). */
 export const MAX_SIDE = 8192;
 /** Largest accepted image area in pixels. */
 export const MAX_PIXELS = 40_000_000;
 
 function sizeError(what, width, height) {
-  return new Error(
-    `input: ${what}: ${width}×${height} pixels is too large (at most ${MAX_SIDE} px per side and ` +
+  return failure('input', `${what}: ${width}×${height} pixels is too large (at most ${MAX_SIDE} px per side and ` +
       `${MAX_PIXELS / 1e6} megapixels); downscale it first`,
   );
 }
 
 function corruptError(what, type) {
-  return new Error(`input: ${what}: the ${type.toUpperCase()} data is corrupt or truncated and cannot be decoded`);
+  return failure('input', `${what}: the ${type.toUpperCase()} data is corrupt or truncated and cannot be decoded`);
 }
 
 function checkSize(what, width, height) {
   if (!(width > 0 && height > 0)) {
-    throw new Error(`input: ${what}: the image is empty (${width}×${height})`);
+    throw failure('input', `${what}: the image is empty (${width}×${height})`);
   }
   if (width > MAX_SIDE || height > MAX_SIDE || width * height > MAX_PIXELS) {
     throw sizeError(what, width, height);
@@ -113,15 +118,15 @@ function pixelsOf(drawable, width, height) {
 }
 
 async function decodeBytes(bytes, what) {
-  if (bytes.length === 0) throw new Error(`input: ${what}: the file is empty (0 bytes)`);
+  if (bytes.length === 0) throw failure('input', `${what}: the file is empty (0 bytes)`);
   const probe = probeSize(bytes);
   if (!probe) {
-    throw new Error(`input: ${what}: not a PNG or JPEG image, nor WebP, GIF or BMP (unrecognised file signature)`);
+    throw failure('input', `${what}: not a PNG or JPEG image, nor WebP, GIF or BMP (unrecognised file signature)`);
   }
   if (probe.corrupt) throw corruptError(what, probe.type);
   if (probe.width && probe.height) checkSize(what, probe.width, probe.height);
   if (typeof createImageBitmap === 'undefined') {
-    throw new Error(`input: ${what}: decoding ${probe.type.toUpperCase()} needs the browser's createImageBitmap, which this environment lacks (Node?): pass decoded pixels, { data (RGBA), width, height }`);
+    throw failure('input', `${what}: decoding ${probe.type.toUpperCase()} needs the browser's createImageBitmap, which this environment lacks (Node?): pass decoded pixels, { data (RGBA), width, height }`);
   }
   let bitmap;
   try {
@@ -146,14 +151,14 @@ async function decodeBytes(bytes, what) {
  * `what` names the source in error messages.
  */
 export async function decodeImage(source, what = 'image') {
-  if (source == null) throw new Error(`input: ${what}: no image was given`);
+  if (source == null) throw failure('input', `${what}: no image was given`);
   if (typeof ImageData !== 'undefined' && source instanceof ImageData) {
     checkSize(what, source.width, source.height);
     return { data: new Uint8Array(source.data.buffer, source.data.byteOffset, source.data.byteLength), width: source.width, height: source.height };
   }
   if (typeof Response !== 'undefined' && source instanceof Response) {
     if (!source.ok) {
-      throw new Error(`input: ${what}: the server answered ${source.status}${source.statusText ? ` ${source.statusText}` : ''} for ${source.url || 'the image'}`);
+      throw failure('input', `${what}: the server answered ${source.status}${source.statusText ? ` ${source.statusText}` : ''} for ${source.url || 'the image'}`);
     }
     return decodeBytes(new Uint8Array(await source.arrayBuffer()), what);
   }
@@ -168,7 +173,7 @@ export async function decodeImage(source, what = 'image') {
     checkSize(what, source.width, source.height);
     const expected = source.width * source.height * 4;
     if (source.data.length !== expected) {
-      throw new Error(`input: ${what}: ${source.width}×${source.height} RGBA needs ${expected} bytes, got ${source.data.length}`);
+      throw failure('input', `${what}: ${source.width}×${source.height} RGBA needs ${expected} bytes, got ${source.data.length}`);
     }
     return { data: new Uint8Array(source.data.buffer, source.data.byteOffset, source.data.byteLength), width: source.width, height: source.height };
   }
@@ -178,8 +183,7 @@ export async function decodeImage(source, what = 'image') {
     checkSize(what, width, height);
     return pixelsOf(source, width, height);
   }
-  throw new Error(
-    `input: ${what}: unsupported image type (${Object.prototype.toString.call(source)}); pass ImageData, ` +
+  throw failure('input', `${what}: unsupported image type (${Object.prototype.toString.call(source)}); pass ImageData, ` +
       'an ImageBitmap, a canvas, an <img>, a Blob, a Response, or PNG/JPEG bytes',
   );
 }

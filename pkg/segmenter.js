@@ -5,6 +5,7 @@
 // wrapper decodes images, serialises calls (the core is single-threaded and must not be
 // re-entered), reports progress, honours AbortSignals and falls back from WebGPU to the CPU.
 
+import { asError, failure } from './errors.js';
 import { decodeImage, MAX_PIXELS, MAX_SIDE } from './image.js';
 
 export { decodeImage, MAX_PIXELS, MAX_SIDE };
@@ -50,7 +51,7 @@ function loadWasm(build, wasmUrls) {
       })
       .catch((e) => {
         loading.delete(build);
-        throw new Error(`backend: the WebAssembly module (${build}) could not be loaded: ${e?.message ?? e}`);
+        throw failure('backend', `the WebAssembly module (${build}) could not be loaded: ${e?.message ?? e}`);
       });
     loading.set(build, ready);
   }
@@ -64,12 +65,12 @@ async function weightBytes(source) {
       if (isNode && String(source).startsWith('file:')) return await readFileUrl(new URL(source));
       source = await fetch(source);
     } catch (e) {
-      throw new Error(`weights: ${source} could not be fetched: ${e?.message ?? e}`);
+      throw failure('weights', `${source} could not be fetched: ${e?.message ?? e}`);
     }
   }
   if (typeof Response !== 'undefined' && source instanceof Response) {
     if (!source.ok) {
-      throw new Error(`weights: the server answered ${source.status}${source.statusText ? ` ${source.statusText}` : ''} for ${source.url || 'the weights'}`);
+      throw failure('weights', `the server answered ${source.status}${source.statusText ? ` ${source.statusText}` : ''} for ${source.url || 'the weights'}`);
     }
     return new Uint8Array(await source.arrayBuffer());
   }
@@ -77,7 +78,7 @@ async function weightBytes(source) {
   if (source instanceof ArrayBuffer) return new Uint8Array(source);
   if (ArrayBuffer.isView(source)) return new Uint8Array(source.buffer, source.byteOffset, source.byteLength);
   if (typeof Blob !== 'undefined' && source instanceof Blob) return new Uint8Array(await source.arrayBuffer());
-  throw new Error('input: weights must be an ArrayBuffer, a Uint8Array, a Blob, a Response or a URL');
+  throw failure('input', 'weights must be an ArrayBuffer, a Uint8Array, a Blob, a Response or a URL');
 }
 
 /**
@@ -90,15 +91,9 @@ async function weightsOf(source, optional = false) {
   try {
     value = await source;
   } catch (e) {
-    throw new Error(`weights: they could not be loaded: ${e?.message ?? e}`);
+    throw failure('weights', `they could not be loaded: ${e?.message ?? e}`);
   }
   return value === undefined && optional ? undefined : weightBytes(value);
-}
-
-/** Makes a wasm-bindgen error (or anything thrown) a proper Error with a clear message. */
-function asError(e) {
-  if (e instanceof Error) return e;
-  return new Error(typeof e === 'string' ? e : String(e?.message ?? e));
 }
 
 async function webgpuAvailable() {
@@ -115,7 +110,7 @@ async function webgpuAvailable() {
 function integerOption(value, name, min, max, fallback) {
   if (value === undefined) return fallback;
   if (!Number.isInteger(value) || value < min || value > max) {
-    throw new Error(`config: ${name} must be an integer from ${min} to ${max}, got ${value}`);
+    throw failure('config', `${name} must be an integer from ${min} to ${max}, got ${value}`);
   }
   return value;
 }
@@ -127,7 +122,7 @@ function evaluation(e) {
 
 function booleanOption(value, name) {
   if (value !== undefined && typeof value !== 'boolean') {
-    throw new Error(`config: ${name} must be true or false, got ${JSON.stringify(value)}`);
+    throw failure('config', `${name} must be true or false, got ${JSON.stringify(value)}`);
   }
   return value;
 }
@@ -135,26 +130,47 @@ function booleanOption(value, name) {
 function numberOption(value, name, min, max, fallback) {
   if (value === undefined) return fallback;
   if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
-    throw new Error(`config: ${name} must be a number from ${min} to ${max}, got ${value}`);
+    throw failure('config', `${name} must be a number from ${min} to ${max}, got ${value}`);
   }
   return value;
+}
+
+/** A working size: a multiple of the core's `sizeMultiple` up to its `maxInputSize`. */
+function sizeOption(value, name, limits, fallback) {
+  const size = integerOption(value, name, limits.sizeMultiple, limits.maxInputSize, fallback);
+  if (size % limits.sizeMultiple !== 0) throw failure('config', `${name} must be a multiple of ${limits.sizeMultiple}, got ${size}`);
+  return size;
+}
+
+/** The core's `SegmenterOptions` from `create`'s options, checked against the core's limits. */
+function segmenterOptions(options, limits) {
+  const flips = options.flips;
+  if (flips !== undefined && !limits.flips.includes(flips)) {
+    throw failure('config', `flips must be 1 (no mirroring), 2 (left-right) or 4 (left-right and top-bottom), got ${flips}`);
+  }
+  const settings = {
+    classes: integerOption(options.classes, 'classes', 1, limits.maxClasses, 1),
+    inputSize: sizeOption(options.inputSize, 'inputSize', limits, 256),
+  };
+  if (flips !== undefined) settings.flips = flips;
+  return settings;
 }
 
 /** The `backend` and `wasmUrls` options, checked. */
 function backendOptions(options) {
   const backend = options.backend ?? 'auto';
   if (!['auto', 'webgpu', 'cpu'].includes(backend)) {
-    throw new Error(`config: backend must be "auto", "webgpu" or "cpu", got ${JSON.stringify(backend)}`);
+    throw failure('config', `backend must be "auto", "webgpu" or "cpu", got ${JSON.stringify(backend)}`);
   }
   if (options.wasmUrl !== undefined) {
-    throw new Error('config: wasmUrl was replaced by wasmUrls: { cpu, webgpu } (one URL per build of the core)');
+    throw failure('config', 'wasmUrl was replaced by wasmUrls: { cpu, webgpu } (one URL per build of the core)');
   }
   const wasmUrls = options.wasmUrls ?? {};
   if (typeof wasmUrls !== 'object' || Object.keys(wasmUrls).some((k) => !['cpu', 'webgpu'].includes(k))) {
-    throw new Error('config: wasmUrls must be an object with the keys "cpu" and/or "webgpu"');
+    throw failure('config', 'wasmUrls must be an object with the keys "cpu" and/or "webgpu"');
   }
   if (backend === 'webgpu' && !importers.webgpu) {
-    throw new Error('config: backend "webgpu" needs the WebGPU build, which tinyunet/cpu leaves out: import from "tinyunet"');
+    throw failure('config', 'backend "webgpu" needs the WebGPU build, which tinyunet/cpu leaves out: import from "tinyunet"');
   }
   return { backend, wasmUrls };
 }
@@ -164,7 +180,7 @@ async function chooseBuild(backend) {
   if (backend === 'cpu') return { chosen: 'cpu', fallbackReason: null };
   if (!importers.webgpu) return { chosen: 'cpu', fallbackReason: 'this is the CPU-only entry (tinyunet/cpu)' };
   const problem = await webgpuAvailable();
-  if (problem && backend === 'webgpu') throw new Error(`backend: ${problem}`);
+  if (problem && backend === 'webgpu') throw failure('backend', `${problem}`);
   return problem ? { chosen: 'cpu', fallbackReason: problem } : { chosen: 'webgpu', fallbackReason: null };
 }
 
@@ -213,13 +229,6 @@ export class Segmenter {
   /** Creates a segmenter (see `CreateOptions`). */
   static async create(options = {}) {
     const { backend, wasmUrls } = backendOptions(options);
-    const classes = integerOption(options.classes, 'classes', 1, 256, 1);
-    const inputSize = integerOption(options.inputSize, 'inputSize', 16, 1024, 256);
-    if (inputSize % 16 !== 0) throw new Error(`config: inputSize must be a multiple of 16, got ${inputSize}`);
-    const flips = options.flips;
-    if (flips !== undefined && ![1, 2, 4].includes(flips)) {
-      throw new Error(`config: flips must be 1 (no mirroring), 2 (left-right) or 4 (left-right and top-bottom), got ${flips}`);
-    }
     // Weights may still be on their way (a promise, say `fetch(url)`): they download while the
     // core below is fetched and compiled, and are needed only to build the network.
     const pendingWeights = weightsOf(options.weights, true);
@@ -229,20 +238,24 @@ export class Segmenter {
     let core;
     let glue;
     let weights;
+    let settings;
     try {
       [glue, weights] = await Promise.all([loadWasm(chosen, wasmUrls), pendingWeights]);
-      core = await glue.WasmSegmenter.create(chosen, classes, inputSize, weights, flips);
+      settings = segmenterOptions(options, glue.limits());
+      core = await glue.WasmSegmenter.create(chosen, settings, weights);
     } catch (e) {
       const error = asError(e);
       // Bad weights or settings fail the same way on every backend: report them as they are.
-      if (chosen === 'cpu' || backend === 'webgpu' || !error.message.startsWith('backend:')) throw error;
+      if (chosen === 'cpu' || backend === 'webgpu' || error.kind !== 'backend') throw error;
       fallbackReason = `WebGPU failed to start (${error.message})`;
       weights = await pendingWeights;
       glue = await loadWasm('cpu', wasmUrls);
-      core = await glue.WasmSegmenter.create('cpu', classes, inputSize, weights, flips).catch((e2) => {
+      settings = segmenterOptions(options, glue.limits());
+      core = await glue.WasmSegmenter.create('cpu', settings, weights).catch((e2) => {
         throw asError(e2);
       });
     }
+    const inputSize = settings.inputSize;
     // A private copy: the caller may reuse their buffer.
     const kept = weights ? weights.slice() : await core.exportWeights();
     return new Segmenter(glue, core, kept, inputSize, fallbackReason, Segmenter.#token);
@@ -275,7 +288,7 @@ export class Segmenter {
   }
 
   #alive() {
-    if (this.#disposed) throw new Error('config: this segmenter has been disposed');
+    if (this.#disposed) throw failure('config', 'this segmenter has been disposed');
   }
 
   /** Runs `job` after every earlier call has finished: the core must never be re-entered. */
@@ -298,15 +311,16 @@ export class Segmenter {
   /** On a GPU failure, moves to the CPU with the last known weights; returns the error to throw. */
   async #recover(error) {
     const gpuFailure = this.#core.backend === 'webgpu' &&
-      (error.message.startsWith('backend:') || error instanceof WebAssembly.RuntimeError);
+      (error.kind === 'backend' || error instanceof WebAssembly.RuntimeError);
     if (!gpuFailure) return error;
     try {
       // The WebGPU build runs on the CPU too: no second download when the GPU is lost.
-      const core = await this.#glue.WasmSegmenter.create('cpu', this.#core.classes, this.#inputSize, this.#weights, this.#core.flips);
+      const settings = { inputSize: this.#inputSize, flips: this.#core.flips };
+      const core = await this.#glue.WasmSegmenter.create('cpu', settings, this.#weights);
       try { this.#core.free(); } catch { /* the GPU side may already be gone */ }
       this.#core = core;
       this.#fallbackReason = `the GPU failed (${error.message}); now running on the CPU with the same weights`;
-      return new Error(`${error.message} — switched to the CPU, weights intact; please retry`);
+      return Object.assign(new Error(`${error.message} — switched to the CPU, weights intact; please retry`), { kind: 'backend' });
     } catch {
       return error;
     }
@@ -347,8 +361,7 @@ export class Segmenter {
   /** Segments one image of any size. */
   segment(image, options = {}) {
     return this.#exclusive(async () => {
-      const { data, width, height } = await decodeImage(image, 'image');
-      const r = await this.#core.segment(data, width, height, Boolean(options.probabilities));
+      const r = await this.#core.segment(await decodeImage(image, 'image'), Boolean(options.probabilities));
       const out = {
         width: r.width,
         height: r.height,
@@ -373,28 +386,28 @@ export class Segmenter {
   train(samples, options = {}) {
     return this.#exclusive(async () => {
       if (!Array.isArray(samples) || samples.length === 0) {
-        throw new Error('input: train() needs a non-empty array of {image, mask} samples');
+        throw failure('input', 'train() needs a non-empty array of {image, mask} samples');
       }
       const unknown = Object.keys(options).filter((k) => !TRAIN_OPTIONS.includes(k));
       if (unknown.length) {
-        throw new Error(`config: unknown training option ${JSON.stringify(unknown[0])}; the options are ${TRAIN_OPTIONS.join(', ')}`);
+        throw failure('config', `unknown training option ${JSON.stringify(unknown[0])}; the options are ${TRAIN_OPTIONS.join(', ')}`);
       }
       const heldOut = options.heldOut ?? [];
-      if (!Array.isArray(heldOut)) throw new Error('input: heldOut must be an array of {image, mask} samples');
+      if (!Array.isArray(heldOut)) throw failure('input', 'heldOut must be an array of {image, mask} samples');
       // Left out, a setting takes the core's default (Segmenter#trainingDefaults).
+      const limits = this.#glue.limits();
       const settings = {
-        epochs: integerOption(options.epochs, 'epochs', 1, 10000),
-        batchSize: integerOption(options.batchSize, 'batchSize', 1, 256),
-        learningRate: numberOption(options.learningRate, 'learningRate', 1e-8, 1),
+        epochs: integerOption(options.epochs, 'epochs', 1, limits.maxEpochs),
+        batchSize: integerOption(options.batchSize, 'batchSize', 1, limits.maxBatchSize),
+        learningRate: numberOption(options.learningRate, 'learningRate', limits.minLearningRate, limits.maxLearningRate),
         augment: booleanOption(options.augment, 'augment'),
-        seed: integerOption(options.seed, 'seed', 0, 2 ** 32 - 1),
+        seed: integerOption(options.seed, 'seed', 0, limits.maxSeed),
         freezeBatchNorm: booleanOption(options.freezeBatchNorm, 'freezeBatchNorm'),
         adaptBatchNorm: booleanOption(options.adaptBatchNorm, 'adaptBatchNorm'),
         recalibrateBatchNorm: booleanOption(options.recalibrateBatchNorm, 'recalibrateBatchNorm'),
       };
-      settings.minLearningRate = numberOption(options.minLearningRate, 'minLearningRate', 0, settings.learningRate ?? 1);
-      const size = integerOption(options.size, 'size', 16, 1024, this.#inputSize);
-      if (size % 16 !== 0) throw new Error(`config: size must be a multiple of 16, got ${size}`);
+      settings.minLearningRate = numberOption(options.minLearningRate, 'minLearningRate', 0, settings.learningRate ?? limits.maxLearningRate);
+      const size = sizeOption(options.size, 'size', limits, this.#inputSize);
       const signal = options.signal;
       if (signal?.aborted) throw new DOMException('training was aborted before it started', 'AbortError');
 
@@ -402,11 +415,11 @@ export class Segmenter {
       const add = async (sample, i, held) => {
         const name = sample?.name ?? `${held ? 'held-back sample' : 'sample'} ${i}`;
         if (!sample || sample.image == null || sample.mask == null) {
-          throw new Error(`input: ${name}: each sample needs an image and a mask`);
+          throw failure('input', `${name}: each sample needs an image and a mask`);
         }
         const image = await decodeImage(sample.image, name);
         const mask = await decodeImage(sample.mask, `${name} (mask)`);
-        this.#core.addTrainingSample(name, image.data, image.width, image.height, mask.data, mask.width, mask.height, size, held);
+        this.#core.addTrainingSample(name, image, mask, size, held);
       };
       try {
         for (const [i, sample] of samples.entries()) await add(sample, i, false);
@@ -506,18 +519,36 @@ export class Segmenter {
   evaluate(samples) {
     return this.#exclusive(async () => {
       if (!Array.isArray(samples) || samples.length === 0) {
-        throw new Error('input: evaluate() needs a non-empty array of {image, mask} samples');
+        throw failure('input', 'evaluate() needs a non-empty array of {image, mask} samples');
       }
       const perImage = [];
       for (const [i, sample] of samples.entries()) {
         const name = sample?.name ?? `sample ${i}`;
         const image = await decodeImage(sample.image, name);
         const mask = await decodeImage(sample.mask, `${name} (mask)`);
-        const [dice, iou] = await this.#core.evaluate(name, image.data, image.width, image.height, mask.data, mask.width, mask.height);
-        perImage.push({ name, dice, iou });
+        const { dice, iou, doubt } = await this.#core.evaluate(name, image, mask);
+        perImage.push({ name, dice, iou, doubt });
       }
       const mean = (key) => perImage.reduce((s, r) => s + r[key], 0) / perImage.length;
       return { dice: mean('dice'), iou: mean('iou'), perImage };
+    });
+  }
+
+  /**
+   * Reads a mask image as this model's labels, by the core's rule (the one training and scoring
+   * use): `{ width, height, labels, foreground }`, one label byte per pixel (0/1 for one class,
+   * else class indices) and the share of pixels that are not background. With `options.image`
+   * the two sizes must match; `options.name` names the pair in errors.
+   */
+  readMask(mask, options = {}) {
+    return this.#exclusive(async () => {
+      const name = options.name ?? 'mask';
+      const pixels = await decodeImage(mask, `${name} (mask)`);
+      const image = options.image == null ? undefined : await decodeImage(options.image, name);
+      const labels = this.#core.readMask(name, pixels, image);
+      let marked = 0;
+      for (const label of labels) if (label !== 0) marked++;
+      return { width: pixels.width, height: pixels.height, labels, foreground: marked / labels.length };
     });
   }
 

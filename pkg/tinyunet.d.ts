@@ -3,6 +3,20 @@
  * Everything runs locally; no pixel leaves the page.
  */
 
+/**
+ * What went wrong, for programs to branch on: every `Error` tinyunet throws has a `kind`, and its
+ * message starts with the same word (`input: lesion.png: …`) followed by what a person needs.
+ * `input`: an image, mask or argument; `weights`: a weights file; `config`: an option or a call
+ * out of order; `backend`: WebGPU or the WebAssembly module failed; `io`: a file (native only).
+ * A cancelled call rejects with a `DOMException` named `AbortError` instead.
+ */
+export type ErrorKind = 'input' | 'weights' | 'config' | 'backend' | 'io';
+
+/** An `Error` thrown by tinyunet. */
+export interface TinyUNetError extends Error {
+  kind: ErrorKind;
+}
+
 /** Which compute backend to use. `auto` tries WebGPU and falls back to the CPU. */
 export type BackendChoice = 'auto' | 'webgpu' | 'cpu';
 
@@ -229,7 +243,18 @@ export interface Scores {
 }
 
 export interface Evaluation extends Scores {
-  perImage: (Scores & { name?: string })[];
+  /** Per pair, with the model's doubt about its own mask (0..1, see `Segmentation.doubt`). */
+  perImage: (Scores & { name?: string; doubt: number })[];
+}
+
+/** A mask image read as a model's labels (`Segmenter.readMask`). */
+export interface MaskLabels {
+  width: number;
+  height: number;
+  /** One byte per pixel: 0/1 for one class, else the class index. */
+  labels: Uint8Array;
+  /** Share of pixels that are not background (0..1). */
+  foreground: number;
 }
 
 export declare class Segmenter {
@@ -266,6 +291,13 @@ export declare class Segmenter {
   useLastTrainedWeights(): Promise<boolean>;
   /** Dice and IoU on `{image, mask}` pairs. */
   evaluate(samples: Sample[]): Promise<Evaluation>;
+  /**
+   * Reads a mask image as this model's labels, by the rule training and scoring use (alpha < 128
+   * is background; else the brightest of R, G, B: lesion from 128, or from 1 in a 0/1 mask; a
+   * mask drawn only in alpha is read from alpha; class indices for several classes). With
+   * `options.image`, the sizes must match; `options.name` names the pair in errors.
+   */
+  readMask(mask: ImageSource, options?: { image?: ImageSource; name?: string }): Promise<MaskLabels>;
   /** The current weights as safetensors bytes (the PyTorch reference's names). */
   exportWeights(): Promise<Uint8Array>;
   /** Replaces the weights (safetensors or `.pth`); on error the current weights stay. */

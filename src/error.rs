@@ -19,9 +19,6 @@ pub enum Error {
     /// The compute backend failed (device lost, out of memory, read-back failed).
     #[error("backend: {0}")]
     Backend(String),
-    /// The caller cancelled a long operation.
-    #[error("cancelled")]
-    Cancelled,
     /// A file could not be read or written (native only).
     #[error("{path}: {source}")]
     Io {
@@ -34,6 +31,19 @@ pub enum Error {
 }
 
 impl Error {
+    /// The error's category, the word its message starts with: `weights`, `input`, `config`,
+    /// `backend` or `io`. A program branches on this (JavaScript sees it as `err.kind`), never
+    /// on the message text, which is for people.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Weights(_) => "weights",
+            Error::Input(_) => "input",
+            Error::Config(_) => "config",
+            Error::Backend(_) => "backend",
+            Error::Io { .. } => "io",
+        }
+    }
+
     /// Shorthand for [`Error::Weights`].
     pub fn weights(msg: impl Into<String>) -> Self {
         Error::Weights(msg.into())
@@ -87,6 +97,25 @@ impl Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_kind_is_the_first_word_of_its_message() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "gone");
+        let errors = [
+            Error::weights("w"),
+            Error::input("i"),
+            Error::config("c"),
+            Error::Backend("b".into()),
+        ];
+        for e in errors {
+            assert!(e.to_string().starts_with(&format!("{}: ", e.kind())), "{e}");
+        }
+        let io = Error::Io {
+            path: "a.png".into(),
+            source: io,
+        };
+        assert_eq!(io.kind(), "io");
+    }
 
     #[test]
     fn read_back_errors_keep_the_causes_on_one_line() {

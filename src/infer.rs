@@ -6,6 +6,7 @@ use burn::tensor::activation::{sigmoid, softmax};
 use crate::data::image::{RgbaImage, image_to_chw, resample};
 use crate::doubt::mirror;
 use crate::error::{Error, Result};
+use crate::limits::{FLIPS, MAX_INPUT_SIZE};
 use crate::model::{SIZE_MULTIPLE, TinyUNet};
 
 /// The segmentation of one image at its own size.
@@ -66,7 +67,7 @@ impl Prediction {
 
 /// Checks a number of mirrored passes (1, 2 or 4: see [`crate::doubt::MAX_FLIPS`]).
 pub fn check_flips(flips: usize) -> Result<()> {
-    if ![1, 2, 4].contains(&flips) {
+    if !FLIPS.contains(&flips) {
         return Err(Error::config(format!(
             "flips must be 1 (no mirroring), 2 (left-right) or 4 (left-right and top-bottom), got {flips}"
         )));
@@ -76,9 +77,9 @@ pub fn check_flips(flips: usize) -> Result<()> {
 
 /// Checks a working size for inference.
 pub fn check_input_size(size: usize) -> Result<()> {
-    if size == 0 || !size.is_multiple_of(SIZE_MULTIPLE) || size > 1024 {
+    if size == 0 || !size.is_multiple_of(SIZE_MULTIPLE) || size > MAX_INPUT_SIZE {
         return Err(Error::config(format!(
-            "input size must be a multiple of {SIZE_MULTIPLE} between 16 and 1024, got {size}"
+            "input size must be a multiple of {SIZE_MULTIPLE} between {SIZE_MULTIPLE} and {MAX_INPUT_SIZE}, got {size}"
         )));
     }
     Ok(())

@@ -8,12 +8,14 @@
 //! The core modules know nothing of the browser: [`model`] (the network, exact to the PyTorch
 //! reference), [`loss`], [`schedule`], [`train`], [`metrics`], [`data`] and [`weights`].
 
+pub mod app;
 pub mod backend;
 pub mod data;
 pub mod doubt;
 pub mod error;
 pub mod infer;
 pub mod kernels;
+pub mod limits;
 pub mod loss;
 pub mod metrics;
 pub mod model;

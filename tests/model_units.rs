@@ -4,7 +4,7 @@ mod common;
 
 use burn::prelude::*;
 use common::*;
-use tinyunet::model::bicubic::bicubic_up2;
+use tinyunet::kernels::bicubic_up2;
 use tinyunet::model::cmrf::Cmrf;
 use tinyunet::model::init::WeightInit;
 use tinyunet::model::{TinyUNet, TinyUNetConfig};

@@ -5,7 +5,7 @@
 // when www/ is served at `/` (www/serve.mjs mounts pkg/ at /pkg/) and when the repository root is
 // served as is (`/www/worker.js` → `/pkg/tinyunet.js`).
 
-import { Segmenter, decodeImage, preload } from '../pkg/tinyunet.js';
+import { Segmenter, preload } from '../pkg/tinyunet.js';
 
 /*
  * PROTOCOL
@@ -108,7 +108,7 @@ function describe(s, weightsKind, label) {
 
 const handlers = {
   async create({ backend, inputSize, weights, kind = 'user', label }) {
-    if (segmenter) throw new Error('config: this worker already has a model; the page starts a new worker instead');
+    if (segmenter) throw Object.assign(new Error('config: this worker already has a model; the page starts a new worker instead'), { kind: 'config' });
     // The demo weights download while the package fetches and compiles the core.
     const demo = weights === 'demo' ? loadDemoWeights() : null;
     const source = demo ? demo.then((bytes) => bytes ?? undefined) : new Uint8Array(weights);
@@ -135,12 +135,9 @@ const handlers = {
   },
 
   async inspect({ image, mask, name }) {
-    const img = await decodeImage(image, name);
-    const m = await decodeImage(mask, `${name} (mask)`);
-    if (img.width !== m.width || img.height !== m.height) {
-      throw new Error(`input: the mask is ${m.width}×${m.height} but the image is ${img.width}×${img.height}; they must match`);
-    }
-    return { width: img.width, height: img.height, foreground: maskForeground(m) };
+    // The core reads the mask (the rule training uses) and checks that the sizes match.
+    const { width, height, foreground } = await model().readMask(mask, { image, name });
+    return { width, height, foreground };
   },
 
   async train({ train, heldOut, epochs, learningRate, batchSize, augment }, signal, id) {
@@ -164,7 +161,7 @@ const handlers = {
 
   async usePrevious() {
     const s = model();
-    if (!previous) throw new Error('config: there are no weights from before a run to go back to');
+    if (!previous) throw Object.assign(new Error('config: there are no weights from before a run to go back to'), { kind: 'config' });
     await s.loadWeights(previous.weights);
     state = { ...state, weightsKind: previous.kind, weightsLabel: previous.label };
     post({ type: 'state', state });
@@ -174,7 +171,7 @@ const handlers = {
 
   async useLastTrained() {
     const s = model();
-    if (!(await s.useLastTrainedWeights())) throw new Error('config: there are no other weights from the last run to use');
+    if (!(await s.useLastTrainedWeights())) throw Object.assign(new Error('config: there are no other weights from the last run to use'), { kind: 'config' });
     return { weights: await changedWeights(s, true) };
   },
 
@@ -194,7 +191,7 @@ async function changedWeights(s, changed) {
 }
 
 function model() {
-  if (!segmenter) throw new Error('config: the model is not ready yet');
+  if (!segmenter) throw Object.assign(new Error('config: the model is not ready yet'), { kind: 'config' });
   return segmenter;
 }
 
@@ -207,29 +204,6 @@ function transferables(value) {
     else if (ArrayBuffer.isView(v) && v.byteOffset === 0 && v.byteLength === v.buffer.byteLength) out.push(v.buffer);
   }
   return out;
-}
-
-/**
- * The lesion's share of a binary mask, by the core's rule (src/data/image.rs `mask_from_rgba` and
- * `labels_from_values`): alpha < 128 is background; else the brightest of R, G, B is the value,
- * lesion from 128 up, or from 1 when the largest value is 1 (a 0/1 mask); a mask drawn only in
- * the alpha channel (no bright pixel, some opaque and some transparent) is read from the alpha.
- */
-function maskForeground({ data, width, height }) {
-  const values = new Uint8Array(width * height);
-  let max = 0;
-  let opaque = 0;
-  for (let p = 0, i = 0; p < values.length; p++, i += 4) {
-    if (data[i + 3] < 128) continue;
-    opaque++;
-    values[p] = Math.max(data[i], data[i + 1], data[i + 2]);
-    if (values[p] > max) max = values[p];
-  }
-  if (max === 0 && opaque > 0 && opaque < values.length) return opaque / values.length;
-  const threshold = max === 1 ? 1 : 128;
-  let lesion = 0;
-  for (const v of values) if (v >= threshold) lesion++;
-  return lesion / values.length;
 }
 
 self.onmessage = (event) => {
@@ -251,7 +225,7 @@ self.onmessage = (event) => {
   const backendBefore = segmenter ? segmenter.backend : null;
   serially(id, (signal) => handler(args, signal, id))
     .then((value) => post({ id, type: 'result', value }, transferables(value)))
-    .catch((e) => post({ id, type: 'error', error: { name: e?.name ?? 'Error', message: e?.message ?? String(e) } }))
+    .catch((e) => post({ id, type: 'error', error: { name: e?.name ?? 'Error', message: e?.message ?? String(e), kind: e?.kind } }))
     .finally(() => {
       // The package moves to the CPU by itself when the GPU fails mid-run; tell the page.
       if (segmenter && state && backendBefore && segmenter.backend !== state.backend) {

@@ -75,7 +75,7 @@ fn layer_ms(device: &Device, args: &Args) -> Result<Vec<(String, f64)>> {
     for (i, decoder) in decoders.iter().enumerate() {
         let input = h.clone();
         let up = time(&format!("decoder{} bicubic", 4 - i), &mut || {
-            tinyunet::model::bicubic::bicubic_up2(input.clone())
+            tinyunet::kernels::bicubic_up2(input.clone())
         });
         let skip = skips[3 - i].clone();
         let joined = time(&format!("decoder{} concat", 4 - i), &mut || {

@@ -3,11 +3,11 @@
 use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
+use tinyunet::app::{Segmenter, SegmenterOptions, model_from_weights};
 use tinyunet::data::augment::Example;
 use tinyunet::data::folder::{Pair, read_image};
 use tinyunet::data::image::{MaskKind, RgbaImage, check_mask_size, example_from_pair};
 use tinyunet::train::HeldOut;
-use tinyunet::weights::{TensorSet, decode_weights, import_weights, infer_config};
 use tinyunet::{Error, Result, TinyUNet, TinyUNetConfig};
 
 /// The demo weights shipped in the repository (trained on generated images; see the README).
@@ -21,11 +21,6 @@ pub fn read_file(path: &Path) -> Result<Vec<u8>> {
         path: path.display().to_string(),
         source,
     })
-}
-
-/// Decodes a weights file (`.pth` or `.safetensors`).
-pub fn read_weights(path: &Path) -> Result<TensorSet> {
-    decode_weights(&read_file(path)?).map_err(|e| e.context(&path.display().to_string()))
 }
 
 /// The model options of the commands that run a trained network (`eval`, `predict`).
@@ -46,10 +41,13 @@ pub struct ModelArgs {
 }
 
 impl ModelArgs {
-    /// The network these options name, on their backend.
-    pub fn load(&self) -> Result<TinyUNet> {
+    /// The segmenter these options name, on their backend.
+    pub fn load(&self) -> Result<Segmenter> {
         let device = tinyunet::backend::device_by_name(&self.backend)?;
-        load_model(self.weights.as_deref(), &device)
+        let options = SegmenterOptions::default()
+            .with_input_size(self.size)
+            .with_flips(self.flips);
+        Segmenter::from_model(load_model(self.weights.as_deref(), &device)?, &options)
     }
 }
 
@@ -58,9 +56,7 @@ pub fn load_model(path: Option<&Path>, device: &Device) -> Result<TinyUNet> {
     let path = path
         .map(Path::to_path_buf)
         .unwrap_or_else(demo_weights_path);
-    let set = read_weights(&path)?;
-    let config = infer_config(&set).map_err(|e| e.context(&path.display().to_string()))?;
-    import_weights(&config.init(device, 0)?, &set)
+    model_from_weights(&read_file(&path)?, device)
         .map_err(|e| e.context(&path.display().to_string()))
 }
 

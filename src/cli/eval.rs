@@ -3,11 +3,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use tinyunet::Result;
+use tinyunet::app::Segmenter;
 use tinyunet::data::folder::{Pair, pair_folders};
-use tinyunet::data::image::{MaskKind, mask_from_rgba};
-use tinyunet::infer::segment;
-use tinyunet::metrics::{Scores, mask_scores, mean_scores, spearman};
-use tinyunet::{Error, Result, TinyUNet};
+use tinyunet::metrics::{Scores, mean_scores, spearman};
 
 use super::common::{ModelArgs, progress_bar, read_pair};
 
@@ -32,28 +31,23 @@ struct Scored {
 }
 
 /// Scores one pair at the image's own size; errors name the file.
-fn score_pair(model: &TinyUNet, pair: &Pair, args: &ModelArgs) -> Result<Scored> {
+fn score_pair(segmenter: &Segmenter, pair: &Pair) -> Result<Scored> {
     let (image, mask) = read_pair(pair)?;
-    let classes = model.config.classes;
     let what = pair.mask.display().to_string();
-    let truth = mask_from_rgba(&mask, MaskKind::for_classes(classes), &what)?;
-    let images = std::slice::from_ref(&image);
-    let prediction = pollster::block_on(segment(model, images, args.size, args.flips))?
-        .pop()
-        .ok_or_else(|| Error::Backend("no prediction".into()))?;
+    let assessed = pollster::block_on(segmenter.assess(&what, &image, &mask))?;
     Ok(Scored {
         name: pair.name.clone(),
-        scores: mask_scores(&prediction.mask, &truth, classes),
-        doubt: prediction.doubt(),
+        scores: assessed.scores,
+        doubt: assessed.doubt,
     })
 }
 
 /// Scores every pair it can read; unreadable ones are reported by name and skipped.
-fn score_pairs(model: &TinyUNet, pairs: &[Pair], args: &ModelArgs) -> Vec<Scored> {
+fn score_pairs(segmenter: &Segmenter, pairs: &[Pair]) -> Vec<Scored> {
     let bar = progress_bar(pairs.len() as u64, "eval");
     let mut out = Vec::new();
     for pair in pairs {
-        match score_pair(model, pair, args) {
+        match score_pair(segmenter, pair) {
             Ok(scored) => out.push(scored),
             Err(e) => bar.suspend(|| eprintln!("skipping {}: {e}", pair.name)),
         }
@@ -66,9 +60,9 @@ fn score_pairs(model: &TinyUNet, pairs: &[Pair], args: &ModelArgs) -> Vec<Scored
 /// Prints one line per image, then the summary line: mean Dice and IoU, and how well the doubt
 /// figure ranks the masks (Spearman's correlation of doubt with Dice: −1 is a perfect ranking).
 pub fn run(args: Args) -> Result<ExitCode> {
-    let model = args.model.load()?;
+    let segmenter = args.model.load()?;
     let pairs = pair_folders(&args.images, &args.masks)?;
-    let scored = score_pairs(&model, &pairs, &args.model);
+    let scored = score_pairs(&segmenter, &pairs);
     for s in &scored {
         println!(
             "{} dice={:.4} iou={:.4} doubt={:.4}",

@@ -4,7 +4,6 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use tinyunet::data::folder::{image_files, read_image, write_mask_png};
-use tinyunet::infer::segment;
 use tinyunet::{Error, Result};
 
 use super::common::{ModelArgs, progress_bar};
@@ -24,7 +23,7 @@ pub struct Args {
 
 /// Segments each image; unreadable ones are reported by name and skipped.
 pub fn run(args: Args) -> Result<ExitCode> {
-    let model = args.model.load()?;
+    let segmenter = args.model.load()?;
     std::fs::create_dir_all(&args.out).map_err(|source| Error::Io {
         path: args.out.display().to_string(),
         source,
@@ -34,20 +33,13 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let mut written = 0;
     for file in &files {
         let result = read_image(file).and_then(|image| {
-            let p = pollster::block_on(segment(
-                &model,
-                std::slice::from_ref(&image),
-                args.model.size,
-                args.model.flips,
-            ))?
-            .pop()
-            .ok_or_else(|| Error::Backend("no prediction".into()))?;
+            let p = pollster::block_on(segmenter.segment(&image))?;
             let stem = file
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
                 .unwrap_or_default();
             let out = args.out.join(format!("{stem}_mask.png"));
-            write_mask_png(&out, &p.mask, p.width, p.height, model.config.classes == 1)
+            write_mask_png(&out, &p.mask, p.width, p.height, segmenter.classes() == 1)
         });
         match result {
             Ok(()) => written += 1,

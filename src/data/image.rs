@@ -6,11 +6,7 @@
 use crate::data::augment::Example;
 use crate::error::{Error, Result};
 
-/// Largest accepted image side, in pixels. Bigger photographs are refused with a clear error
-/// rather than allowed to exhaust a browser tab's memory; downscale them first.
-pub const MAX_SIDE: u32 = 8192;
-/// Largest accepted image area, in pixels (about a 40-megapixel photograph).
-pub const MAX_PIXELS: u64 = 40_000_000;
+pub use crate::limits::{MAX_PIXELS, MAX_SIDE};
 
 /// An 8-bit RGBA image, row-major, 4 bytes per pixel (the layout of the web's `ImageData`).
 #[derive(Clone, Debug, PartialEq, Eq)]

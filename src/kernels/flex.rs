@@ -7,8 +7,8 @@ use burn::backend::tensor::FloatTensor;
 use burn::prelude::*;
 use burn::tensor::DType;
 
+use super::bicubic_taps::taps_for_output;
 use super::{TinyKernels, fast_math};
-use crate::model::bicubic::taps_for_output;
 
 /// For each of `2n` outputs along an axis: its four source indices (clamped) and weights.
 fn tap_table(n: usize) -> Vec<([usize; 4], [f32; 4])> {

@@ -11,6 +11,7 @@
 //! fixed-shape stencils that a direct loop does many times faster.
 
 mod autodiff;
+pub mod bicubic_taps;
 mod fast_math;
 mod flex;
 
@@ -23,7 +24,7 @@ use burn::backend::tensor::FloatTensor;
 use burn::backend::{Autodiff, Backend, Dispatch, Flex, TensorMetadata, backend_extension};
 use burn::prelude::*;
 
-use crate::model::bicubic::upsample_matrix;
+use bicubic_taps::upsample_matrix;
 
 /// TinyU-Net's custom operations.
 #[backend_extension(Autodiff, Flex, Cube: cfg(feature = "webgpu"))]

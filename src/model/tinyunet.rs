@@ -5,11 +5,12 @@
 use burn::prelude::*;
 
 use super::batch_norm::BatchNorm2d;
-use super::bicubic::bicubic_up2;
 use super::cmrf::{Cmrf, branch_channels};
 use super::conv_bn::Conv2d;
 use super::init::WeightInit;
 use crate::error::{Error, Result};
+use crate::kernels::bicubic_up2;
+use crate::limits::MAX_CLASSES;
 
 /// The shape of a TinyU-Net. The default is the paper's network for one class on RGB input.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -35,8 +36,7 @@ impl Default for TinyUNetConfig {
     }
 }
 
-/// Inputs must be divisible by 2⁴ because of the four 2×2 poolings.
-pub const SIZE_MULTIPLE: usize = 16;
+pub use crate::limits::SIZE_MULTIPLE;
 
 impl TinyUNetConfig {
     /// The paper's network with `classes` outputs.
@@ -55,9 +55,9 @@ impl TinyUNetConfig {
                 self.in_channels
             )));
         }
-        if self.classes == 0 || self.classes > 256 {
+        if self.classes == 0 || self.classes > MAX_CLASSES {
             return Err(Error::config(format!(
-                "classes must be 1..=256, got {}",
+                "classes must be 1..={MAX_CLASSES}, got {}",
                 self.classes
             )));
         }
@@ -99,7 +99,7 @@ impl TinyUNetConfig {
             config: self.clone(),
             num_batches_tracked: 0,
         };
-        Ok(crate::weights::model_io::assign_path_ids(model))
+        Ok(super::param_paths::assign_path_ids(model))
     }
 }
 
@@ -238,7 +238,7 @@ impl TinyUNet {
 
     /// Number of trainable parameters (BatchNorm running statistics excluded).
     pub fn trainable_params(&self) -> usize {
-        crate::weights::model_io::parameter_shapes(self)
+        super::param_paths::parameter_shapes(self)
             .iter()
             .filter(|(_, entry)| entry.trainable)
             .map(|(_, entry)| entry.shape.iter().product::<usize>())

@@ -12,7 +12,7 @@ use super::session::{ResumePoint, SessionConfig, TrainingSession};
 use crate::data::augment::Example;
 use crate::data::image::{MaskKind, RgbaImage, check_mask_size, image_to_chw, mask_from_rgba};
 use crate::error::{Error, Result};
-use crate::infer::{DEFAULT_FLIPS, check_flips, segment_prepared};
+use crate::infer::{DEFAULT_FLIPS, Prediction, check_flips, segment_prepared};
 use crate::metrics::{Scores, mask_scores, mean_scores};
 use crate::model::TinyUNet;
 
@@ -52,10 +52,10 @@ impl HeldOut {
         })
     }
 
-    /// Dice and IoU of `model`'s mask for this pair, from `flips` mirrored passes (see
-    /// [`crate::infer::segment`]).
-    pub async fn score(&self, model: &TinyUNet, size: usize, flips: usize) -> Result<Scores> {
-        let prediction = segment_prepared(
+    /// `model`'s segmentation of this pair's image at its own size, from `flips` mirrored
+    /// passes (see [`crate::infer::segment`]).
+    pub async fn predict(&self, model: &TinyUNet, size: usize, flips: usize) -> Result<Prediction> {
+        segment_prepared(
             model,
             self.input.clone(),
             size,
@@ -64,7 +64,17 @@ impl HeldOut {
         )
         .await?
         .pop()
-        .ok_or_else(|| Error::Backend("no prediction was produced".into()))?;
+        .ok_or_else(|| Error::Backend("no prediction was produced".into()))
+    }
+
+    /// The pair's mask as labels, one byte per pixel at the image's own size.
+    pub fn truth(&self) -> &[u8] {
+        &self.truth
+    }
+
+    /// Dice and IoU of `model`'s mask for this pair, from `flips` mirrored passes.
+    pub async fn score(&self, model: &TinyUNet, size: usize, flips: usize) -> Result<Scores> {
+        let prediction = self.predict(model, size, flips).await?;
         Ok(mask_scores(
             &prediction.mask,
             &self.truth,

@@ -7,6 +7,7 @@ use super::adapt::adapt_batch_norm;
 use super::trainer::{StepOutput, Trainer};
 use crate::data::augment::{Example, augment};
 use crate::error::{Error, Result};
+use crate::limits::{LEARNING_RATE_RANGE, MAX_BATCH_SIZE, MAX_EPOCHS};
 use crate::model::{SIZE_MULTIPLE, TinyUNet};
 use crate::rng::Rng;
 use crate::schedule::CosineSchedule;
@@ -122,16 +123,30 @@ impl TrainingSession {
         if examples.is_empty() {
             return Err(Error::input("no training examples were given"));
         }
-        if config.epochs == 0 || config.epochs > 10_000 {
+        if config.epochs == 0 || config.epochs > MAX_EPOCHS {
             return Err(Error::config(format!(
-                "epochs must be 1..=10000, got {}",
+                "epochs must be 1..={MAX_EPOCHS}, got {}",
                 config.epochs
             )));
         }
-        if config.batch_size == 0 || config.batch_size > 256 {
+        if config.batch_size == 0 || config.batch_size > MAX_BATCH_SIZE {
             return Err(Error::config(format!(
-                "batch size must be 1..=256, got {}",
+                "batch size must be 1..={MAX_BATCH_SIZE}, got {}",
                 config.batch_size
+            )));
+        }
+        let (low, high) = LEARNING_RATE_RANGE;
+        let rate_ok = |r: f64, low: f64| (low..=high).contains(&r);
+        if !rate_ok(config.learning_rate, low) {
+            return Err(Error::config(format!(
+                "learning rate must be a number from {low} to {high}, got {}",
+                config.learning_rate
+            )));
+        }
+        if !rate_ok(config.min_learning_rate, 0.0) {
+            return Err(Error::config(format!(
+                "minimum learning rate must be a number from 0 to {high}, got {}",
+                config.min_learning_rate
             )));
         }
         let size = examples[0].size;

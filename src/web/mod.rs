@@ -1,22 +1,19 @@
 //! The wasm-bindgen surface: translates between JavaScript values and the core, nothing more.
 //!
-//! Every entry point validates its inputs through the core and returns `Result<_, JsError>`, so a
-//! bad image or weights file becomes a JS `Error` and the module (and its weights) live on.
+//! Every entry point hands its inputs to the core ([`crate::app`]), which checks them, and returns
+//! `Result<_, JsValue>`: a bad image or weights file becomes a JS `Error` with a `kind`, and the
+//! module (and its weights) live on.
 //! The hand-written wrapper in `pkg/tinyunet.js` decodes images, handles `AbortSignal`s and
 //! progress, and is what users import.
 
+mod convert;
 mod heap;
 mod segmenter;
 mod training;
 
-pub use segmenter::{Segmentation, WasmSegmenter};
+pub use segmenter::{Segmentation, WasmSegmenter, limits};
 
 use wasm_bindgen::prelude::*;
-
-/// Turns a core error into a JS `Error` with the same message.
-pub(crate) fn js_error(e: crate::Error) -> JsError {
-    JsError::new(&e.to_string())
-}
 
 /// Runs once when the module is instantiated.
 #[wasm_bindgen(start)]

@@ -75,7 +75,7 @@ describe('the PyTorch reference fixture in the browser', () => {
           for (const ext of ['safetensors', 'pth']) {
             const weights = await window.fetchBytes(`/fixtures/tinyunet_c1_s1_64x64.weights.${ext}`);
             await window.tinyunet.Segmenter.create({ backend }); // loads this backend's wasm module
-            const core = await window.glue[backend].WasmSegmenter.create(backend, 1, 64, weights);
+            const core = await window.glue[backend].WasmSegmenter.create(backend, { inputSize: 64 }, weights);
             const logits = await core.logits(caseFile.input.data, caseFile.input.shape);
             out[ext] = { backend: core.backend, diff: window.maxAbsDiff(logits, caseFile.eval_logits.data) };
             core.free();
@@ -265,7 +265,10 @@ test('every bad input of the README gets a clear error, and the segmenter carrie
         loadNotFound: await errorOf(() => seg.loadWeights(fetch('/no-such-weights.safetensors'))),
         oldWasmUrl: await errorOf(() => Segmenter.create({ backend: 'cpu', wasmUrl: '/x.wasm' })),
         wasmUrls: await errorOf(() => Segmenter.create({ backend: 'cpu', wasmUrls: { gpu: '/x.wasm' } })),
-        gpuInCpuBuild: await errorOf(() => window.glue.cpu.WasmSegmenter.create('webgpu', 1, 32, undefined)),
+        gpuInCpuBuild: await errorOf(() => window.glue.cpu.WasmSegmenter.create('webgpu', { inputSize: 32 }, undefined)),
+        coreUnknownOption: await errorOf(() => window.glue.cpu.WasmSegmenter.create('cpu', { inputSize: 32, size: 64 }, undefined)),
+        coreBadImage: await errorOf(() => seg.evaluate([{ image: good, mask: { data: new Uint8Array(16), width: 2, height: 2 }, name: 'tiny' }])),
+        readMaskSize: await errorOf(() => seg.readMask(blobMask(20, 20), { image: good, name: 'lesion' })),
       };
       const weightsAfter = await seg.exportWeights();
       const still = await seg.segment(png);
@@ -305,15 +308,61 @@ test('every bad input of the README gets a clear error, and the segmenter carrie
     oldWasmUrl: /^config: wasmUrl was replaced by wasmUrls: \{ cpu, webgpu \}/,
     wasmUrls: /^config: wasmUrls must be an object with the keys "cpu" and\/or "webgpu"/,
     gpuInCpuBuild: /^backend: this build has no GPU backend/,
+    coreUnknownOption: /^config: segmenter options: unknown field `size`/,
+    coreBadImage: /^input: tiny: the mask is 2×2 but the image is 40×30; they must match/,
+    readMaskSize: /^input: lesion: the mask is 20×20 but the image is 40×30; they must match/,
   };
   for (const [name, pattern] of Object.entries(expect)) {
     const e = r.errors[name];
     assert.ok(e, `${name}: no error was thrown`);
     assert.ok(e.isError, `${name}: a non-Error was thrown: ${e.message}`);
     assert.match(e.message, pattern, name);
+    // Programs branch on `kind`, the message's first word, whether the package or the core threw.
+    assert.equal(e.kind, pattern.source.match(/^\^(\w+):/)[1], `${name}: kind ${e.kind} for "${e.message}"`);
   }
   assert.ok(r.unchanged, 'a failed call changed the weights');
   assert.deepEqual(r.stillWorks, [40, 30]);
+});
+
+test('readMask reads masks by the core\'s rule, and the package checks with the core\'s limits', { timeout: SLOW }, async () => {
+  const r = await onPage((page) =>
+    run(page, async () => {
+      const { Segmenter, MAX_SIDE, MAX_PIXELS } = window.tinyunet;
+      const seg = await Segmenter.create({ backend: 'cpu', inputSize: 32 });
+      const two = await Segmenter.create({ backend: 'cpu', classes: 2, inputSize: 32 });
+      // 4×2 masks, one per rule: 0/255, 0/1, drawn only in alpha, and class indices.
+      const rgba = (pixels) => ({ data: new Uint8Array(pixels.flat()), width: 4, height: 2 });
+      const gray = (values) => rgba(values.map((v) => [v, v, v, 255]));
+      const read = async (s, mask) => {
+        const m = await s.readMask(mask);
+        return { labels: Array.from(m.labels), foreground: m.foreground, width: m.width, height: m.height };
+      };
+      const limits = window.glue.cpu.limits();
+      return {
+        white: await read(seg, gray([0, 255, 255, 0, 0, 0, 130, 127])),
+        zeroOne: await read(seg, gray([0, 1, 1, 0, 0, 0, 1, 0])),
+        alphaOnly: await read(seg, rgba([[0, 0, 0, 255], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 255], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]])),
+        classes: await read(two, gray([0, 1, 1, 0, 0, 0, 0, 1])),
+        badClass: await window.errorOf(() => two.readMask(gray([0, 2, 1, 0, 0, 0, 0, 1]), { name: 'labels.png' })),
+        limits,
+        constants: { MAX_SIDE, MAX_PIXELS },
+        tooBig: await window.errorOf(() => seg.train([{ image: window.blobImage(40, 30), mask: window.blobMask(40, 30) }], { size: limits.maxInputSize + limits.sizeMultiple })),
+        tooManyEpochs: await window.errorOf(() => seg.train([{ image: window.blobImage(40, 30), mask: window.blobMask(40, 30) }], { epochs: limits.maxEpochs + 1 })),
+      };
+    }),
+  );
+  assert.deepEqual(r.white, { labels: [0, 1, 1, 0, 0, 0, 1, 0], foreground: 3 / 8, width: 4, height: 2 });
+  assert.deepEqual(r.zeroOne.labels, [0, 1, 1, 0, 0, 0, 1, 0]);
+  assert.deepEqual(r.alphaOnly.labels, [1, 0, 0, 1, 0, 0, 0, 0]);
+  assert.deepEqual(r.classes, { labels: [0, 1, 1, 0, 0, 0, 0, 1], foreground: 3 / 8, width: 4, height: 2 });
+  assert.equal(r.badClass.kind, 'input');
+  assert.match(r.badClass.message, /^input: labels\.png \(mask\): mask value 2 is not a class index/);
+  // The two limits image.js must know before any module is loaded are the core's.
+  assert.deepEqual(r.constants, { MAX_SIDE: r.limits.maxSide, MAX_PIXELS: r.limits.maxPixels });
+  assert.deepEqual(r.limits.flips, [1, 2, 4]);
+  assert.equal(r.limits.maxInputSize, 1024);
+  assert.match(r.tooBig.message, /^config: size must be an integer from 16 to 1024, got 1040/);
+  assert.match(r.tooManyEpochs.message, /^config: epochs must be an integer from 1 to 10000, got 10001/);
 });
 
 test("the README's example runs as written", { timeout: SLOW }, async () => {

@@ -102,10 +102,11 @@ export class ModelClient {
   }
 }
 
-function toError({ name, message }) {
+function toError({ name, message, kind }) {
   if (name === 'AbortError') return new DOMException(message, 'AbortError');
   const e = new Error(message);
   e.name = name;
+  if (kind) e.kind = kind;
   return e;
 }
 
@@ -115,10 +116,11 @@ export function isAbort(e) {
 }
 
 /**
- * The part of a package error message a person needs: the `input:` / `weights:` category
- * prefix is for programs, the rest names the file and the problem.
+ * The part of a package error message a person needs: the message starts with the error's
+ * `kind` (`input: `, `weights: `…), which is for programs; the rest names the file and the problem.
  */
 export function friendly(e) {
   const message = String(e?.message ?? e);
-  return message.replace(/^(input|weights|config|backend):\s*/, '');
+  const prefix = e?.kind ? `${e.kind}: ` : '';
+  return prefix && message.startsWith(prefix) ? message.slice(prefix.length) : message;
 }

@@ -57,7 +57,7 @@ async function ort256(provider, iters, warmup) {
 
 /** tinyunet's network alone (no image decoding or resizing): ms per inference of a batch. */
 async function tinyInfer(backend, batch, size, iters, warmup) {
-  const core = await (await build(backend)).WasmSegmenter.create(backend, 1, 256, undefined);
+  const core = await (await build(backend)).WasmSegmenter.create(backend, { inputSize: 256 }, undefined);
   const x = input(batch, size);
   const ms = await timed(iters, warmup, () => core.logits(x, [batch, 3, size, size]));
   core.free();

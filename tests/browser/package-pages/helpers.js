@@ -83,7 +83,7 @@ export async function errorOf(fn) {
     await fn();
     return null;
   } catch (e) {
-    return { message: e.message, isError: e instanceof Error };
+    return { message: e.message, isError: e instanceof Error, kind: e.kind };
   }
 }
 

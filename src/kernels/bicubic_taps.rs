@@ -1,14 +1,12 @@
-//! Differentiable ×2 bicubic upsampling, identical to PyTorch's
+//! The arithmetic of ×2 bicubic upsampling, identical to PyTorch's
 //! `interpolate(scale_factor=2, mode="bicubic", align_corners=False)`.
 //!
 //! burn's own bicubic `interpolate` has no backward pass on the CPU or wgpu backends, so training
 //! through it panics. Bicubic resampling is separable and linear: along each axis, output `o` is a
 //! fixed 4-tap combination of the inputs around PyTorch's source coordinate `(o + 0.5) / 2 − 0.5`
 //! (cubic weights with A = −0.75, out-of-range taps clamped onto the border pixel as PyTorch clamps
-//! its indices). This module holds that arithmetic; [`crate::kernels`] runs it — as direct loops on
+//! its indices). This module holds that arithmetic; the kernels ([`super::TinyKernels::bicubic_up2`]) run it — as direct loops on
 //! the CPU, and as matrix products (forward and adjoint) on the GPU.
-
-use burn::prelude::*;
 
 /// PyTorch's cubic convolution constant (Keys' kernel with A = -0.75).
 const A: f64 = -0.75;
@@ -52,12 +50,6 @@ pub fn upsample_matrix(n: usize) -> Vec<f32> {
         }
     }
     m
-}
-
-/// Upsamples `[N, C, H, W]` to `[N, C, 2H, 2W]` with PyTorch's bicubic (align_corners=false),
-/// differentiably, on any backend (see [`crate::kernels`]).
-pub fn bicubic_up2(x: Tensor<4>) -> Tensor<4> {
-    crate::kernels::bicubic_up2(x)
 }
 
 #[cfg(test)]

@@ -1,0 +1,293 @@
+//! [`FineTuning`]: the on-device fine-tune as both skins run it. Pairs are added one by one (a
+//! bad one is refused by name, the others stay), then the run advances one unit of work per call
+//! — a training step, or one held-back pair scored — so that a caller can report progress and
+//! cancel between any two; the end puts the chosen weights into the [`Segmenter`].
+
+use serde::{Deserialize, Serialize};
+
+use super::segmenter::Segmenter;
+use crate::data::augment::Example;
+use crate::data::image::RgbaImage;
+use crate::infer::check_input_size;
+use crate::model::TinyUNet;
+use crate::train::{
+    EpochRecord, Evaluation, Event, FineTune, HeldOut, MIN_RELIABLE_HELD_OUT, Outcome,
+    SessionConfig, Stop,
+};
+use crate::{Error, Result};
+
+/// Settings of a run as a caller gives them; what is left out takes the core's default
+/// ([`SessionConfig::default`]). Deserialises from the package's options (camelCase; unknown
+/// keys are refused).
+#[derive(Clone, Debug, Default, Deserialize, PartialEq)]
+#[serde(default, rename_all = "camelCase", deny_unknown_fields)]
+pub struct TrainOptions {
+    /// Passes over the training pairs.
+    pub epochs: Option<usize>,
+    /// Pairs per optimiser step.
+    pub batch_size: Option<usize>,
+    /// Starting learning rate.
+    pub learning_rate: Option<f64>,
+    /// Learning rate at the end of the cosine schedule (at most the starting one by default).
+    pub min_learning_rate: Option<f64>,
+    /// Random flips, rotations and colour changes of the training pairs.
+    pub augment: Option<bool>,
+    /// Seed of the shuffling and augmentation.
+    pub seed: Option<u64>,
+    /// Keep BatchNorm's running statistics and affine weights as they are.
+    pub freeze_batch_norm: Option<bool>,
+    /// Adapt BatchNorm's running statistics to the new images before training.
+    pub adapt_batch_norm: Option<bool>,
+    /// Recompute BatchNorm's running statistics after training.
+    pub recalibrate_batch_norm: Option<bool>,
+}
+
+impl TrainOptions {
+    /// The session settings these options mean.
+    pub fn config(&self) -> SessionConfig {
+        let d = SessionConfig::default();
+        SessionConfig {
+            epochs: self.epochs.unwrap_or(d.epochs),
+            batch_size: self.batch_size.unwrap_or(d.batch_size),
+            learning_rate: self.learning_rate.unwrap_or(d.learning_rate),
+            // A lower starting rate than the default minimum would otherwise anneal upwards.
+            min_learning_rate: self.min_learning_rate.unwrap_or(
+                d.min_learning_rate
+                    .min(self.learning_rate.unwrap_or(f64::MAX)),
+            ),
+            augment: self.augment.unwrap_or(d.augment),
+            seed: self.seed.unwrap_or(d.seed),
+            freeze_batch_norm: self.freeze_batch_norm.unwrap_or(d.freeze_batch_norm),
+            adapt_batch_norm: self.adapt_batch_norm.unwrap_or(d.adapt_batch_norm),
+            recalibrate_batch_norm: self
+                .recalibrate_batch_norm
+                .unwrap_or(d.recalibrate_batch_norm),
+        }
+    }
+}
+
+/// The defaults a skin shows and falls back to, and the fewest held-back pairs whose Dice means
+/// much.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrainDefaults {
+    /// [`SessionConfig::epochs`].
+    pub epochs: usize,
+    /// [`SessionConfig::batch_size`].
+    pub batch_size: usize,
+    /// [`SessionConfig::learning_rate`].
+    pub learning_rate: f64,
+    /// [`SessionConfig::min_learning_rate`].
+    pub min_learning_rate: f64,
+    /// [`SessionConfig::augment`].
+    pub augment: bool,
+    /// [`SessionConfig::freeze_batch_norm`].
+    pub freeze_batch_norm: bool,
+    /// [`SessionConfig::adapt_batch_norm`].
+    pub adapt_batch_norm: bool,
+    /// [`SessionConfig::recalibrate_batch_norm`].
+    pub recalibrate_batch_norm: bool,
+    /// [`MIN_RELIABLE_HELD_OUT`].
+    pub min_reliable_held_out: usize,
+}
+
+impl Default for TrainDefaults {
+    fn default() -> Self {
+        let d = SessionConfig::default();
+        Self {
+            epochs: d.epochs,
+            batch_size: d.batch_size,
+            learning_rate: d.learning_rate,
+            min_learning_rate: d.min_learning_rate,
+            augment: d.augment,
+            freeze_batch_norm: d.freeze_batch_norm,
+            adapt_batch_norm: d.adapt_batch_norm,
+            recalibrate_batch_norm: d.recalibrate_batch_norm,
+            min_reliable_held_out: MIN_RELIABLE_HELD_OUT,
+        }
+    }
+}
+
+/// How a run ended and which weights the segmenter now has.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OutcomeReport {
+    /// `"completed"`, `"cancelled"` or `"diverged"`.
+    pub stop: &'static str,
+    /// For `"diverged"`: the step whose loss was not finite.
+    pub diverged_at_step: Option<usize>,
+    /// The weights in use now: `"best"` (the best-scoring epoch), `"previous"` (no epoch beat
+    /// the starting weights, or no step finished) or `"last"` (nothing held back to judge by).
+    pub kept: &'static str,
+    /// The epoch whose weights were kept (0: the starting ones).
+    pub chosen_epoch: usize,
+    /// Whether the kept weights score better than the starting ones on the held-back pairs.
+    pub improved: Option<bool>,
+    /// Whether enough pairs were held back for their Dice to mean much.
+    pub reliable: bool,
+    /// Names of the held-back pairs.
+    pub held_out: Vec<String>,
+    /// The starting weights' scores.
+    pub before: Option<Evaluation>,
+    /// The kept weights' scores.
+    pub chosen: Option<Evaluation>,
+    /// One record per finished epoch.
+    pub epochs: Vec<EpochRecord>,
+    /// Optimiser steps taken.
+    pub steps_done: usize,
+    /// Steps the full run would have taken.
+    pub total_steps: usize,
+    /// True when the last step's weights differ from those kept and can be taken instead.
+    pub last_available: bool,
+}
+
+impl OutcomeReport {
+    fn new(outcome: &Outcome, last_available: bool) -> Self {
+        let (stop, diverged_at_step) = match outcome.stop {
+            Stop::Completed => ("completed", None),
+            Stop::Cancelled => ("cancelled", None),
+            Stop::Diverged { step, .. } => ("diverged", Some(step)),
+        };
+        let kept = match (&outcome.model, outcome.held_out.is_empty()) {
+            (None, _) => "previous",
+            (Some(_), true) => "last",
+            (Some(_), false) => "best",
+        };
+        Self {
+            stop,
+            diverged_at_step,
+            kept,
+            chosen_epoch: outcome.chosen_epoch,
+            improved: outcome.improved(),
+            reliable: outcome.reliable(),
+            held_out: outcome.held_out.clone(),
+            before: outcome.before.clone(),
+            chosen: outcome.chosen.clone(),
+            epochs: outcome.epochs.clone(),
+            steps_done: outcome.steps_done,
+            total_steps: outcome.total_steps,
+            last_available,
+        }
+    }
+}
+
+/// The pairs for the next run, the run in progress, and the last run's final weights when it
+/// kept others.
+#[derive(Default)]
+pub struct FineTuning {
+    examples: Vec<Example>,
+    held_out: Vec<HeldOut>,
+    /// The size the pairs were prepared at: every pair of a run shares it.
+    size: Option<usize>,
+    run: Option<FineTune>,
+    last_trained: Option<TinyUNet>,
+}
+
+impl FineTuning {
+    /// Adds an image and its mask (same size) to the next run, prepared at `size`; `held_out`
+    /// keeps it out of training to judge the run by. `name` labels the pair in errors. A refused
+    /// pair leaves the others as they were.
+    pub fn add(
+        &mut self,
+        segmenter: &Segmenter,
+        name: &str,
+        image: &RgbaImage,
+        mask: &RgbaImage,
+        size: usize,
+        held_out: bool,
+    ) -> Result<()> {
+        check_input_size(size)?;
+        if let Some(first) = self.size
+            && first != size
+        {
+            return Err(Error::config(format!(
+                "all samples of a run must use one size ({first}), got {size}"
+            )));
+        }
+        if held_out {
+            let pair = segmenter.held_out(name, image, mask, size)?;
+            self.held_out.push(pair);
+        } else {
+            self.examples
+                .push(segmenter.example(name, image, mask, size)?);
+        }
+        self.size = Some(size);
+        Ok(())
+    }
+
+    /// Training pairs waiting for the next run.
+    pub fn pending(&self) -> usize {
+        self.examples.len()
+    }
+
+    /// Drops the pairs added so far.
+    pub fn clear(&mut self) {
+        self.examples.clear();
+        self.held_out.clear();
+        self.size = None;
+    }
+
+    /// Starts a run from `segmenter`'s weights over the added pairs, which it consumes; on an
+    /// error (bad settings, say) they stay for a retry.
+    pub fn start(&mut self, segmenter: &Segmenter, options: &TrainOptions) -> Result<()> {
+        if self.run.is_some() {
+            return Err(Error::config("a training run is already in progress"));
+        }
+        let run = FineTune::new(
+            segmenter.model(),
+            self.examples.clone(),
+            self.held_out.clone(),
+            options.config(),
+        )?
+        .with_flips(segmenter.flips())?;
+        self.run = Some(run);
+        self.clear();
+        self.last_trained = None;
+        Ok(())
+    }
+
+    /// Does the next unit of work of the run and says what it did; `None` once the run is over
+    /// (then [`FineTuning::finish`]).
+    pub async fn step(&mut self) -> Result<Option<Event>> {
+        let run = self
+            .run
+            .as_mut()
+            .ok_or_else(|| Error::config("no training run has been started"))?;
+        run.advance().await
+    }
+
+    /// Ends the run (early when `cancelled`): `segmenter` takes the weights the run chose — the
+    /// best-scoring epoch's, or keeps its own when no epoch beat them. `None` when no run was in
+    /// progress.
+    pub fn finish(&mut self, segmenter: &mut Segmenter, cancelled: bool) -> Option<OutcomeReport> {
+        let mut outcome = self.run.take()?.finish(cancelled);
+        self.last_trained = outcome.last.take();
+        let report = OutcomeReport::new(&outcome, self.last_trained.is_some());
+        if let Some(model) = outcome.model {
+            segmenter.set_model(model);
+        }
+        Some(report)
+    }
+
+    /// Drops the run, if any, keeping the weights from before it (after a failed step).
+    pub fn abandon(&mut self) {
+        self.run = None;
+    }
+
+    /// After a run that kept other weights, gives `segmenter` the last step's weights instead;
+    /// false when there are none to take.
+    pub fn use_last_trained(&mut self, segmenter: &mut Segmenter) -> bool {
+        match self.last_trained.take() {
+            Some(model) => {
+                segmenter.set_model(model);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// True while a run is in progress.
+    pub fn is_training(&self) -> bool {
+        self.run.is_some()
+    }
+}

@@ -1,0 +1,14 @@
+//! The application layer both skins share: what a user does with the network, in the terms the
+//! browser package and the command-line tool both speak. [`Segmenter`] is a model with its input
+//! size and mirrored passes (segment, score against a mask, import and export weights);
+//! [`FineTuning`] gathers annotated pairs and runs the on-device fine-tune one unit of work at a
+//! time (cancel between any two, non-finite guard and best-weights keeping from
+//! [`crate::train::FineTune`]). `src/web` and `src/cli` only translate to and from them.
+//!
+//! Nothing here touches the filesystem, the DOM or the terminal.
+
+mod fine_tuning;
+mod segmenter;
+
+pub use fine_tuning::{FineTuning, OutcomeReport, TrainDefaults, TrainOptions};
+pub use segmenter::{Assessment, Segmenter, SegmenterOptions, model_from_weights};
