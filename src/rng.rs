@@ -47,6 +47,49 @@ impl Rng {
         self.next_f64() < p
     }
 
+    /// The next 32 random bits (the high half of [`Rng::next_u64`]).
+    pub fn next_u32(&mut self) -> u32 {
+        (self.next_u64() >> 32) as u32
+    }
+
+    /// Uniform in `[0, 1)` with 24 random bits: exactly representable in f32, so code that works
+    /// in f32 gets the same numbers natively and in wasm without rounding up to 1.
+    pub fn next_f32(&mut self) -> f32 {
+        (self.next_u64() >> 40) as f32 * (1.0 / 16_777_216.0)
+    }
+
+    /// Uniform in `[low, high)`, in f32.
+    pub fn uniform_f32(&mut self, low: f32, high: f32) -> f32 {
+        low + (high - low) * self.next_f32()
+    }
+
+    /// True with probability `p`, decided on an f32 draw.
+    pub fn chance_f32(&mut self, p: f32) -> bool {
+        self.next_f32() < p
+    }
+
+    /// Uniform integer in `low..=high` (`low` when `high < low`). Reduces the full 64 bits modulo
+    /// the span, unlike [`Rng::below`]; the synthetic data was generated that way, so it stays.
+    pub fn between(&mut self, low: u32, high: u32) -> u32 {
+        let span = u64::from(high.saturating_sub(low)) + 1;
+        low + (self.next_u64() % span) as u32
+    }
+
+    /// Roughly standard normal in f32 (Irwin–Hall sum of four uniforms): no log or cos needed,
+    /// and the tails are bounded at about ±3.5, which keeps random shapes from going wild.
+    pub fn normal_f32(&mut self) -> f32 {
+        let sum = self.next_f32() + self.next_f32() + self.next_f32() + self.next_f32();
+        (sum - 2.0) * 1.732_050_8
+    }
+
+    /// A uniformly chosen element; `None`, drawing nothing, when `items` is empty.
+    pub fn choose<'a, T>(&mut self, items: &'a [T]) -> Option<&'a T> {
+        if items.is_empty() {
+            return None;
+        }
+        items.get((self.next_u64() % items.len() as u64) as usize)
+    }
+
     /// Shuffles `items` in place (Fisher–Yates).
     pub fn shuffle<T>(&mut self, items: &mut [T]) {
         for i in (1..items.len()).rev() {
@@ -74,6 +117,24 @@ mod tests {
             assert!(k < 5);
         }
         assert_ne!(Rng::new(1).next_u64(), Rng::new(2).next_u64());
+    }
+
+    #[test]
+    fn f32_and_u32_draws_stay_in_range() {
+        let mut rng = Rng::new(11);
+        for _ in 0..1000 {
+            assert!((0.0..1.0).contains(&rng.next_f32()));
+            assert!((-2.0..3.0).contains(&rng.uniform_f32(-2.0, 3.0)));
+            assert!((3..=7).contains(&rng.between(3, 7)));
+            assert!(rng.normal_f32().abs() <= 3.5);
+            assert!([1, 2, 3].contains(rng.choose(&[1, 2, 3]).unwrap_or(&0)));
+        }
+        assert_eq!(rng.between(5, 5), 5);
+        assert!(!rng.chance_f32(0.0) && rng.chance_f32(1.0));
+        // An empty slice yields nothing and leaves the sequence where it was.
+        let mut other = rng.clone();
+        assert_eq!(rng.choose::<u8>(&[]), None);
+        assert_eq!(rng.next_u32(), other.next_u32());
     }
 
     #[test]

@@ -1,0 +1,108 @@
+//! What the dermatoscope and its camera add last: the black vignette ring (which does clip the
+//! mask) and per-pixel sensor noise.
+
+use std::f32::consts::PI;
+
+use super::canvas::{Canvas, Frame};
+use super::math::{lerp, lerp3, scale3, smoothstep};
+use super::noise::hash_unit;
+use crate::rng::Rng;
+
+/// The black ring of a contact dermatoscope's round field of view.
+pub(super) struct Vignette {
+    centre: (f32, f32),
+    radius: f32,
+    softness: f32,
+    inner_falloff: f32,
+    outside: [f32; 3],
+}
+
+impl Vignette {
+    pub(super) fn random(rng: &mut Rng, frame: &Frame, target: f32) -> Option<Self> {
+        let present = rng.chance_f32(0.4);
+        let (hw, hh) = frame.half;
+        let diagonal = (hw * hw + hh * hh).sqrt();
+        // Leave room for the lesion area target plus skin around it.
+        let needed = ((target + 0.2) * 4.0 * hw * hh / PI).sqrt();
+        let lo = (0.92 * hw.min(hh)).max(needed);
+        let hi = 0.97 * diagonal;
+        let radius = lerp(lo, hi, rng.next_f32());
+        let grey = rng.uniform_f32(3.0, 22.0);
+        let vignette = Self {
+            centre: (rng.uniform_f32(-0.04, 0.04), rng.uniform_f32(-0.04, 0.04)),
+            radius,
+            softness: rng.uniform_f32(0.6, 3.0) * frame.pixel,
+            inner_falloff: rng.uniform_f32(0.0, 0.4),
+            outside: [
+                grey,
+                grey * rng.uniform_f32(0.9, 1.05),
+                grey * rng.uniform_f32(0.9, 1.15),
+            ],
+        };
+        (present && lo < hi).then_some(vignette)
+    }
+
+    fn distance(&self, p: (f32, f32)) -> f32 {
+        let (dx, dy) = (p.0 - self.centre.0, p.1 - self.centre.1);
+        (dx * dx + dy * dy).sqrt()
+    }
+
+    /// Whether `p` is inside the field of view (the 50% contour of the ring's blend).
+    pub(super) fn visible(&self, p: (f32, f32)) -> bool {
+        self.distance(p) < self.radius
+    }
+
+    pub(super) fn paint(&self, canvas: &mut Canvas, frame: &Frame) {
+        for y in 0..frame.height {
+            for x in 0..frame.width {
+                let i = y * frame.width + x;
+                let d = self.distance(frame.point(x, y));
+                let dark = smoothstep(0.75 * self.radius, self.radius, d) * self.inner_falloff;
+                let cover = smoothstep(self.radius - self.softness, self.radius + self.softness, d);
+                let lit = scale3(canvas.rgb[i], 1.0 - dark);
+                canvas.rgb[i] = lerp3(lit, self.outside, cover);
+            }
+        }
+    }
+}
+
+/// Per-pixel sensor noise: a luminance part and a weaker chroma part.
+#[derive(Clone, Copy)]
+pub(super) struct SensorNoise {
+    luma: f32,
+    chroma: f32,
+    seed: u32,
+}
+
+impl SensorNoise {
+    pub(super) const NONE: Self = Self {
+        luma: 0.0,
+        chroma: 0.0,
+        seed: 0,
+    };
+
+    pub(super) fn random(rng: &mut Rng) -> Self {
+        let luma = rng.uniform_f32(1.0, 5.0);
+        Self {
+            luma,
+            chroma: luma * rng.uniform_f32(0.2, 0.6),
+            seed: rng.next_u32(),
+        }
+    }
+
+    pub(super) fn at(&self, x: i32, y: i32) -> [f32; 3] {
+        if self.luma == 0.0 {
+            return [0.0; 3];
+        }
+        // Triangular noise (sum of two uniforms) is close enough to Gaussian for grain.
+        let tri = |salt: u32| {
+            hash_unit(x, y, self.seed ^ salt) + hash_unit(x, y, self.seed ^ salt ^ 0x9E37) - 1.0
+        };
+        let luma = self.luma * tri(0x1111);
+        [
+            luma + self.chroma * tri(0x2222),
+            luma + self.chroma * tri(0x3333),
+            luma + self.chroma * tri(0x4444),
+        ]
+    }
+}
