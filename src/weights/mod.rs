@@ -1,10 +1,13 @@
 //! Weights I/O: safetensors (read and write) and PyTorch `.pth` (read), under the reference's
 //! `state_dict` names.
 
+mod dtype;
 pub mod model_io;
 pub mod pth;
 pub mod safetensors_io;
 pub mod tensor_set;
+#[cfg(test)]
+mod test_files;
 
 pub use model_io::{export_weights, import_weights, infer_config, validate_weights};
 pub use tensor_set::{NamedTensor, TensorSet, TensorValues};
