@@ -49,7 +49,11 @@ pub(crate) fn options<T: DeserializeOwned + Default>(value: JsValue, what: &str)
     if value.is_undefined() || value.is_null() {
         return Ok(T::default());
     }
-    serde_wasm_bindgen::from_value(value).map_err(|e| Error::config(format!("{what}: {e}")))
+    // Through a JSON value: serde-wasm-bindgen reads only a struct's own fields from an object,
+    // so a misspelt key would pass unseen; serde_json sees every key and refuses unknown ones.
+    let fail = |e: &dyn std::fmt::Display| Error::config(format!("{what}: {e}"));
+    let json: serde_json::Value = serde_wasm_bindgen::from_value(value).map_err(|e| fail(&e))?;
+    serde_json::from_value(json).map_err(|e| fail(&e))
 }
 
 /// A result as a plain JavaScript object (camelCase fields, maps as objects).
