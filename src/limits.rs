@@ -24,7 +24,7 @@ pub const MAX_BATCH_SIZE: usize = 256;
 pub const LEARNING_RATE_RANGE: (f64, f64) = (1e-12, 1.0);
 /// Largest seed: JavaScript numbers hold integers exactly only up to 2⁵³, so stay well inside.
 pub const MAX_SEED: u64 = u32::MAX as u64;
-/// Mirrored passes a segmentation may average (see [`crate::doubt::MAX_FLIPS`]).
+/// Mirrored passes a segmentation may average (`doubt::MAX_FLIPS`, the most it mirrors).
 pub const FLIPS: [usize; 3] = [1, 2, 4];
 
 /// The limits above as one value, for a skin to hand on (camelCase for JavaScript).

@@ -30,7 +30,7 @@ pub struct BatchNorm2d {
     pub frozen: bool,
     /// Inference forwards normalise with the batch's statistics and fold them into the running
     /// ones, as a training forward does, without an autodiff graph (see
-    /// [`crate::train::adapt_batch_norm`]).
+    /// `train::adapt_batch_norm`).
     pub adapting: bool,
 }
 
