@@ -17,7 +17,11 @@ export interface TinyUNetError extends Error {
   kind: ErrorKind;
 }
 
-/** Which compute backend to use. `auto` tries WebGPU and falls back to the CPU. */
+/**
+ * Which compute backend to use. `auto` takes WebGPU on a real GPU and the CPU otherwise — also
+ * when the only adapter is a software renderer (SwiftShader, llvmpipe), which is far slower than
+ * the CPU build; `webgpu` takes any adapter.
+ */
 export type BackendChoice = 'auto' | 'webgpu' | 'cpu';
 
 /** Anything that holds an image. Encoded bytes must be PNG or JPEG. */
@@ -265,6 +269,10 @@ export declare class Segmenter {
   readonly backend: 'webgpu' | 'cpu';
   /** Why `auto` (or a lost GPU) ended up on the CPU, if it did. */
   readonly fallbackReason: string | null;
+  /** Why the segmenter runs where it does, whatever the choice (e.g. "WebGPU on the GPU (nvidia ada)"). */
+  readonly backendReason: string;
+  /** The WebGPU adapter seen when choosing; `software` names a software renderer. Null when WebGPU was not looked at. */
+  readonly adapter: { vendor: string; architecture: string; software: string | null } | null;
   readonly classes: number;
   readonly inputSize: number;
   /** Mirrored passes averaged per image. */

@@ -53,11 +53,17 @@ function setupEngine(model) {
     backend.disabled = size.disabled = !s || Boolean(model.busy);
     badge.textContent = s ? (s.backend === 'webgpu' ? 'WebGPU' : 'CPU') : model.failed ? 'not running' : 'starting…';
     badge.dataset.backend = s?.backend ?? '';
+    badge.title = s?.backendReason ?? '';
     document.body.dataset.backend = s?.backend ?? '';
     if (!s) return;
-    notice('fallback', 'warning', s.fallbackReason
-      ? `WebGPU is not available here (${s.fallbackReason}), so the network runs on the CPU: the same results, only slower.`
-      : null);
+    // A software "GPU" (SwiftShader, llvmpipe) is WebGPU emulated on the CPU, slower than the
+    // CPU build itself: the package's `auto` then runs on the CPU, and the page says so.
+    const software = s.backend === 'cpu' && s.fallbackReason && s.adapter?.software;
+    notice('fallback', software ? 'info' : 'warning', software
+      ? `This browser offers WebGPU only through a software renderer (${s.adapter.software}), slower than the CPU build, so the network runs on the CPU. Choose WebGPU under Backend to use it anyway.`
+      : s.fallbackReason
+        ? `WebGPU is not available here (${s.fallbackReason}), so the network runs on the CPU: the same results, only slower.`
+        : null);
     notice('demo-weights', 'warning', s.weightsKind === 'random'
       ? `The demo weights could not be loaded (${s.demoWeightsProblem ?? 'missing'}). The network is untrained, so its masks mean nothing until you fine-tune it or upload weights.`
       : null);

@@ -97,6 +97,8 @@ function describe(s, weightsKind, label) {
   return {
     backend: s.backend,
     fallbackReason: s.fallbackReason,
+    backendReason: s.backendReason,
+    adapter: s.adapter,
     classes: s.classes,
     inputSize: s.inputSize,
     parameters: s.parameters,
@@ -229,7 +231,7 @@ self.onmessage = (event) => {
     .finally(() => {
       // The package moves to the CPU by itself when the GPU fails mid-run; tell the page.
       if (segmenter && state && backendBefore && segmenter.backend !== state.backend) {
-        state = { ...state, backend: segmenter.backend, fallbackReason: segmenter.fallbackReason };
+        state = { ...state, backend: segmenter.backend, fallbackReason: segmenter.fallbackReason, backendReason: segmenter.backendReason };
         post({ type: 'state', state });
       }
     });

@@ -406,6 +406,19 @@ describe('www/serve.mjs', () => {
 // ---------------------------------------------------------------------------------------------
 
 
+test('on SwiftShader, auto runs on the CPU and the page says why', { timeout: SLOW }, async () => {
+  await withPage(async ({ page, url, console: log }) => {
+    await openDemo(page, url);
+    assert.equal(await page.locator('#backend-select').inputValue(), 'auto');
+    assert.equal(await page.locator('#backend-badge').innerText(), 'CPU');
+    assert.match(await page.locator('#backend-badge').getAttribute('title'), /software renderer \(swiftshader\), far slower than the CPU build/);
+    assert.match(await page.locator('.notice[data-key="fallback"]').innerText(), /WebGPU only through a software renderer \(swiftshader\), slower than the CPU build, so the network runs on the CPU\. Choose WebGPU under Backend/);
+    await page.getByRole('button', { name: 'Segment Generated 4' }).click();
+    await expectDone(page, 'sample-4.jpg');
+    assert.deepEqual(log.errors, [], log.format());
+  }, { server: demoServerOptions(), launch: { webgpu: true }, timeout: 300_000 });
+});
+
 for (const backend of ['cpu', 'webgpu']) {
   describe(`demo end to end on ${backend === 'cpu' ? 'the CPU (no WebGPU adapter)' : 'WebGPU (SwiftShader)'}`, () => {
     test('segment, upload, train with a live curve, cancel, download, reload, restore, reset; nothing leaves the origin', { timeout: SLOW }, async (t) => {
@@ -420,7 +433,8 @@ for (const backend of ['cpu', 'webgpu']) {
             t.diagnostic(`${backend}: ${what} in ${((Date.now() - last) / 1000).toFixed(1)} s`);
             last = Date.now();
           };
-          await openDemo(page, url);
+          // On SwiftShader `auto` picks the CPU (a software GPU is slower): ask for WebGPU.
+          await openDemo(page, url, backend === 'webgpu' ? `${QUERY}&backend=webgpu` : QUERY);
           lap('model ready');
 
           // Backend shown, and the CPU fallback explained when WebGPU is missing.
@@ -587,7 +601,7 @@ for (const backend of ['cpu', 'webgpu']) {
             assert.ok(onCpu.buffer.equals(weights.buffer), 'switching to the CPU changed the weights');
             await page.getByRole('button', { name: 'Segment Generated 4' }).click();
             await expectDone(page, 'sample-4.jpg');
-            await page.selectOption('#backend-select', 'auto');
+            await page.selectOption('#backend-select', 'webgpu');
             await page.waitForFunction(() => document.body.dataset.model === 'ready' && document.body.dataset.backend === 'webgpu', null, { timeout: 120_000 });
           } else {
             // Asking for WebGPU where there is none: a clear message, and the CPU keeps working.

@@ -192,7 +192,7 @@ test('a lost GPU device: the segmenter moves to the CPU with its weights and say
         return device;
       };
       const weights = await window.fetchBytes('/fixtures/tinyunet_c1_s1_64x64.weights.safetensors');
-      const seg = await window.tinyunet.Segmenter.create({ backend: 'auto', weights, inputSize: size });
+      const seg = await window.tinyunet.Segmenter.create({ backend: 'webgpu', weights, inputSize: size });
       const image = window.blobImage(97, 75);
       const backendBefore = seg.backend;
       const before = await seg.segment(image, { probabilities: true });
@@ -481,9 +481,44 @@ test('preload compiles the build a backend needs, once; create then fetches no m
   assert.match(r.bad, /^config: backend must be "auto", "webgpu" or "cpu", got "tpu"/);
 });
 
+test('auto on SwiftShader chooses the CPU and says why; webgpu still forces WebGPU', { timeout: SLOW }, async () => {
+  const r = await onPage((page) =>
+    run(page, async () => {
+      const { Segmenter } = window.tinyunet;
+      const describe = async (backend) => {
+        const seg = await Segmenter.create({ backend, inputSize: 32 });
+        const mask = (await seg.segment(window.blobImage(20, 10))).mask.length;
+        const out = { backend: seg.backend, reason: seg.backendReason, fallback: seg.fallbackReason, adapter: seg.adapter, mask };
+        seg.dispose();
+        return out;
+      };
+      return { auto: await describe('auto'), webgpu: await describe('webgpu'), cpu: await describe('cpu') };
+    }),
+  );
+  console.log(`auto: ${r.auto.backend} (${r.auto.reason}); webgpu: ${r.webgpu.backend} (${r.webgpu.reason})`);
+  assert.equal(r.auto.backend, 'cpu');
+  assert.equal(r.auto.adapter.software, 'swiftshader');
+  assert.match(r.auto.reason, /^the only WebGPU adapter here is a software renderer \(swiftshader\), far slower than the CPU build$/);
+  assert.match(r.auto.fallback, /software renderer \(swiftshader\)/);
+  assert.equal(r.webgpu.backend, 'webgpu');
+  assert.equal(r.webgpu.fallback, null);
+  assert.match(r.webgpu.reason, /^WebGPU on a software renderer \(swiftshader\), because WebGPU was asked for$/);
+  assert.deepEqual({ ...r.cpu, mask: 0 }, { backend: 'cpu', reason: 'the CPU was asked for', fallback: null, adapter: null, mask: 0 });
+  assert.equal(r.auto.mask, 200);
+  assert.equal(r.webgpu.mask, 200);
+});
+
 test('auto falls back to the CPU build when the WebGPU build cannot be fetched, and says why', { timeout: SLOW }, async () => {
   const r = await onPage((page) =>
     run(page, async () => {
+      // SwiftShader would make `auto` choose the CPU before fetching anything: the adapter says it
+      // is a hardware one here, so that `auto` tries the WebGPU build, whose fetch fails.
+      const request = navigator.gpu.requestAdapter.bind(navigator.gpu);
+      navigator.gpu.requestAdapter = async (options) => {
+        const adapter = await request(options);
+        Object.defineProperty(adapter, 'info', { value: { vendor: 'test', architecture: 'hardware', device: '', description: '', isFallbackAdapter: false } });
+        return adapter;
+      };
       const seg = await window.tinyunet.Segmenter.create({ backend: 'auto', inputSize: 32, wasmUrls: { webgpu: '/missing/tinyunet_webgpu_bg.wasm' } });
       const result = await seg.segment(window.blobImage(20, 10));
       return { backend: seg.backend, reason: seg.fallbackReason, size: [result.width, result.height] };
