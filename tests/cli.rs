@@ -397,3 +397,26 @@ fn a_run_that_does_not_help_on_val_keeps_the_starting_weights() {
 fn common_demo_weights() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("www/demo-weights.safetensors")
 }
+
+/// The demo weights ship with f16 convolution kernels (README "Demo weights": the masks stay the
+/// same) and f32 for everything else; a regenerated file written as f32 would double the page.
+#[test]
+fn shipped_weights_store_convolution_kernels_in_f16() {
+    let bytes = std::fs::read(common_demo_weights()).unwrap();
+    let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let (mut half, mut full) = (0, 0);
+    for (name, view) in file.tensors() {
+        let kernel = name.ends_with(".weight") && view.shape().len() == 4;
+        let expected = if kernel {
+            safetensors::Dtype::F16
+        } else {
+            safetensors::Dtype::F32
+        };
+        if name.ends_with("num_batches_tracked") {
+            continue;
+        }
+        assert_eq!(view.dtype(), expected, "{name}");
+        if kernel { half += 1 } else { full += 1 }
+    }
+    assert!(half > 50 && full > 50, "{half} f16 and {full} f32 tensors");
+}
