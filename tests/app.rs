@@ -109,10 +109,10 @@ fn a_fine_tuning_run_keeps_one_size_keeps_pairs_on_refusal_and_ends_with_a_repor
     let mut tuning = FineTuning::default();
     let (image, mask) = pair(1, 40);
     tuning
-        .add(&segmenter, "one", &image, &mask, 32, false)
+        .add_training_pair(&segmenter, "one", &image, &mask, 32)
         .unwrap();
     let e = tuning
-        .add(&segmenter, "two", &image, &mask, 64, false)
+        .add_training_pair(&segmenter, "two", &image, &mask, 64)
         .unwrap_err();
     assert_eq!(
         e.to_string(),
@@ -120,7 +120,7 @@ fn a_fine_tuning_run_keeps_one_size_keeps_pairs_on_refusal_and_ends_with_a_repor
     );
     let (small_image, _) = pair(2, 24);
     let e = tuning
-        .add(&segmenter, "three", &small_image, &mask, 32, true)
+        .add_held_out_pair(&segmenter, "three", &small_image, &mask, 32)
         .unwrap_err();
     assert!(
         e.to_string().starts_with("input: three: the mask is 40×40"),

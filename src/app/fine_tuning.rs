@@ -184,35 +184,49 @@ pub struct FineTuning {
 }
 
 impl FineTuning {
-    /// Adds an image and its mask (same size) to the next run, prepared at `size`; `held_out`
-    /// keeps it out of training to judge the run by. `name` labels the pair in errors. A refused
-    /// pair leaves the others as they were.
-    pub fn add(
+    /// Adds an image and its mask (same size) to train on in the next run, prepared at `size`;
+    /// `name` labels the pair in errors. A refused pair leaves the others as they were.
+    pub fn add_training_pair(
         &mut self,
         segmenter: &Segmenter,
         name: &str,
         image: &RgbaImage,
         mask: &RgbaImage,
         size: usize,
-        held_out: bool,
     ) -> Result<()> {
-        check_input_size(size)?;
-        if let Some(first) = self.size
-            && first != size
-        {
-            return Err(Error::config(format!(
-                "all samples of a run must use one size ({first}), got {size}"
-            )));
-        }
-        if held_out {
-            let pair = segmenter.held_out(name, image, mask, size)?;
-            self.held_out.push(pair);
-        } else {
-            self.examples
-                .push(segmenter.example(name, image, mask, size)?);
-        }
+        self.check_size(size)?;
+        self.examples
+            .push(segmenter.example(name, image, mask, size)?);
         self.size = Some(size);
         Ok(())
+    }
+
+    /// Adds an image and its mask to keep out of training and judge the next run by (scored
+    /// before training and after every epoch; the best-scoring weights are kept).
+    pub fn add_held_out_pair(
+        &mut self,
+        segmenter: &Segmenter,
+        name: &str,
+        image: &RgbaImage,
+        mask: &RgbaImage,
+        size: usize,
+    ) -> Result<()> {
+        self.check_size(size)?;
+        self.held_out
+            .push(segmenter.held_out(name, image, mask, size)?);
+        self.size = Some(size);
+        Ok(())
+    }
+
+    /// Every pair of a run is prepared at one size.
+    fn check_size(&self, size: usize) -> Result<()> {
+        check_input_size(size)?;
+        match self.size {
+            Some(first) if first != size => Err(Error::config(format!(
+                "all samples of a run must use one size ({first}), got {size}"
+            ))),
+            _ => Ok(()),
+        }
     }
 
     /// Training pairs waiting for the next run.

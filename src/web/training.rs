@@ -30,9 +30,15 @@ impl WasmSegmenter {
     ) -> Result<(), JsValue> {
         let image = rgba_image(&image, name).map_err(js_error)?;
         let mask = rgba_image(&mask, &format!("{name} (mask)")).map_err(js_error)?;
-        self.tuning
-            .add(&self.core, name, &image, &mask, size as usize, held_out)
-            .map_err(js_error)
+        let size = size as usize;
+        let added = if held_out {
+            self.tuning
+                .add_held_out_pair(&self.core, name, &image, &mask, size)
+        } else {
+            self.tuning
+                .add_training_pair(&self.core, name, &image, &mask, size)
+        };
+        added.map_err(js_error)
     }
 
     /// Training samples waiting for the next run.
