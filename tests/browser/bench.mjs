@@ -1,5 +1,6 @@
-// ./build.sh bench: tinyunet against onnxruntime-web in one headless-Chromium session, plus the
-// native figures from `tinyunet bench`. Prints Markdown tables (the README shows the latest).
+// ./build.sh bench: tinyunet against onnxruntime-web and a TensorFlow.js TinyU-Net
+// (bench-pages/tfjs-tinyunet.js) in one headless-Chromium session, plus the native figures from
+// `tinyunet bench`. Prints Markdown tables (the README shows the latest).
 // Figures, not tests: the machine is shared and noisy, so read the ratios within one run.
 //
 // Environment: BENCH_ITERS (default 5), BENCH_GPU=0 to skip the (very slow) SwiftShader WebGPU rows,
@@ -27,6 +28,11 @@ const server = await startServer({
   mounts: {
     '/pkg/': path.join(ROOT, 'pkg'),
     '/ort/': path.join(HERE, 'node_modules/onnxruntime-web/dist'),
+    // TensorFlow.js from the exact versions in package.json; the wasm backend fetches its .wasm
+    // from /tfjs-wasm/ (setWasmPaths in the page), so nothing leaves 127.0.0.1.
+    '/tfjs-core/': path.join(HERE, 'node_modules/@tensorflow/tfjs-core/dist'),
+    '/tfjs-wasm/': path.join(HERE, 'node_modules/@tensorflow/tfjs-backend-wasm/dist'),
+    '/tfjs-webgpu/': path.join(HERE, 'node_modules/@tensorflow/tfjs-backend-webgpu/dist'),
     '/bench-files/': path.join(ROOT, '../shared/bench'),
   },
 });
@@ -51,41 +57,70 @@ try {
   await page.waitForFunction(() => window.benchReady === true, undefined, { timeout: 120_000 });
   const call = (name, ...args) => evaluateWithTimeout(page, ([n, a]) => window.bench[n](...a), [name, args], HOUR);
 
+  // A call that may fail on one backend without aborting the bench: its figure, or a
+  // "fails: …" cell; a run that raised WebGPU validation errors (in the console, or on the
+  // device as the page counts them) is "invalid: …", not a time.
+  const failed = (e) => `fails: ${String(e.message ?? e).split('\n')[0].slice(0, 80)}`;
+  const checked = async (what, run) => {
+    gpuErrors.count = 0;
+    let result;
+    try {
+      result = await run();
+    } catch (e) {
+      return failed(e);
+    }
+    const pageErrors = result.gpuErrors ?? 0;
+    const errors = Math.max(gpuErrors.count, pageErrors);
+    if (errors > 0) {
+      console.error(`${what}: ${errors} WebGPU validation errors, the first: ${gpuErrors.first || result.firstGpuError}`);
+      return `invalid: ${errors} WebGPU validation errors (see above)`;
+    }
+    return result;
+  };
+  // tfjs: its ms, with a warning in the cell if tensors were left behind (memory would grow).
+  const tfjsRun = async (backend, iters, warmup) => {
+    const r = await checked(`tfjs ${backend}`, () => call('tfjs256', backend, iters, warmup));
+    if (typeof r === 'string') return r;
+    if (r.leaked !== 0) console.error(`tfjs ${backend}: ${r.leaked} tensors left behind`);
+    return r.leaked === 0 ? r.ms : `${fmt(r.ms)} (leaks ${r.leaked} tensors)`;
+  };
+  const cell = (ms) => (typeof ms === 'number' ? fmt(ms) : ms);
+  // Speed-up of tinyunet: the other's time over ours (above 1: tinyunet is faster).
+  const ratio = (other, tiny) => (typeof other === 'number' ? `${(other / tiny).toFixed(2)}×` : '');
+  // A table row of the 9 columns, the missing ones left empty.
+  const row = (...cells) => console.log(`| ${Array.from({ length: 9 }, (_, i) => cells[i] ?? '').join(' | ')} |`);
+
   console.log(`\n### In the browser (headless Chromium ${browser.version()}, this machine, ${new Date().toISOString().slice(0, 10)})\n`);
-  console.log('| backend | work | batch | size | tinyunet ms | onnxruntime-web ms | speed-up |');
-  console.log('|---|---|---|---|---|---|---|');
+  console.log('Speed-up: the other library\'s ms over tinyunet\'s on the same network (above 1×: tinyunet is faster). tfjs runs a TinyU-Net written with tfjs-core ops (bench-pages/tfjs-tinyunet.js: same layers, random weights, bilinear in place of bicubic upsampling).\n');
+  console.log('| backend | work | batch | size | tinyunet ms | onnxruntime-web ms | speed-up vs onnxruntime-web | tfjs ms | speed-up vs tfjs |');
+  console.log('|---|---|---|---|---|---|---|---|---|');
   const ortCpu = await call('ort256', 'wasm', ITERS, 1);
+  const tfjsCpu = await tfjsRun('wasm', ITERS, 1);
   const cpu = await call('tinyInfer', 'cpu', 1, 256, ITERS, 1);
-  console.log(`| CPU (wasm, 1 thread, SIMD) | inference | 1 | 256 | ${fmt(cpu)} | ${fmt(ortCpu)} | ${(ortCpu / cpu).toFixed(2)}× |`);
+  row('CPU (wasm, 1 thread, SIMD)', 'inference', 1, 256, fmt(cpu), fmt(ortCpu), ratio(ortCpu, cpu), cell(tfjsCpu), ratio(tfjsCpu, cpu));
   for (const [batch, size] of [[2, 256], [8, 128]]) {
     const infer = await call('tinyInfer', 'cpu', batch, size, ITERS, 1);
     const train = await call('tinyTrain', 'cpu', batch, size, ITERS, 1);
-    console.log(`| CPU | inference | ${batch} | ${size} | ${fmt(infer)} | | |`);
-    console.log(`| CPU | training step (${(train.ms / infer).toFixed(2)}× inference; wasm memory ${mib(train.memory)}) | ${batch} | ${size} | ${fmt(train.ms)} | | |`);
+    row('CPU', 'inference', batch, size, fmt(infer));
+    row('CPU', `training step (${(train.ms / infer).toFixed(2)}× inference; wasm memory ${mib(train.memory)})`, batch, size, fmt(train.ms));
   }
   const adapter = GPU ? await call('gpuAdapter') : null;
-  if (GPU && !adapter) console.log('| WebGPU | (this browser offers no WebGPU adapter) | | | | | |');
+  if (GPU && !adapter) row('WebGPU', '(this browser offers no WebGPU adapter)');
   if (adapter) {
     // SwiftShader (a CPU pretending to be a GPU) takes tens of seconds a run: one run, and training
     // at 64². A real GPU gets the CPU's iterations, warm-up and training sizes.
     const software = /swiftshader/i.test(`${adapter.vendor} ${adapter.architecture} ${adapter.description}`);
     const label = software ? 'WebGPU (SwiftShader)' : `WebGPU (${[adapter.vendor, adapter.architecture, adapter.description].filter(Boolean).join(' ')})`;
     const [iters, warmup] = software ? [1, 1] : [ITERS, 3];
-    gpuErrors.count = 0;
-    let ortGpu = await call('ort256', 'webgpu', iters, warmup).catch((e) => `fails: ${String(e.message ?? e).split('\n')[0].slice(0, 80)}`);
-    if (gpuErrors.count > 0) {
-      console.error(`onnxruntime-web WebGPU: ${gpuErrors.count} WebGPU validation errors, the first: ${gpuErrors.first}`);
-      ortGpu = `invalid: ${gpuErrors.count} WebGPU validation errors (see above)`;
-    }
+    const ortGpu = await checked('onnxruntime-web WebGPU', () => call('ort256', 'webgpu', iters, warmup));
+    const tfjsGpu = await tfjsRun('webgpu', iters, warmup);
     gpuErrors.count = 0;
     const gpu = await call('tinyInfer', 'webgpu', 1, 256, iters, warmup);
     if (gpuErrors.count > 0) throw new Error(`tinyunet on WebGPU raised ${gpuErrors.count} validation errors: ${gpuErrors.first}`);
-    const ortCell = typeof ortGpu === 'number' ? fmt(ortGpu) : ortGpu;
-    const ratio = typeof ortGpu === 'number' ? `${(ortGpu / gpu).toFixed(2)}×` : '';
-    console.log(`| ${label} | inference | 1 | 256 | ${fmt(gpu)} | ${ortCell} | ${ratio} |`);
+    row(label, 'inference', 1, 256, fmt(gpu), cell(ortGpu), ratio(ortGpu, gpu), cell(tfjsGpu), ratio(tfjsGpu, gpu));
     for (const [batch, size] of software ? [[2, 64]] : [[2, 256], [8, 128]]) {
       const train = await call('tinyTrain', 'webgpu', batch, size, iters, warmup);
-      console.log(`| ${label} | training step | ${batch} | ${size} | ${fmt(train.ms)} | | |`);
+      row(label, 'training step', batch, size, fmt(train.ms));
     }
   }
   const memory = await call('memoryFlat', 1000);

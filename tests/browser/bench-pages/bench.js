@@ -1,9 +1,11 @@
-// Timings for ./build.sh bench (tests/browser/bench.mjs): tinyunet and onnxruntime-web on the
-// same network, input and browser session. Medians of several runs after warm-up.
+// Timings for ./build.sh bench (tests/browser/bench.mjs): tinyunet, onnxruntime-web and a
+// TensorFlow.js TinyU-Net on the same network, input and browser session. Medians of several runs
+// after warm-up.
 import * as ort from '/ort/ort.all.min.mjs';
 import * as cpuBuild from '/pkg/wasm/tinyunet_cpu.js';
 import * as webgpuBuild from '/pkg/wasm/tinyunet_webgpu.js';
 import { Segmenter } from '/pkg/tinyunet.js';
+import { tinyUNet, PARAMS_1_CLASS } from './tfjs-tinyunet.js';
 
 // Each backend is timed in the build of the core the package loads for it. Initialising a build
 // twice returns the same instance, so these exports are the ones `Segmenter` uses too.
@@ -55,6 +57,82 @@ async function ort256(provider, iters, warmup) {
   return ms;
 }
 
+/**
+ * TensorFlow.js, loaded on first use as its UMD bundles (classic scripts that fill `window.tf`):
+ * its ES-module builds import bare specifiers and, for the wasm backend, Node's `fs`, `path`,
+ * `perf_hooks` and `os`, which a browser cannot resolve without a bundler. Loaded here rather
+ * than in index.html so that pages served without the /tfjs-* mounts (profile.mjs) load as
+ * before, and so that a missing file fails the tfjs cells only. Core first: the backends attach
+ * themselves to the `tf` it defines.
+ */
+let tfjsLoading;
+function loadTfjs() {
+  const load = (src) => new Promise((resolve, reject) => {
+    const script = document.createElement('script');
+    script.src = src;
+    script.onload = resolve;
+    script.onerror = () => reject(new Error(`could not load ${src} (see the /tfjs-* mounts in bench.mjs)`));
+    document.head.append(script);
+  });
+  tfjsLoading ??= (async () => {
+    for (const src of ['/tfjs-core/tf-core.min.js', '/tfjs-wasm/tf-backend-wasm.min.js', '/tfjs-webgpu/tf-backend-webgpu.min.js']) await load(src);
+    return globalThis.tf;
+  })();
+  return tfjsLoading;
+}
+
+/**
+ * TensorFlow.js on `backend` ('wasm': one
+ * thread, SIMD; or 'webgpu'): `{ ms, gpuErrors, firstGpuError, leaked }` per 256² inference,
+ * batch 1. Each timed run uploads the input, runs the network and reads the logits back
+ * (`await data()`), as tinyunet's `logits` and onnxruntime-web's `run` + `getData` do.
+ */
+async function tfjs256(backend, iters, warmup) {
+  const tf = await loadTfjs();
+  if (backend === 'wasm') {
+    tf.wasm.setWasmPaths('/tfjs-wasm/');
+    // One thread, like the other CPU rows: the threaded .wasm is never fetched. (This page is not
+    // cross-origin isolated either, so it could not share memory anyway.)
+    tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+  }
+  if (!(await tf.setBackend(backend))) throw new Error(`tf.setBackend('${backend}') failed`);
+  await tf.ready();
+  if (backend === 'wasm' && !(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT'))) throw new Error('no wasm SIMD');
+  // WebGPU validation errors do not reject: count them on tfjs's own device too, beside the
+  // console lines bench.mjs counts, so that a garbage result is not reported as a time even if
+  // Chromium's console wording changes.
+  const gpu = { errors: 0, first: '' };
+  const device = backend === 'webgpu' ? tf.backend().device : null;
+  const onError = (e) => { if (gpu.errors++ === 0) gpu.first = String(e.error?.message ?? e.error).split('\n')[0]; };
+  device?.addEventListener('uncapturederror', onError);
+  const tensorsBefore = tf.memory().numTensors;
+  const net = tinyUNet(tf, { inChannels: 3, classes: 1 });
+  let ms;
+  let last;
+  try {
+    // Random weights (a speed comparison), but the very network: same parameter count as ours.
+    if (net.params !== PARAMS_1_CLASS) throw new Error(`tfjs TinyU-Net has ${net.params} parameters, not ${PARAMS_1_CLASS}`);
+    // The same values as the other rows' input, laid out NHWC (the layout does not change the work).
+    const x = input(1, 256);
+    ms = await timed(iters, warmup, async () => {
+      // tidy frees every intermediate tensor and the input; only the logits escape it.
+      const logits = tf.tidy(() => net.forward(tf.tensor4d(x, [1, 256, 256, 3])));
+      try {
+        last = await logits.data();
+      } finally {
+        logits.dispose();
+      }
+    });
+  } finally {
+    net.dispose();
+    device?.removeEventListener('uncapturederror', onError);
+  }
+  if (last.length !== 256 * 256 || !last.every(Number.isFinite)) throw new Error('tfjs logits are not 256² finite values');
+  // Tensors left behind by this call: 0 unless something escaped tidy or dispose (memory would grow).
+  const leaked = tf.memory().numTensors - tensorsBefore;
+  return { ms, gpuErrors: gpu.errors, firstGpuError: gpu.first, leaked };
+}
+
 /** tinyunet's network alone (no image decoding or resizing): ms per inference of a batch. */
 async function tinyInfer(backend, batch, size, iters, warmup) {
   const core = await (await build(backend)).WasmSegmenter.create(backend, { inputSize: 256 }, undefined);
@@ -82,7 +160,10 @@ async function tinyTrain(backend, batch, size, iters, warmup) {
   const stamps = [];
   await seg.train(samples, {
     epochs: iters + warmup, batchSize: batch, size, augment: false,
-    onProgress: () => stamps.push(performance.now()),
+    // One stamp per training step: `train` reports other phases too ('epoch' right after each
+    // step, 'score' with held-out pairs), and stamping those made the "step" the gap between a
+    // step's report and its epoch's (≈ 0 ms).
+    onProgress: (p) => { if (p.phase === 'train') stamps.push(performance.now()); },
   });
   const steps = stamps.slice(warmup).map((t, i) => t - stamps[warmup + i - 1]).filter((d) => !Number.isNaN(d));
   const memory = wasmExports[backend].memory.buffer.byteLength;
@@ -111,5 +192,5 @@ async function gpuAdapter() {
   return { vendor, architecture, description };
 }
 
-window.bench = { ort256, tinyInfer, tinyTrain, memoryFlat, gpuAdapter, wasmMemory: () => wasmExports.cpu.memory.buffer.byteLength };
+window.bench = { ort256, tfjs256, tinyInfer, tinyTrain, memoryFlat, gpuAdapter, wasmMemory: () => wasmExports.cpu.memory.buffer.byteLength };
 window.benchReady = true;
