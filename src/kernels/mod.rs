@@ -19,54 +19,47 @@ mod flex;
 #[allow(unused_imports)] // named by the macro's generated routing
 use burn::backend::Cube;
 use burn::backend::ops::{ConvOptions, ModuleOps};
-use burn::backend::tensor::FloatTensor;
+use burn::backend::tensor::{Device, FloatTensor, IndexingUpdateOp, IntTensor};
 #[allow(unused_imports)] // `Autodiff` and `Flex` are named by the macro's generated routing.
 use burn::backend::{Autodiff, Backend, Dispatch, Flex, TensorMetadata, backend_extension};
 use burn::prelude::*;
 
-use bicubic_taps::upsample_matrix;
+use bicubic_taps::{HALO, tile_for, tile_matrix, window_indices};
 
 /// TinyU-Net's custom operations.
 #[backend_extension(Autodiff, Flex, Cube: cfg(feature = "webgpu"))]
 pub trait TinyKernels: Backend {
     /// `[N, C, H, W]` → `[N, C, 2H, 2W]`, PyTorch's bicubic (A = −0.75, half-pixel, clamped).
     ///
-    /// Default: two matrix products, `M_h · X · M_wᵀ`. burn's own bicubic `interpolate` on
-    /// cubecl is a fully unrolled tile kernel (3,400 lines of WGSL) that Chromium's SwiftShader
-    /// WebGPU could not compile: its GPU process grew past 13 GB and was killed. The products reuse
-    /// the matmul pipelines the 1×1 convolutions already compiled.
+    /// Default (the GPU's), one axis at a time: a `select` gathers overlapping windows — tiles
+    /// of up to 32 pixels with the 2 either side their taps reach, clamped onto the border as
+    /// PyTorch clamps ([`bicubic_taps::window_indices`]) — and one matrix product doubles every
+    /// window at once with the same `[2t, t + 4]` matrix ([`bicubic_taps::tile_matrix`]). Four
+    /// dispatches, at most 36 multiply-adds per output and axis whatever the image size, and
+    /// matrices of a few KB uploaded.
+    ///
+    /// Why this form. The dense products `M_h · X · M_wᵀ` it replaces cost O(H + W) per output
+    /// (2.1 G multiply-adds per 256² forward, more than the rest of the network) and built and
+    /// uploaded two `[2n, n]` matrices every call. The literal 4-tap kernels lose on the CPU
+    /// Vulkan drivers that users without a GPU get (lavapipe here; SwiftShader in Chromium is the
+    /// same kind): burn-cubecl's direct transposed convolution (stride 2, the 16 taps) took 4.4×
+    /// as long as the dense products did 12× the work — per-element index arithmetic is what
+    /// those drivers run worst — and shifted slices, scalings, sums and an interleave would be
+    /// some fifty dispatches. The matrix product is the kernel they run best, and the 1×1
+    /// convolutions have already compiled it. burn's own bicubic `interpolate` on cubecl is a
+    /// fully unrolled tile kernel (3,400 lines of WGSL) that SwiftShader could not compile: its
+    /// GPU process grew past 13 GB and was killed.
     fn bicubic_up2(x: FloatTensor<Self>) -> FloatTensor<Self> {
-        let shape = x.shape();
-        let (n, c, h, w) = (shape[0], shape[1], shape[2], shape[3]);
-        let device = x.device();
-        let along_w =
-            Self::float_from_data(TensorData::new(upsample_matrix(w), [2 * w, w]), &device);
-        let along_h = Self::float_from_data(
-            TensorData::new(upsample_matrix(h), [1, 1, 2 * h, h]),
-            &device,
-        );
-        let rows = Self::float_reshape(x, Shape::new([n * c * h, w]));
-        let wide = Self::float_matmul(rows, Self::float_transpose(along_w));
-        let wide = Self::float_reshape(wide, Shape::new([n, c, h, 2 * w]));
-        Self::float_matmul(along_h, wide)
+        up2_along::<Self>(up2_along::<Self>(x, 3), 2)
     }
 
     /// The gradient of [`TinyKernels::bicubic_up2`]: `[N, C, 2H, 2W]` → `[N, C, H, W]`.
-    /// Default: the adjoint as two matrix products, `M_hᵀ · G · M_w`.
+    /// Default: the exact adjoint of the forward's steps, in reverse: per axis, the transposed
+    /// tile matrix takes each tile's gradient back to its window, then a scatter-add (the
+    /// `select`'s adjoint) sums the overlapping windows and folds the clamped taps onto the
+    /// border pixels.
     fn bicubic_up2_backward(grad: FloatTensor<Self>) -> FloatTensor<Self> {
-        let shape = grad.shape();
-        let (n, c, h, w) = (shape[0], shape[1], shape[2] / 2, shape[3] / 2);
-        let device = grad.device();
-        let along_h =
-            Self::float_from_data(TensorData::new(upsample_matrix(h), [2 * h, h]), &device);
-        let along_h_t =
-            Self::float_reshape(Self::float_transpose(along_h), Shape::new([1, 1, h, 2 * h]));
-        let along_w =
-            Self::float_from_data(TensorData::new(upsample_matrix(w), [2 * w, w]), &device);
-        let narrow = Self::float_matmul(along_h_t, grad);
-        let rows = Self::float_reshape(narrow, Shape::new([n * c * h, 2 * w]));
-        let out = Self::float_matmul(rows, along_w);
-        Self::float_reshape(out, Shape::new([n, c, h, w]))
+        up2_along_backward::<Self>(up2_along_backward::<Self>(grad, 2), 3)
     }
 
     /// Exact (erf) GELU. Default: the backend's fused GELU, which is the erf form everywhere.
@@ -171,6 +164,72 @@ pub trait TinyKernels: Backend {
         Self::max_pool2d_with_indices_backward(x, k, k, none, one, false, grad, pooled.indices)
             .x_grad
     }
+}
+
+/// Doubles `[N, C, H, W]` `x` along `dim` (2 or 3): the windows of its tiles, then one product.
+fn up2_along<B: Backend>(x: FloatTensor<B>, dim: usize) -> FloatTensor<B> {
+    let n = x.shape()[dim];
+    let tile = tile_for(n);
+    let indices = window_index_tensor::<B>(n, tile, &x.device());
+    let windows = B::float_select(x, dim, indices);
+    map_runs::<B>(windows, dim, &tile_matrix(tile), 2 * tile, tile + 2 * HALO)
+}
+
+/// The adjoint of [`up2_along`]: the transposed product gives each window its gradient, and the
+/// scatter-add of the windows (the `select`'s adjoint) sums them where they overlap and where
+/// clamped taps fell on a border pixel.
+fn up2_along_backward<B: Backend>(grad: FloatTensor<B>, dim: usize) -> FloatTensor<B> {
+    let n = grad.shape()[dim] / 2;
+    let (tile, device) = (tile_for(n), grad.device());
+    let (window, m) = (tile + 2 * HALO, tile_matrix(tile));
+    let transposed: Vec<f32> = (0..window)
+        .flat_map(|k| m.iter().skip(k).step_by(window).copied())
+        .collect();
+    let windows = map_runs::<B>(grad, dim, &transposed, window, 2 * tile);
+    let mut shape = windows.shape();
+    shape[dim] = n;
+    let zeros = B::float_zeros(shape, &device, windows.dtype().into());
+    let indices = window_index_tensor::<B>(n, tile, &device);
+    B::float_select_assign(zeros, dim, indices, windows, IndexingUpdateOp::Add)
+}
+
+/// [`bicubic_taps::window_indices`] on the device, in its integer type.
+fn window_index_tensor<B: Backend>(n: usize, tile: usize, device: &Device<B>) -> IntTensor<B> {
+    let int_dtype = burn::backend::get_or_init_device_settings::<B>(device).int_dtype;
+    let indices = window_indices(n, tile);
+    let len = indices.len();
+    B::int_from_data(
+        TensorData::new(indices, [len]).convert_dtype(int_dtype.into()),
+        device,
+    )
+}
+
+/// Maps every run of `cols` consecutive positions along `dim` (2 or 3) of `[N, C, H, W]` `x` to
+/// `rows` positions by the `[rows, cols]` row-major `matrix`: one (batched) matrix product.
+fn map_runs<B: Backend>(
+    x: FloatTensor<B>,
+    dim: usize,
+    matrix: &[f32],
+    rows: usize,
+    cols: usize,
+) -> FloatTensor<B> {
+    let mut shape = x.shape();
+    let [n, c, h, w] = shape.dims();
+    let runs = shape[dim] / cols;
+    let data = TensorData::new(matrix.to_vec(), [rows, cols]).convert_dtype(x.dtype());
+    let matrix = B::float_from_data(data, &x.device());
+    let out = if dim == 3 {
+        let lines = B::float_reshape(x, Shape::new([n * c * h * runs, cols]));
+        B::float_matmul(lines, B::float_transpose(matrix))
+    } else {
+        let planes = B::float_reshape(x, Shape::new([n * c, runs, cols, w]));
+        B::float_matmul(
+            B::float_reshape(matrix, Shape::new([1, 1, rows, cols])),
+            planes,
+        )
+    };
+    shape[dim] = runs * rows;
+    B::float_reshape(out, shape)
 }
 
 /// Stride 1, padding 1, one group per channel.
