@@ -194,10 +194,8 @@ impl FineTuning {
         mask: &RgbaImage,
         size: usize,
     ) -> Result<()> {
-        self.check_size(size)?;
-        self.examples
-            .push(segmenter.example(name, image, mask, size)?);
-        self.size = Some(size);
+        let example = self.prepare(size, || segmenter.example(name, image, mask, size))?;
+        self.examples.push(example);
         Ok(())
     }
 
@@ -211,22 +209,25 @@ impl FineTuning {
         mask: &RgbaImage,
         size: usize,
     ) -> Result<()> {
-        self.check_size(size)?;
-        self.held_out
-            .push(segmenter.held_out(name, image, mask, size)?);
-        self.size = Some(size);
+        let pair = self.prepare(size, || segmenter.held_out(name, image, mask, size))?;
+        self.held_out.push(pair);
         Ok(())
     }
 
-    /// Every pair of a run is prepared at one size.
-    fn check_size(&self, size: usize) -> Result<()> {
+    /// Prepares a pair with `make` once `size` fits the run (every pair of a run shares one
+    /// size), and records the size only when the pair was accepted.
+    fn prepare<T>(&mut self, size: usize, make: impl FnOnce() -> Result<T>) -> Result<T> {
         check_input_size(size)?;
-        match self.size {
-            Some(first) if first != size => Err(Error::config(format!(
+        if let Some(first) = self.size
+            && first != size
+        {
+            return Err(Error::config(format!(
                 "all samples of a run must use one size ({first}), got {size}"
-            ))),
-            _ => Ok(()),
+            )));
         }
+        let prepared = make()?;
+        self.size = Some(size);
+        Ok(prepared)
     }
 
     /// Training pairs waiting for the next run.

@@ -4,7 +4,7 @@ use burn::prelude::*;
 use serde::Deserialize;
 
 use crate::data::augment::Example;
-use crate::data::image::{MaskKind, RgbaImage, example_from_pair};
+use crate::data::image::{MaskKind, RgbaImage, check_mask_size, example_from_pair, mask_from_rgba};
 use crate::infer::{DEFAULT_FLIPS, Prediction, check_flips, check_input_size, segment};
 use crate::metrics::{Scores, mask_scores};
 use crate::model::{TinyUNet, TinyUNetConfig};
@@ -193,12 +193,12 @@ impl Segmenter {
         image: &RgbaImage,
         mask: &RgbaImage,
     ) -> Result<Assessment> {
-        let pair = self.held_out(name, image, mask, self.input_size)?;
-        let prediction = pair
-            .predict(&self.model, self.input_size, self.flips)
-            .await?;
+        // Straight from the image: a `HeldOut` would keep a resized copy for repeated scoring.
+        check_mask_size(image, mask, name)?;
+        let truth = mask_from_rgba(mask, self.mask_kind(), &format!("{name} (mask)"))?;
+        let prediction = self.segment(image).await?;
         Ok(Assessment {
-            scores: mask_scores(&prediction.mask, pair.truth(), self.classes()),
+            scores: mask_scores(&prediction.mask, &truth, self.classes()),
             doubt: prediction.doubt(),
         })
     }
