@@ -8,10 +8,12 @@ import { Model } from './ui/model.js';
 // The worker starts loading the network now; the panels' code loads meanwhile (a first mask
 // comes ~0.1 s sooner than when the worker waited for every module of the page).
 const model = new Model(new URL('worker.js', import.meta.url));
-const [{ setupSegmentPanel }, { setupTrainPanel }, { setupWeightsPanel }] = await Promise.all([
+const [{ setupSegmentPanel }, { setupTrainPanel }, { setupWeightsPanel }, { Annotations }, { MaskEditor }] = await Promise.all([
   import('./ui/segment.js'),
   import('./ui/train.js'),
   import('./ui/weights.js'),
+  import('./ui/annotations.js'),
+  import('./ui/editor/editor.js'),
 ]);
 
 // A file dropped outside a drop zone would make the browser open it and leave the page.
@@ -21,10 +23,26 @@ for (const type of ['dragover', 'drop']) {
   });
 }
 
-setupSegmentPanel(model);
-setupTrainPanel(model);
+// The user's corrected masks: one collection that both panels and the editor share.
+const annotations = new Annotations();
+const editor = new MaskEditor(annotations, { opacity: () => Number($('#opacity').value) / 100 });
+setupSegmentPanel(model, annotations, editor);
+setupTrainPanel(model, annotations, editor);
 setupWeightsPanel(model);
 setupEngine(model);
+
+// A full or refused storage loses nothing (the work stays in this tab) but must be said.
+annotations.addEventListener('storage', () => {
+  document.body.dataset.annotationsSaved = annotations.problem ? 'failed' : annotations.saving ? 'saving' : 'saved';
+});
+annotations.addEventListener('storage', () => notice('annotations-storage', 'error', annotations.problem
+  ? `Your corrected masks could not be saved in this browser: ${annotations.problem}. They stay in this tab; export them (Fine-tune → Export corrected pairs) to keep them.`
+  : null));
+annotations.restore().then((list) => {
+  annotations.dispatchEvent(new CustomEvent('restored', { detail: list }));
+  if (list.length) announce(`${list.length} corrected mask${list.length === 1 ? '' : 's'} restored from this browser.`);
+  document.body.dataset.annotations = 'restored';
+});
 
 // The worker died (failed to load, or crashed later): one notice, whichever way it is learnt.
 model.addEventListener('crash', (e) => {

@@ -31,7 +31,8 @@ import { Segmenter, preload } from '../pkg/tinyunet.js';
  *            the current ones stay.
  *   segment  { image: Blob, name } → { width, height, classes, mask: Uint8Array, doubtful: Uint8Array,
  *                                       foreground, doubt }
- *   inspect  { image: Blob, mask: Blob, name } → { width, height, foreground }   (checks a training pair)
+ *   inspect  { image: Blob, mask: Blob, name, labels? } → { width, height, foreground }   (checks a training
+ *            pair; with `labels`, also the mask as the model's labels and its `classes`, for the editor)
  *   train    { train: Pair[], heldOut: Pair[], epochs, learningRate, batchSize, augment }
  *            progress: the package's TrainProgress ({ phase: 'before' | 'score', epoch, done,
  *                      total } while held-back pairs are scored, 'train' after every step,
@@ -136,10 +137,11 @@ const handlers = {
     return { width: r.width, height: r.height, classes: r.classes, mask: r.mask, doubtful: r.doubtful, foreground: r.foreground, doubt: r.doubt };
   },
 
-  async inspect({ image, mask, name }) {
+  async inspect({ image, mask, name, labels = false }) {
     // The core reads the mask (the rule training uses) and checks that the sizes match.
-    const { width, height, foreground } = await model().readMask(mask, { image, name });
-    return { width, height, foreground };
+    const read = await model().readMask(mask, { image, name });
+    const { width, height, foreground } = read;
+    return labels ? { width, height, foreground, labels: read.labels, classes: model().classes } : { width, height, foreground };
   },
 
   async train({ train, heldOut, epochs, learningRate, batchSize, augment }, signal, id) {

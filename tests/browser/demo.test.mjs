@@ -531,21 +531,28 @@ for (const backend of ['cpu', 'webgpu']) {
             await page.click('#train-use-last');
             await page.locator('#train-result .ok').waitFor();
             assert.match(await page.locator('#weights-info').innerText(), /Your fine-tuned weights — trained .* on 2 pairs, 2 epochs/);
-            // Earlier masks are marked as made with other weights.
-            assert.equal(await page.locator('#resegment').isVisible(), true);
+            // The results are made again with the run's weights and say what changed.
+            await page.locator('.card[data-name="sample-1.jpg"] .card-change').waitFor({ timeout: SLOW });
+            assert.match(await page.locator('.card[data-name="sample-1.jpg"] .card-change').innerText(), /^The new weights changed \d+(\.\d)?% of this mask's pixels\.$/);
           } else {
             assert.match(trained, /Kept epoch [12] of 2/);
             await page.locator('#train-per-pair').waitFor();
             assert.match(await page.locator('#weights-info').innerText(), /Your fine-tuned weights — trained .* on 2 pairs, 2 epochs/);
-            // Earlier masks are marked as made with other weights.
-            assert.equal(await page.locator('#resegment').isVisible(), true);
-            assert.match(await page.locator('.card[data-name="sample-1.jpg"] .card-status').innerText(), /Made with other weights/);
-            // The weights from before the run are one click away too, and with them the masks
-            // are current again.
+            // Every result is made again with the new weights and says how much they changed it.
+            const change = page.locator('.card[data-name="sample-1.jpg"] .card-change');
+            await change.waitFor({ timeout: SLOW });
+            assert.match(await change.innerText(), /^The new weights changed \d+(\.\d)?% of this mask's pixels\.$/);
+            await page.waitForFunction(() => [...document.querySelectorAll('.card')].every((c) => c.dataset.state === 'done'), null, { timeout: SLOW });
+            assert.equal(await page.locator('#resegment').isVisible(), false);
+            // The weights from before the run are one click away too; the masks, made with the
+            // new ones, are then marked as made with other weights.
             await page.click('#train-use-previous');
             await page.locator('#train-result .ok').waitFor();
             assert.match(await page.locator('#weights-info').innerText(), /Demo weights/);
-            assert.equal(await page.locator('#resegment').isVisible(), false);
+            assert.equal(await page.locator('#resegment').isVisible(), true);
+            assert.match(await page.locator('.card[data-name="sample-1.jpg"] .card-status').innerText(), /Made with other weights/);
+            await page.click('#resegment');
+            await page.waitForFunction(() => [...document.querySelectorAll('.card')].every((c) => c.dataset.state === 'done'), null, { timeout: SLOW });
             assert.equal(await page.locator('.card[data-name="sample-1.jpg"]').getAttribute('data-stale'), 'false');
           }
           await screenshot(page, `${backend}-3-trained`, t);
@@ -782,7 +789,7 @@ describe('demo training panel', () => {
       await openDemo(page, url);
       await page.setInputFiles('#pair-input', PAIRS);
       await page.waitForFunction(() => document.querySelectorAll('#pairs-body tr[data-status="ok"]').length === 3, null, { timeout: 120_000 });
-      const removeButtons = page.locator('#pairs-body button');
+      const removeButtons = page.locator('#pairs-body button', { hasText: 'Remove' });
       assert.deepEqual(await removeButtons.evaluateAll((bs) => bs.map((b) => b.disabled)), [false, false, false]);
       // A long run: every Remove (and Remove all) is disabled until it ends.
       await page.locator('#epochs').fill('200');

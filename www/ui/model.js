@@ -2,6 +2,8 @@
 // settings, and the weights kept in IndexedDB. Panels listen for its events:
 //   'change'   state, busy or settings changed (re-render)
 //   'weights'  the weights changed (earlier masks are now out of date)
+//   'trained'  a training run's weights are in use now (after 'weights'): at its end, or when the
+//              user takes its last step's weights
 
 import { ModelClient } from './client.js';
 import * as store from './store.js';
@@ -217,8 +219,8 @@ export class Model extends EventTarget {
    * Fine-tunes (see worker.js `train`); stores the weights the run kept when they changed (the
    * best epoch's by the held-back pairs; the previous ones stay when no epoch beat them).
    */
-  train(options, { onProgress, signal }) {
-    return this.#while('training', async () => {
+  async train(options, { onProgress, signal }) {
+    const result = await this.#while('training', async () => {
       const basedOnUser = this.state.weightsKind === 'user';
       this.#beforeRun = this.meta;
       this.#beforeRunGeneration = this.generation;
@@ -243,15 +245,21 @@ export class Model extends EventTarget {
       if (result.weights) result.persistError = await this.#keep(result.weights, meta);
       return result;
     });
+    // After the run, not during it: the results are made again with the new weights.
+    if (result.weights) this.dispatchEvent(new Event('trained'));
+    return result;
   }
 
   /** After a run that kept other weights, takes its last step's weights and stores them. */
-  useLastTrained() {
-    return this.#while('switching', async () => {
+  async useLastTrained() {
+    const problem = await this.#while('switching', async () => {
       const { weights } = await this.client.request('useLastTrained');
       const meta = { ...this.#lastRun, savedAt: new Date().toISOString(), chosenEpoch: null, lastStep: true, diceAfter: undefined };
       return this.#keep(weights, meta);
     });
+    // The run's weights after all: the results show what they change, as after any run.
+    this.dispatchEvent(new Event('trained'));
+    return problem;
   }
 
   /** Goes back to the weights from before the last run (the demo weights, or the user's). */

@@ -15,12 +15,13 @@ const PALETTE = [
   [255, 140, 0],
 ];
 
-function colour(label) {
+/** The overlay colour `[r, g, b]` of a class label (1, 2, …). */
+export function colour(label) {
   return PALETTE[label] ?? PALETTE[1 + ((label - 1) % (PALETTE.length - 1))];
 }
 
 /** Doubtful pixels: magenta, which no skin or lesion tone and no class colour above is near. */
-const DOUBT = [236, 0, 140];
+export const DOUBT = [236, 0, 140];
 
 /**
  * A mask's overlay, ready to draw: the mask sampled at the canvas size and its edge are computed

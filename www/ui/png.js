@@ -12,7 +12,8 @@ const CRC_TABLE = (() => {
   return table;
 })();
 
-function crc32(bytes) {
+/** CRC-32 (ISO 3309), as PNG chunks and zip entries use. */
+export function crc32(bytes) {
   let c = 0xffffffff;
   for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
   return (c ^ 0xffffffff) >>> 0;

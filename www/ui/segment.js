@@ -1,14 +1,19 @@
 // The Segment panel: samples, file picking and dropping, one card per image with its mask over
-// it, area and doubt (with doubtful images flagged and doubtful pixels shown on request), and the
-// mask as a PNG download.
+// it, area and doubt (with doubtful images flagged, doubtful pixels shown on request, and the
+// least certain first on request), the mask as a PNG download, and "Correct mask", which opens
+// the editor on the card's image; corrected masks persist (annotations.js). After a training run
+// every result is made again with the new weights and says what changed.
 
-import { $, el, announce, stem, saveBlob, sentence } from './dom.js';
-import { friendly, isAbort } from './client.js';
-import { Overlay } from './overlay.js';
-import { encodeGreyPng, maskToGrey } from './png.js';
+import { $, el, announce } from './dom.js';
+import { Card } from './card.js';
 import { SAMPLES, fetchSample } from './samples.js';
 
-export function setupSegmentPanel(model) {
+/**
+ * @param {import('./model.js').Model} model
+ * @param {import('./annotations.js').Annotations} annotations
+ * @param {import('./editor/editor.js').MaskEditor} editor
+ */
+export function setupSegmentPanel(model, annotations, editor) {
   const results = $('#results');
   const input = $('#segment-input');
   const opacity = $('#opacity');
@@ -16,6 +21,7 @@ export function setupSegmentPanel(model) {
   const resegment = $('#resegment');
   const cancelAll = $('#cancel-segment');
   const clear = $('#clear-results');
+  const sort = $('#sort-results');
   /** @type {Set<Card>} */
   const cards = new Set();
   let style = 'filled';
@@ -91,25 +97,67 @@ export function setupSegmentPanel(model) {
     for (const card of [...cards]) card.remove();
   });
 
+  /** Newest first, or the least certain first ("review those first"); unfinished ones last. */
+  function order() {
+    const all = [...cards].sort((a, b) => b.added - a.added);
+    if (sort.value === 'doubt') {
+      const doubt = (c) => c.seg?.doubt ?? -1;
+      all.sort((a, b) => doubt(b) - doubt(a));
+    }
+    // Only what moved is touched, so focus inside a card that stays put is kept.
+    all.forEach((card, i) => {
+      if (results.children[i] !== card.node) results.insertBefore(card.node, results.children[i] ?? null);
+    });
+    results.dataset.order = sort.value;
+  }
+  sort.addEventListener('change', () => {
+    order();
+    announce(sort.value === 'doubt' ? 'Results ordered by doubt, the least certain first.' : 'Results ordered newest first.');
+  });
+
   model.addEventListener('weights', () => {
     let stale = 0;
     for (const card of cards) stale += card.markStale();
     resegment.hidden = stale === 0;
   });
+  // A run's weights are what the user wants to see at work: every result is made again with them.
+  model.addEventListener('trained', () => {
+    for (const card of cards) card.run({ afterTraining: true });
+    resegment.hidden = true;
+  });
+
+  const context = { model, annotations, editor, style: () => ({ style, doubt: showDoubt.checked }) };
+  const hooks = {
+    onRemove: (card) => {
+      cards.delete(card);
+      toolbar();
+    },
+    onSettle: () => {
+      toolbar();
+      if (sort.value === 'doubt') order();
+    },
+  };
 
   function add(file) {
-    const card = new Card(file, model, () => ({ style, doubt: showDoubt.checked }), {
-      onRemove: () => {
-        cards.delete(card);
-        toolbar();
-      },
-      onSettle: toolbar,
-    });
+    const card = new Card(file, context, hooks);
     cards.add(card);
     results.prepend(card.node);
     toolbar();
     card.run();
+    if (sort.value === 'doubt') order();
   }
+
+  // Corrected masks from earlier visits come back as results with their edits (no new run: the
+  // model's mask and figures were stored with them).
+  annotations.addEventListener('restored', (e) => {
+    for (const a of e.detail.filter((x) => x.inResults)) {
+      const card = new Card(a.image, context, hooks, a);
+      cards.add(card);
+      results.prepend(card.node);
+    }
+    order();
+    toolbar();
+  });
 
   function toolbar() {
     const pending = [...cards].filter((c) => c.pending).length;
@@ -118,172 +166,6 @@ export function setupSegmentPanel(model) {
     $('#results-empty').hidden = cards.size > 0;
     if (![...cards].some((c) => c.stale)) resegment.hidden = true;
   }
-}
-
-/** One image and its result. */
-class Card {
-  /** @type {{ mask: Uint8Array, doubtful: Uint8Array, width: number, height: number, classes: number, foreground: number, doubt: number } | null} */
-  seg = null;
-  /** @type {Overlay | null} the result's overlay, in every look drawn so far */
-  overlay = null;
-  pending = false;
-  stale = false;
-  #controller = null;
-
-  constructor(file, model, style, hooks) {
-    this.file = file;
-    this.model = model;
-    this.style = style;
-    this.hooks = hooks;
-    this.url = URL.createObjectURL(file);
-    const name = file.name || 'image';
-
-    this.img = el('img', { src: this.url, alt: `${name}, with its lesion mask drawn over it` });
-    this.canvas = el('canvas', { class: 'overlay', 'aria-hidden': 'true' });
-    this.figure = el('div', { class: 'figure', hidden: true }, this.img, this.canvas);
-    // Shown once the browser has decoded the picture; a corrupt one never appears.
-    this.img.addEventListener('load', () => {
-      this.figure.hidden = false;
-      // Bring the new result into view, only as far as needed (nothing moves if it is visible).
-      this.node.scrollIntoView({ block: 'nearest' });
-    }, { once: true });
-    this.img.addEventListener('error', () => this.figure.remove());
-
-    this.status = el('p', { class: 'card-status' });
-    this.stats = el('dl', { class: 'stats', hidden: true });
-    this.download = el('button', { type: 'button', class: 'button small', hidden: true }, 'Download mask (PNG)');
-    this.download.addEventListener('click', () => this.saveMask());
-    this.cancelButton = el('button', { type: 'button', class: 'button small', hidden: true }, 'Cancel');
-    this.cancelButton.addEventListener('click', () => this.cancel());
-    const removeButton = el('button', { type: 'button', class: 'button small subtle', 'aria-label': `Remove ${name}` }, 'Remove');
-    removeButton.addEventListener('click', () => this.remove());
-
-    this.node = el('li', { class: 'card', dataset: { state: 'queued', name } },
-      el('div', { class: 'card-head' }, el('h3', { class: 'card-title', title: name }, name), removeButton),
-      this.figure,
-      this.status,
-      this.stats,
-      el('div', { class: 'card-actions' }, this.download, this.cancelButton));
-  }
-
-  get name() {
-    return this.file.name || 'image';
-  }
-
-  async run() {
-    this.#controller?.abort();
-    const controller = (this.#controller = new AbortController());
-    this.pending = true;
-    this.stale = false;
-    this.generation = this.model.generation;
-    this.#state('queued', this.model.busy === 'training' ? 'Waiting for training to finish…' : 'Waiting for the model…');
-    this.cancelButton.hidden = false;
-    this.download.hidden = true;
-    this.hooks.onSettle();
-    let started = performance.now();
-    const onStart = () => {
-      started = performance.now();
-      if (controller === this.#controller) this.#state('running', 'Segmenting…');
-    };
-    try {
-      const seg = await this.model.segment(this.file, controller.signal, onStart);
-      if (controller !== this.#controller) return;
-      this.seg = seg;
-      this.overlay = new Overlay(seg);
-      this.redraw();
-      this.#showStats((performance.now() - started) / 1000);
-      this.#state('done', '');
-      this.download.hidden = false;
-      const flagged = seg.doubt > DOUBTFUL_ABOVE;
-      this.node.dataset.doubtful = String(flagged);
-      announce(`${this.name}: lesion area ${percent(seg.foreground)}${flagged ? '; doubtful, check this mask' : ''}.`);
-    } catch (e) {
-      if (controller !== this.#controller) return;
-      if (isAbort(e)) {
-        this.#state('cancelled', 'Cancelled.');
-      } else {
-        const message = sentence(friendly(e).replace(/^image:\s*/, ''));
-        this.#state('error', message);
-        this.figure.remove();
-        announce(`${this.name}: ${message}`);
-      }
-    } finally {
-      if (controller === this.#controller) {
-        this.pending = false;
-        this.cancelButton.hidden = true;
-        this.hooks.onSettle();
-      }
-    }
-  }
-
-  #state(state, text) {
-    this.node.dataset.state = state;
-    this.status.textContent = text;
-    this.status.className = `card-status${state === 'error' ? ' error' : ''}`;
-    this.status.setAttribute('role', state === 'error' ? 'alert' : 'status');
-  }
-
-  #showStats(seconds) {
-    const { foreground, doubt, width, height } = this.seg;
-    const pixels = Math.round(foreground * width * height);
-    const flagged = doubt > DOUBTFUL_ABOVE;
-    this.stats.replaceChildren(
-      el('div', {}, el('dt', {}, 'Lesion area'),
-        el('dd', { class: 'area' }, foreground > 0 ? `${percent(foreground)} (${pixels.toLocaleString('en')} px)` : 'none found')),
-      el('div', { title: 'Share of the marked pixels (and of any the model was unsure of) whose probability lies between 20% and 80%' },
-        el('dt', {}, 'Doubt'),
-        el('dd', { class: `doubt${flagged ? ' flagged' : ''}` }, flagged ? `${percent(doubt)} — check this mask` : percent(doubt))),
-      el('div', {}, el('dt', {}, 'Image'), el('dd', {}, `${width}×${height} · ${seconds.toFixed(1)} s on ${this.model.state?.backend === 'webgpu' ? 'WebGPU' : 'CPU'}`)),
-    );
-    this.stats.hidden = false;
-  }
-
-  redraw() {
-    if (!this.overlay) return;
-    const { style, doubt } = this.style();
-    this.overlay.draw(this.canvas, style, doubt);
-  }
-
-  /**
-   * Marks a finished result as made with other weights than those in use (or, back on the ones it
-   * was made with, as current again); returns 1 if it is out of date.
-   */
-  markStale() {
-    if (!this.seg || this.pending) return 0;
-    this.stale = this.generation !== this.model.generation;
-    this.node.dataset.stale = String(this.stale);
-    this.status.textContent = this.stale ? 'Made with other weights than those in use now.' : '';
-    return this.stale ? 1 : 0;
-  }
-
-  cancel() {
-    if (this.pending) this.#controller?.abort();
-  }
-
-  async saveMask() {
-    const { mask, width, height, classes } = this.seg;
-    const png = await encodeGreyPng(maskToGrey(mask, classes), width, height);
-    saveBlob(png, `${stem(this.name)}_mask.png`);
-  }
-
-  remove() {
-    this.cancel();
-    this.#controller = null;
-    URL.revokeObjectURL(this.url);
-    this.node.remove();
-    this.hooks.onRemove();
-  }
-}
-
-/**
- * A mask whose doubt is above this is flagged for checking: chosen on real training photos with
- * weights that had not seen them; on the validation photos it flags 8 of 56 masks, 4 of the 5 with
- * Dice below 0.85 among them (README "Doubt").
- */
-export const DOUBTFUL_ABOVE = 0.25;
-
-function percent(x) {
-  return `${(x * 100).toFixed(x < 0.1 ? 1 : 0)}%`;
 }
 
 /**

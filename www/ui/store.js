@@ -1,8 +1,10 @@
-// The user's weights, kept in this browser's IndexedDB (never sent anywhere): one record with the
-// safetensors bytes and what the page knows about them.
+// What the user made, kept in this browser's IndexedDB (never sent anywhere): the weights (one
+// record with the safetensors bytes and what the page knows about them) and the masks they
+// corrected by hand (one record per image, see annotations.js).
 
 const DB_NAME = 'tinyunet-demo';
 const STORE = 'weights';
+const ANNOTATIONS = 'annotations';
 const KEY = 'current';
 
 /**
@@ -25,27 +27,61 @@ const KEY = 'current';
 
 function open() {
   return new Promise((resolve, reject) => {
-    const request = indexedDB.open(DB_NAME, 1);
-    request.onupgradeneeded = () => request.result.createObjectStore(STORE);
+    // Version 2 added the annotations; a version-1 database keeps its weights.
+    const request = indexedDB.open(DB_NAME, 2);
+    request.onupgradeneeded = () => {
+      const db = request.result;
+      for (const name of [STORE, ANNOTATIONS]) if (!db.objectStoreNames.contains(name)) db.createObjectStore(name);
+    };
     request.onsuccess = () => resolve(request.result);
     request.onerror = () => reject(request.error ?? new Error('IndexedDB could not be opened'));
     request.onblocked = () => reject(new Error('IndexedDB is blocked by another tab of this page'));
   });
 }
 
-async function withStore(mode, fn) {
-  const db = await open();
-  try {
-    return await new Promise((resolve, reject) => {
-      const tx = db.transaction(STORE, mode);
-      const request = fn(tx.objectStore(STORE));
-      tx.oncomplete = () => resolve(request?.result);
-      tx.onerror = () => reject(tx.error ?? new Error('IndexedDB transaction failed'));
-      tx.onabort = () => reject(tx.error ?? new Error('IndexedDB transaction was aborted (is the disk full?)'));
-    });
-  } finally {
-    db.close();
+/** The one connection of this page, opened on first use (a failed open is tried again next time). */
+let connection = null;
+
+function db() {
+  connection ??= open().then((d) => {
+    // Another tab upgrading the database asks us to let go; the next call opens it again.
+    d.onversionchange = () => {
+      d.close();
+      connection = null;
+    };
+    return d;
+  });
+  connection.catch(() => {
+    connection = null;
+  });
+  return connection;
+}
+
+async function withStore(mode, fn, store = STORE) {
+  const database = await db();
+  return new Promise((resolve, reject) => {
+    let tx;
+    let request;
+    try {
+      tx = database.transaction(store, mode);
+      request = fn(tx.objectStore(store));
+    } catch (e) {
+      // Some refusals (a value that cannot be stored, a closing database) throw here at once.
+      reject(storageError(e, 'IndexedDB refused the request'));
+      return;
+    }
+    tx.oncomplete = () => resolve(request?.result);
+    tx.onerror = () => reject(storageError(tx.error, 'IndexedDB transaction failed'));
+    tx.onabort = () => reject(storageError(tx.error, 'IndexedDB transaction was aborted (is the disk full?)'));
+  });
+}
+
+/** A storage failure, with a full or refused quota said in words (and `quota: true`). */
+function storageError(error, fallback) {
+  if (error?.name === 'QuotaExceededError') {
+    return Object.assign(new Error("this browser's storage for the page is full"), { quota: true });
   }
+  return error ?? new Error(fallback);
 }
 
 /** @returns {Promise<{ bytes: ArrayBuffer, meta: WeightsMeta } | null>} */
@@ -61,4 +97,19 @@ export async function saveWeights(bytes, meta) {
 
 export async function clearWeights() {
   await withStore('readwrite', (s) => s.delete(KEY));
+}
+
+/** Every stored annotation (see annotations.js), oldest first. */
+export async function loadAnnotations() {
+  const records = await withStore('readonly', (s) => s.getAll(), ANNOTATIONS);
+  return (records ?? []).sort((a, b) => a.created - b.created);
+}
+
+/** Stores (or replaces) one annotation record under its `id`. */
+export async function saveAnnotation(record) {
+  await withStore('readwrite', (s) => s.put(record, record.id), ANNOTATIONS);
+}
+
+export async function deleteAnnotation(id) {
+  await withStore('readwrite', (s) => s.delete(id), ANNOTATIONS);
 }

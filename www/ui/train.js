@@ -1,6 +1,8 @@
-// The Fine-tune panel: collects image + mask pairs, checks each one in the worker as it arrives
-// (so a bad file is named next to itself, not at the end of a long run), trains with a live
-// curve and ETA, can be cancelled, and reports Dice before and after on held-back pairs.
+// The Fine-tune panel: collects image + mask pairs (files, and masks corrected in the page's
+// editor: annotations), checks each file pair in the worker as it arrives (so a bad file is named
+// next to itself, not at the end of a long run), trains with a live curve and ETA, can be
+// cancelled, and reports Dice before and after on held-back pairs. Corrected pairs can be edited,
+// exported as a zip and imported back.
 
 import { $, el, announce, formatDuration, sentence } from './dom.js';
 import { friendly, isAbort } from './client.js';
@@ -8,9 +10,15 @@ import { TrainingChart } from './chart.js';
 import { MIN_RELIABLE_HELD_OUT, addToPairs, filesFromDrop, filesFromInput, heldOutKeys } from './pairs.js';
 import { SAMPLES, fetchSample } from './samples.js';
 import { enableDrop } from './segment.js';
+import { setupExchange } from './exchange-panel.js';
 
-export function setupTrainPanel(model) {
-  /** key → { key, name, image, mask, status, message, width, height, row } */
+/**
+ * @param {import('./model.js').Model} model
+ * @param {import('./annotations.js').Annotations} annotations
+ * @param {import('./editor/editor.js').MaskEditor} editor
+ */
+export function setupTrainPanel(model, annotations, editor) {
+  /** key → { key, name, image, mask, status, message, width, height, annotation? } */
   const table = new Map();
   const body = $('#pairs-body');
   const wrap = $('#pairs-wrap');
@@ -25,7 +33,7 @@ export function setupTrainPanel(model) {
   const status = $('#train-status');
   const resultLine = $('#train-result');
   const chart = new TrainingChart($('#train-chart'));
-  const inputs = [$('#pair-input'), $('#folder-input'), $('#use-samples'), $('#clear-pairs')];
+  const inputs = [$('#pair-input'), $('#folder-input'), $('#use-samples'), $('#clear-pairs'), $('#import-pairs')];
   let controller = null;
   let ignoredNote = '';
 
@@ -72,8 +80,11 @@ export function setupTrainPanel(model) {
     body.replaceChildren(...rows.map((entry) => row(entry, held.has(entry.key))));
     wrap.hidden = table.size === 0;
     $('#clear-pairs').hidden = table.size === 0;
+    updateExport();
     const problems = rows.filter((e) => e.status === 'error' || e.status === 'incomplete').length;
+    const hand = rows.filter((e) => e.annotation?.corrected).length;
     const parts = [`${ok.length} pair${ok.length === 1 ? '' : 's'} ready`];
+    if (hand) parts.push(`${hand} corrected by hand`);
     if (held.size) parts.push(`${held.size} held back for Dice`);
     else if (ok.length === 1) parts.push('add a second pair to hold one back for a fair Dice');
     if (problems) parts.push(`${problems} need${problems === 1 ? 's' : ''} attention`);
@@ -98,21 +109,73 @@ export function setupTrainPanel(model) {
 
   function row(entry, heldOut) {
     const remove = el('button', { type: 'button', class: 'button small subtle', 'aria-label': `Remove ${entry.name}` }, 'Remove');
-    remove.addEventListener('click', () => {
-      table.delete(entry.key);
-      entry.token = null;
-      render();
-    });
+    remove.addEventListener('click', () => removeEntry(entry));
     remove.disabled = model.busy === 'training';
-    const tag = heldOut ? el('span', { class: 'tag' }, 'held back') : null;
+    const edit = entry.status === 'ok'
+      ? el('button', { type: 'button', class: 'button small', 'aria-label': `Edit the mask of ${entry.name}` }, 'Edit')
+      : null;
+    edit?.addEventListener('click', () => editEntry(entry));
+    if (edit) edit.disabled = model.busy === 'training';
+    const tags = [
+      heldOut ? el('span', { class: 'tag' }, 'held back') : null,
+      entry.annotation?.corrected ? el('span', { class: 'tag hand' }, 'corrected by hand') : null,
+    ];
+    const files = entry.annotation ? 'mask made in this page' : [entry.imagePath, entry.maskPath].filter(Boolean).join(' + ');
     const statusClass = { ok: 'ok', error: 'error', incomplete: 'warn', checking: 'muted' }[entry.status] ?? 'muted';
-    return el('tr', { dataset: { key: entry.key, status: entry.status } },
-      el('th', { scope: 'row' }, el('span', { class: 'pair-name' }, entry.name), tag,
-        el('span', { class: 'pair-files' }, [entry.imagePath, entry.maskPath].filter(Boolean).join(' + '))),
+    return el('tr', { dataset: { key: entry.key, status: entry.status, corrected: String(Boolean(entry.annotation?.corrected)) } },
+      el('th', { scope: 'row' }, el('span', { class: 'pair-name' }, entry.name), ...tags,
+        el('span', { class: 'pair-files' }, files)),
       el('td', {}, entry.width ? `${entry.width}×${entry.height}` : '—'),
       el('td', { class: `pair-status ${statusClass}` }, entry.message ?? ''),
-      el('td', {}, remove));
+      el('td', { class: 'pair-buttons' }, edit, remove));
   }
+
+  function removeEntry(entry) {
+    table.delete(entry.key);
+    entry.token = null;
+    if (entry.annotation) annotations.release(entry.annotation, 'inTraining');
+    render();
+  }
+
+  /** Opens the editor on a pair; a file pair becomes one of the page's own (kept in this browser). */
+  async function editEntry(entry) {
+    let a = entry.annotation;
+    if (!a) {
+      try {
+        const read = await model.inspect({ image: entry.image, mask: entry.mask, name: entry.name, labels: true });
+        a = annotations.add({
+          name: entry.name, image: entry.image, width: read.width, height: read.height, classes: read.classes,
+          mask: read.labels, inTraining: true,
+        });
+      } catch (e) {
+        announce(`${entry.name}: ${sentence(friendly(e))}`);
+        return;
+      }
+      table.delete(entry.key);
+    }
+    await editor.edit(a);
+    render();
+    body.querySelector(`tr[data-key="${CSS.escape(`hand:${a.id}`)}"] button`)?.focus();
+  }
+
+  /** The pairs made in the page, as rows: added, updated or removed as they change. */
+  function syncAnnotation(a) {
+    const key = `hand:${a.id}`;
+    if (!a.inTraining || !annotations.all.has(a.id)) {
+      if (table.delete(key)) render();
+      return;
+    }
+    const entry = table.get(key) ?? { key, annotation: a, status: 'ok' };
+    Object.assign(entry, {
+      name: a.name, image: a.image, width: a.width, height: a.height,
+      message: `Lesion ${(a.foreground * 100).toFixed(0)}% of the mask`,
+    });
+    table.set(key, entry);
+    render();
+  }
+  annotations.addEventListener('change', (e) => syncAnnotation(e.detail));
+  annotations.addEventListener('remove', (e) => syncAnnotation(e.detail));
+  annotations.addEventListener('restored', (e) => e.detail.forEach(syncAnnotation));
 
   function updateButtons() {
     const checking = [...table.values()].some((e) => e.status === 'checking');
@@ -167,7 +230,11 @@ export function setupTrainPanel(model) {
   });
   enableDrop($('#train'), async (dataTransfer) => {
     if (model.busy === 'training') return;
-    addFiles(await filesFromDrop(dataTransfer));
+    const files = await filesFromDrop(dataTransfer);
+    // An exported zip dropped here is imported; everything else is pairs of files.
+    const zips = files.filter(({ path }) => /\.zip$/i.test(path));
+    for (const { file } of zips) await exchange.importFrom(file);
+    if (zips.length < files.length) addFiles(files.filter((f) => !zips.includes(f)));
   }, { withPaths: true });
   // The label counts what the button adds (the HTML says the same for the first paint).
   $('#use-samples').textContent = `Use the ${SAMPLES.length} samples`;
@@ -186,9 +253,20 @@ export function setupTrainPanel(model) {
     }
   });
   $('#clear-pairs').addEventListener('click', () => {
-    table.clear();
+    for (const entry of [...table.values()]) removeEntry(entry);
     render();
   });
+
+  /** The page's own pairs and corrected masks: what the user made here. */
+  function exportable() {
+    return [...annotations.all.values()].filter((a) => a.corrected || a.inTraining);
+  }
+  function updateExport() {
+    $('#export-pairs').hidden = exportable().length === 0;
+  }
+  for (const type of ['change', 'remove', 'restored']) annotations.addEventListener(type, updateExport);
+
+  const exchange = setupExchange({ model, annotations, exportable });
 
   form.addEventListener('submit', (e) => {
     e.preventDefault();
@@ -232,9 +310,10 @@ export function setupTrainPanel(model) {
     if (!options) return;
     const ok = usable();
     const held = heldOutKeys(ok.map((e) => e.key));
-    const pair = (e) => ({ name: e.name, image: e.image, mask: e.mask });
-    let trainPairs = ok.filter((e) => !held.has(e.key)).map(pair);
-    const heldOut = ok.filter((e) => held.has(e.key)).map(pair);
+    // A corrected mask goes as the PNG the page downloads: what is trained on is what was seen.
+    const pair = async (e) => ({ name: e.name, image: e.image, mask: e.annotation ? await e.annotation.maskPng() : e.mask });
+    let trainPairs = await Promise.all(ok.filter((e) => !held.has(e.key)).map(pair));
+    const heldOut = await Promise.all(ok.filter((e) => held.has(e.key)).map(pair));
     if (trainPairs.length === 0) trainPairs = heldOut; // cannot happen with the 20% rule; be safe
     const scoredOn = `${heldOut.length} held-back pair${heldOut.length > 1 ? 's' : ''}`;
 

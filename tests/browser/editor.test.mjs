@@ -1,0 +1,555 @@
+// The demo's mask editor, end to end in headless Chromium (CPU backend, 64 px network): strokes
+// drawn with a real mouse, a pen and a finger (Chromium's input pipeline, through CDP) give exactly
+// the pixels the test computes on its own; undo/redo, fill holes and "back to the model's mask"
+// too; the downloaded PNG holds them. Corrected pairs train, survive a reload with the weights,
+// and go out as a zip and come back identical. Keyboard-only use, phone width, multi-class brush.
+//
+// Run: cd tests/browser && node --test --test-concurrency=1 editor.test.mjs  (needs ./build.sh pkg)
+
+import { test, describe, after } from 'node:test';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import zlib from 'node:zlib';
+import { fileURLToPath } from 'node:url';
+import { startServer, demoServerOptions, launchBrowser, startRecordingProxy, withPage } from './harness.mjs';
+import { readZip } from '../../www/ui/zip.js';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, '../..');
+const SLOW = 900_000;
+const QUERY = '?size=64&backend=cpu';
+
+const SHOTS = fs.mkdtempSync(path.join(os.tmpdir(), 'tinyunet-editor-screens-'));
+const shots = [];
+after(() => {
+  if (shots.length) console.log(`\neditor screenshots (${SHOTS}):\n${shots.map((s) => `  ${s}`).join('\n')}`);
+});
+
+async function screenshot(page, name, t) {
+  const file = path.join(SHOTS, `${name}.png`);
+  await page.screenshot({ path: file });
+  shots.push(file);
+  t?.diagnostic(`screenshot: ${file}`);
+}
+
+function server() {
+  assert.ok(fs.existsSync(path.join(ROOT, 'pkg/wasm/tinyunet_cpu.js')), 'pkg/wasm/ is missing: build the package first (./build.sh pkg)');
+  return demoServerOptions();
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the page must produce, computed here without the page's code
+// ---------------------------------------------------------------------------------------------
+
+/** An 8-bit greyscale PNG (the page writes filter 0 rows) as `{ width, height, pixels }`. */
+function decodeGrey(buffer) {
+  assert.equal(buffer.subarray(1, 4).toString('latin1'), 'PNG', 'not a PNG');
+  let offset = 8;
+  let width;
+  let height;
+  const idat = [];
+  while (offset < buffer.length) {
+    const length = buffer.readUInt32BE(offset);
+    const type = buffer.toString('latin1', offset + 4, offset + 8);
+    const data = buffer.subarray(offset + 8, offset + 8 + length);
+    if (type === 'IHDR') {
+      width = data.readUInt32BE(0);
+      height = data.readUInt32BE(4);
+      assert.deepEqual([data[8], data[9]], [8, 0], 'not 8-bit greyscale');
+    }
+    if (type === 'IDAT') idat.push(data);
+    offset += 12 + length;
+  }
+  const raw = zlib.inflateSync(Buffer.concat(idat));
+  const pixels = new Uint8Array(width * height);
+  for (let y = 0; y < height; y++) {
+    assert.equal(raw[y * (width + 1)], 0, 'row filter');
+    pixels.set(raw.subarray(y * (width + 1) + 1, (y + 1) * (width + 1)), y * width);
+  }
+  return { width, height, pixels };
+}
+
+/** Labels from a one-class mask file (0/255). */
+const labelsOf = (png) => png.pixels.map((v) => (v >= 128 ? 1 : 0));
+
+/** Every pixel whose centre is within r of the segment a→b takes `label` (brute force). */
+function capsule(mask, width, height, a, b, r, label) {
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const px = x + 0.5;
+      const py = y + 0.5;
+      const dx = b.x - a.x;
+      const dy = b.y - a.y;
+      const l2 = dx * dx + dy * dy;
+      const t = l2 > 0 ? Math.min(1, Math.max(0, ((px - a.x) * dx + (py - a.y) * dy) / l2)) : 0;
+      const ex = px - (a.x + t * dx);
+      const ey = py - (a.y + t * dy);
+      if (ex * ex + ey * ey <= r * r) mask[y * width + x] = label;
+    }
+  }
+}
+
+/** A polyline stroke: its first point, then each segment. */
+function stroke(mask, width, height, points, r, label) {
+  capsule(mask, width, height, points[0], points[0], r, label);
+  for (let i = 1; i < points.length; i++) capsule(mask, width, height, points[i - 1], points[i], r, label);
+}
+
+/** Holes (background not 4-connected to the border) filled with 1 (one class). */
+function filled(mask, width, height) {
+  const out = mask.slice();
+  const seen = new Uint8Array(mask.length);
+  const queue = [];
+  for (let i = 0; i < mask.length; i++) {
+    const x = i % width;
+    const y = Math.floor(i / width);
+    if ((x === 0 || y === 0 || x === width - 1 || y === height - 1) && mask[i] === 0) {
+      seen[i] = 1;
+      queue.push(i);
+    }
+  }
+  while (queue.length) {
+    const i = queue.shift();
+    const x = i % width;
+    for (const j of [x > 0 ? i - 1 : -1, x < width - 1 ? i + 1 : -1, i - width, i + width]) {
+      if (j >= 0 && j < mask.length && !seen[j] && mask[j] === 0) {
+        seen[j] = 1;
+        queue.push(j);
+      }
+    }
+  }
+  for (let i = 0; i < mask.length; i++) if (mask[i] === 0 && !seen[i]) out[i] = 1;
+  return out;
+}
+
+function assertSameMask(actual, expected, what) {
+  assert.equal(actual.length, expected.length, `${what}: size`);
+  let differ = 0;
+  let first = -1;
+  for (let i = 0; i < actual.length; i++) {
+    if (actual[i] !== expected[i]) {
+      differ++;
+      if (first < 0) first = i;
+    }
+  }
+  assert.equal(differ, 0, `${what}: ${differ} pixels differ (first at index ${first}: page ${actual[first]}, expected ${expected[first]})`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Page helpers
+// ---------------------------------------------------------------------------------------------
+
+async function openDemo(page, url, query = QUERY) {
+  await page.goto(url + query);
+  await page.waitForFunction(() => ['ready', 'failed'].includes(document.body.dataset.model), null, { timeout: 300_000 });
+  assert.equal(await page.evaluate(() => document.body.dataset.model), 'ready', await page.locator('#notices').innerText());
+  await page.waitForFunction(() => document.body.dataset.annotations === 'restored');
+}
+
+async function segmentSample(page, label, name) {
+  await page.getByRole('button', { name: `Segment ${label}` }).click();
+  const card = page.locator(`.card[data-name="${name}"]`);
+  await card.and(page.locator('[data-state="done"]')).waitFor({ timeout: 300_000 });
+  return card;
+}
+
+async function openEditor(page, card) {
+  await card.locator('.card-actions button', { hasText: /Correct mask|Edit mask/ }).click();
+  await page.locator('#editor[data-ready="true"]').waitFor();
+}
+
+async function download(page, locator) {
+  const [dl] = await Promise.all([page.waitForEvent('download', { timeout: 120_000 }), locator.click()]);
+  return { name: dl.suggestedFilename(), buffer: fs.readFileSync(await dl.path()) };
+}
+
+/** The editor's mask now, as the PNG it downloads. */
+async function editorMask(page) {
+  return decodeGrey((await download(page, page.locator('#editor-download'))).buffer);
+}
+
+/**
+ * Where image point (x, y) is on screen, and the image point the editor will compute back from
+ * that (integer client coordinates, as a mouse gives): the page's own transform, read from the
+ * canvas (its box, and the scale and offset it drew with).
+ */
+async function mapper(page) {
+  const v = await page.locator('#editor-canvas').evaluate((c) => {
+    const r = c.getBoundingClientRect();
+    return { left: r.left, top: r.top, scale: Number(c.dataset.scale), tx: Number(c.dataset.tx), ty: Number(c.dataset.ty) };
+  });
+  return (x, y) => {
+    const cx = Math.round(v.left + v.tx + x * v.scale);
+    const cy = Math.round(v.top + v.ty + y * v.scale);
+    return { cx, cy, x: (cx - v.left - v.tx) / v.scale, y: (cy - v.top - v.ty) / v.scale };
+  };
+}
+
+/** Waits for the editor to have drawn the latest change (a frame after the stroke). */
+const settle = (page) => page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+
+// ---------------------------------------------------------------------------------------------
+
+describe('mask editor', () => {
+  test('mouse, pen and touch strokes, eraser, undo/redo, fill holes, back to the model: exactly the pixels drawn; keyboard; phone width', { timeout: SLOW }, async (t) => {
+    await withPage(async ({ page, url, context, console: log }) => {
+      await page.setViewportSize({ width: 1280, height: 800 });
+      await openDemo(page, url);
+      const card = await segmentSample(page, 'Generated 1', 'sample-1.jpg');
+      const fromCard = labelsOf(decodeGrey((await download(page, card.locator('text=Download mask (PNG)'))).buffer));
+      await openEditor(page, card);
+      await screenshot(page, 'editor-1280x800-fit', t);
+      assert.match(await page.locator('#editor-status').innerText(), /The model's mask, unchanged · 320×320/);
+      const start = await editorMask(page);
+      assert.deepEqual([start.width, start.height], [320, 320]);
+      const W = 320;
+      const H = 320;
+      let expected = labelsOf(start);
+      const model = expected.slice();
+      assertSameMask(expected, fromCard, 'card and editor start from the same mask');
+
+      // 1:1, brush 12 px (radius 6), in image pixels.
+      await page.click('#editor-actual');
+      await page.locator('#editor-size').fill('12');
+      assert.equal(await page.locator('#editor-size-value').innerText(), '12 px');
+      await settle(page);
+      const at = await mapper(page);
+      const history = [expected.slice()];
+      await page.locator('#editor-canvas').evaluate((c) => {
+        window.pointerTypes = [];
+        c.addEventListener('pointerdown', (e) => window.pointerTypes.push(e.pointerType));
+      });
+
+      // A mouse stroke in three points.
+      const m = [at(30, 40), at(120, 52), at(150, 140)];
+      await page.mouse.move(m[0].cx, m[0].cy);
+      await page.mouse.down();
+      await page.mouse.move(m[1].cx, m[1].cy);
+      await page.mouse.move(m[2].cx, m[2].cy);
+      await page.mouse.up();
+      stroke(expected, W, H, m, 6, 1);
+      history.push(expected.slice());
+      assertSameMask(labelsOf(await editorMask(page)), expected, 'mouse stroke');
+
+      // The eraser (by its key), across the stroke and the lesion.
+      await page.keyboard.press('e');
+      assert.equal(await page.locator('input[name="editor-tool"][value="eraser"]').isChecked(), true);
+      const e = [at(60, 20), at(200, 230)];
+      await page.mouse.move(e[0].cx, e[0].cy);
+      await page.mouse.down();
+      await page.mouse.move(e[1].cx, e[1].cy);
+      await page.mouse.up();
+      stroke(expected, W, H, e, 6, 0);
+      history.push(expected.slice());
+      assertSameMask(labelsOf(await editorMask(page)), expected, 'eraser stroke');
+
+      // A pen, then a finger: Chromium's own input pipeline (CDP), pointerType pen and touch.
+      await page.keyboard.press('b');
+      const cdp = await context.newCDPSession(page);
+      const p = [at(250, 40), at(280, 120)];
+      await cdp.send('Input.dispatchMouseEvent', { type: 'mouseMoved', x: p[0].cx, y: p[0].cy, pointerType: 'pen' });
+      await cdp.send('Input.dispatchMouseEvent', { type: 'mousePressed', x: p[0].cx, y: p[0].cy, button: 'left', buttons: 1, clickCount: 1, pointerType: 'pen' });
+      await cdp.send('Input.dispatchMouseEvent', { type: 'mouseMoved', x: p[1].cx, y: p[1].cy, button: 'left', buttons: 1, pointerType: 'pen' });
+      await cdp.send('Input.dispatchMouseEvent', { type: 'mouseReleased', x: p[1].cx, y: p[1].cy, button: 'left', buttons: 0, clickCount: 1, pointerType: 'pen' });
+      stroke(expected, W, H, p, 6, 1);
+      history.push(expected.slice());
+      assertSameMask(labelsOf(await editorMask(page)), expected, 'pen stroke');
+
+      await page.locator('#editor-size').fill('8');
+      const f = [at(20, 280), at(90, 300), at(140, 260)];
+      await cdp.send('Input.dispatchTouchEvent', { type: 'touchStart', touchPoints: [{ x: f[0].cx, y: f[0].cy, id: 1 }] });
+      await cdp.send('Input.dispatchTouchEvent', { type: 'touchMove', touchPoints: [{ x: f[1].cx, y: f[1].cy, id: 1 }] });
+      await cdp.send('Input.dispatchTouchEvent', { type: 'touchMove', touchPoints: [{ x: f[2].cx, y: f[2].cy, id: 1 }] });
+      await cdp.send('Input.dispatchTouchEvent', { type: 'touchEnd', touchPoints: [] });
+      stroke(expected, W, H, f, 4, 1);
+      history.push(expected.slice());
+      assertSameMask(labelsOf(await editorMask(page)), expected, 'touch stroke');
+      assert.deepEqual(await page.evaluate(() => window.pointerTypes), ['mouse', 'mouse', 'pen', 'touch'], 'the strokes came as these pointer types');
+
+      // Undo twice (keyboard), redo once (keyboard), then the buttons.
+      await page.keyboard.press('Control+z');
+      await page.keyboard.press('Control+z');
+      assertSameMask(labelsOf(await editorMask(page)), history[2], 'two undos');
+      await page.keyboard.press('Control+Shift+z');
+      assertSameMask(labelsOf(await editorMask(page)), history[3], 'redo');
+      await page.click('#editor-redo');
+      assertSameMask(labelsOf(await editorMask(page)), history[4], 'redo button');
+      await page.click('#editor-undo');
+      await page.click('#editor-undo');
+      await page.click('#editor-undo');
+      await page.click('#editor-undo');
+      assertSameMask(labelsOf(await editorMask(page)), history[0], 'undo to the start');
+      assert.equal(await page.locator('#editor-undo').isDisabled(), true);
+      await page.keyboard.press('Control+y');
+      await page.keyboard.press('Control+y');
+      expected = history[2].slice();
+      assertSameMask(labelsOf(await editorMask(page)), expected, 'Ctrl+Y redoes');
+
+      // A hole in the lesion (a dot erased inside the mouse stroke), then Fill holes.
+      await page.keyboard.press('e');
+      await page.locator('#editor-size').fill('4');
+      const hole = [at(75, 46)];
+      await page.mouse.move(hole[0].cx, hole[0].cy);
+      await page.mouse.down();
+      await page.mouse.up();
+      stroke(expected, W, H, hole, 2, 0);
+      assertSameMask(labelsOf(await editorMask(page)), expected, 'a dot erased');
+      await page.click('#editor-fill');
+      expected = filled(expected, W, H);
+      assertSameMask(labelsOf(await editorMask(page)), expected, 'holes filled');
+
+      // Back to the model's mask, and Undo brings the edits back.
+      await page.click('#editor-reset');
+      assertSameMask(labelsOf(await editorMask(page)), model, "back to the model's mask");
+      await page.click('#editor-undo');
+      assertSameMask(labelsOf(await editorMask(page)), expected, 'undo after back to the model');
+      assert.match(await page.locator('#editor-status').innerText(), /pixels changed from the model's mask \(Dice 0\.\d{3} between them\)/);
+
+      // Zoom and pan keep strokes where they are drawn: 2×, moved, then one more stroke.
+      await page.keyboard.press('b');
+      await page.locator('#editor-canvas').focus();
+      await page.keyboard.press('+');
+      await page.keyboard.press('ArrowLeft');
+      await settle(page);
+      assert.equal(await page.locator('#editor-zoom').innerText(), '150%');
+      const zoomed = await mapper(page);
+      const z = [zoomed(100, 200), zoomed(180, 190)];
+      await page.locator('#editor-size').fill('10');
+      await page.mouse.move(z[0].cx, z[0].cy);
+      await page.mouse.down();
+      await page.mouse.move(z[1].cx, z[1].cy);
+      await page.mouse.up();
+      stroke(expected, W, H, z, 5, 1);
+      assertSameMask(labelsOf(await editorMask(page)), expected, 'stroke at 150%, moved');
+
+      // Keyboard only: [ and ] size the brush; Tab reaches every control with a visible focus;
+      // Enter on "Add to fine-tuning" adds the pair; Esc closes and focus returns to the card.
+      await page.locator('#editor-canvas').focus();
+      await page.keyboard.press(']');
+      assert.notEqual(await page.locator('#editor-size-value').innerText(), '10 px');
+      await page.keyboard.press('[');
+      await page.locator('#editor-close').focus();
+      const reached = [];
+      for (let i = 0; i < 40; i++) {
+        await page.keyboard.press('Tab');
+        const f = await page.evaluate(() => {
+          const a = document.activeElement;
+          const label = a.getAttribute('aria-label') || a.labels?.[0]?.textContent.trim() || a.textContent.trim();
+          return { id: a.id, label, visible: a.matches(':focus-visible'), inDialog: Boolean(a.closest('#editor')) };
+        });
+        assert.ok(f.inDialog, `focus left the open dialog: ${JSON.stringify(f)}`);
+        assert.ok(f.visible, `no visible focus on ${JSON.stringify(f)}`);
+        assert.ok(f.label, `a control without a label: ${JSON.stringify(f)}`);
+        reached.push(f.id || f.label);
+        if (f.id === 'editor-add') break;
+      }
+      // Every enabled control of the dialog on the way (Redo is disabled: nothing is undone).
+      const controls = await page.locator('#editor').evaluate((d) => [...d.querySelectorAll('button:not(:disabled), input:not(:disabled), select, canvas')]
+        .filter((e) => e.checkVisibility() && !(e.type === 'radio' && !e.checked) && e.id !== 'editor-close' && e.id !== 'editor-download')
+        .map((e) => e.id || e.labels?.[0]?.textContent.trim()));
+      assert.ok(controls.length >= 12, `controls: ${controls}`);
+      for (const id of controls) assert.ok(reached.includes(id), `Tab never reached ${id}: ${reached.join(', ')}`);
+      await page.keyboard.press('Enter');
+      await page.locator('#editor-add:disabled').waitFor();
+      assert.equal(await page.locator('#editor-add').innerText(), 'In the fine-tuning set');
+      await screenshot(page, 'editor-1280x800-edited', t);
+
+      // Phone width: the editor fills the screen and nothing is wider than it.
+      await page.setViewportSize({ width: 390, height: 844 });
+      await page.click('#editor-fit');
+      await settle(page);
+      const overflow = await page.locator('#editor').evaluate((d) => [...d.querySelectorAll('*')]
+        .filter((e) => e.getBoundingClientRect().right > innerWidth + 1 && e.checkVisibility())
+        .map((e) => e.id || e.className || e.tagName));
+      assert.deepEqual(overflow, [], 'wider than a phone');
+      await screenshot(page, 'editor-390x844', t);
+      await page.setViewportSize({ width: 1280, height: 800 });
+
+      await page.keyboard.press('Escape');
+      await page.locator('#editor').waitFor({ state: 'hidden' });
+      assert.equal(await page.evaluate(() => document.activeElement?.textContent), 'Edit mask');
+      // The card shows the corrected mask, tagged, and downloads it; the pair is in the table.
+      assert.equal(await card.getAttribute('data-corrected'), 'true');
+      assert.match(await card.locator('.card-tags').innerText(), /corrected by hand\s*in the fine-tuning set/);
+      assertSameMask(labelsOf(decodeGrey((await download(page, card.locator('text=Download mask (PNG)'))).buffer)), expected, 'the card downloads the corrected mask');
+      await page.locator('#pairs-body tr[data-corrected="true"]').waitFor();
+      assert.match(await page.locator('#pairs-summary').innerText(), /1 pair ready · 1 corrected by hand/);
+      assert.deepEqual(log.errors, [], log.format());
+    }, { server: server(), timeout: 300_000 });
+  });
+
+  test('corrected pairs train; pairs, edits and weights survive a reload; export, clear, import gives identical masks; nothing leaves the origin', { timeout: SLOW }, async (t) => {
+    const proxy = await startRecordingProxy();
+    const srv = await startServer(server());
+    const browser = await launchBrowser({ proxy: { server: proxy.server } });
+    try {
+      await withPage(async ({ page, url, console: log, requests }) => {
+        await page.setViewportSize({ width: 1280, height: 800 });
+        await openDemo(page, url);
+        // Two results corrected by a stroke each and added to the fine-tuning set.
+        const masks = {};
+        for (const [label, name, from, to] of [['Generated 2', 'sample-2.jpg', [40, 40], [200, 120]], ['Real photo 1', 'isic-0010018.jpg', [30, 30], [90, 200]]]) {
+          const card = await segmentSample(page, label, name);
+          await openEditor(page, card);
+          await page.click('#editor-actual');
+          await page.locator('#editor-size').fill('16');
+          await settle(page);
+          const at = await mapper(page);
+          const [a, b] = [at(...from), at(...to)];
+          await page.mouse.move(a.cx, a.cy);
+          await page.mouse.down();
+          await page.mouse.move(b.cx, b.cy);
+          await page.mouse.up();
+          await page.click('#editor-add');
+          masks[name] = (await editorMask(page)).pixels;
+          await page.click('#editor-close');
+        }
+        await page.waitForFunction(() => document.querySelectorAll('#pairs-body tr[data-corrected="true"]').length === 2);
+        assert.match(await page.locator('#pairs-summary').innerText(), /2 pairs ready · 2 corrected by hand · 1 held back/);
+
+        // One short epoch; then every result is made again with the new weights and says what changed.
+        await page.locator('#epochs').fill('1');
+        await page.click('#train-start');
+        await page.locator('#train-result').waitFor({ state: 'visible', timeout: SLOW });
+        const result = await page.locator('#train-result').innerText();
+        t.diagnostic(`training: ${result}`);
+        if (/did not improve/.test(result)) {
+          // Taking the run's weights anyway is the same as a run that kept them.
+          await page.click('#train-use-last');
+          await page.locator('#train-result .ok').waitFor();
+        }
+        for (const name of Object.keys(masks)) {
+          await page.locator(`.card[data-name="${name}"] .card-change`).waitFor({ timeout: 300_000 });
+          const change = await page.locator(`.card[data-name="${name}"] .card-change`).innerText();
+          assert.match(change, /^Model vs your mask: Dice \d\.\d{3} → \d\.\d{3} \([+−]\d\.\d{3}\)$/);
+          t.diagnostic(`${name}: ${change}`);
+        }
+        await page.waitForFunction(() => document.querySelectorAll('.card[data-state="done"]').length === 2, null, { timeout: 300_000 });
+        // The corrections are not overwritten by the new model masks.
+        for (const [name, pixels] of Object.entries(masks)) {
+          const card = page.locator(`.card[data-name="${name}"]`);
+          assertSameMask(decodeGrey((await download(page, card.locator('text=Download mask (PNG)'))).buffer).pixels, pixels, `${name} after training`);
+        }
+        const weightsBefore = await page.locator('#weights-info').innerText();
+        assert.match(weightsBefore, /fine-tuned/);
+        await page.waitForFunction(() => document.body.dataset.annotationsSaved === 'saved');
+
+        // Reload: the pairs, the corrected masks (with their results) and the weights are back.
+        await page.reload();
+        await openDemo(page, url);
+        await page.waitForFunction(() => document.querySelectorAll('#pairs-body tr[data-corrected="true"]').length === 2);
+        assert.equal(await page.locator('.card[data-corrected="true"]').count(), 2);
+        assert.equal(await page.locator('#weights-info').innerText(), weightsBefore);
+        for (const [name, pixels] of Object.entries(masks)) {
+          const card = page.locator(`.card[data-name="${name}"]`);
+          assertSameMask(decodeGrey((await download(page, card.locator('text=Download mask (PNG)'))).buffer).pixels, pixels, `${name} after a reload`);
+        }
+        // Still editable after the reload: the editor opens on the stored mask.
+        await openEditor(page, page.locator('.card[data-name="sample-2.jpg"]'));
+        assertSameMask((await editorMask(page)).pixels, masks['sample-2.jpg'], 'the editor after a reload');
+        await page.click('#editor-close');
+
+        // Export: a zip in the CLI's layout with a manifest.
+        const exported = await download(page, page.locator('#export-pairs'));
+        assert.match(exported.name, /^tinyunet-pairs-\d{4}-\d{2}-\d{2}\.zip$/);
+        const entries = await readZip(exported.buffer);
+        const names = entries.map((e) => e.name).sort();
+        assert.deepEqual(names, ['annotations.json', 'images/isic-0010018.jpg', 'images/sample-2.jpg', 'masks/isic-0010018_segmentation.png', 'masks/sample-2_segmentation.png']);
+        const zipMask = (n) => decodeGrey(Buffer.from(entries.find((e) => e.name === n).data)).pixels;
+        assertSameMask(zipMask('masks/sample-2_segmentation.png'), masks['sample-2.jpg'], 'exported mask');
+        assert.deepEqual(Buffer.from(entries.find((e) => e.name === 'images/sample-2.jpg').data), fs.readFileSync(path.join(ROOT, 'www/samples/sample-2.jpg')), 'the exported image is the original file');
+
+        // Clear everything (results and pairs); after a reload nothing comes back.
+        await page.click('#clear-results');
+        await page.click('#clear-pairs');
+        assert.equal(await page.locator('#export-pairs').isVisible(), false);
+        await page.waitForFunction(() => document.body.dataset.annotationsSaved !== 'saving');
+        await page.reload();
+        await openDemo(page, url);
+        assert.equal(await page.locator('.card').count(), 0);
+        assert.equal(await page.locator('#pairs-body tr').count(), 0);
+
+        // Import the zip: the same pairs, tagged as corrected, with identical masks.
+        await page.setInputFiles('#import-pairs', { name: exported.name, mimeType: 'application/zip', buffer: exported.buffer });
+        await page.locator('#pairs-message').filter({ hasText: /imported 2 pairs\.$/ }).waitFor({ timeout: 120_000 });
+        await page.waitForFunction(() => document.querySelectorAll('#pairs-body tr[data-corrected="true"]').length === 2);
+        const again = await readZip((await download(page, page.locator('#export-pairs'))).buffer);
+        for (const [name, pixels] of Object.entries(masks)) {
+          const n = `masks/${name.replace(/\.jpg$/, '')}_segmentation.png`;
+          assertSameMask(decodeGrey(Buffer.from(again.find((e) => e.name === n).data)).pixels, pixels, `${n} after export, clear, import`);
+        }
+        // A file that is not a zip is refused with its name and the reason.
+        await page.setInputFiles('#import-pairs', { name: 'notes.zip', mimeType: 'application/zip', buffer: Buffer.from('not a zip at all') });
+        await page.locator('#pairs-message.error').filter({ hasText: /^notes\.zip: / }).waitFor();
+        assert.equal(await page.locator('#pairs-body tr').count(), 2, 'a refused import changed the pairs');
+
+        assert.deepEqual([...proxy.offOrigin(url), ...requests.offOrigin(url)], [], 'a request left the origin');
+        assert.deepEqual(log.errors, [], log.format());
+      }, { browser, server: srv, timeout: 300_000 });
+    } finally {
+      await browser.close();
+      await srv.close();
+      await proxy.close();
+    }
+  });
+
+  test('a full storage quota says so and keeps the edits in the tab', { timeout: SLOW }, async () => {
+    await withPage(async ({ page, url, context }) => {
+      // Chromium's own quota, set far below one annotation (image + masks): a real refusal.
+      const cdp = await context.newCDPSession(page);
+      await cdp.send('Storage.overrideQuotaForOrigin', { origin: new URL(url).origin, quotaSize: 20_000 });
+      await openDemo(page, url);
+      const card = await segmentSample(page, 'Generated 3', 'sample-3.jpg');
+      await openEditor(page, card);
+      const at = await mapper(page);
+      const [a, b] = [at(40, 40), at(120, 100)];
+      await page.mouse.move(a.cx, a.cy);
+      await page.mouse.down();
+      await page.mouse.move(b.cx, b.cy);
+      await page.mouse.up();
+      await page.locator('#editor-saved.error').waitFor();
+      assert.match(await page.locator('#editor-saved').innerText(), /^Not saved: this browser's storage for the page is full\. Your edits stay in this tab/);
+      const edited = (await editorMask(page)).pixels;
+      await page.click('#editor-close');
+      assert.match(await page.locator('.notice[data-key="annotations-storage"]').innerText(), /could not be saved in this browser: this browser's storage for the page is full/);
+      assertSameMask(decodeGrey((await download(page, card.locator('text=Download mask (PNG)'))).buffer).pixels, edited, 'the edit stays');
+    }, { server: server(), timeout: 300_000 });
+  });
+
+  test('with three-class weights the brush paints the chosen class', { timeout: SLOW }, async () => {
+    await withPage(async ({ page, url }) => {
+      await openDemo(page, url);
+      const weights = Buffer.from(await page.evaluate(async () => {
+        const { Segmenter } = await import('/pkg/tinyunet.js');
+        const bytes = await (await Segmenter.create({ backend: 'cpu', classes: 3, inputSize: 64 })).exportWeights();
+        let binary = '';
+        for (const x of bytes) binary += String.fromCharCode(x);
+        return btoa(binary);
+      }), 'base64');
+      await page.setInputFiles('#weights-input', { name: 'three.safetensors', mimeType: 'application/octet-stream', buffer: weights });
+      await page.waitForFunction(() => /three\.safetensors: loaded .*3 classes/.test(document.querySelector('#weights-message').textContent), null, { timeout: 120_000 });
+      const card = await segmentSample(page, 'Generated 4', 'sample-4.jpg');
+      await openEditor(page, card);
+      assert.equal(await page.locator('#editor-class-field').isVisible(), true);
+      assert.deepEqual(await page.locator('#editor-class option').allInnerTexts(), ['Class 1', 'Class 2']);
+      const start = await editorMask(page);
+      const expected = start.pixels.slice();
+      await page.click('#editor-actual');
+      await page.locator('#editor-size').fill('10');
+      await page.selectOption('#editor-class', '2');
+      await settle(page);
+      const at = await mapper(page);
+      const pts = [at(50, 60), at(150, 90)];
+      await page.mouse.move(pts[0].cx, pts[0].cy);
+      await page.mouse.down();
+      await page.mouse.move(pts[1].cx, pts[1].cy);
+      await page.mouse.up();
+      stroke(expected, start.width, start.height, pts, 5, 2);
+      const after = await editorMask(page);
+      assertSameMask(after.pixels, expected, 'class 2 painted');
+      assert.ok(after.pixels.includes(2), 'no pixel of class 2');
+    }, { server: server(), timeout: 300_000 });
+  });
+});

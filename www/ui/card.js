@@ -1,0 +1,307 @@
+// One result of the Segment panel: an image, its mask over it, its figures, and the user's
+// corrected mask once there is one (an annotation, see annotations.js), with what a training run
+// changed.
+
+import { el, announce, stem, saveBlob, sentence } from './dom.js';
+import { friendly, isAbort } from './client.js';
+import { Overlay } from './overlay.js';
+import { encodeGreyPng, maskToGrey } from './png.js';
+import { changedPixels, dice } from './editor/mask-ops.js';
+
+let added = 0;
+
+/** One image and its result (and, once corrected, the user's mask: an annotation). */
+export class Card {
+  /** @type {{ mask: Uint8Array, doubtful: Uint8Array, width: number, height: number, classes: number, foreground: number, doubt: number } | null} */
+  seg = null;
+  /** @type {Overlay | null} the result's overlay, in every look drawn so far */
+  overlay = null;
+  /** @type {import('./annotations.js').Annotation | null} the user's mask, once they opened the editor */
+  annotation = null;
+  pending = false;
+  stale = false;
+  #controller = null;
+  #listening = new AbortController();
+
+  /**
+   * @param {Blob} file
+   * @param {{ model, annotations, editor, style: () => { style: string, doubt: boolean } }} context
+   * @param {{ onRemove: (card: Card) => void, onSettle: () => void }} hooks
+   * @param {import('./annotations.js').Annotation} [restored]  a stored annotation to show as it was
+   */
+  constructor(file, context, hooks, restored) {
+    this.file = file;
+    Object.assign(this, context);
+    this.hooks = hooks;
+    this.added = ++added;
+    this.url = URL.createObjectURL(file);
+    const name = restored?.name ?? (file.name || 'image');
+    this.name = name;
+
+    this.img = el('img', { src: this.url, alt: `${name}, with its lesion mask drawn over it` });
+    this.canvas = el('canvas', { class: 'overlay', 'aria-hidden': 'true' });
+    this.figure = el('div', { class: 'figure', hidden: true }, this.img, this.canvas);
+    // Shown once the browser has decoded the picture; a corrupt one never appears.
+    this.img.addEventListener('load', () => {
+      this.figure.hidden = false;
+      // Bring the new result into view, only as far as needed (nothing moves if it is visible).
+      if (!restored) this.node.scrollIntoView({ block: 'nearest' });
+    }, { once: true });
+    this.img.addEventListener('error', () => this.figure.remove());
+
+    this.status = el('p', { class: 'card-status' });
+    this.change = el('p', { class: 'card-change', hidden: true });
+    this.stats = el('dl', { class: 'stats', hidden: true });
+    this.tags = el('p', { class: 'card-tags', hidden: true });
+    this.editButton = el('button', { type: 'button', class: 'button small primary', hidden: true, 'aria-label': `Correct the mask of ${name}` }, 'Correct mask');
+    this.editButton.addEventListener('click', () => this.edit());
+    this.download = el('button', { type: 'button', class: 'button small', hidden: true }, 'Download mask (PNG)');
+    this.download.addEventListener('click', () => this.saveMask());
+    this.cancelButton = el('button', { type: 'button', class: 'button small', hidden: true }, 'Cancel');
+    this.cancelButton.addEventListener('click', () => this.cancel());
+    const removeButton = el('button', { type: 'button', class: 'button small subtle', 'aria-label': `Remove ${name}` }, 'Remove');
+    removeButton.addEventListener('click', () => this.remove());
+
+    this.node = el('li', { class: 'card', dataset: { state: 'queued', name } },
+      el('div', { class: 'card-head' }, el('h3', { class: 'card-title', title: name }, name), removeButton),
+      this.figure,
+      this.tags,
+      this.status,
+      this.change,
+      this.stats,
+      el('div', { class: 'card-actions' }, this.editButton, this.download, this.cancelButton));
+
+    this.annotations.addEventListener('change', (e) => e.detail === this.annotation && this.#annotationChanged(), { signal: this.#listening.signal });
+    if (restored) this.#restore(restored);
+  }
+
+  /** Shows a stored annotation: the model's mask and figures as stored, the user's mask over it. */
+  #restore(a) {
+    this.annotation = a;
+    this.generation = this.model.generation;
+    this.seg = {
+      mask: a.modelMask ?? a.mask, doubtful: a.doubtful ?? new Uint8Array(a.mask.length),
+      width: a.width, height: a.height, classes: a.classes,
+      foreground: a.stats?.foreground ?? a.foreground, doubt: a.stats?.doubt ?? 0,
+    };
+    this.#showResult();
+    this.#showStats(null);
+    this.#state('done', '');
+  }
+
+  /** The mask the card shows and downloads: the user's once there is one. */
+  get mask() {
+    return this.annotation?.mask ?? this.seg?.mask;
+  }
+
+  /** @param {{ afterTraining?: boolean }} [why] */
+  async run({ afterTraining = false } = {}) {
+    this.#controller?.abort();
+    const controller = (this.#controller = new AbortController());
+    const before = afterTraining ? this.seg : null;
+    this.pending = true;
+    this.stale = false;
+    this.generation = this.model.generation;
+    this.#state('queued', this.model.busy === 'training' ? 'Waiting for training to finish…' : 'Waiting for the model…');
+    this.cancelButton.hidden = false;
+    this.download.hidden = true;
+    this.editButton.hidden = true;
+    this.hooks.onSettle();
+    let started = performance.now();
+    const onStart = () => {
+      started = performance.now();
+      if (controller === this.#controller) this.#state('running', afterTraining ? 'Segmenting with the new weights…' : 'Segmenting…');
+    };
+    try {
+      const seg = await this.model.segment(this.file, controller.signal, onStart);
+      if (controller !== this.#controller) return;
+      this.seg = seg;
+      this.#followModel(seg);
+      this.#showResult();
+      this.#showStats((performance.now() - started) / 1000);
+      this.#showChange(before, seg);
+      this.#state('done', '');
+      const flagged = seg.doubt > DOUBTFUL_ABOVE;
+      announce(`${this.name}: lesion area ${percent(seg.foreground)}${flagged ? '; doubtful, check this mask' : ''}.`);
+    } catch (e) {
+      if (controller !== this.#controller) return;
+      if (isAbort(e)) {
+        this.#state('cancelled', 'Cancelled.');
+        if (this.seg) this.#showResult();
+      } else {
+        const message = sentence(friendly(e).replace(/^image:\s*/, ''));
+        this.#state('error', message);
+        this.figure.remove();
+        announce(`${this.name}: ${message}`);
+      }
+    } finally {
+      if (controller === this.#controller) {
+        this.pending = false;
+        this.cancelButton.hidden = true;
+        this.hooks.onSettle();
+      }
+    }
+  }
+
+  /**
+   * A new model mask for an annotated image: the model's side is updated; the user's mask follows
+   * it only while they have not corrected it (a correction is never overwritten).
+   */
+  #followModel(seg) {
+    const a = this.annotation;
+    if (!a) return;
+    if (a.width !== seg.width || a.height !== seg.height) return;
+    a.modelMask = seg.mask;
+    a.doubtful = seg.doubtful;
+    a.stats = { foreground: seg.foreground, doubt: seg.doubt };
+    if (!a.corrected) a.mask = seg.mask.slice();
+    else a.corrected = changedPixels(a.mask, seg.mask) > 0;
+    this.annotations.changed(a);
+  }
+
+  #showResult() {
+    const { seg } = this;
+    this.overlay = new Overlay({ ...seg, mask: this.mask });
+    this.redraw();
+    this.download.hidden = false;
+    this.editButton.hidden = false;
+    this.node.dataset.doubtful = String(seg.doubt > DOUBTFUL_ABOVE);
+    this.#showTags();
+  }
+
+  #showTags() {
+    const a = this.annotation;
+    const tags = [];
+    if (a?.corrected) tags.push(el('span', { class: 'tag hand' }, 'corrected by hand'));
+    if (a?.inTraining) tags.push(el('span', { class: 'tag' }, 'in the fine-tuning set'));
+    this.tags.replaceChildren(...tags);
+    this.tags.hidden = tags.length === 0;
+    this.node.dataset.corrected = String(Boolean(a?.corrected));
+    this.editButton.textContent = a?.corrected ? 'Edit mask' : 'Correct mask';
+  }
+
+  /** What a training run changed: Dice against the user's mask before and after, or pixels changed. */
+  #showChange(before, seg) {
+    this.change.hidden = true;
+    if (!before || before.mask.length !== seg.mask.length) return;
+    const a = this.annotation;
+    if (a?.corrected) {
+      const was = dice(before.mask, a.mask, seg.classes);
+      const now = dice(seg.mask, a.mask, seg.classes);
+      const d = now - was;
+      this.change.replaceChildren('Model vs your mask: Dice ',
+        el('strong', { class: 'dice-before' }, was.toFixed(3)), ' → ', el('strong', { class: 'dice-after' }, now.toFixed(3)),
+        el('span', { class: d > 0.0005 ? 'delta up' : d < -0.0005 ? 'delta down' : 'delta same' }, ` (${d >= 0 ? '+' : '−'}${Math.abs(d).toFixed(3)})`));
+    } else {
+      const share = changedPixels(before.mask, seg.mask) / seg.mask.length;
+      this.change.textContent = `The new weights changed ${percent(share)} of this mask's pixels.`;
+    }
+    this.change.hidden = false;
+  }
+
+  /** The user's mask changed (in the editor, or flags): redraw and retag. */
+  #annotationChanged() {
+    if (!this.seg) return;
+    this.overlay = new Overlay({ ...this.seg, mask: this.mask });
+    this.redraw();
+    this.#showTags();
+  }
+
+  /** Opens the editor on this image, starting from the model's mask (or the user's, once made). */
+  async edit() {
+    if (!this.seg) return;
+    let a = this.annotation;
+    if (!a) {
+      const { seg } = this;
+      a = this.annotations.add({
+        name: this.name, image: this.file, width: seg.width, height: seg.height, classes: seg.classes,
+        mask: seg.mask.slice(), modelMask: seg.mask, doubtful: seg.doubtful,
+        stats: { foreground: seg.foreground, doubt: seg.doubt }, inResults: true,
+      });
+      this.annotation = a;
+    }
+    await this.editor.edit(a);
+    // Opened and left as it was, an annotation is nothing to keep.
+    if (this.annotation === a && !a.corrected && !a.inTraining) {
+      this.annotations.release(a, 'inResults');
+      this.annotation = null;
+      this.#annotationChanged();
+    }
+    this.editButton.focus();
+  }
+
+  #state(state, text) {
+    this.node.dataset.state = state;
+    this.status.textContent = text;
+    this.status.className = `card-status${state === 'error' ? ' error' : ''}`;
+    this.status.setAttribute('role', state === 'error' ? 'alert' : 'status');
+  }
+
+  /** @param {number | null} seconds  how long the run took (null for a restored result) */
+  #showStats(seconds) {
+    const { foreground, doubt, width, height } = this.seg;
+    const pixels = Math.round(foreground * width * height);
+    const flagged = doubt > DOUBTFUL_ABOVE;
+    const made = seconds == null ? 'restored' : `${seconds.toFixed(1)} s on ${this.model.state?.backend === 'webgpu' ? 'WebGPU' : 'CPU'}`;
+    this.stats.replaceChildren(
+      el('div', {}, el('dt', {}, 'Lesion area'),
+        el('dd', { class: 'area' }, foreground > 0 ? `${percent(foreground)} (${pixels.toLocaleString('en')} px)` : 'none found')),
+      el('div', { title: 'Share of the marked pixels (and of any the model was unsure of) whose probability lies between 20% and 80%' },
+        el('dt', {}, 'Doubt'),
+        el('dd', { class: `doubt${flagged ? ' flagged' : ''}` }, flagged ? `${percent(doubt)} — check this mask` : percent(doubt))),
+      el('div', {}, el('dt', {}, 'Image'), el('dd', {}, `${width}×${height} · ${made}`)),
+    );
+    this.stats.hidden = false;
+  }
+
+  redraw() {
+    if (!this.overlay) return;
+    const { style, doubt } = this.style();
+    this.overlay.draw(this.canvas, style, doubt);
+  }
+
+  /**
+   * Marks a finished result as made with other weights than those in use (or, back on the ones it
+   * was made with, as current again); returns 1 if it is out of date.
+   */
+  markStale() {
+    if (!this.seg || this.pending) return 0;
+    this.stale = this.generation !== this.model.generation;
+    this.node.dataset.stale = String(this.stale);
+    this.status.textContent = this.stale ? 'Made with other weights than those in use now.' : '';
+    return this.stale ? 1 : 0;
+  }
+
+  cancel() {
+    if (this.pending) this.#controller?.abort();
+  }
+
+  async saveMask() {
+    const blob = this.annotation
+      ? await this.annotation.maskPng()
+      : await encodeGreyPng(maskToGrey(this.seg.mask, this.seg.classes), this.seg.width, this.seg.height);
+    saveBlob(blob, `${stem(this.name)}_mask.png`);
+  }
+
+  remove() {
+    this.cancel();
+    this.#controller = null;
+    URL.revokeObjectURL(this.url);
+    this.node.remove();
+    this.#listening.abort();
+    if (this.annotation) this.annotations.release(this.annotation, 'inResults');
+    this.hooks.onRemove(this);
+  }
+}
+
+/**
+ * A mask whose doubt is above this is flagged for checking: chosen on real training photos with
+ * weights that had not seen them; on the validation photos it flags 8 of 56 masks, 4 of the 5 with
+ * Dice below 0.85 among them (README "Doubt").
+ */
+export const DOUBTFUL_ABOVE = 0.25;
+
+function percent(x) {
+  return `${(x * 100).toFixed(x < 0.1 ? 1 : 0)}%`;
+}
+

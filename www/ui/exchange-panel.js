@@ -1,0 +1,62 @@
+// The Fine-tune panel's Export and Import buttons: the user's pairs as a zip (exchange.js) and back.
+
+import { $, announce, saveBlob, sentence } from './dom.js';
+import { friendly } from './client.js';
+import { exportZip, importZip } from './exchange.js';
+
+/**
+ * @param {{ model: import('./model.js').Model, annotations: import('./annotations.js').Annotations, exportable: () => import('./annotations.js').Annotation[] }} parts
+ */
+export function setupExchange({ model, annotations, exportable }) {
+  const pairsMessage = $('#pairs-message');
+  const say = (text, error = false) => {
+    pairsMessage.textContent = text;
+    pairsMessage.className = `file-message${error ? ' error' : ''}`;
+    pairsMessage.hidden = false;
+    announce(text);
+  };
+  $('#export-pairs').addEventListener('click', async () => {
+    const list = exportable();
+    try {
+      const zip = await exportZip(list);
+      saveBlob(zip, `tinyunet-pairs-${new Date().toISOString().slice(0, 10)}.zip`);
+      say(`Exported ${list.length} pair${list.length === 1 ? '' : 's'} (images/ and masks/, as the command-line tool reads them).`);
+    } catch (e) {
+      say(`The pairs could not be exported: ${sentence(e.message)}`, true);
+    }
+  });
+  $('#import-pairs').addEventListener('change', async (e) => {
+    const file = e.target.files[0];
+    e.target.value = '';
+    if (file) await importFrom(file);
+  });
+
+  /** Brings back pairs from an exported zip (or any zip of images and masks) as the page's own. */
+  async function importFrom(file) {
+    const name = file.name || 'the zip';
+    let found;
+    try {
+      found = await importZip(file);
+    } catch (e) {
+      say(`${name}: ${sentence(e.message.replace(/^zip: /, ''))}`, true);
+      return;
+    }
+    const problems = [...found.unpaired.map((n) => `${n}: no image or no mask`)];
+    const arrived = [];
+    for (const p of found.pairs) {
+      try {
+        const read = await model.inspect({ image: p.image, mask: p.mask, name: p.name, labels: true });
+        arrived.push(annotations.add({
+          name: p.name, image: p.image, width: read.width, height: read.height, classes: read.classes,
+          mask: read.labels, corrected: p.corrected, inResults: p.inResults, inTraining: p.inTraining || !p.inResults,
+        }));
+      } catch (err) {
+        problems.push(friendly(err));
+      }
+    }
+    annotations.dispatchEvent(new CustomEvent('restored', { detail: arrived.filter((a) => a.inResults) }));
+    const got = `${name}: imported ${arrived.length} pair${arrived.length === 1 ? '' : 's'}`;
+    say(problems.length ? `${got}; ${problems.length} not: ${problems.slice(0, 3).join('; ')}${problems.length > 3 ? '…' : ''}` : `${got}.`, problems.length > 0);
+  }
+  return { importFrom };
+}
