@@ -12,6 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
+import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { startServer, demoServerOptions, launchBrowser, startRecordingProxy, withPage } from './harness.mjs';
 import { readZip } from '../../www/ui/zip.js';
@@ -199,7 +200,10 @@ describe('mask editor', () => {
       await openDemo(page, url);
       const card = await segmentSample(page, 'Generated 1', 'sample-1.jpg');
       const fromCard = labelsOf(decodeGrey((await download(page, card.locator('text=Download mask (PNG)'))).buffer));
-      await openEditor(page, card);
+      // Opened from the keyboard.
+      await card.locator('button', { hasText: 'Correct mask' }).focus();
+      await page.keyboard.press('Enter');
+      await page.locator('#editor[data-ready="true"]').waitFor();
       await screenshot(page, 'editor-1280x800-fit', t);
       assert.match(await page.locator('#editor-status').innerText(), /The model's mask, unchanged · 320×320/);
       const start = await editorMask(page);
@@ -409,6 +413,19 @@ describe('mask editor', () => {
         await page.waitForFunction(() => document.querySelectorAll('#pairs-body tr[data-corrected="true"]').length === 2);
         assert.match(await page.locator('#pairs-summary').innerText(), /2 pairs ready · 2 corrected by hand · 1 held back/);
 
+        // "Review the least certain first": a third result, then the order by doubt.
+        await segmentSample(page, 'Generated 5', 'sample-5.jpg');
+        const order = () => page.locator('#results > .card').evaluateAll((cards) => cards.map((c) => ({ name: c.dataset.name, doubt: Number(c.dataset.doubt) })));
+        const newest = await order();
+        assert.deepEqual(newest.map((c) => c.name), ['sample-5.jpg', 'isic-0010018.jpg', 'sample-2.jpg']);
+        await page.selectOption('#sort-results', 'doubt');
+        const byDoubt = await order();
+        assert.deepEqual(byDoubt, [...newest].sort((a, b) => b.doubt - a.doubt), 'not ordered by doubt');
+        t.diagnostic(`by doubt: ${byDoubt.map((c) => `${c.name} ${c.doubt.toFixed(3)}`).join(', ')}`);
+        await page.selectOption('#sort-results', 'newest');
+        assert.deepEqual(await order(), newest);
+        await page.locator('.card[data-name="sample-5.jpg"] button', { hasText: 'Remove' }).click();
+
         // One short epoch; then every result is made again with the new weights and says what changed.
         await page.locator('#epochs').fill('1');
         await page.click('#train-start');
@@ -460,6 +477,18 @@ describe('mask editor', () => {
         const zipMask = (n) => decodeGrey(Buffer.from(entries.find((e) => e.name === n).data)).pixels;
         assertSameMask(zipMask('masks/sample-2_segmentation.png'), masks['sample-2.jpg'], 'exported mask');
         assert.deepEqual(Buffer.from(entries.find((e) => e.name === 'images/sample-2.jpg').data), fs.readFileSync(path.join(ROOT, 'www/samples/sample-2.jpg')), 'the exported image is the original file');
+        // Unzipped, it is a folder the command-line tool reads as it is (built by `cargo test --features cli`).
+        const unzipped = fs.mkdtempSync(path.join(os.tmpdir(), 'tinyunet-export-'));
+        for (const e of entries) {
+          fs.mkdirSync(path.dirname(path.join(unzipped, e.name)), { recursive: true });
+          fs.writeFileSync(path.join(unzipped, e.name), e.data);
+        }
+        const cli = process.env.TINYUNET_BIN ?? path.join(ROOT, 'target/debug/tinyunet');
+        assert.ok(fs.existsSync(cli), `${cli} is missing: build it with cargo build --features cli (./build.sh test does)`);
+        const scored = execFileSync(cli, ['eval', '--images', path.join(unzipped, 'images'), '--masks', path.join(unzipped, 'masks'), '--size', '64'], { encoding: 'utf8' });
+        assert.match(scored, /mean_dice=0\.\d{4} mean_iou=0\.\d{4} images=2 /);
+        t.diagnostic(`the CLI on the exported folder: ${scored.trim().split('\n').at(-1)}`);
+        fs.rmSync(unzipped, { recursive: true, force: true });
 
         // Clear everything (results and pairs); after a reload nothing comes back.
         await page.click('#clear-results');

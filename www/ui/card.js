@@ -101,6 +101,7 @@ export class Card {
     const before = afterTraining ? this.seg : null;
     this.pending = true;
     this.stale = false;
+    this.node.dataset.stale = 'false';
     this.generation = this.model.generation;
     this.#state('queued', this.model.busy === 'training' ? 'Waiting for training to finish…' : 'Waiting for the model…');
     this.cancelButton.hidden = false;
@@ -166,6 +167,7 @@ export class Card {
     this.download.hidden = false;
     this.editButton.hidden = false;
     this.node.dataset.doubtful = String(seg.doubt > DOUBTFUL_ABOVE);
+    this.node.dataset.doubt = String(seg.doubt);
     this.#showTags();
   }
 
