@@ -125,6 +125,18 @@ function filled(mask, width, height) {
   return out;
 }
 
+/** Foreground Dice of two masks (any non-zero value is lesion). */
+function diceOf(a, b) {
+  let both = 0;
+  let sum = 0;
+  for (let i = 0; i < a.length; i++) {
+    const [x, y] = [a[i] ? 1 : 0, b[i] ? 1 : 0];
+    both += x & y;
+    sum += x + y;
+  }
+  return sum ? (2 * both) / sum : 1;
+}
+
 function assertSameMask(actual, expected, what) {
   assert.equal(actual.length, expected.length, `${what}: size`);
   let differ = 0;
@@ -236,6 +248,19 @@ describe('mask editor', () => {
       stroke(expected, W, H, m, 6, 1);
       history.push(expected.slice());
       assertSameMask(labelsOf(await editorMask(page)), expected, 'mouse stroke');
+      // What is shown is where it was drawn: under the stroke the screen is cyan-tinted (blue
+      // above red), beside it skin (red above blue). Read from the editor's canvas.
+      await settle(page);
+      const shown = (p) => page.locator('#editor-canvas').evaluate((c, p) => {
+        const r = c.getBoundingClientRect();
+        const k = c.width / r.width;
+        const d = c.getContext('2d').getImageData(Math.floor((p.cx - r.left) * k), Math.floor((p.cy - r.top) * k), 1, 1).data;
+        return { r: d[0], b: d[2] };
+      }, p);
+      const under = await shown(at(75, 46));
+      assert.ok(under.b > under.r + 40, `not drawn under the stroke: ${JSON.stringify(under)}`);
+      const beside = await shown(at(75, 70));
+      assert.ok(expected[70 * W + 75] === 0 && beside.r > beside.b, `drawn beside the stroke: ${JSON.stringify(beside)}`);
 
       // The eraser (by its key), across the stroke and the lesion.
       await page.keyboard.press('e');
@@ -332,8 +357,9 @@ describe('mask editor', () => {
       // Enter on "Add to fine-tuning" adds the pair; Esc closes and focus returns to the card.
       await page.locator('#editor-canvas').focus();
       await page.keyboard.press(']');
-      assert.notEqual(await page.locator('#editor-size-value').innerText(), '10 px');
+      assert.equal(await page.locator('#editor-size-value').innerText(), '12 px');
       await page.keyboard.press('[');
+      assert.equal(await page.locator('#editor-size-value').innerText(), '10 px');
       await page.locator('#editor-close').focus();
       const reached = [];
       for (let i = 0; i < 40; i++) {
@@ -381,6 +407,18 @@ describe('mask editor', () => {
       await page.locator('#pairs-body tr[data-corrected="true"]').waitFor();
       assert.match(await page.locator('#pairs-summary').innerText(), /1 pair ready · 1 corrected by hand/);
       assert.deepEqual(log.errors, [], log.format());
+
+      // The tab crashes: what was saved as it changed is all there in a new tab.
+      await page.waitForFunction(() => document.body.dataset.annotationsSaved === 'saved');
+      const crashed = new Promise((resolve) => page.once('crash', resolve));
+      const cdp2 = await context.newCDPSession(page);
+      cdp2.send('Page.crash').catch(() => {});
+      await crashed;
+      const fresh = await context.newPage();
+      await openDemo(fresh, url);
+      await fresh.locator('#pairs-body tr[data-corrected="true"]').waitFor();
+      const back = fresh.locator('.card[data-name="sample-1.jpg"][data-corrected="true"]');
+      assertSameMask(labelsOf(decodeGrey((await download(fresh, back.locator('text=Download mask (PNG)'))).buffer)), expected, 'after the tab crashed');
     }, { server: server(), timeout: 300_000 });
   });
 
@@ -394,8 +432,10 @@ describe('mask editor', () => {
         await openDemo(page, url);
         // Two results corrected by a stroke each and added to the fine-tuning set.
         const masks = {};
+        const modelMasks = {};
         for (const [label, name, from, to] of [['Generated 2', 'sample-2.jpg', [40, 40], [200, 120]], ['Real photo 1', 'isic-0010018.jpg', [30, 30], [90, 200]]]) {
           const card = await segmentSample(page, label, name);
+          modelMasks[name] = decodeGrey((await download(page, card.locator('text=Download mask (PNG)'))).buffer).pixels;
           await openEditor(page, card);
           await page.click('#editor-actual');
           await page.locator('#editor-size').fill('16');
@@ -421,6 +461,7 @@ describe('mask editor', () => {
         await page.selectOption('#sort-results', 'doubt');
         const byDoubt = await order();
         assert.deepEqual(byDoubt, [...newest].sort((a, b) => b.doubt - a.doubt), 'not ordered by doubt');
+        assert.notDeepEqual(byDoubt, newest, 'pick samples whose doubt order is not the newest-first order');
         t.diagnostic(`by doubt: ${byDoubt.map((c) => `${c.name} ${c.doubt.toFixed(3)}`).join(', ')}`);
         await page.selectOption('#sort-results', 'newest');
         assert.deepEqual(await order(), newest);
@@ -440,7 +481,10 @@ describe('mask editor', () => {
         for (const name of Object.keys(masks)) {
           await page.locator(`.card[data-name="${name}"] .card-change`).waitFor({ timeout: 300_000 });
           const change = await page.locator(`.card[data-name="${name}"] .card-change`).innerText();
-          assert.match(change, /^Model vs your mask: Dice \d\.\d{3} → \d\.\d{3} \([+−]\d\.\d{3}\)$/);
+          const [, was] = change.match(/^Model vs your mask: Dice (\d\.\d{3}) → \d\.\d{3} \([+−]\d\.\d{3}\)$/) ?? [];
+          assert.ok(was, `the change line: ${change}`);
+          // "Before" is the model's mask before the run against the user's, as computed here.
+          assert.equal(was, diceOf(modelMasks[name], masks[name]).toFixed(3), `${name}: ${change}`);
           t.diagnostic(`${name}: ${change}`);
         }
         await page.waitForFunction(() => document.querySelectorAll('.card[data-state="done"]').length === 2, null, { timeout: 300_000 });
@@ -463,6 +507,13 @@ describe('mask editor', () => {
           const card = page.locator(`.card[data-name="${name}"]`);
           assertSameMask(decodeGrey((await download(page, card.locator('text=Download mask (PNG)'))).buffer).pixels, pixels, `${name} after a reload`);
         }
+        // A cancelled run leaves the pairs and their masks as they were.
+        await page.locator('#epochs').fill('50');
+        await page.click('#train-start');
+        await page.waitForFunction(() => Number(document.querySelector('#train-chart').dataset.points) >= 1, null, { timeout: SLOW });
+        await page.click('#train-cancel');
+        await page.locator('#train-start').waitFor({ state: 'visible', timeout: SLOW });
+        assert.equal(await page.locator('#pairs-body tr[data-corrected="true"]').count(), 2, 'a cancelled run lost pairs');
         // Still editable after the reload: the editor opens on the stored mask.
         await openEditor(page, page.locator('.card[data-name="sample-2.jpg"]'));
         assertSameMask((await editorMask(page)).pixels, masks['sample-2.jpg'], 'the editor after a reload');
@@ -547,6 +598,35 @@ describe('mask editor', () => {
     }, { server: server(), timeout: 300_000 });
   });
 
+  test('a second tab of the page does not overwrite the first one\'s work: it says so and saves once the first is closed', { timeout: SLOW }, async () => {
+    await withPage(async ({ page, url, context }) => {
+      await openDemo(page, url);
+      const second = await context.newPage();
+      await openDemo(second, url);
+      await second.locator('.notice[data-key="annotations-storage"]').filter({ hasText: /open in another tab/ }).waitFor();
+      const card = await segmentSample(second, 'Generated 6', 'sample-6.jpg');
+      await openEditor(second, card);
+      const at = await mapper(second);
+      const [a, b] = [at(60, 60), at(150, 90)];
+      await second.mouse.move(a.cx, a.cy);
+      await second.mouse.down();
+      await second.mouse.move(b.cx, b.cy);
+      await second.mouse.up();
+      const edited = (await editorMask(second)).pixels;
+      assert.match(await second.locator('#editor-saved').innerText(), /^Not saved: this page is open in another tab/);
+      await second.click('#editor-close');
+      // The first tab goes: the second one now writes, and a third tab finds its work.
+      await page.close();
+      await second.waitForFunction(() => document.body.dataset.annotationsSaved === 'saved', null, { timeout: 30_000 });
+      assert.equal(await second.locator('.notice[data-key="annotations-storage"]').count(), 0);
+      await second.close();
+      const third = await context.newPage();
+      await openDemo(third, url);
+      const back = third.locator('.card[data-name="sample-6.jpg"][data-corrected="true"]');
+      assertSameMask(decodeGrey((await download(third, back.locator('text=Download mask (PNG)'))).buffer).pixels, edited, 'saved by the second tab');
+    }, { server: server(), timeout: 300_000 });
+  });
+
   test('with three-class weights the brush paints the chosen class', { timeout: SLOW }, async () => {
     await withPage(async ({ page, url }) => {
       await openDemo(page, url);
@@ -579,6 +659,23 @@ describe('mask editor', () => {
       const after = await editorMask(page);
       assertSameMask(after.pixels, expected, 'class 2 painted');
       assert.ok(after.pixels.includes(2), 'no pixel of class 2');
+      await page.click('#editor-add');
+      await page.click('#editor-close');
+      const zip = await download(page, page.locator('#export-pairs'));
+      const manifest = JSON.parse(Buffer.from((await readZip(zip.buffer)).find((e) => e.name === 'annotations.json').data).toString('utf8'));
+      assert.equal(manifest.pairs[0].classes, 3);
+
+      // Back on one-class weights, the three-class pair is flagged, not trained on, and a
+      // three-class export is refused by name rather than read as empty masks.
+      await page.click('#weights-reset');
+      await page.click('#weights-reset-confirm');
+      await page.waitForFunction(() => document.body.dataset.model === 'ready' && document.body.dataset.weights !== 'user', null, { timeout: 120_000 });
+      const row = page.locator('#pairs-body tr[data-corrected="true"]');
+      await row.and(page.locator('[data-status="error"]')).waitFor();
+      assert.match(await row.innerText(), /Its mask has 3 classes, the weights in use 1: not trained on/);
+      assert.equal(await page.locator('#train-start').isDisabled(), true);
+      await page.setInputFiles('#import-pairs', { name: zip.name, mimeType: 'application/zip', buffer: zip.buffer });
+      await page.locator('#pairs-message.error').filter({ hasText: /imported 0 pairs; 1 not: sample-4\.jpg: its mask has 3 classes, the weights in use 1/ }).waitFor();
     }, { server: server(), timeout: 300_000 });
   });
 });

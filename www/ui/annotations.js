@@ -1,16 +1,27 @@
 // The user's annotation work: images whose mask was corrected by hand (in the editor) or that were
 // added to the fine-tuning set from the page. It is data, so it is kept in IndexedDB as it changes
-// (a moment after each edit, and at once when the tab is hidden), survives reloads, crashes and
-// failed runs, and stays in memory when storage refuses it.
+// (each change is written as soon as the one before it is), survives reloads, crashes and failed
+// runs, and stays in memory when storage refuses it (tried again later). The mask and the flags
+// are one small record; the image and the model's masks, which change far less often, another.
 //
 // Events: 'change' (detail: the annotation; also for new ones), 'remove' (detail: the annotation),
+// 'restored' (detail: annotations back from storage, an import or an undone removal),
 // 'storage' (the saving state changed: `saving`, `problem`).
 
 import * as store from './store.js';
 import { encodeGreyPng, maskToGrey } from './png.js';
 
-/** How long after an edit it is saved: strokes in quick succession become one write. */
-const SAVE_AFTER_MS = 250;
+/** Changes within this many milliseconds become one write (a stroke's end and its flags). */
+const COALESCE_MS = 30;
+/** After a refused write, the next try: doubling from this up to a minute. */
+const RETRY_MS = 5000;
+/**
+ * One tab writes at a time (a Web Lock): a second tab's stale copies would otherwise overwrite
+ * or delete the first one's work. The second keeps its edits in memory and writes them once the
+ * first is closed.
+ */
+const LOCK = 'tinyunet-demo-annotations';
+const OTHER_TAB = 'this page is open in another tab, which keeps them; close that tab to save the ones made here';
 
 export class Annotation {
   /**
@@ -35,6 +46,10 @@ export class Annotation {
       created: Date.now(),
     }, r);
     this.version = 0;
+    /** Counts changes of the image, model mask or doubtful pixels (written with their own record). */
+    this.partsVersion = 1;
+    this.savedPartsVersion = r.fromStorage ? 1 : 0;
+    delete this.fromStorage;
     this.#png = null;
   }
 
@@ -56,25 +71,35 @@ export class Annotation {
     return n / this.mask.length;
   }
 
+  /** The small record: the user's mask and what the page knows of it (written on every change). */
   record() {
-    const { id, name, image, width, height, classes, mask, modelMask, doubtful, corrected, inResults, inTraining, stats, created } = this;
-    return { id, name, image, width, height, classes, mask, modelMask, doubtful, corrected, inResults, inTraining, stats, created, saved: Date.now() };
+    const { id, name, width, height, classes, mask, corrected, inResults, inTraining, stats, created } = this;
+    return { id, name, width, height, classes, mask, corrected, inResults, inTraining, stats, created, saved: Date.now() };
+  }
+
+  /** The large, seldom changing record: the image as given and the model's side of the mask. */
+  parts() {
+    return { image: this.image, modelMask: this.modelMask, doubtful: this.doubtful };
   }
 }
 
 export class Annotations extends EventTarget {
   /** @type {Map<string, Annotation>} */
   all = new Map();
-  /** True while an edit waits to be written. */
+  /** True while a change waits to be written. */
   saving = false;
   /** Why the last write failed (null when everything is stored). */
   problem = null;
   #dirty = new Set();
   #timer = 0;
-  #writing = Promise.resolve();
+  #retryMs = RETRY_MS;
+  #writing = null;
+  /** Resolves once this tab holds the lock (every write waits for it). */
+  #owned;
 
   constructor() {
     super();
+    this.#owned = this.#claim();
     // A hidden tab may be closed or discarded without another event: write now.
     addEventListener('visibilitychange', () => document.visibilityState === 'hidden' && this.flush());
     addEventListener('pagehide', () => this.flush());
@@ -92,7 +117,7 @@ export class Annotations extends EventTarget {
     const out = [];
     for (const r of records) {
       if (!(r?.mask instanceof Uint8Array) || !(r.image instanceof Blob) || r.mask.length !== r.width * r.height) continue;
-      const a = new Annotation(r);
+      const a = new Annotation({ ...r, fromStorage: true });
       this.all.set(a.id, a);
       out.push(a);
     }
@@ -107,58 +132,126 @@ export class Annotations extends EventTarget {
     return a;
   }
 
-  /** Call after changing `a` (its mask or its flags): saves it soon and tells the panels. */
-  changed(a) {
+  /**
+   * Call after changing `a` (its mask or its flags; `parts` when its image, model mask or
+   * doubtful pixels changed): writes it as soon as possible and tells the panels.
+   */
+  changed(a, { parts = false } = {}) {
     a.version++;
+    if (parts) a.partsVersion++;
     this.#dirty.add(a.id);
     this.saving = true;
     this.#emit('storage');
-    clearTimeout(this.#timer);
-    this.#timer = setTimeout(() => this.flush(), SAVE_AFTER_MS);
+    this.#schedule(COALESCE_MS);
     this.dispatchEvent(new CustomEvent('change', { detail: a }));
   }
 
   /**
-   * Drops `a` from the results or the training pairs; once it is in neither it is deleted.
+   * Drops `a` from the results or the training pairs; once it is in neither it is deleted, and
+   * returned (so that the caller can offer to bring it back with `bringBack`).
    * @param {'inResults' | 'inTraining'} where
+   * @returns {Annotation | null}
    */
   release(a, where) {
-    if (!this.all.has(a.id)) return;
+    if (!this.all.has(a.id)) return null;
     a[where] = false;
     if (a.inResults || a.inTraining) {
       this.changed(a);
-      return;
+      return null;
     }
     this.all.delete(a.id);
     this.#dirty.delete(a.id);
-    this.#writing = this.#writing.then(() => store.deleteAnnotation(a.id)).catch(() => {});
+    this.#queue(() => store.deleteAnnotation(a.id).catch(() => {}));
     this.dispatchEvent(new CustomEvent('remove', { detail: a }));
+    return a;
+  }
+
+  /**
+   * Undoes removals: the annotations come back where they were (`where` says which place);
+   * 'restored' tells the panels unless `quiet` (the caller shows them itself).
+   */
+  bringBack(list, where, { quiet = false } = {}) {
+    for (const a of list) {
+      a[where] = true;
+      a.savedPartsVersion = 0;
+      this.all.set(a.id, a);
+      this.changed(a);
+    }
+    if (!quiet) this.dispatchEvent(new CustomEvent('restored', { detail: list }));
   }
 
   /** Writes every pending change now; resolves when they are written (or have failed). */
   flush() {
     clearTimeout(this.#timer);
+    this.#timer = 0;
+    return this.#queue(() => this.#write());
+  }
+
+  #schedule(ms) {
+    if (this.#timer) return;
+    this.#timer = setTimeout(() => {
+      this.#timer = 0;
+      this.flush();
+    }, ms);
+  }
+
+  #claim() {
+    if (!navigator.locks) return Promise.resolve();
+    return new Promise((resolve) => {
+      // Held until the tab goes away: the callback's promise never settles.
+      const hold = () => {
+        resolve();
+        if (this.problem === OTHER_TAB) this.#setProblem(null);
+        return new Promise(() => {});
+      };
+      navigator.locks.request(LOCK, { ifAvailable: true }, (lock) => {
+        if (lock) return hold();
+        this.#setProblem(OTHER_TAB);
+        navigator.locks.request(LOCK, hold);
+        return undefined;
+      }).catch(() => resolve());
+    });
+  }
+
+  /** Runs storage jobs one after another (once this tab may write), so a deletion never overtakes a write. */
+  #queue(job) {
+    const run = (this.#writing ?? this.#owned).then(job);
+    this.#writing = run.finally(() => {
+      if (this.#writing === tail) this.#writing = null;
+    });
+    const tail = this.#writing;
+    return run;
+  }
+
+  async #write() {
     const ids = [...this.#dirty];
     this.#dirty.clear();
-    this.#writing = this.#writing.then(async () => {
-      for (const id of ids) {
-        const a = this.all.get(id);
-        if (!a) continue;
-        try {
-          await store.saveAnnotation(a.record());
-          if (this.problem) this.#setProblem(null);
-        } catch (e) {
-          // Kept in memory and tried again with the next change.
-          this.#dirty.add(id);
-          this.#setProblem(e.quota
-            ? "this browser's storage for the page is full"
-            : `this browser refused to store them (${e.message})`);
-        }
+    let failed = null;
+    for (const id of ids) {
+      const a = this.all.get(id);
+      if (!a) continue;
+      const partsVersion = a.partsVersion;
+      try {
+        await store.saveAnnotation(a.record(), a.savedPartsVersion === partsVersion ? null : a.parts());
+        a.savedPartsVersion = partsVersion;
+      } catch (e) {
+        // Kept in memory, and tried again with the next change or after a while.
+        this.#dirty.add(id);
+        failed = e.quota ? "this browser's storage for the page is full" : `this browser refused to store them (${e.message})`;
       }
-      this.saving = this.#dirty.size > 0 && !this.problem;
-      this.#emit('storage');
-    });
-    return this.#writing;
+    }
+    if (failed) {
+      this.#setProblem(failed);
+      clearTimeout(this.#timer);
+      this.#timer = 0;
+      this.#schedule(this.#retryMs);
+      this.#retryMs = Math.min(60_000, this.#retryMs * 2);
+    } else if (this.#dirty.size === 0) {
+      this.#retryMs = RETRY_MS;
+      if (this.problem && this.problem !== OTHER_TAB) this.#setProblem(null);
+    }
+    this.saving = this.#dirty.size > 0 && !this.problem;
+    this.#emit('storage');
   }
 
   #setProblem(problem) {

@@ -22,11 +22,13 @@ export class Card {
   stale = false;
   #controller = null;
   #listening = new AbortController();
+  /** An annotation opened and left unchanged: not stored, but its edits can still be undone. */
+  #parked = null;
 
   /**
    * @param {Blob} file
    * @param {{ model, annotations, editor, style: () => { style: string, doubt: boolean } }} context
-   * @param {{ onRemove: (card: Card) => void, onSettle: () => void }} hooks
+   * @param {{ onRemove: (card: Card) => void, onSettle: () => void, onDeleted: (list: object[]) => void }} hooks
    * @param {import('./annotations.js').Annotation} [restored]  a stored annotation to show as it was
    */
   constructor(file, context, hooks, restored) {
@@ -60,7 +62,10 @@ export class Card {
     this.cancelButton = el('button', { type: 'button', class: 'button small', hidden: true }, 'Cancel');
     this.cancelButton.addEventListener('click', () => this.cancel());
     const removeButton = el('button', { type: 'button', class: 'button small subtle', 'aria-label': `Remove ${name}` }, 'Remove');
-    removeButton.addEventListener('click', () => this.remove());
+    removeButton.addEventListener('click', () => {
+      const gone = this.remove();
+      if (gone) this.hooks.onDeleted([gone]);
+    });
 
     this.node = el('li', { class: 'card', dataset: { state: 'queued', name } },
       el('div', { class: 'card-head' }, el('h3', { class: 'card-title', title: name }, name), removeButton),
@@ -87,6 +92,8 @@ export class Card {
     this.#showResult();
     this.#showStats(null);
     this.#state('done', '');
+    // Imported masks come without the model's: it is made now, for the figures and for "before".
+    if (!a.modelMask) queueMicrotask(() => this.run());
   }
 
   /** The mask the card shows and downloads: the user's once there is one. */
@@ -150,14 +157,19 @@ export class Card {
    */
   #followModel(seg) {
     const a = this.annotation;
-    if (!a) return;
-    if (a.width !== seg.width || a.height !== seg.height) return;
+    // A mask of other labels (weights with another class count) or size is not this one's model.
+    if (!a || a.width !== seg.width || a.height !== seg.height || a.classes !== seg.classes) return;
     a.modelMask = seg.mask;
     a.doubtful = seg.doubtful;
     a.stats = { foreground: seg.foreground, doubt: seg.doubt };
-    if (!a.corrected) a.mask = seg.mask.slice();
-    else a.corrected = changedPixels(a.mask, seg.mask) > 0;
-    this.annotations.changed(a);
+    // Only an untouched mask that is no pair yet follows the model, and never under the editor's
+    // hands: in place, so that nothing holds a stale copy, and with its undo history dropped.
+    const editing = this.editor.a === a && this.editor.dialog.open;
+    if (!a.corrected && !a.inTraining && !editing) {
+      a.mask.set(seg.mask);
+      this.editor.forget(a);
+    }
+    this.annotations.changed(a, { parts: true });
   }
 
   #showResult() {
@@ -212,7 +224,13 @@ export class Card {
   /** Opens the editor on this image, starting from the model's mask (or the user's, once made). */
   async edit() {
     if (!this.seg) return;
-    let a = this.annotation;
+    let a = this.annotation ?? this.#parked;
+    if (a === this.#parked && a) {
+      // Left unchanged earlier: back in the collection, with its undo history.
+      this.#parked = null;
+      this.annotation = a;
+      this.annotations.bringBack([a], 'inResults', { quiet: true });
+    }
     if (!a) {
       const { seg } = this;
       a = this.annotations.add({
@@ -223,10 +241,12 @@ export class Card {
       this.annotation = a;
     }
     await this.editor.edit(a);
-    // Opened and left as it was, an annotation is nothing to keep.
+    // Opened and left as the model made it, an annotation is nothing to store; it is kept on the
+    // card (with its undo history: "back to the model's mask" can still be undone) until it is.
     if (this.annotation === a && !a.corrected && !a.inTraining) {
       this.annotations.release(a, 'inResults');
       this.annotation = null;
+      this.#parked = a;
       this.#annotationChanged();
     }
     this.editButton.focus();
@@ -285,14 +305,19 @@ export class Card {
     saveBlob(blob, `${stem(this.name)}_mask.png`);
   }
 
+  /**
+   * Takes the card away; the corrected annotation this deleted (to be offered back), if any.
+   * @returns {import('./annotations.js').Annotation | null}
+   */
   remove() {
     this.cancel();
     this.#controller = null;
     URL.revokeObjectURL(this.url);
     this.node.remove();
     this.#listening.abort();
-    if (this.annotation) this.annotations.release(this.annotation, 'inResults');
+    const gone = this.annotation ? this.annotations.release(this.annotation, 'inResults') : null;
     this.hooks.onRemove(this);
+    return gone?.corrected ? gone : null;
   }
 }
 

@@ -34,16 +34,23 @@ export function announce(text) {
 
 /**
  * Shows (or replaces) a notice under the header. `kind` is `info`, `warning` or `error`;
- * the same `key` replaces the earlier notice; `text` null removes it.
+ * the same `key` replaces the earlier notice; `text` null removes it. With `action`, the notice
+ * has a button that runs it and then closes the notice.
+ * @param {{ label: string, run: () => void } | null} [action]
  */
-export function notice(key, kind, text) {
+export function notice(key, kind, text, action = null) {
   const box = $('#notices');
   box.querySelector(`[data-key="${key}"]`)?.remove();
   if (text == null) return;
   const close = el('button', { type: 'button', class: 'notice-close', 'aria-label': 'Dismiss this notice' }, '×');
+  const button = action ? el('button', { type: 'button', class: 'button small notice-action' }, action.label) : null;
   const node = el('div', { class: `notice notice-${kind}`, dataset: { key }, role: kind === 'error' ? 'alert' : null },
-    el('p', {}, text), close);
+    el('p', {}, text, button ? ' ' : null, button), close);
   close.addEventListener('click', () => node.remove());
+  button?.addEventListener('click', () => {
+    node.remove();
+    action.run();
+  });
   box.append(node);
 }
 

@@ -43,7 +43,20 @@ export function setupExchange({ model, annotations, exportable }) {
     }
     const problems = [...found.unpaired.map((n) => `${n}: no image or no mask`)];
     const arrived = [];
+    const classes = model.state?.classes;
+    let already = 0;
     for (const p of found.pairs) {
+      // Masks of other labels would be read as something else (class 2 as background in a
+      // one-class model): refused with the reason, never turned into empty masks.
+      if (p.classes && classes && p.classes !== classes) {
+        problems.push(`${p.name}: its mask has ${p.classes} classes, the weights in use ${classes}`);
+        continue;
+      }
+      // The same zip twice must not make the same pair twice (it could be trained on and held back).
+      if (await isHere(p)) {
+        already++;
+        continue;
+      }
       try {
         const read = await model.inspect({ image: p.image, mask: p.mask, name: p.name, labels: true });
         arrived.push(annotations.add({
@@ -55,8 +68,19 @@ export function setupExchange({ model, annotations, exportable }) {
       }
     }
     annotations.dispatchEvent(new CustomEvent('restored', { detail: arrived.filter((a) => a.inResults) }));
-    const got = `${name}: imported ${arrived.length} pair${arrived.length === 1 ? '' : 's'}`;
+    const got = `${name}: imported ${arrived.length} pair${arrived.length === 1 ? '' : 's'}${already ? ` (${already} already here)` : ''}`;
     say(problems.length ? `${got}; ${problems.length} not: ${problems.slice(0, 3).join('; ')}${problems.length > 3 ? '…' : ''}` : `${got}.`, problems.length > 0);
   }
+  /** An annotation of the same name with the same image bytes already exists. */
+  async function isHere(p) {
+    const bytes = new Uint8Array(await p.image.arrayBuffer());
+    for (const a of annotations.all.values()) {
+      if (a.name !== p.name || a.image.size !== bytes.length) continue;
+      const theirs = new Uint8Array(await a.image.arrayBuffer());
+      if (theirs.every((v, i) => v === bytes[i])) return true;
+    }
+    return false;
+  }
+
   return { importFrom };
 }

@@ -50,7 +50,7 @@ export async function exportZip(list) {
  * The image/mask pairs in a zip (ours, or any with images and masks paired by name and folder as
  * the page pairs dropped files), with what the manifest says of each.
  * @param {Blob} zip
- * @returns {Promise<{ pairs: { name: string, image: File, mask: File, corrected: boolean, inResults: boolean, inTraining: boolean }[], unpaired: string[] }>}
+ * @returns {Promise<{ pairs: { name: string, image: File, mask: File, classes: number | null, corrected: boolean, inResults: boolean, inTraining: boolean }[], unpaired: string[] }>}
  */
 export async function importZip(zip) {
   const entries = await readZip(zip);
@@ -77,7 +77,7 @@ export async function importZip(zip) {
         continue;
       }
       pairs.push({
-        name: String(p.name), image: file(image), mask: file(mask),
+        name: String(p.name), image: file(image), mask: file(mask), classes: Number.isInteger(p.classes) ? p.classes : null,
         corrected: Boolean(p.corrected), inResults: Boolean(p.inResults), inTraining: p.inTraining !== false,
       });
     }
@@ -96,7 +96,7 @@ export async function importZip(zip) {
   }
   const pairs = [];
   for (const slot of found.values()) {
-    if (slot.image && slot.mask) pairs.push({ ...slot, corrected: false, inResults: false, inTraining: true });
+    if (slot.image && slot.mask) pairs.push({ ...slot, classes: null, corrected: false, inResults: false, inTraining: true });
     else unpaired.push(slot.name);
   }
   return { pairs, unpaired };

@@ -7,6 +7,7 @@
 import { $, el, announce } from './dom.js';
 import { Card } from './card.js';
 import { SAMPLES, fetchSample } from './samples.js';
+import { offerBack } from './removed.js';
 
 /**
  * @param {import('./model.js').Model} model
@@ -94,7 +95,7 @@ export function setupSegmentPanel(model, annotations, editor) {
     for (const card of cards) card.cancel();
   });
   clear.addEventListener('click', () => {
-    for (const card of [...cards]) card.remove();
+    offerBack(annotations, [...cards].map((card) => card.remove()).filter(Boolean), 'inResults');
   });
 
   /** Newest first, or the least certain first ("review those first"); unfinished ones last. */
@@ -132,6 +133,7 @@ export function setupSegmentPanel(model, annotations, editor) {
       cards.delete(card);
       toolbar();
     },
+    onDeleted: (list) => offerBack(annotations, list, 'inResults'),
     onSettle: () => {
       toolbar();
       if (sort.value === 'doubt') order();

@@ -5,6 +5,8 @@
 const DB_NAME = 'tinyunet-demo';
 const STORE = 'weights';
 const ANNOTATIONS = 'annotations';
+/** Each annotation's image and model masks: large, written only when they change. */
+const PARTS = 'annotation-parts';
 const KEY = 'current';
 
 /**
@@ -31,7 +33,7 @@ function open() {
     const request = indexedDB.open(DB_NAME, 2);
     request.onupgradeneeded = () => {
       const db = request.result;
-      for (const name of [STORE, ANNOTATIONS]) if (!db.objectStoreNames.contains(name)) db.createObjectStore(name);
+      for (const name of [STORE, ANNOTATIONS, PARTS]) if (!db.objectStoreNames.contains(name)) db.createObjectStore(name);
     };
     request.onsuccess = () => resolve(request.result);
     request.onerror = () => reject(request.error ?? new Error('IndexedDB could not be opened'));
@@ -57,6 +59,10 @@ function db() {
   return connection;
 }
 
+/**
+ * Runs `fn` on the object store(s) in one transaction; resolves with its request's result once the
+ * transaction has committed. `fn` gets one store, or an object of them when `store` is a list.
+ */
 async function withStore(mode, fn, store = STORE) {
   const database = await db();
   return new Promise((resolve, reject) => {
@@ -64,7 +70,7 @@ async function withStore(mode, fn, store = STORE) {
     let request;
     try {
       tx = database.transaction(store, mode);
-      request = fn(tx.objectStore(store));
+      request = fn(Array.isArray(store) ? Object.fromEntries(store.map((n) => [n, tx.objectStore(n)])) : tx.objectStore(store));
     } catch (e) {
       // Some refusals (a value that cannot be stored, a closing database) throw here at once.
       reject(storageError(e, 'IndexedDB refused the request'));
@@ -99,17 +105,31 @@ export async function clearWeights() {
   await withStore('readwrite', (s) => s.delete(KEY));
 }
 
-/** Every stored annotation (see annotations.js), oldest first. */
+/** Every stored annotation (see annotations.js), oldest first, its large parts joined in. */
 export async function loadAnnotations() {
-  const records = await withStore('readonly', (s) => s.getAll(), ANNOTATIONS);
-  return (records ?? []).sort((a, b) => a.created - b.created);
+  const [records, parts] = await withStore('readonly', (s) => {
+    const out = { result: null };
+    const all = s[ANNOTATIONS].getAll();
+    const big = s[PARTS].getAll();
+    const keys = s[PARTS].getAllKeys();
+    // The transaction's own completion resolves; the three requests are done by then.
+    Object.defineProperty(out, 'result', { get: () => [all.result, new Map(keys.result.map((k, i) => [k, big.result[i]]))] });
+    return out;
+  }, [ANNOTATIONS, PARTS]);
+  return (records ?? []).map((r) => ({ ...parts.get(r.id), ...r })).sort((a, b) => a.created - b.created);
 }
 
-/** Stores (or replaces) one annotation record under its `id`. */
-export async function saveAnnotation(record) {
-  await withStore('readwrite', (s) => s.put(record, record.id), ANNOTATIONS);
+/** Stores (or replaces) one annotation under its `id`; its large `parts` too unless null. */
+export async function saveAnnotation(record, parts) {
+  await withStore('readwrite', (s) => {
+    s[ANNOTATIONS].put(record, record.id);
+    if (parts) s[PARTS].put(parts, record.id);
+  }, [ANNOTATIONS, PARTS]);
 }
 
 export async function deleteAnnotation(id) {
-  await withStore('readwrite', (s) => s.delete(id), ANNOTATIONS);
+  await withStore('readwrite', (s) => {
+    s[ANNOTATIONS].delete(id);
+    s[PARTS].delete(id);
+  }, [ANNOTATIONS, PARTS]);
 }

@@ -11,6 +11,8 @@ import { MIN_RELIABLE_HELD_OUT, addToPairs, filesFromDrop, filesFromInput, heldO
 import { SAMPLES, fetchSample } from './samples.js';
 import { enableDrop } from './segment.js';
 import { setupExchange } from './exchange-panel.js';
+import { linkHandPairs } from './hand-pairs.js';
+import { offerBack } from './removed.js';
 
 /**
  * @param {import('./model.js').Model} model
@@ -109,7 +111,7 @@ export function setupTrainPanel(model, annotations, editor) {
 
   function row(entry, heldOut) {
     const remove = el('button', { type: 'button', class: 'button small subtle', 'aria-label': `Remove ${entry.name}` }, 'Remove');
-    remove.addEventListener('click', () => removeEntry(entry));
+    remove.addEventListener('click', () => offerBack(annotations, [removeEntry(entry)].filter(Boolean), 'inTraining'));
     remove.disabled = model.busy === 'training';
     const edit = entry.status === 'ok'
       ? el('button', { type: 'button', class: 'button small', 'aria-label': `Edit the mask of ${entry.name}` }, 'Edit')
@@ -130,52 +132,7 @@ export function setupTrainPanel(model, annotations, editor) {
       el('td', { class: 'pair-buttons' }, edit, remove));
   }
 
-  function removeEntry(entry) {
-    table.delete(entry.key);
-    entry.token = null;
-    if (entry.annotation) annotations.release(entry.annotation, 'inTraining');
-    render();
-  }
-
-  /** Opens the editor on a pair; a file pair becomes one of the page's own (kept in this browser). */
-  async function editEntry(entry) {
-    let a = entry.annotation;
-    if (!a) {
-      try {
-        const read = await model.inspect({ image: entry.image, mask: entry.mask, name: entry.name, labels: true });
-        a = annotations.add({
-          name: entry.name, image: entry.image, width: read.width, height: read.height, classes: read.classes,
-          mask: read.labels, inTraining: true,
-        });
-      } catch (e) {
-        announce(`${entry.name}: ${sentence(friendly(e))}`);
-        return;
-      }
-      table.delete(entry.key);
-    }
-    await editor.edit(a);
-    render();
-    body.querySelector(`tr[data-key="${CSS.escape(`hand:${a.id}`)}"] button`)?.focus();
-  }
-
-  /** The pairs made in the page, as rows: added, updated or removed as they change. */
-  function syncAnnotation(a) {
-    const key = `hand:${a.id}`;
-    if (!a.inTraining || !annotations.all.has(a.id)) {
-      if (table.delete(key)) render();
-      return;
-    }
-    const entry = table.get(key) ?? { key, annotation: a, status: 'ok' };
-    Object.assign(entry, {
-      name: a.name, image: a.image, width: a.width, height: a.height,
-      message: `Lesion ${(a.foreground * 100).toFixed(0)}% of the mask`,
-    });
-    table.set(key, entry);
-    render();
-  }
-  annotations.addEventListener('change', (e) => syncAnnotation(e.detail));
-  annotations.addEventListener('remove', (e) => syncAnnotation(e.detail));
-  annotations.addEventListener('restored', (e) => e.detail.forEach(syncAnnotation));
+  const { removeEntry, editEntry } = linkHandPairs({ table, annotations, editor, model, render, body });
 
   function updateButtons() {
     const checking = [...table.values()].some((e) => e.status === 'checking');
@@ -253,7 +210,7 @@ export function setupTrainPanel(model, annotations, editor) {
     }
   });
   $('#clear-pairs').addEventListener('click', () => {
-    for (const entry of [...table.values()]) removeEntry(entry);
+    offerBack(annotations, [...table.values()].map((entry) => removeEntry(entry)).filter(Boolean), 'inTraining');
     render();
   });
 

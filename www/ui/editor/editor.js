@@ -28,9 +28,14 @@ export class MaskEditor {
   #stroke = null; // { id, snapshot, box, last }
   #pointers = new Map(); // pointerId → { x, y } client coordinates
   #pinch = null;
+  #touches = new Set(); // pointerIds of fingers (a pen or mouse never starts a pinch)
   #pan = null;
   #cursor = null;
   #spaceHeld = false;
+  /** The view is "whole image" (refitted when the stage changes size, e.g. a phone turned). */
+  #fitted = false;
+  /** Pixels where the user's mask differs from the model's (null: not counted yet). */
+  #changedFromModel = null;
   #frame = 0;
   #onClose = null;
 
@@ -52,8 +57,9 @@ export class MaskEditor {
     this.#wire();
   }
 
-  get open() {
-    return this.dialog.open;
+  /** Drops `a`'s undo history: its mask was replaced from outside (by a new model mask). */
+  forget(a) {
+    histories.delete(a);
   }
 
   /**
@@ -69,6 +75,7 @@ export class MaskEditor {
     this.dialog.showModal();
     if (!histories.has(a)) histories.set(a, new History());
     this.#history = histories.get(a);
+    this.#changedFromModel = null;
     this.#layer = new MaskLayer(a.width, a.height);
     this.#layer.update(a.mask);
     this.#doubt = a.doubtful ? doubtLayer(a.doubtful, a.width, a.height) : null;
@@ -89,6 +96,7 @@ export class MaskEditor {
     }
     if (this.a !== a) return this.#closed();
     this.#view.fit();
+    this.#fitted = true;
     this.dialog.dataset.ready = 'true';
     this.#refresh();
     this.canvas.focus();
@@ -140,13 +148,14 @@ export class MaskEditor {
     $('#editor-reset').addEventListener('click', () => this.backToModel());
     $('#editor-zoom-in').addEventListener('click', () => this.#zoom(1.5));
     $('#editor-zoom-out').addEventListener('click', () => this.#zoom(1 / 1.5));
-    $('#editor-fit').addEventListener('click', () => this.#viewChange(() => this.#view.fit()));
+    $('#editor-fit').addEventListener('click', () => this.#fit());
     $('#editor-actual').addEventListener('click', () => this.#viewChange(() => this.#view.actualSize()));
     $('#editor-close').addEventListener('click', () => dialog.close());
     $('#editor-download').addEventListener('click', () => this.download());
     this.addButton.addEventListener('click', () => this.addToTraining());
     dialog.addEventListener('close', () => {
       this.#endStroke();
+      this.#resetPointers();
       this.#image?.close?.();
       this.#image = null;
       const done = this.#onClose;
@@ -170,10 +179,21 @@ export class MaskEditor {
     canvas.addEventListener('wheel', (e) => {
       e.preventDefault();
       const r = canvas.getBoundingClientRect();
-      this.#viewChange(() => this.#view.zoomAt(Math.exp(-e.deltaY * 0.0015), e.clientX - r.left, e.clientY - r.top));
+      // Lines or pages of scrolling (some mice, some systems) count as about 16 or 400 pixels.
+      const dy = e.deltaY * ([1, 16, 400][e.deltaMode] ?? 1);
+      this.#viewChange(() => this.#view.zoomAt(Math.exp(-dy * 0.0015), e.clientX - r.left, e.clientY - r.top));
     }, { passive: false });
     canvas.addEventListener('contextmenu', (e) => e.preventDefault());
-    new ResizeObserver(() => this.#draw()).observe(canvas);
+    // A pointer the browser stops reporting (its capture lost) ends its stroke; leaving the
+    // window forgets a held Space.
+    canvas.addEventListener('lostpointercapture', (e) => this.#up(e));
+    addEventListener('blur', () => {
+      this.#spaceHeld = false;
+    });
+    new ResizeObserver(() => {
+      if (this.#fitted && this.#view && this.dialog.dataset.ready === 'true') this.#view.fit();
+      this.#draw();
+    }).observe(canvas);
   }
 
   #setTool(tool) {
@@ -193,8 +213,14 @@ export class MaskEditor {
     this.#viewChange(() => this.#view.zoom(factor));
   }
 
+  #fit() {
+    this.#viewChange(() => this.#view.fit());
+    this.#fitted = true;
+  }
+
   #viewChange(change) {
     if (!this.#view || this.dialog.dataset.ready !== 'true') return;
+    this.#fitted = false;
     change();
     $('#editor-zoom').textContent = `${Math.round(this.#view.scale * 100)}%`;
     this.#draw();
@@ -202,9 +228,9 @@ export class MaskEditor {
 
   #key(e) {
     if (this.dialog.dataset.ready !== 'true') return;
-    const typing = e.target.matches?.('input[type="number"], input[type="text"], textarea');
-    if (typing) return;
     const ctrl = e.ctrlKey || e.metaKey;
+    // A select takes letters and digits for its own options: only Ctrl shortcuts reach the editor.
+    if (e.target.matches?.('select, input[type="number"], input[type="text"], textarea') && !ctrl) return;
     const key = e.key.toLowerCase();
     let handled = true;
     if (ctrl && key === 'z' && !e.shiftKey) this.undo();
@@ -224,7 +250,7 @@ export class MaskEditor {
       this.#draw();
     } else if (key === '+' || key === '=') this.#zoom(1.5);
     else if (key === '-') this.#zoom(1 / 1.5);
-    else if (key === '0') this.#viewChange(() => this.#view.fit());
+    else if (key === '0') this.#fit();
     else if (key === '1') this.#viewChange(() => this.#view.actualSize());
     else if (e.code === 'Space' && e.target === this.canvas) this.#spaceHeld = true;
     else if (e.key.startsWith('Arrow') && e.target === this.canvas) {
@@ -241,6 +267,9 @@ export class MaskEditor {
   #down(e) {
     if (this.dialog.dataset.ready !== 'true') return;
     if (e.pointerType === 'mouse' && e.button !== 0 && e.button !== 1) return;
+    // The same pointer down again: its earlier stroke's end was never reported; keep that stroke
+    // (undoable and saved) before this one begins.
+    if (this.#stroke?.id === e.pointerId) this.#endStroke();
     e.preventDefault();
     this.canvas.focus({ preventScroll: true });
     try {
@@ -249,20 +278,23 @@ export class MaskEditor {
       // A pointer the browser no longer tracks: the stroke still works without capture.
     }
     this.#pointers.set(e.pointerId, { x: e.clientX, y: e.clientY });
-    if (this.#pointers.size === 2 && e.pointerType === 'touch') {
+    if (e.pointerType === 'touch') this.#touches.add(e.pointerId);
+    if (this.#touches.size === 2 && this.#pointers.size === 2) {
       // The first finger's stroke was the start of a pinch: take it back.
       this.#cancelStroke();
       this.#pan = null;
       this.#pinch = this.#pinchState();
       return;
     }
-    if (this.#pointers.size > 1) return;
+    // A second finger or a resting palm while a stroke runs: the first pointer keeps drawing.
+    if (this.#stroke || this.#pan) return;
     if (this.tool === 'pan' || e.button === 1 || this.#spaceHeld) {
       this.#pan = { id: e.pointerId, x: e.clientX, y: e.clientY };
       return;
     }
     const p = this.#view.toImage(e.clientX, e.clientY);
-    this.#stroke = { id: e.pointerId, snapshot: this.a.mask.slice(), box: null, last: p };
+    // A pen's eraser end (button 5) erases whatever the tool.
+    this.#stroke = { id: e.pointerId, snapshot: this.a.mask.slice(), box: null, last: p, label: e.button === 5 ? 0 : this.#label };
     this.#paint(p, p);
   }
 
@@ -305,12 +337,22 @@ export class MaskEditor {
 
   #up(e) {
     this.#pointers.delete(e.pointerId);
+    this.#touches.delete(e.pointerId);
     if (this.#pinch) {
       if (this.#pointers.size < 2) this.#pinch = null;
       return;
     }
     if (this.#pan?.id === e.pointerId) this.#pan = null;
     if (this.#stroke?.id === e.pointerId) this.#endStroke();
+  }
+
+  #resetPointers() {
+    this.#pointers.clear();
+    this.#touches.clear();
+    this.#pinch = null;
+    this.#pan = null;
+    this.#spaceHeld = false;
+    this.#cursor = null;
   }
 
   #pinchState() {
@@ -320,7 +362,7 @@ export class MaskEditor {
 
   #paint(from, to) {
     const { a } = this;
-    const box = paintSegment(a.mask, a.width, a.height, from.x, from.y, to.x, to.y, this.#radius, this.#label);
+    const box = paintSegment(a.mask, a.width, a.height, from.x, from.y, to.x, to.y, this.#radius, this.#stroke.label);
     if (!box) return;
     this.#stroke.box = union(this.#stroke.box, box);
     this.#layer.update(a.mask, box);
@@ -352,7 +394,8 @@ export class MaskEditor {
 
   #edited() {
     const { a } = this;
-    a.corrected = a.modelMask ? changedPixels(a.mask, a.modelMask) > 0 : true;
+    this.#changedFromModel = a.modelMask ? changedPixels(a.mask, a.modelMask) : null;
+    a.corrected = this.#changedFromModel == null || this.#changedFromModel > 0;
     this.annotations.changed(a);
     this.#refresh();
   }
@@ -431,7 +474,9 @@ export class MaskEditor {
     this.addButton.textContent = a.inTraining ? 'In the fine-tuning set' : 'Add to fine-tuning';
     const parts = [];
     if (a.modelMask) {
-      const changed = changedPixels(a.mask, a.modelMask);
+      // Counted once per edit (a pass over every pixel), not on every refresh.
+      this.#changedFromModel ??= changedPixels(a.mask, a.modelMask);
+      const changed = this.#changedFromModel;
       parts.push(changed
         ? `${changed.toLocaleString('en')} pixels changed from the model's mask (Dice ${dice(a.mask, a.modelMask, a.classes).toFixed(3)} between them)`
         : "The model's mask, unchanged");
