@@ -28,6 +28,7 @@ import {
   withPage,
   evaluateWithTimeout,
   cameraJpegInPage,
+  newWeightsInPage,
   pngWith,
   rgbaPng,
 } from './harness.mjs';
@@ -737,13 +738,7 @@ describe('demo with bad input', () => {
       await expectDone(page, 'sample-3.jpg');
       // Weights of a two-class network (made here with the package) get a network of their own,
       // segment with class indices, and are what the page starts with after a reload.
-      const twoClass = Buffer.from(await page.evaluate(async () => {
-        const { Segmenter } = await import('/pkg/tinyunet.js');
-        const bytes = await (await Segmenter.create({ backend: 'cpu', classes: 2, inputSize: 64 })).exportWeights();
-        let binary = '';
-        for (const b of bytes) binary += String.fromCharCode(b);
-        return btoa(binary);
-      }), 'base64');
+      const twoClass = Buffer.from(await page.evaluate(newWeightsInPage, 2), 'base64');
       await page.setInputFiles('#weights-input', { name: 'two-class.safetensors', mimeType: 'application/octet-stream', buffer: twoClass });
       await page.waitForFunction(() => /^two-class\.safetensors: loaded \(481,170 parameters, 2 classes\)/.test(document.querySelector('#weights-message').textContent), null, { timeout: 120_000 });
       await page.getByRole('button', { name: 'Segment Generated 4' }).click();

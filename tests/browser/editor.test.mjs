@@ -14,7 +14,7 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { startServer, demoServerOptions, launchBrowser, startRecordingProxy, withPage } from './harness.mjs';
+import { startServer, demoServerOptions, launchBrowser, startRecordingProxy, withPage, newWeightsInPage } from './harness.mjs';
 import { readZip } from '../../www/ui/zip.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -200,6 +200,14 @@ async function mapper(page) {
   };
 }
 
+/** A mouse stroke through `points` (from `mapper`), one move per point. */
+async function drag(page, points) {
+  await page.mouse.move(points[0].cx, points[0].cy);
+  await page.mouse.down();
+  for (const p of points.slice(1)) await page.mouse.move(p.cx, p.cy);
+  await page.mouse.up();
+}
+
 /** Waits for the editor to have drawn the latest change (a frame after the stroke). */
 const settle = (page) => page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
 
@@ -240,11 +248,7 @@ describe('mask editor', () => {
 
       // A mouse stroke in three points.
       const m = [at(30, 40), at(120, 52), at(150, 140)];
-      await page.mouse.move(m[0].cx, m[0].cy);
-      await page.mouse.down();
-      await page.mouse.move(m[1].cx, m[1].cy);
-      await page.mouse.move(m[2].cx, m[2].cy);
-      await page.mouse.up();
+      await drag(page, m);
       stroke(expected, W, H, m, 6, 1);
       history.push(expected.slice());
       assertSameMask(labelsOf(await editorMask(page)), expected, 'mouse stroke');
@@ -266,10 +270,7 @@ describe('mask editor', () => {
       await page.keyboard.press('e');
       assert.equal(await page.locator('input[name="editor-tool"][value="eraser"]').isChecked(), true);
       const e = [at(60, 20), at(200, 230)];
-      await page.mouse.move(e[0].cx, e[0].cy);
-      await page.mouse.down();
-      await page.mouse.move(e[1].cx, e[1].cy);
-      await page.mouse.up();
+      await drag(page, e);
       stroke(expected, W, H, e, 6, 0);
       history.push(expected.slice());
       assertSameMask(labelsOf(await editorMask(page)), expected, 'eraser stroke');
@@ -320,9 +321,7 @@ describe('mask editor', () => {
       await page.keyboard.press('e');
       await page.locator('#editor-size').fill('4');
       const hole = [at(75, 46)];
-      await page.mouse.move(hole[0].cx, hole[0].cy);
-      await page.mouse.down();
-      await page.mouse.up();
+      await drag(page, hole);
       stroke(expected, W, H, hole, 2, 0);
       assertSameMask(labelsOf(await editorMask(page)), expected, 'a dot erased');
       await page.click('#editor-fill');
@@ -346,10 +345,7 @@ describe('mask editor', () => {
       const zoomed = await mapper(page);
       const z = [zoomed(100, 200), zoomed(180, 190)];
       await page.locator('#editor-size').fill('10');
-      await page.mouse.move(z[0].cx, z[0].cy);
-      await page.mouse.down();
-      await page.mouse.move(z[1].cx, z[1].cy);
-      await page.mouse.up();
+      await drag(page, z);
       stroke(expected, W, H, z, 5, 1);
       assertSameMask(labelsOf(await editorMask(page)), expected, 'stroke at 150%, moved');
 
@@ -442,10 +438,7 @@ describe('mask editor', () => {
           await settle(page);
           const at = await mapper(page);
           const [a, b] = [at(...from), at(...to)];
-          await page.mouse.move(a.cx, a.cy);
-          await page.mouse.down();
-          await page.mouse.move(b.cx, b.cy);
-          await page.mouse.up();
+          await drag(page, [a, b]);
           await page.click('#editor-add');
           masks[name] = (await editorMask(page)).pixels;
           await page.click('#editor-close');
@@ -585,10 +578,7 @@ describe('mask editor', () => {
       await openEditor(page, card);
       const at = await mapper(page);
       const [a, b] = [at(40, 40), at(120, 100)];
-      await page.mouse.move(a.cx, a.cy);
-      await page.mouse.down();
-      await page.mouse.move(b.cx, b.cy);
-      await page.mouse.up();
+      await drag(page, [a, b]);
       await page.locator('#editor-saved.error').waitFor();
       assert.match(await page.locator('#editor-saved').innerText(), /^Not saved: this browser's storage for the page is full\. Your edits stay in this tab/);
       const edited = (await editorMask(page)).pixels;
@@ -608,10 +598,7 @@ describe('mask editor', () => {
       await openEditor(second, card);
       const at = await mapper(second);
       const [a, b] = [at(60, 60), at(150, 90)];
-      await second.mouse.move(a.cx, a.cy);
-      await second.mouse.down();
-      await second.mouse.move(b.cx, b.cy);
-      await second.mouse.up();
+      await drag(second, [a, b]);
       const edited = (await editorMask(second)).pixels;
       assert.match(await second.locator('#editor-saved').innerText(), /^Not saved: this page is open in another tab/);
       await second.click('#editor-close');
@@ -630,13 +617,7 @@ describe('mask editor', () => {
   test('with three-class weights the brush paints the chosen class', { timeout: SLOW }, async () => {
     await withPage(async ({ page, url }) => {
       await openDemo(page, url);
-      const weights = Buffer.from(await page.evaluate(async () => {
-        const { Segmenter } = await import('/pkg/tinyunet.js');
-        const bytes = await (await Segmenter.create({ backend: 'cpu', classes: 3, inputSize: 64 })).exportWeights();
-        let binary = '';
-        for (const x of bytes) binary += String.fromCharCode(x);
-        return btoa(binary);
-      }), 'base64');
+      const weights = Buffer.from(await page.evaluate(newWeightsInPage, 3), 'base64');
       await page.setInputFiles('#weights-input', { name: 'three.safetensors', mimeType: 'application/octet-stream', buffer: weights });
       await page.waitForFunction(() => /three\.safetensors: loaded .*3 classes/.test(document.querySelector('#weights-message').textContent), null, { timeout: 120_000 });
       const card = await segmentSample(page, 'Generated 4', 'sample-4.jpg');
@@ -651,10 +632,7 @@ describe('mask editor', () => {
       await settle(page);
       const at = await mapper(page);
       const pts = [at(50, 60), at(150, 90)];
-      await page.mouse.move(pts[0].cx, pts[0].cy);
-      await page.mouse.down();
-      await page.mouse.move(pts[1].cx, pts[1].cy);
-      await page.mouse.up();
+      await drag(page, pts);
       stroke(expected, start.width, start.height, pts, 5, 2);
       const after = await editorMask(page);
       assertSameMask(after.pixels, expected, 'class 2 painted');

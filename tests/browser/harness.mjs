@@ -462,6 +462,21 @@ export async function cameraJpegInPage() {
 }
 
 /**
+ * Runs in a page served with the package at /pkg/ (pass it to `page.evaluate`): untrained weights
+ * of a network with `classes` classes, made by the package, as base64 safetensors.
+ *
+ * @param {number} classes
+ * @returns {Promise<string>}
+ */
+export async function newWeightsInPage(classes) {
+  const { Segmenter } = await import('/pkg/tinyunet.js');
+  const bytes = await (await Segmenter.create({ backend: 'cpu', classes, inputSize: 64 })).exportWeights();
+  let binary = '';
+  for (const b of bytes) binary += String.fromCharCode(b);
+  return btoa(binary);
+}
+
+/**
  * Evaluates `fn` in the page and fails with a readable message if it does
  * not settle within `ms`. Playwright's `page.evaluate` has no timeout of its
  * own, so a hung promise in the page would otherwise hang the test.

@@ -276,6 +276,7 @@ export class Card {
     this.stats.hidden = false;
   }
 
+  /** Draws the overlay in the panel's current look. */
   redraw() {
     if (!this.overlay) return;
     const { style, doubt } = this.style();
@@ -294,10 +295,12 @@ export class Card {
     return this.stale ? 1 : 0;
   }
 
+  /** Stops a segmentation that is queued or running. */
   cancel() {
     if (this.pending) this.#controller?.abort();
   }
 
+  /** Downloads the mask shown (the user's once corrected) as a PNG. */
   async saveMask() {
     const blob = this.annotation
       ? await this.annotation.maskPng()

@@ -127,6 +127,7 @@ export async function saveAnnotation(record, parts) {
   }, [ANNOTATIONS, PARTS]);
 }
 
+/** Deletes one annotation and its large parts. */
 export async function deleteAnnotation(id) {
   await withStore('readwrite', (s) => {
     s[ANNOTATIONS].delete(id);

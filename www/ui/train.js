@@ -7,11 +7,12 @@
 import { $, el, announce, formatDuration, sentence } from './dom.js';
 import { friendly, isAbort } from './client.js';
 import { TrainingChart } from './chart.js';
-import { MIN_RELIABLE_HELD_OUT, addToPairs, filesFromDrop, filesFromInput, heldOutKeys } from './pairs.js';
+import { MIN_RELIABLE_HELD_OUT, addToPairs, filesFromDrop, filesFromInput, heldOutKeys, isImageFile } from './pairs.js';
 import { SAMPLES, fetchSample } from './samples.js';
 import { enableDrop } from './segment.js';
 import { setupExchange } from './exchange-panel.js';
 import { linkHandPairs } from './hand-pairs.js';
+import { looksLikeZip } from './zip.js';
 import { offerBack } from './removed.js';
 
 /**
@@ -188,8 +189,12 @@ export function setupTrainPanel(model, annotations, editor) {
   enableDrop($('#train'), async (dataTransfer) => {
     if (model.busy === 'training') return;
     const files = await filesFromDrop(dataTransfer);
-    // An exported zip dropped here is imported; everything else is pairs of files.
-    const zips = files.filter(({ path }) => /\.zip$/i.test(path));
+    // An exported zip dropped here is imported (told by its first bytes, whatever its name);
+    // everything else is pairs of files.
+    const zips = [];
+    for (const f of files) {
+      if (!isImageFile(f.path) && looksLikeZip(new Uint8Array(await f.file.slice(0, 4).arrayBuffer()))) zips.push(f);
+    }
     for (const { file } of zips) await exchange.importFrom(file);
     if (zips.length < files.length) addFiles(files.filter((f) => !zips.includes(f)));
   }, { withPaths: true });

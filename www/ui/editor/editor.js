@@ -16,6 +16,7 @@ import { Viewport } from './viewport.js';
 /** Undo histories live as long as the page, per annotation, so reopening an image can undo. */
 const histories = new WeakMap();
 
+/** The editor dialog (one per page), opened on one annotation at a time with `edit`. */
 export class MaskEditor {
   /** @type {import('../annotations.js').Annotation | null} */
   a = null;

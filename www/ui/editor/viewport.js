@@ -4,6 +4,7 @@
 const MIN_SCALE = 1 / 64;
 const MAX_SCALE = 32;
 
+/** Where the image is on the editor's stage, and drawing it there. */
 export class Viewport {
   scale = 1;
   tx = 0;
