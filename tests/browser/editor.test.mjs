@@ -14,7 +14,7 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { startServer, demoServerOptions, launchBrowser, startRecordingProxy, withPage, newWeightsInPage } from './harness.mjs';
+import { startServer, demoServerOptions, launchBrowser, startRecordingProxy, withPage, newWeightsInPage, cameraJpegInPage } from './harness.mjs';
 import { readZip } from '../../www/ui/zip.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -585,6 +585,41 @@ describe('mask editor', () => {
       await page.click('#editor-close');
       assert.match(await page.locator('.notice[data-key="annotations-storage"]').innerText(), /could not be saved in this browser: this browser's storage for the page is full/);
       assertSameMask(decodeGrey((await download(page, card.locator('text=Download mask (PNG)'))).buffer).pixels, edited, 'the edit stays');
+    }, { server: server(), timeout: 300_000 });
+  });
+
+  test('a 12-megapixel photo is edited at its own size (figures reported)', { timeout: SLOW }, async (t) => {
+    await withPage(async ({ page, url }) => {
+      await page.setViewportSize({ width: 1280, height: 800 });
+      await openDemo(page, url);
+      const jpeg = Buffer.from((await page.evaluate(cameraJpegInPage)).base64, 'base64');
+      await page.setInputFiles('#segment-input', { name: 'camera.jpg', mimeType: 'image/jpeg', buffer: jpeg });
+      const card = page.locator('.card[data-name="camera.jpg"]');
+      await card.and(page.locator('[data-state="done"]')).waitFor({ timeout: 300_000 });
+      let started = Date.now();
+      await openEditor(page, card);
+      const opened = Date.now() - started;
+      const start = await editorMask(page);
+      assert.deepEqual([start.width, start.height], [4288, 2848]);
+      await page.locator('#editor-size').fill('200');
+      const at = await mapper(page);
+      const points = [at(1000, 800), at(3000, 900), at(3200, 2000)];
+      const expected = start.pixels.map((v) => (v ? 1 : 0));
+      await page.evaluate(() => {
+        window.savedAt = null;
+        new MutationObserver(() => {
+          if (document.body.dataset.annotationsSaved === 'saved') window.savedAt ??= performance.now();
+        }).observe(document.body, { attributes: true, attributeFilter: ['data-annotations-saved'] });
+      });
+      started = Date.now();
+      const t0 = await page.evaluate(() => performance.now());
+      await drag(page, points);
+      const stroked = Date.now() - started;
+      await page.waitForFunction(() => window.savedAt !== null, null, { timeout: 120_000 });
+      const saved = (await page.evaluate(() => window.savedAt)) - t0;
+      stroke(expected, 4288, 2848, points.map((p) => ({ x: p.x, y: p.y })), 100, 1);
+      assertSameMask(labelsOf(await editorMask(page)), expected, 'a 200 px stroke on a 12 MP photo');
+      t.diagnostic(`12 MP (4288×2848): editor open ${opened} ms; a 3-point 200 px stroke ${stroked} ms (pointer events to the mask); stored in IndexedDB ${saved.toFixed(0)} ms after it began`);
     }, { server: server(), timeout: 300_000 });
   });
 
