@@ -482,8 +482,11 @@ for (const backend of ['cpu', 'webgpu']) {
           });
           assert.equal(await overlayPixels(), 0);
           await page.getByLabel('Show doubtful pixels').check();
+          // Looks are redrawn a card per frame: wait for this card's.
+          await card.locator('canvas.overlay[data-look="filled+doubt"]').waitFor();
           assert.ok(await overlayPixels() > 0, 'no doubtful pixel drawn');
           await page.getByLabel('Show doubtful pixels').uncheck();
+          await card.locator('canvas.overlay[data-look="filled"]').waitFor();
           // Opacity and outline/filled change the overlay.
           await page.locator('#opacity').fill('80');
           assert.equal(await page.locator('#results').evaluate((e) => getComputedStyle(e).getPropertyValue('--mask-opacity').trim()), '0.8');
