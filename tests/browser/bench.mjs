@@ -125,6 +125,32 @@ try {
   }
   const memory = await call('memoryFlat', 1000);
   console.log(`\n1,000 inferences in a row (CPU, 64 px): wasm memory ${mib(memory.before)} before, ${mib(memory.after)} after.`);
+
+  // The threaded CPU build against the 1-thread one, side by side in one Worker of a cross-origin
+  // isolated page (the only place the package runs it), each through the package: `threads: 1`
+  // or the default (the cores the browser reports). Alternating, so that a busy spell of the
+  // shared machine does not fall on one build only.
+  const isolated = await startServer({ root: path.join(HERE, 'bench-pages'), mounts: { '/pkg/': path.join(ROOT, 'pkg') }, crossOriginIsolated: true });
+  try {
+    const threadsPage = await browser.newPage();
+    await threadsPage.goto(`${isolated.url}threads.html`);
+    await threadsPage.waitForFunction(() => window.threadsBenchReady === true, undefined, { timeout: 120_000 });
+    const inWorker = (name, ...args) => evaluateWithTimeout(threadsPage, ([n, a]) => window.threadsBench.call(n, ...a), [name, args], HOUR);
+    const cores = await threadsPage.evaluate(() => navigator.hardwareConcurrency);
+    console.log(`\n### 1 thread against the threaded CPU build (a Web Worker of a cross-origin isolated page; the browser reports ${cores} cores)\n`);
+    console.log('| work | batch | size | 1 thread ms | threaded ms | threads | speed-up |');
+    console.log('|---|---|---|---|---|---|---|');
+    for (const [work, batch, size] of [['inference', 1, 256], ['training step', 2, 256]]) {
+      const run = (threads) => (work === 'inference' ? inWorker('infer', threads, size, ITERS, 1) : inWorker('train', threads, batch, size, ITERS, 1));
+      const one = await run(1);
+      const many = await run(undefined);
+      if (one.build !== 'cpu') throw new Error(`threads: 1 ran the ${one.build} build`);
+      if (many.build !== 'cpu-threads') console.error(`the default ran the ${many.build} build: ${many.reason}`);
+      console.log(`| ${work} | ${batch} | ${size} | ${fmt(one.ms)} | ${fmt(many.ms)} | ${many.threads} (${many.build}) | **${(one.ms / many.ms).toFixed(2)}×** |`);
+    }
+  } finally {
+    await isolated.close();
+  }
 } finally {
   await browser.close();
   await server.close();
@@ -177,7 +203,7 @@ const weights = fs.readFileSync(path.join(ROOT, 'www/demo-weights.safetensors'))
 const gz = (b) => zlib.gzipSync(b, { level: 9 }).length;
 const mb = (n) => (n / 1e6).toFixed(2);
 console.log(`\nDownload (gzip -9): demo weights ${mb(weights.length)} MB raw, ${mb(gz(weights))} MB gzip.`);
-for (const build of ['cpu', 'webgpu']) {
+for (const build of ['cpu', 'cpu-threads', 'webgpu']) {
   const wasm = fs.readFileSync(path.join(ROOT, `pkg/wasm/tinyunet_${build}_bg.wasm`));
   console.log(`- ${build} build: .wasm ${mb(wasm.length)} MB raw, ${mb(gz(wasm))} MB gzip; with the demo weights ${mb(gz(wasm) + gz(weights))} MB gzip.`);
 }
