@@ -9,6 +9,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServer, launchBrowser, onHelpersPage, evaluateWithTimeout, withPage, DEMO_CSP, demoServerOptions } from './harness.mjs';
@@ -125,5 +126,31 @@ test('the demo page segments a photo with and without cross-origin isolation', {
       await page.click('button[aria-label="Segment Real photo 1"]');
       await page.waitForSelector('.card[data-name="isic-0010018.jpg"][data-state="done"]', { timeout: SLOW });
     }, { browser, server: { ...demoServerOptions({ pkg: PKG }), crossOriginIsolated }, timeout: SLOW });
+  }
+});
+
+test('a Vite app\'s Worker runs the threaded build from the bundle, which carries the pool\'s worker', { timeout: SLOW }, async () => {
+  const { build } = await import('vite');
+  const outDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tinyunet-vite-threads-'));
+  try {
+    await build({ root: path.join(HERE, 'vite-threads-app'), configFile: path.join(HERE, 'vite-threads-app/vite.config.js'), build: { outDir, emptyOutDir: true } });
+    const files = fs.readdirSync(outDir, { recursive: true }).map(String);
+    for (const pattern of [/thread-worker.*\.js$/, /tinyunet_cpu-threads_bg.*\.wasm$/, /tinyunet_cpu_bg.*\.wasm$/]) {
+      assert.ok(files.some((f) => pattern.test(f)), `nothing like ${pattern} among ${files}`);
+    }
+    const app = await startServer({ root: outDir, crossOriginIsolated: true, csp: DEMO_CSP });
+    try {
+      await withPage(async ({ page, url, console: log }) => {
+        await page.goto(url);
+        const r = await evaluateWithTimeout(page, () => window.viteResult, undefined, SLOW);
+        const cores = await page.evaluate(() => navigator.hardwareConcurrency);
+        assert.deepEqual(r, { build: 'cpu-threads', threads: Math.min(cores, 8), reason: `${Math.min(cores, 8)} threads (Web Workers): the browser reports ${cores} cores${cores > 8 ? ' (the default takes at most 8)' : ''}`, width: 64, height: 48 });
+        assert.doesNotMatch(log.format(), /Refused to/i, 'the CSP refused something');
+      }, { browser, server: app, timeout: SLOW });
+    } finally {
+      await app.close();
+    }
+  } finally {
+    fs.rmSync(outDir, { recursive: true, force: true });
   }
 });
