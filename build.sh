@@ -4,6 +4,7 @@
 #   ./build.sh demo    set up, build the npm package and demo weights, serve the demo on 127.0.0.1
 #   ./build.sh test    set up, then run every check and test (what CI runs)
 #   ./build.sh pkg     build the npm package into pkg/ (wasm + JS glue + types)
+#   ./build.sh pkg-threads   rebuild only the threaded CPU module of pkg/wasm/
 #   ./build.sh bench   print the benchmark table (native and in the browser)
 #   ./build.sh setup   only install what the others need
 #
@@ -42,6 +43,8 @@ wasm_bindgen_version() {
 
 setup_rust() {
   rustup target list --installed | grep -q wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+  # The threaded CPU module rebuilds the standard library from its source.
+  rustup component list --installed | grep -q "^rust-src" || rustup component add rust-src
   local want
   want=$(wasm_bindgen_version)
   if ! wasm-bindgen --version 2>/dev/null | grep -q " $want\$"; then
@@ -135,9 +138,10 @@ run_tests() {
   log "cargo test (CPU and native wgpu)"
   TINYUNET_REQUIRE_WGPU=1 cargo test --features cli
   build_pkg
-  log "clippy (wasm32: the WebGPU build and the CPU-only one)"
+  log "clippy (wasm32: the WebGPU build, the CPU-only one and the threaded one)"
   cargo clippy --lib --target wasm32-unknown-unknown -- -D warnings
   cargo clippy --lib --target wasm32-unknown-unknown --no-default-features -- -D warnings
+  cargo clippy --lib --target wasm32-unknown-unknown --no-default-features --features threads -- -D warnings
   log "browser tests (headless Chromium: CPU and WebGPU)"
   (cd tests/browser && node --test --test-concurrency=1)
 }
@@ -149,5 +153,5 @@ case "${1:-}" in
   pkg-threads) setup_rust; setup_npm; build_threads_module ;; # only the threaded CPU module, into pkg/wasm/
   demo) setup; build_pkg; exec node www/serve.mjs ;;
   bench) setup; build_pkg; cargo build --release --features cli --bin tinyunet; exec node tests/browser/bench.mjs ;;
-  *) sed -n '2,12p' "$0"; exit 2 ;;
+  *) sed -n '2,13p' "$0"; exit 2 ;;
 esac
