@@ -212,12 +212,13 @@ function backendOptions(options) {
   return { backend, wasmUrls, threads: threadsOption(options.threads) };
 }
 
+let threadsFailure = null; // why the threaded build did not start, once it has failed here
+
 /**
  * Loads the CPU build for the `threads` option here: `{ glue, build, threads, threadsReason }`.
  * When the threaded build cannot start (no wasm threads in this browser, a pool Worker that does
- * not load), the 1-thread build runs and `threadsReason` says why.
+ * not load), the 1-thread build runs and `threadsReason` says why (and every later segmenter).
  */
-let threadsFailure = null; // why the threaded build did not start, once it has failed here
 
 async function loadCpu(wasmUrls, asked) {
   const choice = chooseCpuBuild(asked, Boolean(importers['cpu-threads'] && spawnThread));

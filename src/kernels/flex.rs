@@ -81,11 +81,24 @@ mod par {
         let chunk = chunk.max(1);
         #[cfg(feature = "threads")]
         {
-            let mut values = vec![0f32; len];
-            values
+            // Each task zeroes its own chunk before writing it, as the serial loop does: zeroing
+            // the whole vector first would be one more pass over memory, on one thread.
+            let mut values = Vec::<f32>::with_capacity(len);
+            values.spare_capacity_mut()[..len]
                 .par_chunks_mut(chunk)
                 .enumerate()
-                .for_each(|(i, out)| fill(i, out));
+                .for_each(|(i, out)| {
+                    for v in out.iter_mut() {
+                        v.write(0.0);
+                    }
+                    // SAFETY: every element of `out` was just initialised, and `MaybeUninit<f32>`
+                    // has the layout of `f32`.
+                    let out =
+                        unsafe { &mut *(out as *mut [std::mem::MaybeUninit<f32>] as *mut [f32]) };
+                    fill(i, out);
+                });
+            // SAFETY: the chunks cover all `len` elements, each initialised above.
+            unsafe { values.set_len(len) };
             values
         }
         #[cfg(not(feature = "threads"))]

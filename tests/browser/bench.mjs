@@ -4,6 +4,7 @@
 // Figures, not tests: the machine is shared and noisy, so read the ratios within one run.
 //
 // Environment: BENCH_ITERS (default 5), BENCH_GPU=0 to skip the (very slow) SwiftShader WebGPU rows,
+// BENCH_NATIVE=0 to skip the native figures (and the CLI they need),
 // BENCH_STARTUP_RUNS (default 3) page loads per start-up figure, BENCH_CHROMIUM_ARGS (below),
 // TINYUNET_BIN for the native CLI to time (default target/release/tinyunet).
 
@@ -208,6 +209,7 @@ for (const build of ['cpu', 'cpu-threads', 'webgpu']) {
   console.log(`- ${build} build: .wasm ${mb(wasm.length)} MB raw, ${mb(gz(wasm))} MB gzip; with the demo weights ${mb(gz(wasm) + gz(weights))} MB gzip.`);
 }
 
+if (process.env.BENCH_NATIVE === '0') process.exit(0);
 console.log('\n### Native (`tinyunet bench`)\n');
 // TINYUNET_BIN: another build of the CLI (e.g. target/debug/tinyunet, whose dev profile is optimised).
 const cli = process.env.TINYUNET_BIN ? path.resolve(process.env.TINYUNET_BIN) : path.join(ROOT, 'target/release/tinyunet');
