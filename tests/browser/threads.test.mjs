@@ -25,7 +25,7 @@ let plain; // neither
 
 before(async () => {
   assert.ok(fs.existsSync(path.join(PKG, 'wasm/tinyunet_cpu-threads.js')), 'pkg/wasm/ has no threaded build: run ./build.sh pkg first');
-  const site = { root: path.join(HERE, 'threads-pages'), mounts: { '/pkg/': PKG } };
+  const site = { root: path.join(HERE, 'threads-pages'), mounts: { '/pkg/': PKG, '/package-pages/': path.join(HERE, 'package-pages') } };
   isolated = await startServer({ ...site, crossOriginIsolated: true, csp: DEMO_CSP });
   plain = await startServer(site);
   browser = await launchBrowser({ webgpu: false });

@@ -1,61 +1,13 @@
 // What the threads tests (tests/browser/threads.test.mjs) run, on a page's main thread or in a
 // Worker: which build a segmenter gets and why, and the threaded build against the 1-thread one.
 import { Segmenter, preload } from '/pkg/tinyunet.js';
+import { parseSafetensors, blobImage, blobMask, maxAbsDiff } from '/package-pages/shared.js';
 
 const WEIGHTS = '/pkg/demo-weights.safetensors';
 
 /** What a context offers threads: isolation and the cores the browser reports. */
 export function context() {
   return { crossOriginIsolated: globalThis.crossOriginIsolated, cores: navigator.hardwareConcurrency, worker: typeof WorkerGlobalScope !== 'undefined' };
-}
-
-/** A deterministic picture: a dark irregular blob on skin-coloured ground. */
-function blobImage(width, height, seed = 1) {
-  const image = new ImageData(width, height);
-  const cx = width * (0.4 + 0.1 * Math.sin(seed)), cy = height * 0.5;
-  const r = Math.min(width, height) * 0.3;
-  for (let y = 0; y < height; y++) {
-    for (let x = 0; x < width; x++) {
-      const a = Math.atan2(y - cy, x - cx);
-      const inside = Math.hypot(x - cx, y - cy) < r * (1 + 0.15 * Math.sin(3 * a + seed));
-      const noise = ((x * 7919 + y * 104729 + seed * 31) % 23) - 11;
-      image.data.set(inside ? [90 + noise, 55, 40, 255] : [220 + noise, 170, 150, 255], 4 * (y * width + x));
-    }
-  }
-  return image;
-}
-
-function blobMask(width, height, seed = 1) {
-  const image = blobImage(width, height, seed);
-  const mask = new ImageData(width, height);
-  for (let i = 0; i < image.data.length; i += 4) {
-    const v = image.data[i] < 150 ? 255 : 0;
-    mask.data.set([v, v, v, 255], i);
-  }
-  return mask;
-}
-
-/** Tensors of a safetensors file (F32 only), by name. */
-function tensors(bytes) {
-  const buffer = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
-  const length = Number(new DataView(buffer).getBigUint64(0, true));
-  const header = JSON.parse(new TextDecoder().decode(new Uint8Array(buffer, 8, length)));
-  const out = {};
-  for (const [name, info] of Object.entries(header)) {
-    if (name === '__metadata__' || info.dtype !== 'F32') continue;
-    out[name] = new Float32Array(buffer.slice(8 + length + info.data_offsets[0], 8 + length + info.data_offsets[1]));
-  }
-  return out;
-}
-
-function maxAbsDiff(a, b) {
-  if (a.length !== b.length) throw new Error(`lengths differ: ${a.length} vs ${b.length}`);
-  let worst = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs(a[i] - b[i]);
-    if (!(d <= worst)) worst = Number.isNaN(d) ? Infinity : d;
-  }
-  return worst;
 }
 
 /** The build, threads and reason a segmenter made with `options` gets here, and a mask it makes. */
@@ -84,15 +36,17 @@ export async function compare(size = 256, trainSize = 64) {
   const image = blobImage(size, size);
   const [a, b] = [await one.segment(image, { probabilities: true }), await many.segment(image, { probabilities: true })];
   const samples = [1, 2].map((seed) => ({ image: blobImage(trainSize, trainSize, seed), mask: blobMask(trainSize, trainSize, seed) }));
+  const tensors = (bytes) => parseSafetensors(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+  const before = tensors(await one.exportWeights());
   const train = (seg) => seg.train(samples, { epochs: 1, batchSize: 2, size: trainSize, seed: 3, augment: false });
   const [runA, runB] = [await train(one), await train(many)];
   const [wA, wB] = [tensors(await one.exportWeights()), tensors(await many.exportWeights())];
   let weightDiff = 0;
   let weightChange = 0;
-  const before = tensors(weights);
   for (const name of Object.keys(wA)) {
-    weightDiff = Math.max(weightDiff, maxAbsDiff(wA[name], wB[name]));
-    if (before[name]) weightChange = Math.max(weightChange, maxAbsDiff(wA[name], before[name]));
+    if (!(wA[name].data instanceof Float32Array)) continue;
+    weightDiff = Math.max(weightDiff, maxAbsDiff(wA[name].data, wB[name].data));
+    if (before[name]) weightChange = Math.max(weightChange, maxAbsDiff(wA[name].data, before[name].data));
   }
   const out = {
     builds: [one.build, many.build],
@@ -105,7 +59,7 @@ export async function compare(size = 256, trainSize = 64) {
     losses: [runA.history[0]?.loss, runB.history[0]?.loss],
     weightDiff,
     weightChange,
-    tensors: Object.keys(wA).length,
+    tensors: Object.values(wA).filter((t) => t.data instanceof Float32Array).length,
   };
   one.dispose();
   many.dispose();
