@@ -4,6 +4,7 @@
 #   ./build.sh demo    set up, build the npm package and demo weights, serve the demo on 127.0.0.1
 #   ./build.sh test    set up, then run every check and test (what CI runs)
 #   ./build.sh pkg     build the npm package into pkg/ (wasm + JS glue + types)
+#   ./build.sh pkg-threads   rebuild only the threaded CPU module of pkg/wasm/
 #   ./build.sh bench   print the benchmark table (native and in the browser)
 #   ./build.sh setup   only install what the others need
 #
@@ -42,6 +43,8 @@ wasm_bindgen_version() {
 
 setup_rust() {
   rustup target list --installed | grep -q wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+  # The threaded CPU module rebuilds the standard library from its source.
+  rustup component list --installed | grep -q "^rust-src" || rustup component add rust-src
   local want
   want=$(wasm_bindgen_version)
   if ! wasm-bindgen --version 2>/dev/null | grep -q " $want\$"; then
@@ -72,29 +75,55 @@ WASM_TARGET_DIR=target/wasm
 WASM_OPT=tests/browser/node_modules/.bin/wasm-opt
 
 # One build of the core: `build_module NAME [cargo flags]` → pkg/wasm/tinyunet_NAME.js + _bg.wasm.
+# MODULE_TARGET_DIR, MODULE_RUSTFLAGS (every crate), MODULE_LINK_ARGS (the final link only) and
+# MODULE_WASM_OPT_FLAGS change the target directory and add flags for one module (the threaded one).
 build_module() {
   local name=$1
   shift
+  local target_dir=${MODULE_TARGET_DIR:-$WASM_TARGET_DIR} link=()
+  for arg in ${MODULE_LINK_ARGS:-}; do link+=(-C "link-arg=$arg"); done
   log "wasm build: $name (profile wasm-release)"
   # wasm SIMD (128-bit) for the CPU kernels; every browser with WebGPU has it too.
-  CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=+simd128" cargo build --lib --profile wasm-release \
-    --target wasm32-unknown-unknown --target-dir "$WASM_TARGET_DIR" "$@"
+  CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=+simd128${MODULE_RUSTFLAGS:+ $MODULE_RUSTFLAGS}" \
+    cargo rustc --lib --profile wasm-release --target wasm32-unknown-unknown --target-dir "$target_dir" "$@" \
+    -- "${link[@]}"
   wasm-bindgen --target web --out-dir pkg/wasm --out-name "tinyunet_$name" \
-    "$WASM_TARGET_DIR/wasm32-unknown-unknown/wasm-release/tinyunet.wasm"
+    "$target_dir/wasm32-unknown-unknown/wasm-release/tinyunet.wasm"
   # binaryen from npm: Debian's wasm-opt (108) predates the reference-types tables that
   # wasm-bindgen now emits and produces a module that fails to instantiate.
   log "wasm-opt: $name"
   local wasm="pkg/wasm/tinyunet_${name}_bg.wasm"
+  # shellcheck disable=SC2086 # MODULE_WASM_OPT_FLAGS is a list of flags
   "$WASM_OPT" -O3 --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
     --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
-    "$wasm" -o "$wasm"
+    ${MODULE_WASM_OPT_FLAGS:-} "$wasm" -o "$wasm"
   echo "$wasm: $(stat -c %s "$wasm") bytes raw, $(gzip -9c "$wasm" | wc -c) bytes gzip"
+}
+
+# The multi-threaded CPU build (the `threads` feature): wasm atomics and a shared memory, so the
+# standard library is rebuilt with them (`-Z build-std`; RUSTC_BOOTSTRAP lets the pinned stable
+# toolchain take the flag, with its rust-src component). Its own target directory, because its
+# flags differ from the other modules' for every crate, std included. The link makes the memory
+# shared and imported (the pool's Workers instantiate the module on it) and exports the
+# thread-local storage symbols that wasm-bindgen's thread support needs: rustc 1.95 does not add
+# these itself. A shared memory must declare its maximum: 4 GiB, as a single-threaded module may
+# grow to (a training step at 256² needs more than 1 GiB with the pool's stacks). The package loads
+# it only in a Worker of a cross-origin isolated page (pkg/threads.js).
+THREADS_TARGET_DIR=target/wasm-threads
+build_threads_module() {
+  rustup component list --installed 2>/dev/null | grep -q '^rust-src' || rustup component add rust-src
+  RUSTC_BOOTSTRAP=1 MODULE_TARGET_DIR=$THREADS_TARGET_DIR \
+    MODULE_RUSTFLAGS="-C target-feature=+atomics,+bulk-memory,+mutable-globals -C link-arg=--max-memory=4294967296" \
+    MODULE_LINK_ARGS="--shared-memory --import-memory --export=__wasm_init_tls --export=__tls_size --export=__tls_align --export=__tls_base" \
+    MODULE_WASM_OPT_FLAGS=--enable-threads \
+    build_module cpu-threads --no-default-features --features threads -Z build-std=panic_abort,std
 }
 
 build_pkg() {
   rm -rf pkg/wasm
   # The page loads the CPU-only build unless it runs on WebGPU: a fifth of the download.
   build_module cpu --no-default-features
+  build_threads_module
   build_module webgpu
   # The package exports their URL (demoWeightsUrl) and its README example loads them.
   cp www/demo-weights.safetensors pkg/
@@ -109,9 +138,10 @@ run_tests() {
   log "cargo test (CPU and native wgpu)"
   TINYUNET_REQUIRE_WGPU=1 cargo test --features cli
   build_pkg
-  log "clippy (wasm32: the WebGPU build and the CPU-only one)"
+  log "clippy (wasm32: the WebGPU build, the CPU-only one and the threaded one)"
   cargo clippy --lib --target wasm32-unknown-unknown -- -D warnings
   cargo clippy --lib --target wasm32-unknown-unknown --no-default-features -- -D warnings
+  cargo clippy --lib --target wasm32-unknown-unknown --no-default-features --features threads -- -D warnings
   log "browser tests (headless Chromium: CPU and WebGPU)"
   (cd tests/browser && node --test --test-concurrency=1)
 }
@@ -120,7 +150,8 @@ case "${1:-}" in
   setup) setup ;;
   test) setup; run_tests ;;
   pkg) setup_rust; setup_npm; build_pkg ;;
+  pkg-threads) setup_rust; setup_npm; build_threads_module ;; # only the threaded CPU module, into pkg/wasm/
   demo) setup; build_pkg; exec node www/serve.mjs ;;
   bench) setup; build_pkg; cargo build --release --features cli --bin tinyunet; exec node tests/browser/bench.mjs ;;
-  *) sed -n '2,12p' "$0"; exit 2 ;;
+  *) sed -n '2,13p' "$0"; exit 2 ;;
 esac

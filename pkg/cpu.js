@@ -1,9 +1,14 @@
-// tinyunet/cpu: the package's API with only the CPU build of the core. A bundle made from it never
-// carries the WebGPU build (13 MB); `backend: 'auto'` runs on the CPU and says why in
-// `fallbackReason`.
+// tinyunet/cpu: the package's API with only the CPU builds of the core (1-thread and threaded). A
+// bundle made from it never carries the WebGPU build (13 MB); `backend: 'auto'` runs on the CPU
+// and says why in `fallbackReason`.
 
 import { registerBuilds } from './segmenter.js';
 
-registerBuilds({ cpu: () => import('./wasm/tinyunet_cpu.js') });
+registerBuilds({
+  cpu: () => import('./wasm/tinyunet_cpu.js'),
+  'cpu-threads': () => import('./wasm/tinyunet_cpu-threads.js'),
+}, {
+  threadWorker: () => new Worker(new URL('./thread-worker.js', import.meta.url), { type: 'module', name: 'tinyunet pool thread' }),
+});
 
 export { Segmenter, preload, decodeImage, MAX_PIXELS, MAX_SIDE } from './segmenter.js';

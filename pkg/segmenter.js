@@ -2,24 +2,35 @@
 // `tinyunet/cpu` register the builds of the core they offer and re-export this module).
 //
 // The Rust core (compiled into ./wasm/) does the network, the training and all checking; this
-// wrapper decodes images, serialises calls (the core is single-threaded and must not be
-// re-entered), reports progress, honours AbortSignals and falls back from WebGPU to the CPU.
+// wrapper decodes images, serialises calls (the core must not be re-entered), reports progress,
+// honours AbortSignals and falls back from WebGPU to the CPU.
 
 import { asError, failure } from './errors.js';
 import { decodeImage, MAX_PIXELS, MAX_SIDE } from './image.js';
+import { chooseCpuBuild, startThreadPool, threadsOption } from './threads.js';
 
 export { decodeImage, MAX_PIXELS, MAX_SIDE };
 
-// Two builds of the core: `cpu` has no GPU code and is a fifth of the download of `webgpu` (which
-// also runs on the CPU, for its fallback), so a page that runs on the CPU never fetches the GPU code.
-// Each entry module registers the builds it offers with literal import() calls, which bundlers see
-// and copy: `tinyunet/cpu` registers only `cpu`, so its bundles never carry the WebGPU build.
+// Three builds of the core: `cpu` has no GPU code and is a fifth of the download of `webgpu` (which
+// also runs on the CPU, for its fallback), so a page that runs on the CPU never fetches the GPU
+// code; `cpu-threads` is `cpu` on a pool of Web Workers, for cross-origin isolated pages
+// (threads.js). Each entry module registers the builds it offers with literal import() calls (and
+// the pool's Worker with a literal `new Worker(new URL(…))`), which bundlers see and copy:
+// `tinyunet/cpu` registers no `webgpu`, so its bundles never carry the WebGPU build.
 const importers = {};
+let spawnThread = null;
 
-/** Adds builds of the core: `{ cpu: () => import(…), webgpu: () => import(…) }`. */
-export function registerBuilds(builds) {
+/**
+ * Adds builds of the core: `{ cpu: () => import(…), 'cpu-threads': …, webgpu: … }`, and with
+ * `cpu-threads` the function that starts one of its pool's Workers (`threadWorker`).
+ */
+export function registerBuilds(builds, { threadWorker } = {}) {
   Object.assign(importers, builds);
+  if (threadWorker) spawnThread = threadWorker;
 }
+
+/** The builds `wasmUrls` may name. */
+const BUILDS = ['cpu', 'cpu-threads', 'webgpu'];
 
 const isNode = typeof process !== 'undefined' && Boolean(process.versions?.node) && typeof window === 'undefined';
 
@@ -37,8 +48,12 @@ async function readFileUrl(url) {
 
 const loading = new Map();
 
-/** Loads one build of the wasm core once, however many segmenters use it; resolves to its bindings. */
-function loadWasm(build, wasmUrls) {
+/**
+ * Loads one build of the wasm core once, however many segmenters use it; resolves to its bindings.
+ * The threaded build starts its pool of `threads` Workers the first time (its size is then fixed
+ * for the page's life: `poolThreads()` says what it is).
+ */
+function loadWasm(build, wasmUrls, threads = 1) {
   if (!loading.has(build)) {
     const url = wasmUrls?.[build];
     const ready = importers[build]()
@@ -47,6 +62,7 @@ function loadWasm(build, wasmUrls) {
         const fileUrl = isNode && new URL(url ?? `./wasm/tinyunet_${build}_bg.wasm`, import.meta.url);
         const source = fileUrl && fileUrl.protocol === 'file:' ? await readFileUrl(fileUrl) : url;
         await glue.default(source ? { module_or_path: source } : undefined);
+        if (build === 'cpu-threads') await startThreadPool(glue, threads, spawnThread);
         return glue;
       })
       .catch((e) => {
@@ -187,14 +203,45 @@ function backendOptions(options) {
     throw failure('config', 'wasmUrl was replaced by wasmUrls: { cpu, webgpu } (one URL per build of the core)');
   }
   const wasmUrls = options.wasmUrls ?? {};
-  if (typeof wasmUrls !== 'object' || Object.keys(wasmUrls).some((k) => !['cpu', 'webgpu'].includes(k))) {
-    throw failure('config', 'wasmUrls must be an object with the keys "cpu" and/or "webgpu"');
+  if (wasmUrls === null || typeof wasmUrls !== 'object' || Object.keys(wasmUrls).some((k) => !BUILDS.includes(k))) {
+    throw failure('config', 'wasmUrls must be an object with the keys "cpu", "cpu-threads" and/or "webgpu"');
   }
   if (backend === 'webgpu' && !importers.webgpu) {
     throw failure('config', 'backend "webgpu" needs the WebGPU build, which tinyunet/cpu leaves out: import from "tinyunet"');
   }
-  return { backend, wasmUrls };
+  return { backend, wasmUrls, threads: threadsOption(options.threads) };
 }
+
+let threadsFailure = null; // why the threaded build did not start, once it has failed here
+
+/**
+ * Loads the CPU build for the `threads` option here: `{ glue, build, threads, threadsReason }`.
+ * When the threaded build cannot start (no wasm threads in this browser, a pool Worker that does
+ * not load), the 1-thread build runs and `threadsReason` says why (and every later segmenter).
+ */
+
+async function loadCpu(wasmUrls, asked) {
+  const choice = chooseCpuBuild(asked, Boolean(importers['cpu-threads'] && spawnThread));
+  if (choice.build === 'cpu-threads' && threadsFailure) {
+    return { glue: await loadWasm('cpu', wasmUrls), build: 'cpu', threads: 1, threadsReason: threadsFailure };
+  }
+  if (choice.build === 'cpu-threads') {
+    try {
+      const glue = await loadWasm('cpu-threads', wasmUrls, choice.threads);
+      const threads = glue.poolThreads();
+      const threadsReason = threads === choice.threads ? choice.threadsReason
+        : `${threads} threads (Web Workers): the page's pool was started with ${threads} by an earlier segmenter, and its size is fixed`;
+      return { glue, build: 'cpu-threads', threads, threadsReason };
+    } catch (e) {
+      threadsFailure = `1 thread: the threaded build did not start (${asError(e).message})`;
+      return { glue: await loadWasm('cpu', wasmUrls), build: 'cpu', threads: 1, threadsReason: threadsFailure };
+    }
+  }
+  return { glue: await loadWasm('cpu', wasmUrls), ...choice };
+}
+
+/** What a segmenter on the WebGPU build says of its threads. */
+const GPU_THREADS = { build: 'webgpu', threads: 1, threadsReason: '1 thread: the network runs on the GPU, driven from this thread' };
 
 /**
  * The build a backend choice runs on here: `chosen`, `backendReason` (why, for every choice),
@@ -223,8 +270,9 @@ async function chooseBuild(backend) {
  * `Segmenter.create` with the same options finds it ready; resolves to that build's name.
  */
 export async function preload(options = {}) {
-  const { backend, wasmUrls } = backendOptions(options);
+  const { backend, wasmUrls, threads } = backendOptions(options);
   const { chosen } = await chooseBuild(backend);
+  if (chosen === 'cpu') return (await loadCpu(wasmUrls, threads)).build;
   await loadWasm(chosen, wasmUrls);
   return chosen;
 }
@@ -249,9 +297,10 @@ export class Segmenter {
   #fallbackReason = null;
   #backendReason;
   #adapter;
+  #threads; // { build, threads, threadsReason }
   #disposed = false;
 
-  constructor(glue, core, weights, inputSize, { fallbackReason, backendReason, adapter }, token) {
+  constructor(glue, core, weights, inputSize, { fallbackReason, backendReason, adapter, threads }, token) {
     if (token !== Segmenter.#token) throw new Error('use `await Segmenter.create(options)`');
     this.#glue = glue;
     this.#core = core;
@@ -260,13 +309,14 @@ export class Segmenter {
     this.#fallbackReason = fallbackReason;
     this.#backendReason = backendReason;
     this.#adapter = adapter;
+    this.#threads = threads;
   }
 
   static #token = Symbol('create');
 
   /** Creates a segmenter (see `CreateOptions`). */
   static async create(options = {}) {
-    const { backend, wasmUrls } = backendOptions(options);
+    const { backend, wasmUrls, threads: askedThreads } = backendOptions(options);
     // Weights may still be on their way (a promise, say `fetch(url)`): they download while the
     // core below is fetched and compiled, and are needed only to build the network.
     const pendingWeights = weightsOf(options.weights, true);
@@ -277,8 +327,15 @@ export class Segmenter {
     let glue;
     let weights;
     let settings;
+    let threads = GPU_THREADS;
+    const load = async (build) => {
+      if (build !== 'cpu') return loadWasm(build, wasmUrls);
+      const { glue: cpuGlue, ...cpu } = await loadCpu(wasmUrls, askedThreads);
+      threads = cpu;
+      return cpuGlue;
+    };
     try {
-      [glue, weights] = await Promise.all([loadWasm(chosen, wasmUrls), pendingWeights]);
+      [glue, weights] = await Promise.all([load(chosen), pendingWeights]);
       settings = segmenterOptions(options, glue.limits());
       core = await glue.WasmSegmenter.create(chosen, settings, weights);
     } catch (e) {
@@ -288,7 +345,7 @@ export class Segmenter {
       fallbackReason = `WebGPU failed to start (${error.message})`;
       backendReason = fallbackReason;
       weights = await pendingWeights;
-      glue = await loadWasm('cpu', wasmUrls);
+      glue = await load('cpu');
       settings = segmenterOptions(options, glue.limits());
       core = await glue.WasmSegmenter.create('cpu', settings, weights).catch((e2) => {
         throw asError(e2);
@@ -297,7 +354,7 @@ export class Segmenter {
     const inputSize = settings.inputSize;
     // A private copy: the caller may reuse their buffer.
     const kept = weights ? weights.slice() : await core.exportWeights();
-    const choice = { fallbackReason, backendReason, adapter };
+    const choice = { fallbackReason, backendReason, adapter, threads };
     return new Segmenter(glue, core, kept, inputSize, choice, Segmenter.#token);
   }
 
@@ -305,6 +362,18 @@ export class Segmenter {
   get backend() {
     this.#alive();
     return this.#core.backend;
+  }
+  /** The build of the core that runs: `cpu` (1 thread), `cpu-threads` (a pool of Workers) or `webgpu`. */
+  get build() {
+    return this.#threads.build;
+  }
+  /** The threads the network runs on: the pool's size on `cpu-threads`, else 1. */
+  get threads() {
+    return this.#threads.threads;
+  }
+  /** Why that many threads, for every build ("1 thread: the page is not cross-origin isolated …"). */
+  get threadsReason() {
+    return this.#threads.threadsReason;
   }
   /** Why the segmenter runs on the CPU although WebGPU was allowed, if it does. */
   get fallbackReason() {
@@ -370,6 +439,7 @@ export class Segmenter {
       const core = await this.#glue.WasmSegmenter.create('cpu', settings, this.#weights);
       try { this.#core.free(); } catch { /* the GPU side may already be gone */ }
       this.#core = core;
+      this.#threads = { ...GPU_THREADS, threadsReason: "1 thread: the WebGPU build's own CPU code runs since the GPU failed" };
       this.#fallbackReason = `the GPU failed (${error.message}); now running on the CPU with the same weights`;
       this.#backendReason = this.#fallbackReason;
       return Object.assign(new Error(`${error.message} — switched to the CPU, weights intact; please retry`), { kind: 'backend' });

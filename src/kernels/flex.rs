@@ -1,5 +1,9 @@
 //! CPU kernels for burn-flex: plain loops over contiguous `f32` rows that the compiler
 //! vectorises (wasm SIMD in the browser).
+//!
+//! With the `threads` feature (the browser's multi-threaded build) the loops over planes,
+//! channels and element runs go to rayon's pool ([`par`]); each plane or channel is still
+//! computed by one thread in the same order, so the results are the same bit for bit.
 
 use burn::backend::Flex;
 use burn::backend::flex::FlexTensor;
@@ -43,22 +47,108 @@ fn f32_values(t: FloatTensor<Flex>) -> Vec<f32> {
         .to_vec()
 }
 
-/// A new zero-filled `f32` tensor that `fill` writes.
-///
-/// Not `FlexTensor::empty`: that allocates a `u8` buffer and then copies all of it into a
-/// stricter-aligned one (burn-flex 0.22.1), a fifth of a wasm inference before these kernels
-/// stopped using it.
-fn f32_output(shape: Shape, fill: impl FnOnce(&mut [f32])) -> FlexTensor {
-    let mut values = vec![0f32; shape.num_elements()];
-    fill(&mut values);
+/// A tensor of `values` (which must have `shape`'s length).
+fn f32_from(shape: Shape, values: Vec<f32>) -> FlexTensor {
+    debug_assert_eq!(values.len(), shape.num_elements());
     FlexTensor::from_data(TensorData::new(values, shape))
 }
 
-/// A new `f32` tensor of `values` (no zero-filling first: for kernels that write every element
-/// in order). `values` should know its length (a map over slices), or the vector regrows.
-fn f32_collect(shape: Shape, values: impl Iterator<Item = f32>) -> FlexTensor {
-    let values: Vec<f32> = values.collect();
-    debug_assert_eq!(values.len(), shape.num_elements());
+/// Serial or parallel (the `threads` feature) loops over independent pieces of work.
+mod par {
+    #[cfg(feature = "threads")]
+    use rayon::prelude::*;
+
+    /// Elements a parallel element-wise task takes at a time (64 KiB of f32).
+    #[cfg(feature = "threads")]
+    const RUN: usize = 16_384;
+
+    /// `[f(0), …, f(count − 1)]`.
+    pub(super) fn map<T: Send>(count: usize, f: impl Fn(usize) -> T + Sync + Send) -> Vec<T> {
+        #[cfg(feature = "threads")]
+        return (0..count).into_par_iter().map(f).collect();
+        #[cfg(not(feature = "threads"))]
+        return (0..count).map(f).collect();
+    }
+
+    /// A vector of `len` values written `chunk` at a time by `fill(index of the chunk, chunk)`,
+    /// chunks in parallel with threads. Serially each chunk is zeroed just before it is
+    /// written (while in cache), not the whole vector first.
+    pub(super) fn chunks(
+        len: usize,
+        chunk: usize,
+        fill: impl Fn(usize, &mut [f32]) + Sync + Send,
+    ) -> Vec<f32> {
+        let chunk = chunk.max(1);
+        #[cfg(feature = "threads")]
+        {
+            // Each task zeroes its own chunk before writing it, as the serial loop does: zeroing
+            // the whole vector first would be one more pass over memory, on one thread.
+            let mut values = Vec::<f32>::with_capacity(len);
+            values.spare_capacity_mut()[..len]
+                .par_chunks_mut(chunk)
+                .enumerate()
+                .for_each(|(i, out)| {
+                    for v in out.iter_mut() {
+                        v.write(0.0);
+                    }
+                    // SAFETY: every element of `out` was just initialised, and `MaybeUninit<f32>`
+                    // has the layout of `f32`.
+                    let out =
+                        unsafe { &mut *(out as *mut [std::mem::MaybeUninit<f32>] as *mut [f32]) };
+                    fill(i, out);
+                });
+            // SAFETY: the chunks cover all `len` elements, each initialised above.
+            unsafe { values.set_len(len) };
+            values
+        }
+        #[cfg(not(feature = "threads"))]
+        {
+            let mut values = Vec::with_capacity(len);
+            for (i, start) in (0..len).step_by(chunk).enumerate() {
+                values.resize((start + chunk).min(len), 0.0);
+                fill(i, &mut values[start..]);
+            }
+            values
+        }
+    }
+
+    /// `f` of every element of `x`.
+    pub(super) fn map_elements(x: &[f32], f: impl Fn(f32) -> f32 + Sync + Send) -> Vec<f32> {
+        #[cfg(feature = "threads")]
+        return chunks(x.len(), RUN, |i, out| {
+            for (o, &v) in out.iter_mut().zip(&x[i * RUN..]) {
+                *o = f(v);
+            }
+        });
+        #[cfg(not(feature = "threads"))]
+        return x.iter().map(|&v| f(v)).collect();
+    }
+
+    /// `f` of every pair of elements of `a` and `b` (as long as `a`).
+    pub(super) fn zip_elements(
+        a: &[f32],
+        b: &[f32],
+        f: impl Fn(f32, f32) -> f32 + Sync + Send,
+    ) -> Vec<f32> {
+        #[cfg(feature = "threads")]
+        return chunks(a.len(), RUN, |i, out| {
+            for ((o, &x), &y) in out.iter_mut().zip(&a[i * RUN..]).zip(&b[i * RUN..]) {
+                *o = f(x, y);
+            }
+        });
+        #[cfg(not(feature = "threads"))]
+        return a.iter().zip(b).map(|(&x, &y)| f(x, y)).collect();
+    }
+}
+
+/// A new tensor of `shape` whose planes of `plane` elements `fill(index of the plane, plane)`
+/// writes (in parallel with threads).
+fn f32_planes(
+    shape: Shape,
+    plane: usize,
+    fill: impl Fn(usize, &mut [f32]) + Sync + Send,
+) -> FlexTensor {
+    let values = par::chunks(shape.num_elements(), plane, fill);
     FlexTensor::from_data(TensorData::new(values, shape))
 }
 
@@ -137,14 +227,14 @@ fn normalise(
 ) -> FlexTensor {
     let (_, c, plane) = channel_planes(x);
     let src = x.as_slice::<f32>().expect("a contiguous f32 tensor");
-    let mut values = Vec::with_capacity(src.len());
-    for (i, s) in src.chunks_exact(plane).enumerate() {
+    f32_planes(x.layout().shape().clone(), plane, |i, out| {
         let ch = i % c;
         let (m, shift) = (mean[ch], beta[ch]);
         let scale = gamma[ch] / (variance[ch] + epsilon as f32).sqrt();
-        values.extend(s.iter().map(|&v| (v - m) * scale + shift));
-    }
-    FlexTensor::from_data(TensorData::new(values, x.layout().shape().clone()))
+        for (o, &v) in out.iter_mut().zip(&src[i * plane..]) {
+            *o = (v - m) * scale + shift;
+        }
+    })
 }
 
 /// Adds the 3×3 correlation of one `h×w` plane with `k` (row-major, zero padding 1) to `out`.
@@ -203,14 +293,14 @@ impl TinyKernels for Flex {
         let (n, c, plane) = dims;
         let src = x.as_slice::<f32>().expect("a contiguous f32 tensor");
         let count = (n * plane) as f64;
-        let mut mean = vec![0f32; c];
-        let mut variance = vec![0f32; c];
-        for ch in 0..c {
+        let (mean, variance): (Vec<f32>, Vec<f32>) = par::map(c, |ch| {
             let m = (channel_sum(src, dims, ch, |v| v) / count) as f32;
             // Two passes (centred squares), not E[x²] − m², which cancels catastrophically.
-            variance[ch] = (channel_sum(src, dims, ch, |v| (v - m) * (v - m)) / count) as f32;
-            mean[ch] = m;
-        }
+            let variance = (channel_sum(src, dims, ch, |v| (v - m) * (v - m)) / count) as f32;
+            (m, variance)
+        })
+        .into_iter()
+        .unzip();
         let out = normalise(&x, &gamma, &beta, &mean, &variance, epsilon);
         (out, f32_tensor(mean), f32_tensor(variance))
     }
@@ -230,11 +320,9 @@ impl TinyKernels for Flex {
         let src = x.as_slice::<f32>().expect("a contiguous f32 tensor");
         let g = grad.as_slice::<f32>().expect("a contiguous f32 tensor");
         let count = (n * plane) as f32;
-        let mut gamma_grad = vec![0f32; c];
-        let mut beta_grad = vec![0f32; c];
         // x̂ = (x − μ)·σ⁻¹; dx = γσ⁻¹·(g − mean(g) − x̂·mean(g·x̂)).
-        let mut coefficients = vec![(0f32, 0f32, 0f32, 0f32); c];
-        for ch in 0..c {
+        // Per channel: (γ gradient, β gradient, the coefficients of dx).
+        let per_channel = par::map(c, |ch| {
             let (m, inv_std) = (mean[ch], 1.0 / (variance[ch] + epsilon as f32).sqrt());
             let sum_g = channel_sum_zip(src, g, dims, ch, |_, g| g);
             // Σg·(x − μ) around the f32-rounded μ, corrected by the rounding error δ of μ:
@@ -243,26 +331,24 @@ impl TinyKernels for Flex {
             let sum_gx =
                 (channel_sum_zip(src, g, dims, ch, |x, g| g * (x - m)) - delta * sum_g) as f32;
             let sum_g = sum_g as f32;
-            beta_grad[ch] = sum_g;
-            gamma_grad[ch] = sum_gx * inv_std;
-            coefficients[ch] = (
+            let gamma_grad = sum_gx * inv_std;
+            let coefficients = (
                 m,
                 gamma[ch] * inv_std,
                 sum_g / count,
-                gamma_grad[ch] * inv_std / count,
+                gamma_grad * inv_std / count,
             );
-        }
-        let mut values = Vec::with_capacity(src.len());
-        for (i, (xs, gs)) in src
-            .chunks_exact(plane)
-            .zip(g.chunks_exact(plane))
-            .enumerate()
-        {
-            let (m, scale, mean_g, slope) = coefficients[i % c];
-            values
-                .extend((xs.iter().zip(gs)).map(|(&x, &g)| scale * (g - mean_g - (x - m) * slope)));
-        }
-        let x_grad = FlexTensor::from_data(TensorData::new(values, x.layout().shape().clone()));
+            (gamma_grad, sum_g, coefficients)
+        });
+        let x_grad = f32_planes(x.layout().shape().clone(), plane, |i, out| {
+            let (_, _, (m, scale, mean_g, slope)) = per_channel[i % c];
+            let (xs, gs) = (&src[i * plane..], &g[i * plane..]);
+            for ((o, &x), &g) in out.iter_mut().zip(xs).zip(gs) {
+                *o = scale * (g - mean_g - (x - m) * slope);
+            }
+        });
+        let gamma_grad = per_channel.iter().map(|p| p.0).collect();
+        let beta_grad = per_channel.iter().map(|p| p.1).collect();
         (x_grad, f32_tensor(gamma_grad), f32_tensor(beta_grad))
     }
 
@@ -284,9 +370,9 @@ impl TinyKernels for Flex {
     fn gelu_exact(x: FloatTensor<Self>) -> FloatTensor<Self> {
         let x = f32_input(x);
         let src = x.as_slice::<f32>().expect("a contiguous f32 tensor");
-        f32_collect(
+        f32_from(
             x.layout().shape().clone(),
-            src.iter().map(|&v| fast_math::gelu(v)),
+            par::map_elements(src, fast_math::gelu),
         )
     }
 
@@ -294,11 +380,9 @@ impl TinyKernels for Flex {
         let (x, grad) = (f32_input(x), f32_input(grad));
         let src = x.as_slice::<f32>().expect("a contiguous f32 tensor");
         let g = grad.as_slice::<f32>().expect("a contiguous f32 tensor");
-        f32_collect(
+        f32_from(
             x.layout().shape().clone(),
-            src.iter()
-                .zip(g)
-                .map(|(&v, &g)| g * fast_math::gelu_slope(v)),
+            par::zip_elements(src, g, |v, g| g * fast_math::gelu_slope(v)),
         )
     }
 
@@ -307,18 +391,16 @@ impl TinyKernels for Flex {
         let [n, c, h, w] = dims4(&x);
         let (oh, ow) = (h / 2, w / 2);
         let src = x.as_slice::<f32>().expect("a contiguous f32 tensor");
-        f32_output(Shape::new([n, c, oh, ow]), |dst| {
-            for (plane_in, plane_out) in src.chunks_exact(h * w).zip(dst.chunks_exact_mut(oh * ow))
-            {
-                for y in 0..oh {
-                    let top = &plane_in[2 * y * w..2 * y * w + 2 * ow];
-                    let bottom = &plane_in[(2 * y + 1) * w..(2 * y + 1) * w + 2 * ow];
-                    let target = &mut plane_out[y * ow..(y + 1) * ow];
-                    for x in 0..ow {
-                        target[x] = top[2 * x]
-                            .max(top[2 * x + 1])
-                            .max(bottom[2 * x].max(bottom[2 * x + 1]));
-                    }
+        f32_planes(Shape::new([n, c, oh, ow]), oh * ow, |i, plane_out| {
+            let plane_in = &src[i * h * w..][..h * w];
+            for y in 0..oh {
+                let top = &plane_in[2 * y * w..2 * y * w + 2 * ow];
+                let bottom = &plane_in[(2 * y + 1) * w..(2 * y + 1) * w + 2 * ow];
+                let target = &mut plane_out[y * ow..(y + 1) * ow];
+                for x in 0..ow {
+                    target[x] = top[2 * x]
+                        .max(top[2 * x + 1])
+                        .max(bottom[2 * x].max(bottom[2 * x + 1]));
                 }
             }
         })
@@ -341,24 +423,20 @@ impl TinyKernels for Flex {
             .chunks_exact(9)
             .flat_map(|k| k.iter().rev().copied())
             .collect();
-        let x_grad = f32_output(Shape::new([n, c, h, w]), |dst| {
-            for (i, (gp, dp)) in g
-                .chunks_exact(h * w)
-                .zip(dst.chunks_exact_mut(h * w))
-                .enumerate()
-            {
-                let ch = i % c;
-                correlate3x3_add(gp, &flipped[9 * ch..9 * ch + 9], w, dp);
-            }
+        let x_grad = f32_planes(Shape::new([n, c, h, w]), h * w, |i, dp| {
+            let ch = i % c;
+            let gp = &g[i * h * w..][..h * w];
+            correlate3x3_add(gp, &flipped[9 * ch..9 * ch + 9], w, dp);
         });
-        let mut sums = vec![[0f64; 9]; c];
-        for (i, (xp, gp)) in src
-            .chunks_exact(h * w)
-            .zip(g.chunks_exact(h * w))
-            .enumerate()
-        {
-            depthwise_weight_grad(xp, gp, w, &mut sums[i % c]);
-        }
+        // Each channel's nine sums, over the samples in order.
+        let sums = par::map(c, |ch| {
+            let mut sums = [0f64; 9];
+            for sample in 0..n {
+                let at = (sample * c + ch) * h * w;
+                depthwise_weight_grad(&src[at..][..h * w], &g[at..][..h * w], w, &mut sums);
+            }
+            sums
+        });
         let weight_grad: Vec<f32> = sums.iter().flatten().map(|&v| v as f32).collect();
         let weight_grad =
             FlexTensor::from_data(TensorData::new(weight_grad, Shape::new([c, 1, 3, 3])));
@@ -371,23 +449,19 @@ impl TinyKernels for Flex {
         let (oh, ow) = (h / 2, w / 2);
         let src = x.as_slice::<f32>().expect("a contiguous f32 tensor");
         let g = grad.as_slice::<f32>().expect("a contiguous f32 tensor");
-        f32_output(Shape::new([n, c, h, w]), |dst| {
-            for ((plane_in, plane_g), plane_out) in src
-                .chunks_exact(h * w)
-                .zip(g.chunks_exact(oh * ow))
-                .zip(dst.chunks_exact_mut(h * w))
-            {
-                for y in 0..oh {
-                    for x in 0..ow {
-                        // The first maximum in reading order, as PyTorch and burn pick it.
-                        let mut best = 2 * y * w + 2 * x;
-                        for at in [best + 1, best + w, best + w + 1] {
-                            if plane_in[at] > plane_in[best] {
-                                best = at;
-                            }
+        f32_planes(Shape::new([n, c, h, w]), h * w, |i, plane_out| {
+            let plane_in = &src[i * h * w..][..h * w];
+            let plane_g = &g[i * oh * ow..][..oh * ow];
+            for y in 0..oh {
+                for x in 0..ow {
+                    // The first maximum in reading order, as PyTorch and burn pick it.
+                    let mut best = 2 * y * w + 2 * x;
+                    for at in [best + 1, best + w, best + w + 1] {
+                        if plane_in[at] > plane_in[best] {
+                            best = at;
                         }
-                        plane_out[best] = plane_g[y * ow + x];
                     }
+                    plane_out[best] = plane_g[y * ow + x];
                 }
             }
         })
@@ -398,31 +472,34 @@ impl TinyKernels for Flex {
         let [n, c, h, w] = dims4(&x);
         let src = x.as_slice::<f32>().expect("a contiguous f32 tensor");
         let (cols, rows) = (tap_table(w), tap_table(h));
-        let planes = n * c;
-        // Along the width: [planes·h, w] → [planes·h, 2w].
-        let mut wide = vec![0f32; planes * h * 2 * w];
-        for (line, out) in src.chunks_exact(w).zip(wide.chunks_exact_mut(2 * w)) {
-            for (o, (j, k)) in cols.iter().enumerate() {
-                out[o] =
-                    k[0] * line[j[0]] + k[1] * line[j[1]] + k[2] * line[j[2]] + k[3] * line[j[3]];
-            }
-        }
-        // Along the height, one whole output row at a time (contiguous, vectorised).
         let row = 2 * w;
-        f32_output(Shape::new([n, c, 2 * h, 2 * w]), |dst| {
-            for (plane_in, plane_out) in wide
-                .chunks_exact(h * row)
-                .zip(dst.chunks_exact_mut(2 * h * row))
-            {
+        f32_planes(
+            Shape::new([n, c, 2 * h, 2 * w]),
+            2 * h * row,
+            |i, plane_out| {
+                // Along the width: this plane's [h, w] → [h, 2w].
+                let mut wide = vec![0f32; h * row];
+                for (line, out) in src[i * h * w..][..h * w]
+                    .chunks_exact(w)
+                    .zip(wide.chunks_exact_mut(row))
+                {
+                    for (o, (j, k)) in cols.iter().enumerate() {
+                        out[o] = k[0] * line[j[0]]
+                            + k[1] * line[j[1]]
+                            + k[2] * line[j[2]]
+                            + k[3] * line[j[3]];
+                    }
+                }
+                // Along the height, one whole output row at a time (contiguous, vectorised).
                 for (o, (j, k)) in rows.iter().enumerate() {
                     let target = &mut plane_out[o * row..(o + 1) * row];
-                    let [a, b, cc, d] = j.map(|r| &plane_in[r * row..(r + 1) * row]);
+                    let [a, b, cc, d] = j.map(|r| &wide[r * row..(r + 1) * row]);
                     for x in 0..row {
                         target[x] = k[0] * a[x] + k[1] * b[x] + k[2] * cc[x] + k[3] * d[x];
                     }
                 }
-            }
-        })
+            },
+        )
     }
 
     fn bicubic_up2_backward(grad: FloatTensor<Self>) -> FloatTensor<Self> {
@@ -431,23 +508,21 @@ impl TinyKernels for Flex {
         let (h, w) = (h2 / 2, w2 / 2);
         let src = grad.as_slice::<f32>().expect("a contiguous f32 tensor");
         let (cols, rows) = (tap_table(w), tap_table(h));
-        let planes = n * c;
-        // Adjoint along the height: each output row scatters into its four source rows.
-        let mut tall = vec![0f32; planes * h * w2];
-        for (plane_in, plane_out) in src.chunks_exact(h2 * w2).zip(tall.chunks_exact_mut(h * w2)) {
+        f32_planes(Shape::new([n, c, h, w]), h * w, |i, plane_out| {
+            // Adjoint along the height: each output row scatters into its four source rows.
+            let plane_in = &src[i * h2 * w2..][..h2 * w2];
+            let mut tall = vec![0f32; h * w2];
             for (o, (j, k)) in rows.iter().enumerate() {
                 let g = &plane_in[o * w2..(o + 1) * w2];
                 for t in 0..4 {
-                    let target = &mut plane_out[j[t] * w2..(j[t] + 1) * w2];
+                    let target = &mut tall[j[t] * w2..(j[t] + 1) * w2];
                     for x in 0..w2 {
                         target[x] += k[t] * g[x];
                     }
                 }
             }
-        }
-        // Adjoint along the width.
-        f32_output(Shape::new([n, c, h, w]), |dst| {
-            for (line, target) in tall.chunks_exact(w2).zip(dst.chunks_exact_mut(w)) {
+            // Adjoint along the width.
+            for (line, target) in tall.chunks_exact(w2).zip(plane_out.chunks_exact_mut(w)) {
                 for (o, (j, k)) in cols.iter().enumerate() {
                     let g = line[o];
                     for t in 0..4 {

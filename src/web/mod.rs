@@ -9,11 +9,24 @@
 mod convert;
 mod heap;
 mod segmenter;
+#[cfg(feature = "threads")]
+mod threads;
 mod training;
 
 pub use segmenter::{Segmentation, WasmSegmenter, limits};
+#[cfg(feature = "threads")]
+use threads::compute;
+#[cfg(feature = "threads")]
+pub use threads::{pool_threads, run_pool_thread, start_thread_pool, thread_share};
 
 use wasm_bindgen::prelude::*;
+
+/// Runs the core's `work`: here, in the 1-thread builds (the threaded one runs it on its pool,
+/// `threads::compute`).
+#[cfg(not(feature = "threads"))]
+async fn compute<F: Future>(work: F) -> F::Output {
+    work.await
+}
 
 /// Runs once when the module is instantiated.
 #[wasm_bindgen(start)]

@@ -2,6 +2,7 @@
 
 use wasm_bindgen::prelude::*;
 
+use super::compute;
 use super::convert::{js_error, options, rgba_image, to_js};
 use super::heap::{HeapReservation, INFERENCE_HEAP_BYTES_PER_PIXEL, MAX_RESERVATION};
 use crate::app::{FineTuning, Segmenter, SegmenterOptions};
@@ -166,7 +167,7 @@ impl WasmSegmenter {
         probabilities: bool,
     ) -> std::result::Result<Segmentation, JsValue> {
         let image = rgba_image(&image, "image").map_err(js_error)?;
-        let prediction = self.core.segment(&image).await.map_err(js_error)?;
+        let prediction = compute(self.core.segment(&image)).await.map_err(js_error)?;
         Ok(Segmentation {
             prediction,
             probabilities,
@@ -230,7 +231,9 @@ impl WasmSegmenter {
         shape: Vec<u32>,
     ) -> std::result::Result<Vec<f32>, JsValue> {
         let shape: Vec<usize> = shape.iter().map(|&d| d as usize).collect();
-        self.core.logits(input, &shape).await.map_err(js_error)
+        compute(self.core.logits(input, &shape))
+            .await
+            .map_err(js_error)
     }
 
     /// Replaces the weights with a safetensors or `.pth` file's; on any error the current
@@ -256,9 +259,7 @@ impl WasmSegmenter {
     ) -> std::result::Result<JsValue, JsValue> {
         let image = rgba_image(&image, name).map_err(js_error)?;
         let mask = rgba_image(&mask, &format!("{name} (mask)")).map_err(js_error)?;
-        let assessed = self
-            .core
-            .assess(name, &image, &mask)
+        let assessed = compute(self.core.assess(name, &image, &mask))
             .await
             .map_err(js_error)?;
         #[derive(serde::Serialize)]

@@ -4,6 +4,7 @@
 
 use wasm_bindgen::prelude::*;
 
+use super::compute;
 use super::convert::{js_error, options, rgba_image, to_js};
 use super::segmenter::WasmSegmenter;
 use crate::app::{TrainDefaults, TrainOptions};
@@ -66,7 +67,7 @@ impl WasmSegmenter {
     /// `finishTraining`).
     #[wasm_bindgen(js_name = trainStep)]
     pub async fn train_step(&mut self) -> Result<JsValue, JsValue> {
-        match self.tuning.step().await.map_err(js_error)? {
+        match compute(self.tuning.step()).await.map_err(js_error)? {
             Some(event) => to_js(&event).map_err(js_error),
             None => Ok(JsValue::NULL),
         }

@@ -4,6 +4,7 @@
 // Figures, not tests: the machine is shared and noisy, so read the ratios within one run.
 //
 // Environment: BENCH_ITERS (default 5), BENCH_GPU=0 to skip the (very slow) SwiftShader WebGPU rows,
+// BENCH_NATIVE=0 to skip the native figures (and the CLI they need),
 // BENCH_STARTUP_RUNS (default 3) page loads per start-up figure, BENCH_CHROMIUM_ARGS (below),
 // TINYUNET_BIN for the native CLI to time (default target/release/tinyunet).
 
@@ -125,6 +126,32 @@ try {
   }
   const memory = await call('memoryFlat', 1000);
   console.log(`\n1,000 inferences in a row (CPU, 64 px): wasm memory ${mib(memory.before)} before, ${mib(memory.after)} after.`);
+
+  // The threaded CPU build against the 1-thread one, side by side in one Worker of a cross-origin
+  // isolated page (the only place the package runs it), each through the package: `threads: 1`
+  // or the default (the cores the browser reports). Alternating, so that a busy spell of the
+  // shared machine does not fall on one build only.
+  const isolated = await startServer({ root: path.join(HERE, 'bench-pages'), mounts: { '/pkg/': path.join(ROOT, 'pkg') }, crossOriginIsolated: true });
+  try {
+    const threadsPage = await browser.newPage();
+    await threadsPage.goto(`${isolated.url}threads.html`);
+    await threadsPage.waitForFunction(() => window.threadsBenchReady === true, undefined, { timeout: 120_000 });
+    const inWorker = (name, ...args) => evaluateWithTimeout(threadsPage, ([n, a]) => window.threadsBench.call(n, ...a), [name, args], HOUR);
+    const cores = await threadsPage.evaluate(() => navigator.hardwareConcurrency);
+    console.log(`\n### 1 thread against the threaded CPU build (a Web Worker of a cross-origin isolated page; the browser reports ${cores} cores)\n`);
+    console.log('| work | batch | size | 1 thread ms | threaded ms | threads | speed-up |');
+    console.log('|---|---|---|---|---|---|---|');
+    for (const [work, batch, size] of [['inference', 1, 256], ['training step', 2, 256]]) {
+      const run = (threads) => (work === 'inference' ? inWorker('infer', threads, size, ITERS, 1) : inWorker('train', threads, batch, size, ITERS, 1));
+      const one = await run(1);
+      const many = await run(undefined);
+      if (one.build !== 'cpu') throw new Error(`threads: 1 ran the ${one.build} build`);
+      if (many.build !== 'cpu-threads') console.error(`the default ran the ${many.build} build: ${many.reason}`);
+      console.log(`| ${work} | ${batch} | ${size} | ${fmt(one.ms)} | ${fmt(many.ms)} | ${many.threads} (${many.build}) | **${(one.ms / many.ms).toFixed(2)}×** |`);
+    }
+  } finally {
+    await isolated.close();
+  }
 } finally {
   await browser.close();
   await server.close();
@@ -177,11 +204,12 @@ const weights = fs.readFileSync(path.join(ROOT, 'www/demo-weights.safetensors'))
 const gz = (b) => zlib.gzipSync(b, { level: 9 }).length;
 const mb = (n) => (n / 1e6).toFixed(2);
 console.log(`\nDownload (gzip -9): demo weights ${mb(weights.length)} MB raw, ${mb(gz(weights))} MB gzip.`);
-for (const build of ['cpu', 'webgpu']) {
+for (const build of ['cpu', 'cpu-threads', 'webgpu']) {
   const wasm = fs.readFileSync(path.join(ROOT, `pkg/wasm/tinyunet_${build}_bg.wasm`));
   console.log(`- ${build} build: .wasm ${mb(wasm.length)} MB raw, ${mb(gz(wasm))} MB gzip; with the demo weights ${mb(gz(wasm) + gz(weights))} MB gzip.`);
 }
 
+if (process.env.BENCH_NATIVE === '0') process.exit(0);
 console.log('\n### Native (`tinyunet bench`)\n');
 // TINYUNET_BIN: another build of the CLI (e.g. target/debug/tinyunet, whose dev profile is optimised).
 const cli = process.env.TINYUNET_BIN ? path.resolve(process.env.TINYUNET_BIN) : path.join(ROOT, 'target/release/tinyunet');

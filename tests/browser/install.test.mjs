@@ -148,10 +148,10 @@ test('a Vite app on tinyunet/cpu carries neither the WebGPU build nor the demo w
 test('npm pack ships the package\'s files, every export among them, with its metadata', () => {
   const [packed] = JSON.parse(execFileSync('npm', ['pack', '--dry-run', '--json'], { cwd: PKG, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }));
   const files = packed.files.map((f) => f.path).sort();
-  const builds = ['cpu', 'webgpu'].flatMap((b) => [`tinyunet_${b}.d.ts`, `tinyunet_${b}.js`, `tinyunet_${b}_bg.wasm`, `tinyunet_${b}_bg.wasm.d.ts`].map((f) => `wasm/${f}`));
+  const builds = ['cpu', 'cpu-threads', 'webgpu'].flatMap((b) => [`tinyunet_${b}.d.ts`, `tinyunet_${b}.js`, `tinyunet_${b}_bg.wasm`, `tinyunet_${b}_bg.wasm.d.ts`].map((f) => `wasm/${f}`));
   assert.deepEqual(files, [
     'LICENSE', 'README.md', 'cpu.d.ts', 'cpu.js', 'demo-weights.d.ts', 'demo-weights.js', 'demo-weights.safetensors',
-    'image.js', 'package.json', 'segmenter.js', 'tinyunet.d.ts', 'tinyunet.js', ...builds,
+    'errors.js', 'image.js', 'package.json', 'segmenter.js', 'thread-worker.js', 'threads.js', 'tinyunet.d.ts', 'tinyunet.js', ...builds,
   ].sort());
   const manifest = JSON.parse(fs.readFileSync(path.join(PKG, 'package.json'), 'utf8'));
   const targets = Object.values(manifest.exports).flatMap((e) => (typeof e === 'string' ? [e] : Object.values(e)));

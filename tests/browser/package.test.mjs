@@ -306,7 +306,7 @@ test('every bad input of the README gets a clear error, and the segmenter carrie
     weightsFetchFailed: /^weights: they could not be loaded: Failed to fetch$/,
     loadNotFound: /^weights: the server answered 404/,
     oldWasmUrl: /^config: wasmUrl was replaced by wasmUrls: \{ cpu, webgpu \}/,
-    wasmUrls: /^config: wasmUrls must be an object with the keys "cpu" and\/or "webgpu"/,
+    wasmUrls: /^config: wasmUrls must be an object with the keys "cpu", "cpu-threads" and\/or "webgpu"/,
     gpuInCpuBuild: /^backend: this build has no GPU backend/,
     coreUnknownOption: /^config: segmenter options: unknown field `size`/,
     coreBadImage: /^input: tiny: the mask is 2×2 but the image is 40×30; they must match/,

@@ -6,6 +6,7 @@ import * as cpuBuild from '/pkg/wasm/tinyunet_cpu.js';
 import * as webgpuBuild from '/pkg/wasm/tinyunet_webgpu.js';
 import { Segmenter } from '/pkg/tinyunet.js';
 import { tinyUNet, PARAMS_1_CLASS } from './tfjs-tinyunet.js';
+import { median, input, trainStepMs } from './timing.js';
 
 // Each backend is timed in the build of the core the package loads for it. Initialising a build
 // twice returns the same instance, so these exports are the ones `Segmenter` uses too.
@@ -14,11 +15,6 @@ const wasmExports = { cpu: await cpuBuild.default() };
 async function build(backend) {
   wasmExports[backend] ??= await builds[backend].default();
   return builds[backend];
-}
-
-function median(values) {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
 }
 
 async function timed(iters, warmup, fn) {
@@ -30,16 +26,6 @@ async function timed(iters, warmup, fn) {
     times.push(performance.now() - t);
   }
   return median(times);
-}
-
-function input(batch, size) {
-  const data = new Float32Array(batch * 3 * size * size);
-  let s = 1;
-  for (let i = 0; i < data.length; i++) {
-    s = (s * 1103515245 + 12345) >>> 0;
-    data[i] = (s >>> 8) / 16777216;
-  }
-  return data;
 }
 
 /** onnxruntime-web on `provider` ('wasm': one thread, SIMD; or 'webgpu'): ms per 256² inference. */
@@ -146,29 +132,10 @@ async function tinyInfer(backend, batch, size, iters, warmup) {
 async function tinyTrain(backend, batch, size, iters, warmup) {
   await build(backend);
   const seg = await Segmenter.create({ backend, inputSize: size });
-  const samples = [];
-  for (let i = 0; i < batch; i++) {
-    const image = new ImageData(size, size);
-    const mask = new ImageData(size, size);
-    for (let p = 0; p < size * size; p++) {
-      const inside = (p % size) > size / 3 && Math.floor(p / size) > size / 4;
-      image.data.set(inside ? [90, 60, 40, 255] : [220, 170, 150, 255], 4 * p);
-      mask.data.set(inside ? [255, 255, 255, 255] : [0, 0, 0, 255], 4 * p);
-    }
-    samples.push({ image, mask });
-  }
-  const stamps = [];
-  await seg.train(samples, {
-    epochs: iters + warmup, batchSize: batch, size, augment: false,
-    // One stamp per training step: `train` reports other phases too ('epoch' right after each
-    // step, 'score' with held-out pairs), and stamping those made the "step" the gap between a
-    // step's report and its epoch's (≈ 0 ms).
-    onProgress: (p) => { if (p.phase === 'train') stamps.push(performance.now()); },
-  });
-  const steps = stamps.slice(warmup).map((t, i) => t - stamps[warmup + i - 1]).filter((d) => !Number.isNaN(d));
+  const ms = await trainStepMs(seg, batch, size, iters, warmup);
   const memory = wasmExports[backend].memory.buffer.byteLength;
   seg.dispose();
-  return { ms: median(steps), memory };
+  return { ms, memory };
 }
 
 /** Wasm memory before and after `count` inferences in a row (at 64 px to keep it short). */
