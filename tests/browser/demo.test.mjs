@@ -641,8 +641,11 @@ for (const backend of ['cpu', 'webgpu']) {
           assertSameOrigin({ proxy, requests, origin: server.origin });
           const seenUrls = requests.urls();
           // The CPU build of the core is enough without WebGPU: the GPU build (five times the
-          // download) is fetched only where WebGPU runs.
-          const modules = backend === 'webgpu' ? ['pkg/wasm/tinyunet_webgpu_bg.wasm', 'pkg/wasm/tinyunet_cpu_bg.wasm'] : ['pkg/wasm/tinyunet_cpu_bg.wasm'];
+          // download) is fetched only where WebGPU runs. The page is cross-origin isolated and its
+          // model lives in a Worker, so with more than one core its CPU build is the threaded one.
+          const cores = await page.evaluate(() => navigator.hardwareConcurrency);
+          const cpuModule = cores > 1 ? 'pkg/wasm/tinyunet_cpu-threads_bg.wasm' : 'pkg/wasm/tinyunet_cpu_bg.wasm';
+          const modules = backend === 'webgpu' ? ['pkg/wasm/tinyunet_webgpu_bg.wasm', cpuModule] : [cpuModule];
           for (const p of ['worker.js', 'pkg/tinyunet.js', ...modules]) {
             assert.ok(seenUrls.some((u) => u.startsWith(server.url + p)), `${p} was never requested; the check saw: ${seenUrls.join(', ')}`);
           }
