@@ -29,6 +29,7 @@ import {
   evaluateWithTimeout,
   cameraJpegInPage,
   newWeightsInPage,
+  inflatePng,
   pngWith,
   rgbaPng,
 } from './harness.mjs';
@@ -120,26 +121,7 @@ function maskDice(page, png, url) {
 
 /** Reads a PNG's size, colour type and (8-bit greyscale only) pixel values, with node's zlib. */
 function readPng(buffer) {
-  assert.equal(buffer.subarray(1, 4).toString('latin1'), 'PNG', 'not a PNG');
-  let offset = 8;
-  let width;
-  let height;
-  let colourType;
-  const idat = [];
-  while (offset < buffer.length) {
-    const length = buffer.readUInt32BE(offset);
-    const type = buffer.toString('latin1', offset + 4, offset + 8);
-    const data = buffer.subarray(offset + 8, offset + 8 + length);
-    assert.equal(buffer.readUInt32BE(offset + 8 + length), zlib.crc32(buffer.subarray(offset + 4, offset + 8 + length)), `bad CRC in ${type}`);
-    if (type === 'IHDR') {
-      width = data.readUInt32BE(0);
-      height = data.readUInt32BE(4);
-      colourType = data[9];
-    }
-    if (type === 'IDAT') idat.push(data);
-    offset += 12 + length;
-  }
-  const raw = zlib.inflateSync(Buffer.concat(idat));
+  const { width, height, colourType, raw } = inflatePng(buffer);
   const values = new Set();
   if (colourType === 0) {
     for (let y = 0; y < height; y++) {

@@ -11,10 +11,9 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import zlib from 'node:zlib';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { startServer, demoServerOptions, launchBrowser, startRecordingProxy, withPage, newWeightsInPage, cameraJpegInPage } from './harness.mjs';
+import { startServer, demoServerOptions, launchBrowser, startRecordingProxy, withPage, newWeightsInPage, cameraJpegInPage, inflatePng } from './harness.mjs';
 import { readZip } from '../../www/ui/zip.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -46,24 +45,8 @@ function server() {
 
 /** An 8-bit greyscale PNG (the page writes filter 0 rows) as `{ width, height, pixels }`. */
 function decodeGrey(buffer) {
-  assert.equal(buffer.subarray(1, 4).toString('latin1'), 'PNG', 'not a PNG');
-  let offset = 8;
-  let width;
-  let height;
-  const idat = [];
-  while (offset < buffer.length) {
-    const length = buffer.readUInt32BE(offset);
-    const type = buffer.toString('latin1', offset + 4, offset + 8);
-    const data = buffer.subarray(offset + 8, offset + 8 + length);
-    if (type === 'IHDR') {
-      width = data.readUInt32BE(0);
-      height = data.readUInt32BE(4);
-      assert.deepEqual([data[8], data[9]], [8, 0], 'not 8-bit greyscale');
-    }
-    if (type === 'IDAT') idat.push(data);
-    offset += 12 + length;
-  }
-  const raw = zlib.inflateSync(Buffer.concat(idat));
+  const { width, height, bitDepth, colourType, raw } = inflatePng(buffer);
+  assert.deepEqual([bitDepth, colourType], [8, 0], 'not 8-bit greyscale');
   const pixels = new Uint8Array(width * height);
   for (let y = 0; y < height; y++) {
     assert.equal(raw[y * (width + 1)], 0, 'row filter');

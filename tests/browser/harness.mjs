@@ -462,6 +462,30 @@ export async function cameraJpegInPage() {
 }
 
 /**
+ * A PNG's header and its inflated image data (one filter byte per row, then the row), with every
+ * chunk's CRC checked: what the tests' mask readers build on.
+ *
+ * @param {Buffer} buffer
+ * @returns {{ width: number, height: number, bitDepth: number, colourType: number, raw: Buffer }}
+ */
+export function inflatePng(buffer) {
+  if (buffer.subarray(1, 4).toString('latin1') !== 'PNG') throw new Error('not a PNG');
+  let offset = 8;
+  const header = {};
+  const idat = [];
+  while (offset < buffer.length) {
+    const length = buffer.readUInt32BE(offset);
+    const type = buffer.toString('latin1', offset + 4, offset + 8);
+    const data = buffer.subarray(offset + 8, offset + 8 + length);
+    if (buffer.readUInt32BE(offset + 8 + length) !== zlib.crc32(buffer.subarray(offset + 4, offset + 8 + length))) throw new Error(`bad CRC in ${type}`);
+    if (type === 'IHDR') Object.assign(header, { width: data.readUInt32BE(0), height: data.readUInt32BE(4), bitDepth: data[8], colourType: data[9] });
+    if (type === 'IDAT') idat.push(data);
+    offset += 12 + length;
+  }
+  return { ...header, raw: zlib.inflateSync(Buffer.concat(idat)) };
+}
+
+/**
  * Runs in a page served with the package at /pkg/ (pass it to `page.evaluate`): untrained weights
  * of a network with `classes` classes, made by the package, as base64 safetensors.
  *
