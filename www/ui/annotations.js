@@ -9,7 +9,7 @@
 // 'storage' (the saving state changed: `saving`, `problem`).
 
 import * as store from './store.js';
-import { encodeGreyPng, maskToGrey } from './png.js';
+import { encodeMaskPng } from './png.js';
 
 /** Changes within this many milliseconds become one write (a stroke's end and its flags). */
 const COALESCE_MS = 30;
@@ -58,8 +58,7 @@ export class Annotation {
   /** The mask as the PNG file that is downloaded, exported and trained on (cached per version). */
   maskPng() {
     if (!this.#png || this.#png.version !== this.version) {
-      const grey = maskToGrey(this.mask, this.classes);
-      this.#png = { version: this.version, blob: encodeGreyPng(grey, this.width, this.height) };
+      this.#png = { version: this.version, blob: encodeMaskPng(this.mask, this.classes, this.width, this.height) };
     }
     return this.#png.blob;
   }

@@ -5,7 +5,7 @@
 import { el, announce, stem, saveBlob, sentence } from './dom.js';
 import { friendly, isAbort } from './client.js';
 import { Overlay } from './overlay.js';
-import { encodeGreyPng, maskToGrey } from './png.js';
+import { encodeMaskPng } from './png.js';
 import { changedPixels, dice } from './editor/mask-ops.js';
 
 let added = 0;
@@ -304,7 +304,7 @@ export class Card {
   async saveMask() {
     const blob = this.annotation
       ? await this.annotation.maskPng()
-      : await encodeGreyPng(maskToGrey(this.seg.mask, this.seg.classes), this.seg.width, this.seg.height);
+      : await encodeMaskPng(this.seg.mask, this.seg.classes, this.seg.width, this.seg.height);
     saveBlob(blob, `${stem(this.name)}_mask.png`);
   }
 

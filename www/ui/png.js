@@ -65,3 +65,8 @@ export function maskToGrey(mask, classes) {
   for (let i = 0; i < mask.length; i++) out[i] = mask[i] ? 255 : 0;
   return out;
 }
+
+/** A label mask as the PNG file the page downloads, exports and trains on. */
+export function encodeMaskPng(mask, classes, width, height) {
+  return encodeGreyPng(maskToGrey(mask, classes), width, height);
+}
