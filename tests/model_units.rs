@@ -411,26 +411,13 @@ fn depthwise_kernel_matches_burns_grouped_convolution() {
             let x = Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &device);
             let weight = Tensor::<4>::random([c, 1, 3, 3], Distribution::Normal(0.0, 1.0), &device);
             let upstream = Tensor::<4>::random(shape, Distribution::Default, &device);
-            let run = |ours: bool| {
-                let ad = device.clone().autodiff();
-                let x = Tensor::<4>::from_data(x.to_data(), &ad).require_grad();
-                let weight = Tensor::<4>::from_data(weight.to_data(), &ad).require_grad();
-                let y = if ours {
-                    tinyunet::kernels::depthwise3x3(x.clone(), weight.clone())
-                } else {
-                    let options = ConvOptions::new([1, 1], [1, 1], [1, 1], c);
-                    conv2d(x.clone(), weight.clone(), None, options)
-                };
-                let grads = (y.clone() * Tensor::from_data(upstream.to_data(), &ad))
-                    .sum()
-                    .backward();
-                [
-                    values(y.inner()),
-                    values(x.grad(&grads).unwrap()),
-                    values(weight.grad(&grads).unwrap()),
-                ]
+            let run = |op: &dyn Fn(Tensor<4>, Tensor<4>) -> Tensor<4>| {
+                output_and_gradients(&device, [&x, &weight], &upstream, op)
             };
-            let (ours, burns) = (run(true), run(false));
+            let ours = run(&tinyunet::kernels::depthwise3x3);
+            let burns = run(&|x, weight| {
+                conv2d(x, weight, None, ConvOptions::new([1, 1], [1, 1], [1, 1], c))
+            });
             for (i, name) in ["output", "input grad", "kernel grad"].iter().enumerate() {
                 let scale = burns[i].iter().fold(1f32, |m, v| m.max(v.abs()));
                 let diff = max_abs_diff(&ours[i], &burns[i]) / scale;
@@ -441,4 +428,100 @@ fn depthwise_kernel_matches_burns_grouped_convolution() {
             }
         }
     }
+}
+
+#[test]
+fn pointwise_kernel_matches_burns_convolution() {
+    use burn::tensor::Distribution;
+    use burn::tensor::module::conv2d;
+    use burn::tensor::ops::ConvOptions;
+    for (backend, device) in devices() {
+        // (input shape, output channels): one pixel; row blocks of 64 channels and a partial one;
+        // more pixels than one 4096-pixel block; a middle layer whose blocks are narrowed.
+        for (shape, c_out) in [
+            ([1, 3, 1, 1], 2),
+            ([2, 9, 5, 7], 130),
+            ([1, 4, 64, 65], 8),
+            ([2, 16, 64, 64], 32),
+        ] {
+            let x = Tensor::<4>::random(shape, Distribution::Normal(0.0, 1.0), &device);
+            let weight = Tensor::<4>::random(
+                [c_out, shape[1], 1, 1],
+                Distribution::Normal(0.0, 1.0),
+                &device,
+            );
+            let upstream = Tensor::<4>::random(
+                [shape[0], c_out, shape[2], shape[3]],
+                Distribution::Default,
+                &device,
+            );
+            let run = |op: &dyn Fn(Tensor<4>, Tensor<4>) -> Tensor<4>| {
+                output_and_gradients(&device, [&x, &weight], &upstream, op)
+            };
+            let ours = run(&tinyunet::kernels::pointwise);
+            let burns = run(&|x, weight| {
+                conv2d(x, weight, None, ConvOptions::new([1, 1], [0, 0], [1, 1], 1))
+            });
+            for (i, name) in ["output", "input grad", "weight grad"].iter().enumerate() {
+                let scale = burns[i].iter().fold(1f32, |m, v| m.max(v.abs()));
+                let diff = max_abs_diff(&ours[i], &burns[i]) / scale;
+                assert!(
+                    diff < 1e-5,
+                    "{backend} {shape:?} → {c_out}: {name} differs by {diff} (relative)"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn fused_batch_norm_and_gelu_equal_the_two_steps() {
+    use burn::tensor::Distribution;
+    use tinyunet::kernels::{batch_norm, batch_norm_gelu, gelu_exact};
+    for (backend, device) in devices() {
+        let x = Tensor::<4>::random([2, 5, 9, 11], Distribution::Normal(0.5, 2.0), &device);
+        let stat = |lo, hi| Tensor::<1>::random([5], Distribution::Uniform(lo, hi), &device);
+        let (gamma, beta, mean, var) = (
+            stat(-2.0, 2.0),
+            stat(-1.0, 1.0),
+            stat(-1.0, 1.0),
+            stat(0.1, 3.0),
+        );
+        let fused = batch_norm_gelu(
+            x.clone(),
+            gamma.clone(),
+            beta.clone(),
+            mean.clone(),
+            var.clone(),
+            1e-3,
+        );
+        let steps = gelu_exact(batch_norm(x, gamma, beta, mean, var, 1e-3));
+        let diff = max_abs_diff(&values(fused), &values(steps));
+        assert!(
+            diff < 1e-6,
+            "{backend}: fused BatchNorm+GELU differs by {diff}"
+        );
+    }
+}
+
+/// `op(x, weight)` on an autodiff copy of `device`, its gradients for `x` and `weight` under the
+/// loss `Σ op(x, weight) · upstream`: `[output, x gradient, weight gradient]`.
+fn output_and_gradients(
+    device: &Device,
+    [x, weight]: [&Tensor<4>; 2],
+    upstream: &Tensor<4>,
+    op: &dyn Fn(Tensor<4>, Tensor<4>) -> Tensor<4>,
+) -> [Vec<f32>; 3] {
+    let ad = device.clone().autodiff();
+    let x = Tensor::<4>::from_data(x.to_data(), &ad).require_grad();
+    let weight = Tensor::<4>::from_data(weight.to_data(), &ad).require_grad();
+    let y = op(x.clone(), weight.clone());
+    let grads = (y.clone() * Tensor::from_data(upstream.to_data(), &ad))
+        .sum()
+        .backward();
+    [
+        values(y.inner()),
+        values(x.grad(&grads).unwrap()),
+        values(weight.grad(&grads).unwrap()),
+    ]
 }

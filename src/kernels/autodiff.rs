@@ -119,44 +119,11 @@ impl<B: TinyKernels, C: CheckpointStrategy> TinyKernels for Autodiff<B, C> {
     }
 
     fn depthwise3x3(x: FloatTensor<Self>, weight: FloatTensor<Self>) -> FloatTensor<Self> {
-        #[derive(Debug)]
-        struct Depthwise3x3;
+        from_two_inputs::<B, C>(x, weight, B::depthwise3x3, B::depthwise3x3_backward)
+    }
 
-        impl<B: TinyKernels> Backward<B, 2> for Depthwise3x3 {
-            type State = (NodeId, NodeId);
-
-            fn backward(
-                self,
-                ops: Ops<Self::State, 2>,
-                grads: &mut Gradients,
-                checkpointer: &mut Checkpointer,
-            ) {
-                let [node_x, node_weight] = ops.parents;
-                let grad = grads.consume::<B>(&ops.node);
-                let x = checkpointer.retrieve_node_output(ops.state.0);
-                let weight = checkpointer.retrieve_node_output(ops.state.1);
-                let (x_grad, weight_grad) = B::depthwise3x3_backward(x, weight, grad);
-                if let Some(node) = node_x {
-                    grads.register::<B>(node.id, x_grad);
-                }
-                if let Some(node) = node_weight {
-                    grads.register::<B>(node.id, weight_grad);
-                }
-            }
-        }
-
-        let forward = || B::depthwise3x3(x.primitive().clone(), weight.primitive().clone());
-        match Depthwise3x3
-            .prepare::<C>([x.node(), weight.node()])
-            .compute_bound()
-            .stateful()
-        {
-            OpsKind::Tracked(mut prep) => {
-                let state = (prep.checkpoint(&x), prep.checkpoint(&weight));
-                prep.finish(state, forward())
-            }
-            OpsKind::UnTracked(prep) => prep.finish(forward()),
-        }
+    fn pointwise(x: FloatTensor<Self>, weight: FloatTensor<Self>) -> FloatTensor<Self> {
+        from_two_inputs::<B, C>(x, weight, B::pointwise, B::pointwise_backward)
     }
 
     fn max_pool2x2(x: FloatTensor<Self>) -> FloatTensor<Self> {
@@ -207,5 +174,66 @@ fn from_input<B: TinyKernels, C: CheckpointStrategy>(
             prep.finish(state, forward(x.primitive().clone()))
         }
         OpsKind::UnTracked(prep) => prep.finish(forward(x.primitive().clone())),
+    }
+}
+
+/// The gradients of a two-input operation (an input and a weight) from both inputs and the
+/// output's gradient.
+type TwoInputBackward<B> =
+    fn(FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) -> (FloatTensor<B>, FloatTensor<B>);
+
+/// A two-input operation whose gradients need only its inputs and the output's gradient.
+struct FromTwoInputs<B: Backend> {
+    backward: TwoInputBackward<B>,
+}
+
+impl<B: Backend> core::fmt::Debug for FromTwoInputs<B> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("FromTwoInputs")
+    }
+}
+
+impl<B: TinyKernels> Backward<B, 2> for FromTwoInputs<B> {
+    type State = (NodeId, NodeId);
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 2>,
+        grads: &mut Gradients,
+        checkpointer: &mut Checkpointer,
+    ) {
+        let [node_x, node_weight] = ops.parents;
+        let grad = grads.consume::<B>(&ops.node);
+        let x = checkpointer.retrieve_node_output(ops.state.0);
+        let weight = checkpointer.retrieve_node_output(ops.state.1);
+        let (x_grad, weight_grad) = (self.backward)(x, weight, grad);
+        if let Some(node) = node_x {
+            grads.register::<B>(node.id, x_grad);
+        }
+        if let Some(node) = node_weight {
+            grads.register::<B>(node.id, weight_grad);
+        }
+    }
+}
+
+/// Runs `forward` on the inner backend and records `backward` (both inputs, output gradient).
+fn from_two_inputs<B: TinyKernels, C: CheckpointStrategy>(
+    x: FloatTensor<Autodiff<B, C>>,
+    weight: FloatTensor<Autodiff<B, C>>,
+    forward: fn(FloatTensor<B>, FloatTensor<B>) -> FloatTensor<B>,
+    backward: TwoInputBackward<B>,
+) -> FloatTensor<Autodiff<B, C>> {
+    let node = FromTwoInputs { backward };
+    let output = || forward(x.primitive().clone(), weight.primitive().clone());
+    match node
+        .prepare::<C>([x.node(), weight.node()])
+        .compute_bound()
+        .stateful()
+    {
+        OpsKind::Tracked(mut prep) => {
+            let state = (prep.checkpoint(&x), prep.checkpoint(&weight));
+            prep.finish(state, output())
+        }
+        OpsKind::UnTracked(prep) => prep.finish(output()),
     }
 }

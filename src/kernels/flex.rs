@@ -1,9 +1,13 @@
 //! CPU kernels for burn-flex: plain loops over contiguous `f32` rows that the compiler
 //! vectorises (wasm SIMD in the browser).
 //!
-//! With the `threads` feature (the browser's multi-threaded build) the loops over planes,
-//! channels and element runs go to rayon's pool ([`par`]); each plane or channel is still
-//! computed by one thread in the same order, so the results are the same bit for bit.
+//! Natively and with the `threads` feature (the browser's multi-threaded build) the loops over
+//! planes, channels and element runs go to rayon's pool ([`par`]); each plane or channel is still
+//! computed by one thread in the same order, so the results are the same bit for bit. The
+//! browser's 1-thread build runs the same loops in order.
+
+mod par;
+mod pointwise;
 
 use burn::backend::Flex;
 use burn::backend::flex::FlexTensor;
@@ -53,94 +57,6 @@ fn f32_from(shape: Shape, values: Vec<f32>) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(values, shape))
 }
 
-/// Serial or parallel (the `threads` feature) loops over independent pieces of work.
-mod par {
-    #[cfg(feature = "threads")]
-    use rayon::prelude::*;
-
-    /// Elements a parallel element-wise task takes at a time (64 KiB of f32).
-    #[cfg(feature = "threads")]
-    const RUN: usize = 16_384;
-
-    /// `[f(0), …, f(count − 1)]`.
-    pub(super) fn map<T: Send>(count: usize, f: impl Fn(usize) -> T + Sync + Send) -> Vec<T> {
-        #[cfg(feature = "threads")]
-        return (0..count).into_par_iter().map(f).collect();
-        #[cfg(not(feature = "threads"))]
-        return (0..count).map(f).collect();
-    }
-
-    /// A vector of `len` values written `chunk` at a time by `fill(index of the chunk, chunk)`,
-    /// chunks in parallel with threads. Serially each chunk is zeroed just before it is
-    /// written (while in cache), not the whole vector first.
-    pub(super) fn chunks(
-        len: usize,
-        chunk: usize,
-        fill: impl Fn(usize, &mut [f32]) + Sync + Send,
-    ) -> Vec<f32> {
-        let chunk = chunk.max(1);
-        #[cfg(feature = "threads")]
-        {
-            // Each task zeroes its own chunk before writing it, as the serial loop does: zeroing
-            // the whole vector first would be one more pass over memory, on one thread.
-            let mut values = Vec::<f32>::with_capacity(len);
-            values.spare_capacity_mut()[..len]
-                .par_chunks_mut(chunk)
-                .enumerate()
-                .for_each(|(i, out)| {
-                    for v in out.iter_mut() {
-                        v.write(0.0);
-                    }
-                    // SAFETY: every element of `out` was just initialised, and `MaybeUninit<f32>`
-                    // has the layout of `f32`.
-                    let out =
-                        unsafe { &mut *(out as *mut [std::mem::MaybeUninit<f32>] as *mut [f32]) };
-                    fill(i, out);
-                });
-            // SAFETY: the chunks cover all `len` elements, each initialised above.
-            unsafe { values.set_len(len) };
-            values
-        }
-        #[cfg(not(feature = "threads"))]
-        {
-            let mut values = Vec::with_capacity(len);
-            for (i, start) in (0..len).step_by(chunk).enumerate() {
-                values.resize((start + chunk).min(len), 0.0);
-                fill(i, &mut values[start..]);
-            }
-            values
-        }
-    }
-
-    /// `f` of every element of `x`.
-    pub(super) fn map_elements(x: &[f32], f: impl Fn(f32) -> f32 + Sync + Send) -> Vec<f32> {
-        #[cfg(feature = "threads")]
-        return chunks(x.len(), RUN, |i, out| {
-            for (o, &v) in out.iter_mut().zip(&x[i * RUN..]) {
-                *o = f(v);
-            }
-        });
-        #[cfg(not(feature = "threads"))]
-        return x.iter().map(|&v| f(v)).collect();
-    }
-
-    /// `f` of every pair of elements of `a` and `b` (as long as `a`).
-    pub(super) fn zip_elements(
-        a: &[f32],
-        b: &[f32],
-        f: impl Fn(f32, f32) -> f32 + Sync + Send,
-    ) -> Vec<f32> {
-        #[cfg(feature = "threads")]
-        return chunks(a.len(), RUN, |i, out| {
-            for ((o, &x), &y) in out.iter_mut().zip(&a[i * RUN..]).zip(&b[i * RUN..]) {
-                *o = f(x, y);
-            }
-        });
-        #[cfg(not(feature = "threads"))]
-        return a.iter().zip(b).map(|(&x, &y)| f(x, y)).collect();
-    }
-}
-
 /// A new tensor of `shape` whose planes of `plane` elements `fill(index of the plane, plane)`
 /// writes (in parallel with threads).
 fn f32_planes(
@@ -150,6 +66,24 @@ fn f32_planes(
 ) -> FlexTensor {
     let values = par::chunks(shape.num_elements(), plane, fill);
     FlexTensor::from_data(TensorData::new(values, shape))
+}
+
+/// [`normalise`] with fixed statistics `[γ, β, mean, variance]`.
+fn infer_normalised(
+    x: FloatTensor<Flex>,
+    stats: [FloatTensor<Flex>; 4],
+    epsilon: f64,
+    act: impl Fn(f32) -> f32 + Sync + Send,
+) -> FlexTensor {
+    let x = f32_input(x);
+    let [gamma, beta, mean, variance] = stats.map(f32_values);
+    let stats = Statistics {
+        gamma: &gamma,
+        beta: &beta,
+        mean: &mean,
+        variance: &variance,
+    };
+    normalise(&x, stats, epsilon, act)
 }
 
 fn f32_tensor(values: Vec<f32>) -> FlexTensor {
@@ -216,23 +150,29 @@ fn channel_sum_zip(
         .sum()
 }
 
-/// `(x − mean[c]) · γ[c] / √(variance[c] + ε) + β[c]` for every element of `[N, C, …]`.
+/// Per-channel statistics of a BatchNorm: γ, β, mean and variance.
+struct Statistics<'a> {
+    gamma: &'a [f32],
+    beta: &'a [f32],
+    mean: &'a [f32],
+    variance: &'a [f32],
+}
+
+/// `act((x − mean[c]) · γ[c] / √(variance[c] + ε) + β[c])` for every element of `[N, C, …]`.
 fn normalise(
     x: &FlexTensor,
-    gamma: &[f32],
-    beta: &[f32],
-    mean: &[f32],
-    variance: &[f32],
+    stats: Statistics<'_>,
     epsilon: f64,
+    act: impl Fn(f32) -> f32 + Sync + Send,
 ) -> FlexTensor {
     let (_, c, plane) = channel_planes(x);
     let src = x.as_slice::<f32>().expect("a contiguous f32 tensor");
     f32_planes(x.layout().shape().clone(), plane, |i, out| {
         let ch = i % c;
-        let (m, shift) = (mean[ch], beta[ch]);
-        let scale = gamma[ch] / (variance[ch] + epsilon as f32).sqrt();
+        let (m, shift) = (stats.mean[ch], stats.beta[ch]);
+        let scale = stats.gamma[ch] / (stats.variance[ch] + epsilon as f32).sqrt();
         for (o, &v) in out.iter_mut().zip(&src[i * plane..]) {
-            *o = (v - m) * scale + shift;
+            *o = act((v - m) * scale + shift);
         }
     })
 }
@@ -279,6 +219,51 @@ fn depthwise_weight_grad(src: &[f32], g: &[f32], w: usize, out: &mut [f64; 9]) {
 }
 
 impl TinyKernels for Flex {
+    // 1×1 convolutions: fixed blocks of serial matrix products over the pool (`pointwise`).
+    fn pointwise(x: FloatTensor<Self>, weight: FloatTensor<Self>) -> FloatTensor<Self> {
+        let x = f32_input(x);
+        let [n, ci, h, w] = dims4(&x);
+        let weight = f32_values(weight);
+        let co = weight.len() / ci.max(1);
+        let a = pointwise::Strided {
+            data: &weight,
+            rows: co,
+            cols: ci,
+            row_stride: ci,
+            col_stride: 1,
+        };
+        let src = x.as_slice::<f32>().expect("a contiguous f32 tensor");
+        let out = pointwise::product(a, src, n, h * w);
+        f32_from(Shape::new([n, co, h, w]), out)
+    }
+
+    fn pointwise_backward(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        let (x, grad) = (f32_input(x), f32_input(grad));
+        let [n, ci, h, w] = dims4(&x);
+        let weight_shape = weight.layout().shape().clone();
+        let weight = f32_values(weight);
+        let co = weight.len() / ci.max(1);
+        let src = x.as_slice::<f32>().expect("a contiguous f32 tensor");
+        let g = grad.as_slice::<f32>().expect("a contiguous f32 tensor");
+        let transposed = pointwise::Strided {
+            data: &weight,
+            rows: ci,
+            cols: co,
+            row_stride: 1,
+            col_stride: ci,
+        };
+        let x_grad = pointwise::product(transposed, g, n, h * w);
+        let weight_grad = pointwise::weight_gradient(g, src, n, (co, ci, h * w));
+        (
+            f32_from(Shape::new([n, ci, h, w]), x_grad),
+            f32_from(weight_shape, weight_grad),
+        )
+    }
+
     // BatchNorm: burn-flex composes it from generic ops (a dozen passes over the activations
     // and two transposed copies each way); these take two passes forward and two backward.
     fn bn_train(
@@ -301,7 +286,13 @@ impl TinyKernels for Flex {
         })
         .into_iter()
         .unzip();
-        let out = normalise(&x, &gamma, &beta, &mean, &variance, epsilon);
+        let stats = Statistics {
+            gamma: &gamma,
+            beta: &beta,
+            mean: &mean,
+            variance: &variance,
+        };
+        let out = normalise(&x, stats, epsilon, |v| v);
         (out, f32_tensor(mean), f32_tensor(variance))
     }
 
@@ -360,10 +351,31 @@ impl TinyKernels for Flex {
         variance: FloatTensor<Self>,
         epsilon: f64,
     ) -> FloatTensor<Self> {
+        infer_normalised(x, [gamma, beta, mean, variance], epsilon, |v| v)
+    }
+
+    fn bn_gelu_infer(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        variance: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> FloatTensor<Self> {
+        infer_normalised(x, [gamma, beta, mean, variance], epsilon, fast_math::gelu)
+    }
+
+    // burn-flex's depthwise convolution runs on one thread for TinyU-Net's few-channel planes;
+    // this is the stencil of the backward, one plane per task.
+    fn depthwise3x3(x: FloatTensor<Self>, weight: FloatTensor<Self>) -> FloatTensor<Self> {
         let x = f32_input(x);
-        let (gamma, beta) = (f32_values(gamma), f32_values(beta));
-        let (mean, variance) = (f32_values(mean), f32_values(variance));
-        normalise(&x, &gamma, &beta, &mean, &variance, epsilon)
+        let kernels = f32_values(weight);
+        let [n, c, h, w] = dims4(&x);
+        let src = x.as_slice::<f32>().expect("a contiguous f32 tensor");
+        f32_planes(Shape::new([n, c, h, w]), h * w, |i, out| {
+            let ch = i % c;
+            correlate3x3_add(&src[i * h * w..][..h * w], &kernels[9 * ch..][..9], w, out);
+        })
     }
 
     // Exact GELU: burn-flex's calls libm's scalar erf per element.

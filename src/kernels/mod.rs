@@ -128,6 +128,49 @@ pub trait TinyKernels: Backend {
         <Self as ModuleOps<Self>>::batch_norm(x, gamma, beta, mean, variance, epsilon)
     }
 
+    /// 1×1 convolution without bias: `x` `[N, Cin, H, W]`, `weight` `[Cout, Cin, 1, 1]` →
+    /// `[N, Cout, H, W]`. Default: one (broadcast) matrix product.
+    fn pointwise(x: FloatTensor<Self>, weight: FloatTensor<Self>) -> FloatTensor<Self> {
+        let [n, ci, h, w] = x.shape().dims();
+        let co = weight.shape()[0];
+        let weight = Self::float_reshape(weight, Shape::new([1, co, ci]));
+        let y = Self::float_matmul(weight, Self::float_reshape(x, Shape::new([n, ci, h * w])));
+        Self::float_reshape(y, Shape::new([n, co, h, w]))
+    }
+
+    /// The gradients of [`TinyKernels::pointwise`] for `x` and `weight`. Default: the matrix
+    /// products of its adjoint, the weight's summed over the batch.
+    fn pointwise_backward(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        let [n, ci, h, w] = x.shape().dims();
+        let weight_shape = weight.shape();
+        let co = weight_shape[0];
+        let grad = Self::float_reshape(grad, Shape::new([n, co, h * w]));
+        let weight_t = Self::float_transpose(Self::float_reshape(weight, Shape::new([1, co, ci])));
+        let x_grad = Self::float_matmul(weight_t, grad.clone());
+        let x_t = Self::float_transpose(Self::float_reshape(x, Shape::new([n, ci, h * w])));
+        let weight_grad = Self::float_sum_dim(Self::float_matmul(grad, x_t), 0);
+        (
+            Self::float_reshape(x_grad, Shape::new([n, ci, h, w])),
+            Self::float_reshape(weight_grad, weight_shape),
+        )
+    }
+
+    /// [`TinyKernels::bn_infer`] followed by exact GELU. Default: the two, one after the other.
+    fn bn_gelu_infer(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        variance: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> FloatTensor<Self> {
+        Self::gelu_exact(Self::bn_infer(x, gamma, beta, mean, variance, epsilon))
+    }
+
     /// Depthwise 3×3 convolution, stride 1, zero padding 1, no bias: `x` `[N, C, H, W]`, `weight`
     /// `[C, 1, 3, 3]`. Default: the backend's grouped `conv2d`.
     fn depthwise3x3(x: FloatTensor<Self>, weight: FloatTensor<Self>) -> FloatTensor<Self> {
@@ -246,6 +289,14 @@ pub fn gelu_exact<const D: usize>(x: Tensor<D>) -> Tensor<D> {
     Tensor::from_dispatch(Dispatch::gelu_exact(x.into_dispatch()))
 }
 
+/// 1×1 convolution without bias on any device, differentiable.
+pub fn pointwise(x: Tensor<4>, weight: Tensor<4>) -> Tensor<4> {
+    Tensor::from_dispatch(Dispatch::pointwise(
+        x.into_dispatch(),
+        weight.into_dispatch(),
+    ))
+}
+
 /// Depthwise 3×3 convolution (stride 1, padding 1, no bias) on any device, differentiable.
 pub fn depthwise3x3(x: Tensor<4>, weight: Tensor<4>) -> Tensor<4> {
     Tensor::from_dispatch(Dispatch::depthwise3x3(
@@ -289,6 +340,26 @@ pub fn batch_norm(
     epsilon: f64,
 ) -> Tensor<4> {
     Tensor::from_dispatch(Dispatch::bn_infer(
+        x.into_dispatch(),
+        gamma.into_dispatch(),
+        beta.into_dispatch(),
+        mean.into_dispatch(),
+        variance.into_dispatch(),
+        epsilon,
+    ))
+}
+
+/// BatchNorm with fixed statistics, then exact GELU, on any device (differentiable where it is
+/// composed: autodiff takes the two steps).
+pub fn batch_norm_gelu(
+    x: Tensor<4>,
+    gamma: Tensor<1>,
+    beta: Tensor<1>,
+    mean: Tensor<1>,
+    variance: Tensor<1>,
+    epsilon: f64,
+) -> Tensor<4> {
+    Tensor::from_dispatch(Dispatch::bn_gelu_infer(
         x.into_dispatch(),
         gamma.into_dispatch(),
         beta.into_dispatch(),

@@ -49,7 +49,7 @@ impl Conv2d {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let [c_out, c_in, k, _] = self.weight.dims();
         if k == 1 && self.groups == 1 {
-            return self.pointwise(x, c_out, c_in);
+            return self.pointwise(x, c_out);
         }
         if k == 3 && self.groups == c_out && c_in == 1 && self.bias.is_none() {
             return crate::kernels::depthwise3x3(x, self.weight.val());
@@ -64,21 +64,16 @@ impl Conv2d {
         )
     }
 
-    /// A 1×1 convolution as one batched matrix product `W[c_out, c_in] · X[n, c_in, h·w]`.
-    /// Same result as `conv2d`, but burn's CPU backend differentiates a 1×1 `conv2d` some 70×
-    /// slower than a matmul, and half of TinyU-Net's work is 1×1 convolutions.
-    fn pointwise(&self, x: Tensor<4>, c_out: usize, c_in: usize) -> Tensor<4> {
-        let [n, _, h, w] = x.dims();
-        let y = self
-            .weight
-            .val()
-            .reshape([1, c_out, c_in])
-            .matmul(x.reshape([n, c_in, h * w]));
-        let y = match &self.bias {
-            Some(bias) => y + bias.val().reshape([1, c_out, 1]),
+    /// A 1×1 convolution as matrix products `W[c_out, c_in] · X[n, c_in, h·w]`
+    /// ([`crate::kernels::pointwise`]). Same result as `conv2d`, but burn's CPU backend
+    /// differentiates a 1×1 `conv2d` some 70× slower than a matmul, and half of TinyU-Net's work
+    /// is 1×1 convolutions.
+    fn pointwise(&self, x: Tensor<4>, c_out: usize) -> Tensor<4> {
+        let y = crate::kernels::pointwise(x, self.weight.val());
+        match &self.bias {
+            Some(bias) => y + bias.val().reshape([1, c_out, 1, 1]),
             None => y,
-        };
-        y.reshape([n, c_out, h, w])
+        }
     }
 }
 
@@ -112,8 +107,12 @@ impl ConvBn {
 
     /// Applies the block.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
-        let y = self.bn.forward(self.conv.forward(x));
-        if self.act { gelu(y) } else { y }
+        let y = self.conv.forward(x);
+        if self.act {
+            self.bn.forward_gelu(y)
+        } else {
+            self.bn.forward(y)
+        }
     }
 }
 
