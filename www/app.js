@@ -71,7 +71,15 @@ function setupEngine(model) {
     backend.disabled = size.disabled = !s || Boolean(model.busy);
     badge.textContent = s ? (s.backend === 'webgpu' ? 'WebGPU' : 'CPU') : model.failed ? 'not running' : 'starting…';
     badge.dataset.backend = s?.backend ?? '';
-    badge.title = s?.backendReason ?? '';
+    badge.title = [s?.backendReason, s?.backend === 'cpu' ? s.threadsReason : null].filter(Boolean).join('\n');
+    // How many threads the CPU build runs on (the threaded build on a cross-origin isolated page
+    // with more than one core), and why, as the package reports it.
+    const threads = $('#backend-threads');
+    const many = s?.backend === 'cpu' && s.threads > 1;
+    threads.hidden = !many;
+    threads.textContent = many ? `${s.threads} threads` : '';
+    threads.title = many ? s.threadsReason : '';
+    badge.dataset.threads = s?.backend === 'cpu' ? String(s.threads ?? 1) : '';
     document.body.dataset.backend = s?.backend ?? '';
     if (!s) return;
     // A software "GPU" (SwiftShader, llvmpipe) is WebGPU emulated on the CPU, slower than the

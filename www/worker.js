@@ -99,6 +99,9 @@ function describe(s, weightsKind, label) {
     backend: s.backend,
     fallbackReason: s.fallbackReason,
     backendReason: s.backendReason,
+    // The CPU build's threads: 1 (the 1-thread build) unless the threaded one runs (`build`).
+    threads: s.threads,
+    threadsReason: s.threadsReason,
     adapter: s.adapter,
     classes: s.classes,
     inputSize: s.inputSize,

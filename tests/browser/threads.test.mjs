@@ -123,6 +123,20 @@ test('the demo page segments a photo with and without cross-origin isolation', {
       await page.goto(url);
       await page.waitForFunction(() => document.body?.dataset.model === 'ready', undefined, { timeout: 120_000 });
       assert.equal(await page.evaluate(() => window.crossOriginIsolated), crossOriginIsolated);
+      // The page says how many threads the CPU build runs on, and why (the package's reason).
+      const cores = await page.evaluate(() => navigator.hardwareConcurrency);
+      const threaded = crossOriginIsolated && cores > 1;
+      const badge = page.locator('#backend-badge');
+      assert.equal(await badge.innerText(), 'CPU');
+      assert.equal(await badge.getAttribute('data-threads'), String(threaded ? Math.min(cores, 8) : 1));
+      const shown = page.locator('#backend-threads');
+      assert.equal(await shown.isVisible(), threaded);
+      if (threaded) {
+        assert.equal(await shown.innerText(), `${Math.min(cores, 8)} threads`);
+        assert.match(await shown.getAttribute('title'), /threads \(Web Workers\): the browser reports \d+ cores/);
+      } else {
+        assert.match(await badge.getAttribute('title'), /1 thread: the page is not cross-origin isolated/);
+      }
       await page.click('button[aria-label="Segment Real photo 1"]');
       await page.waitForSelector('.card[data-name="isic-0010018.jpg"][data-state="done"]', { timeout: SLOW });
     }, { browser, server: { ...demoServerOptions({ pkg: PKG }), crossOriginIsolated }, timeout: SLOW });
