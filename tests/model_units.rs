@@ -347,6 +347,7 @@ fn batch_norm_kernels_match_f64_and_burns_batch_norm() {
             mean.clone(),
             var.clone(),
             eps,
+            false,
         );
         let burns = batch_norm(x, gamma, beta, mean, var, eps);
         let diff = max_abs_diff(&values(ours), &values(burns));
@@ -477,7 +478,7 @@ fn pointwise_kernel_matches_burns_convolution() {
 #[test]
 fn fused_batch_norm_and_gelu_equal_the_two_steps() {
     use burn::tensor::Distribution;
-    use tinyunet::kernels::{batch_norm, batch_norm_gelu, gelu_exact};
+    use tinyunet::kernels::{batch_norm, gelu_exact};
     for (backend, device) in devices() {
         let x = Tensor::<4>::random([2, 5, 9, 11], Distribution::Normal(0.5, 2.0), &device);
         let stat = |lo, hi| Tensor::<1>::random([5], Distribution::Uniform(lo, hi), &device);
@@ -487,15 +488,16 @@ fn fused_batch_norm_and_gelu_equal_the_two_steps() {
             stat(-1.0, 1.0),
             stat(0.1, 3.0),
         );
-        let fused = batch_norm_gelu(
+        let fused = batch_norm(
             x.clone(),
             gamma.clone(),
             beta.clone(),
             mean.clone(),
             var.clone(),
             1e-3,
+            true,
         );
-        let steps = gelu_exact(batch_norm(x, gamma, beta, mean, var, 1e-3));
+        let steps = gelu_exact(batch_norm(x, gamma, beta, mean, var, 1e-3, false));
         let diff = max_abs_diff(&values(fused), &values(steps));
         assert!(
             diff < 1e-6,

@@ -68,24 +68,6 @@ fn f32_planes(
     FlexTensor::from_data(TensorData::new(values, shape))
 }
 
-/// [`normalise`] with fixed statistics `[γ, β, mean, variance]`.
-fn infer_normalised(
-    x: FloatTensor<Flex>,
-    stats: [FloatTensor<Flex>; 4],
-    epsilon: f64,
-    act: impl Fn(f32) -> f32 + Sync + Send,
-) -> FlexTensor {
-    let x = f32_input(x);
-    let [gamma, beta, mean, variance] = stats.map(f32_values);
-    let stats = Statistics {
-        gamma: &gamma,
-        beta: &beta,
-        mean: &mean,
-        variance: &variance,
-    };
-    normalise(&x, stats, epsilon, act)
-}
-
 fn f32_tensor(values: Vec<f32>) -> FlexTensor {
     let shape = Shape::new([values.len()]);
     FlexTensor::from_data(TensorData::new(values, shape))
@@ -150,18 +132,11 @@ fn channel_sum_zip(
         .sum()
 }
 
-/// Per-channel statistics of a BatchNorm: γ, β, mean and variance.
-struct Statistics<'a> {
-    gamma: &'a [f32],
-    beta: &'a [f32],
-    mean: &'a [f32],
-    variance: &'a [f32],
-}
-
-/// `act((x − mean[c]) · γ[c] / √(variance[c] + ε) + β[c])` for every element of `[N, C, …]`.
+/// `act((x − mean[c]) · γ[c] / √(variance[c] + ε) + β[c])` for every element of `[N, C, …]`,
+/// with the per-channel `[γ, β, mean, variance]`.
 fn normalise(
     x: &FlexTensor,
-    stats: Statistics<'_>,
+    [gamma, beta, mean, variance]: [&[f32]; 4],
     epsilon: f64,
     act: impl Fn(f32) -> f32 + Sync + Send,
 ) -> FlexTensor {
@@ -169,8 +144,8 @@ fn normalise(
     let src = x.as_slice::<f32>().expect("a contiguous f32 tensor");
     f32_planes(x.layout().shape().clone(), plane, |i, out| {
         let ch = i % c;
-        let (m, shift) = (stats.mean[ch], stats.beta[ch]);
-        let scale = stats.gamma[ch] / (stats.variance[ch] + epsilon as f32).sqrt();
+        let (m, shift) = (mean[ch], beta[ch]);
+        let scale = gamma[ch] / (variance[ch] + epsilon as f32).sqrt();
         for (o, &v) in out.iter_mut().zip(&src[i * plane..]) {
             *o = act((v - m) * scale + shift);
         }
@@ -221,12 +196,12 @@ fn depthwise_weight_grad(src: &[f32], g: &[f32], w: usize, out: &mut [f64; 9]) {
 impl TinyKernels for Flex {
     // 1×1 convolutions: fixed blocks of serial matrix products over the pool (`pointwise`).
     fn pointwise(x: FloatTensor<Self>, weight: FloatTensor<Self>) -> FloatTensor<Self> {
-        let x = f32_input(x);
+        let (x, weight) = (f32_input(x), f32_input(weight));
         let [n, ci, h, w] = dims4(&x);
-        let weight = f32_values(weight);
+        let weight = weight.as_slice::<f32>().expect("a contiguous f32 tensor");
         let co = weight.len() / ci.max(1);
         let a = pointwise::Strided {
-            data: &weight,
+            data: weight,
             rows: co,
             cols: ci,
             row_stride: ci,
@@ -242,15 +217,15 @@ impl TinyKernels for Flex {
         weight: FloatTensor<Self>,
         grad: FloatTensor<Self>,
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
-        let (x, grad) = (f32_input(x), f32_input(grad));
+        let (x, grad, weight) = (f32_input(x), f32_input(grad), f32_input(weight));
         let [n, ci, h, w] = dims4(&x);
         let weight_shape = weight.layout().shape().clone();
-        let weight = f32_values(weight);
+        let weight = weight.as_slice::<f32>().expect("a contiguous f32 tensor");
         let co = weight.len() / ci.max(1);
         let src = x.as_slice::<f32>().expect("a contiguous f32 tensor");
         let g = grad.as_slice::<f32>().expect("a contiguous f32 tensor");
         let transposed = pointwise::Strided {
-            data: &weight,
+            data: weight,
             rows: ci,
             cols: co,
             row_stride: 1,
@@ -286,13 +261,7 @@ impl TinyKernels for Flex {
         })
         .into_iter()
         .unzip();
-        let stats = Statistics {
-            gamma: &gamma,
-            beta: &beta,
-            mean: &mean,
-            variance: &variance,
-        };
-        let out = normalise(&x, stats, epsilon, |v| v);
+        let out = normalise(&x, [&gamma, &beta, &mean, &variance], epsilon, |v| v);
         (out, f32_tensor(mean), f32_tensor(variance))
     }
 
@@ -350,19 +319,16 @@ impl TinyKernels for Flex {
         mean: FloatTensor<Self>,
         variance: FloatTensor<Self>,
         epsilon: f64,
+        gelu: bool,
     ) -> FloatTensor<Self> {
-        infer_normalised(x, [gamma, beta, mean, variance], epsilon, |v| v)
-    }
-
-    fn bn_gelu_infer(
-        x: FloatTensor<Self>,
-        gamma: FloatTensor<Self>,
-        beta: FloatTensor<Self>,
-        mean: FloatTensor<Self>,
-        variance: FloatTensor<Self>,
-        epsilon: f64,
-    ) -> FloatTensor<Self> {
-        infer_normalised(x, [gamma, beta, mean, variance], epsilon, fast_math::gelu)
+        let x = f32_input(x);
+        let [gamma, beta, mean, variance] = [gamma, beta, mean, variance].map(f32_values);
+        let stats = [&gamma[..], &beta, &mean, &variance];
+        if gelu {
+            normalise(&x, stats, epsilon, fast_math::gelu)
+        } else {
+            normalise(&x, stats, epsilon, |v| v)
+        }
     }
 
     // burn-flex's depthwise convolution runs on one thread for TinyU-Net's few-channel planes;

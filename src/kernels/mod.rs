@@ -116,7 +116,9 @@ pub trait TinyKernels: Backend {
         (out.x_grad, out.gamma_grad, out.beta_grad)
     }
 
-    /// BatchNorm with fixed (running) statistics, for inference. Default: burn's `batch_norm`.
+    /// BatchNorm with fixed (running) statistics, for inference, then exact GELU if `gelu` (one
+    /// pass over the activations where the backend fuses them). Default: burn's `batch_norm`,
+    /// then [`TinyKernels::gelu_exact`].
     fn bn_infer(
         x: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
@@ -124,8 +126,10 @@ pub trait TinyKernels: Backend {
         mean: FloatTensor<Self>,
         variance: FloatTensor<Self>,
         epsilon: f64,
+        gelu: bool,
     ) -> FloatTensor<Self> {
-        <Self as ModuleOps<Self>>::batch_norm(x, gamma, beta, mean, variance, epsilon)
+        let y = <Self as ModuleOps<Self>>::batch_norm(x, gamma, beta, mean, variance, epsilon);
+        if gelu { Self::gelu_exact(y) } else { y }
     }
 
     /// 1×1 convolution without bias: `x` `[N, Cin, H, W]`, `weight` `[Cout, Cin, 1, 1]` →
@@ -157,18 +161,6 @@ pub trait TinyKernels: Backend {
             Self::float_reshape(x_grad, Shape::new([n, ci, h, w])),
             Self::float_reshape(weight_grad, weight_shape),
         )
-    }
-
-    /// [`TinyKernels::bn_infer`] followed by exact GELU. Default: the two, one after the other.
-    fn bn_gelu_infer(
-        x: FloatTensor<Self>,
-        gamma: FloatTensor<Self>,
-        beta: FloatTensor<Self>,
-        mean: FloatTensor<Self>,
-        variance: FloatTensor<Self>,
-        epsilon: f64,
-    ) -> FloatTensor<Self> {
-        Self::gelu_exact(Self::bn_infer(x, gamma, beta, mean, variance, epsilon))
     }
 
     /// Depthwise 3×3 convolution, stride 1, zero padding 1, no bias: `x` `[N, C, H, W]`, `weight`
@@ -330,7 +322,8 @@ pub fn batch_norm_train(
     )
 }
 
-/// BatchNorm with fixed statistics on any device.
+/// BatchNorm with fixed statistics on any device, then exact GELU if `gelu` (fused on the CPU;
+/// differentiable where autodiff composes the two steps).
 pub fn batch_norm(
     x: Tensor<4>,
     gamma: Tensor<1>,
@@ -338,6 +331,7 @@ pub fn batch_norm(
     mean: Tensor<1>,
     variance: Tensor<1>,
     epsilon: f64,
+    gelu: bool,
 ) -> Tensor<4> {
     Tensor::from_dispatch(Dispatch::bn_infer(
         x.into_dispatch(),
@@ -346,26 +340,7 @@ pub fn batch_norm(
         mean.into_dispatch(),
         variance.into_dispatch(),
         epsilon,
-    ))
-}
-
-/// BatchNorm with fixed statistics, then exact GELU, on any device (differentiable where it is
-/// composed: autodiff takes the two steps).
-pub fn batch_norm_gelu(
-    x: Tensor<4>,
-    gamma: Tensor<1>,
-    beta: Tensor<1>,
-    mean: Tensor<1>,
-    variance: Tensor<1>,
-    epsilon: f64,
-) -> Tensor<4> {
-    Tensor::from_dispatch(Dispatch::bn_gelu_infer(
-        x.into_dispatch(),
-        gamma.into_dispatch(),
-        beta.into_dispatch(),
-        mean.into_dispatch(),
-        variance.into_dispatch(),
-        epsilon,
+        gelu,
     ))
 }
 

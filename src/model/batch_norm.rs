@@ -8,7 +8,7 @@
 use burn::module::{Param, RunningState};
 use burn::prelude::*;
 
-use crate::kernels::{batch_norm, batch_norm_gelu, batch_norm_train, gelu_exact};
+use crate::kernels::{batch_norm, batch_norm_train, gelu_exact};
 
 /// PyTorch's `BatchNorm2d` (eps and momentum as configured by TinyU-Net: 1e-3 and 0.03).
 #[derive(Module, Debug)]
@@ -73,16 +73,15 @@ impl BatchNorm2d {
             self.forward_train(x)
         } else {
             let device = x.device();
-            let statistics = (
+            return batch_norm(
+                x,
+                self.weight.val(),
+                self.bias.val(),
                 self.running_mean.value().to_device(&device),
                 self.running_var.value().to_device(&device),
+                self.eps,
+                gelu,
             );
-            let (gamma, beta) = (self.weight.val(), self.bias.val());
-            return if gelu {
-                batch_norm_gelu(x, gamma, beta, statistics.0, statistics.1, self.eps)
-            } else {
-                batch_norm(x, gamma, beta, statistics.0, statistics.1, self.eps)
-            };
         };
         if gelu { gelu_exact(y) } else { y }
     }

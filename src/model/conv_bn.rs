@@ -115,8 +115,3 @@ impl ConvBn {
         }
     }
 }
-
-/// Exact (erf) GELU with an exact gradient (see [`crate::kernels`]).
-pub fn gelu(x: Tensor<4>) -> Tensor<4> {
-    crate::kernels::gelu_exact(x)
-}
