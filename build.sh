@@ -17,7 +17,8 @@ cd "$(dirname "$0")"
 # cargo-installed tools (wasm-bindgen) land here; a fresh shell may not have it on PATH yet.
 export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 
-log() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+# Each step's header says how long the run has taken so far, so a slow CI run shows where it went.
+log() { printf '\n\033[1m== [%dm%02ds] %s\033[0m\n' $((SECONDS / 60)) $((SECONDS % 60)) "$*"; }
 
 as_root() {
   if [ "$(id -u)" = 0 ]; then "$@"; elif command -v sudo >/dev/null; then sudo "$@"; else
@@ -144,6 +145,7 @@ run_tests() {
   cargo clippy --lib --target wasm32-unknown-unknown --no-default-features --features threads -- -D warnings
   log "browser tests (headless Chromium: CPU and WebGPU)"
   (cd tests/browser && node --test --test-concurrency=1)
+  log "all tests passed"
 }
 
 case "${1:-}" in
