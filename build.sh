@@ -86,14 +86,24 @@ build_module() {
   log "wasm build: $name (profile wasm-release)"
   # wasm SIMD (128-bit) for the CPU kernels; every browser with WebGPU has it too.
   CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=+simd128${MODULE_RUSTFLAGS:+ $MODULE_RUSTFLAGS}" \
-    cargo rustc --lib --profile wasm-release --target wasm32-unknown-unknown --target-dir "$target_dir" "$@" \
+    cargo rustc --lib --crate-type cdylib --profile wasm-release --target wasm32-unknown-unknown --target-dir "$target_dir" "$@" \
     -- "${link[@]}"
   wasm-bindgen --target web --out-dir pkg/wasm --out-name "tinyunet_$name" \
     "$target_dir/wasm32-unknown-unknown/wasm-release/tinyunet.wasm"
+  if [ -n "${MODULE_OPT_IN_BACKGROUND:-}" ]; then
+    optimise_module "$name" &
+    OPTIMISERS+=($!)
+  else
+    optimise_module "$name"
+  fi
+}
+
+# wasm-opt on one module built by build_module.
+optimise_module() {
+  local name=$1 wasm="pkg/wasm/tinyunet_$1_bg.wasm"
   # binaryen from npm: Debian's wasm-opt (108) predates the reference-types tables that
   # wasm-bindgen now emits and produces a module that fails to instantiate.
   log "wasm-opt: $name"
-  local wasm="pkg/wasm/tinyunet_${name}_bg.wasm"
   # shellcheck disable=SC2086 # MODULE_WASM_OPT_FLAGS is a list of flags
   "$WASM_OPT" -O3 --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
     --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
@@ -120,12 +130,18 @@ build_threads_module() {
     build_module cpu-threads --no-default-features --features threads -Z build-std=panic_abort,std
 }
 
+OPTIMISERS=()
 build_pkg() {
   rm -rf pkg/wasm
+  # wasm-opt (binaryen.js: one thread, ~5 minutes for the WebGPU module) and the end of each
+  # cargo build (fat LTO: one thread) leave a core idle: each module's wasm-opt runs while the
+  # next module compiles, the largest first. A failed one fails the build at the `wait`.
+  MODULE_OPT_IN_BACKGROUND=1 build_module webgpu
   # The page loads the CPU-only build unless it runs on WebGPU: a fifth of the download.
-  build_module cpu --no-default-features
+  MODULE_OPT_IN_BACKGROUND=1 build_module cpu --no-default-features
   build_threads_module
-  build_module webgpu
+  for pid in "${OPTIMISERS[@]}"; do wait "$pid"; done
+  OPTIMISERS=()
   # The package exports their URL (demoWeightsUrl) and its README example loads them.
   cp www/demo-weights.safetensors pkg/
 }
@@ -133,16 +149,18 @@ build_pkg() {
 run_tests() {
   log "cargo fmt --check"
   cargo fmt --check
+  # Clippy without a second build: tinyunet's own code is compiled by clippy's driver with
+  # warnings as errors (tests/tools/clippy-rustc; dependencies by plain rustc), so the native test
+  # build lints every target (lib, bin, tests; `cargo clippy --all-targets`) and the three wasm
+  # builds lint the WebGPU, CPU-only and threaded feature sets. `cargo clippy` would check every
+  # dependency once more for each: 9 minutes natively, as much again for wasm32, on 2 cores.
+  export RUSTC_WORKSPACE_WRAPPER="$PWD/tests/tools/clippy-rustc"
   # One feature set for every native command, so that the dependencies build once.
-  log "cargo clippy (native, all targets, with the CLI)"
-  cargo clippy --all-targets --features cli -- -D warnings
-  log "cargo test (CPU and native wgpu)"
+  log "cargo test, linted by clippy (CPU and native wgpu)"
   TINYUNET_REQUIRE_WGPU=1 cargo test --features cli
+  log "wasm builds, linted by clippy (the WebGPU, CPU-only and threaded feature sets)"
   build_pkg
-  log "clippy (wasm32: the WebGPU build, the CPU-only one and the threaded one)"
-  cargo clippy --lib --target wasm32-unknown-unknown -- -D warnings
-  cargo clippy --lib --target wasm32-unknown-unknown --no-default-features -- -D warnings
-  cargo clippy --lib --target wasm32-unknown-unknown --no-default-features --features threads -- -D warnings
+  unset RUSTC_WORKSPACE_WRAPPER
   log "browser tests (headless Chromium: CPU and WebGPU)"
   (cd tests/browser && node --test --test-concurrency=1)
   log "all tests passed"

@@ -8,12 +8,12 @@ import { Model } from './ui/model.js';
 // The worker starts loading the network now; the panels' code loads meanwhile (a first mask
 // comes ~0.1 s sooner than when the worker waited for every module of the page).
 const model = new Model(new URL('worker.js', import.meta.url));
-const [{ setupSegmentPanel }, { setupTrainPanel }, { setupWeightsPanel }, { Annotations }, { MaskEditor }] = await Promise.all([
+const [{ setupSegmentPanel }, { setupTrainPanel }, { setupWeightsPanel }, { Annotations }, { LazyEditor }] = await Promise.all([
   import('./ui/segment.js'),
   import('./ui/train.js'),
   import('./ui/weights.js'),
   import('./ui/annotations.js'),
-  import('./ui/editor/editor.js'),
+  import('./ui/editor/lazy.js'),
 ]);
 
 // A file dropped outside a drop zone would make the browser open it and leave the page.
@@ -25,7 +25,8 @@ for (const type of ['dragover', 'drop']) {
 
 // The user's corrected masks: one collection that both panels and the editor share.
 const annotations = new Annotations();
-const editor = new MaskEditor(annotations, { opacity: () => Number($('#opacity').value) / 100 });
+const look = { opacity: () => Number($('#opacity').value) / 100 };
+const editor = new LazyEditor(() => import('./ui/editor/editor.js').then(({ MaskEditor }) => new MaskEditor(annotations, look)));
 setupSegmentPanel(model, annotations, editor);
 setupTrainPanel(model, annotations, editor);
 setupWeightsPanel(model);

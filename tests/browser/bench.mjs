@@ -216,6 +216,35 @@ for (const pause of [0, 1000]) {
 const weights = fs.readFileSync(path.join(ROOT, 'www/demo-weights.safetensors'));
 const gz = (b) => zlib.gzipSync(b, { level: 9 }).length;
 const mb = (n) => (n / 1e6).toFixed(2);
+
+// What a visitor downloads before the first mask: every response the demo page (and its Workers)
+// fetched from load to the first mask of Real photo 1, each as a server with gzip -9 would send
+// it; the sample photo itself is counted apart (page content, not the product). Served with
+// COOP/COEP (the page's threaded CPU build) and without (the 1-thread build).
+for (const isolated of [false, true]) {
+  const demo = await startServer({ ...demoServerOptions({ pkg: path.join(ROOT, 'pkg') }), crossOriginIsolated: isolated });
+  const cpuBrowser = await launchBrowser({ webgpu: false });
+  try {
+    const context = await cpuBrowser.newContext();
+    const bodies = [];
+    context.on('response', (r) => bodies.push(r.finished().then(async () => ({ url: r.url(), body: await r.body().catch(() => Buffer.alloc(0)) }))));
+    const page = await context.newPage();
+    await page.goto(demo.url);
+    await page.waitForFunction(() => document.body.dataset.model === 'ready', undefined, { timeout: 120_000 });
+    await page.click('button[aria-label="Segment Real photo 1"]');
+    await page.waitForSelector('.card[data-name="isic-0010018.jpg"][data-state="done"]', { timeout: 120_000 });
+    const files = await Promise.all(bodies);
+    const photo = (f) => /\.(jpe?g|png)$/i.test(new URL(f.url).pathname);
+    const code = files.filter((f) => !photo(f));
+    const raw = code.reduce((s, f) => s + f.body.length, 0);
+    const zipped = code.reduce((s, f) => s + gz(f.body), 0);
+    const wasm = code.find((f) => f.url.endsWith('.wasm'));
+    console.log(`\nThe demo page ${isolated ? 'with' : 'without'} cross-origin isolation (${wasm ? path.basename(new URL(wasm.url).pathname) : 'no .wasm'}), navigation to first mask: ${code.length} files (HTML, CSS, JS, .wasm, demo weights) ${mb(raw)} MB raw, **${mb(zipped)} MB gzip**; plus the sample photo(s) ${mb(files.filter(photo).reduce((s, f) => s + f.body.length, 0))} MB.`);
+  } finally {
+    await cpuBrowser.close();
+    await demo.close();
+  }
+}
 console.log(`\nDownload (gzip -9): demo weights ${mb(weights.length)} MB raw, ${mb(gz(weights))} MB gzip.`);
 for (const build of ['cpu', 'cpu-threads', 'webgpu']) {
   const wasm = fs.readFileSync(path.join(ROOT, `pkg/wasm/tinyunet_${build}_bg.wasm`));

@@ -551,6 +551,28 @@ describe('mask editor', () => {
     }
   });
 
+  test('the editor\'s code is fetched when a mask is first opened; a failed fetch says so, leaves the mask, and the next try opens it', { timeout: SLOW }, async () => {
+    await withPage(async ({ page, url, requests }) => {
+      // The first fetch of editor.js fails as a dropped connection would; later ones go through.
+      let refused = 0;
+      await page.route('**/ui/editor/editor.js', (route) => (refused++ === 0 ? route.abort('connectionreset') : route.continue()));
+      await openDemo(page, url);
+      const card = await segmentSample(page, 'Generated 3', 'sample-3.jpg');
+      const fetched = () => requests.requests.filter((r) => /\/ui\/editor\/(editor|viewport|layers)\.js$/.test(new URL(r.url).pathname));
+      assert.deepEqual(fetched(), [], 'the page fetched the editor before any mask was opened');
+      const before = (await download(page, card.locator('text=Download mask (PNG)'))).buffer;
+      await card.locator('.card-actions button', { hasText: /Correct mask|Edit mask/ }).click();
+      const problem = page.locator('.notice[data-key="editor"]');
+      assert.match(await problem.innerText(), /mask editor could not be loaded .*try again/i);
+      assert.equal(await page.locator('#editor').evaluate((d) => d.open), false);
+      assert.deepEqual((await download(page, card.locator('text=Download mask (PNG)'))).buffer, before, 'the mask is untouched');
+      await openEditor(page, card);
+      assert.equal(await problem.count(), 0, 'the notice goes once the editor opens');
+      assert.equal(refused, 2);
+      await page.click('#editor-close');
+    }, { server: server() });
+  });
+
   test('a full storage quota says so and keeps the edits in the tab', { timeout: SLOW }, async () => {
     await withPage(async ({ page, url, context }) => {
       // Chromium's own quota, set far below one annotation (image + masks): a real refusal.

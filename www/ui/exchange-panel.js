@@ -2,7 +2,9 @@
 
 import { $, announce, saveBlob, sentence } from './dom.js';
 import { friendly } from './client.js';
-import { exportZip, importZip } from './exchange.js';
+
+// The zip code (exchange.js, zip.js) is fetched on the first export or import, not with the page.
+const exchange = () => import('./exchange.js');
 
 /**
  * @param {{ model: import('./model.js').Model, annotations: import('./annotations.js').Annotations, exportable: () => import('./annotations.js').Annotation[] }} parts
@@ -18,7 +20,7 @@ export function setupExchange({ model, annotations, exportable }) {
   $('#export-pairs').addEventListener('click', async () => {
     const list = exportable();
     try {
-      const zip = await exportZip(list);
+      const zip = await (await exchange()).exportZip(list);
       saveBlob(zip, `tinyunet-pairs-${new Date().toISOString().slice(0, 10)}.zip`);
       say(`Exported ${list.length} pair${list.length === 1 ? '' : 's'} (images/ and masks/, as the command-line tool reads them).`);
     } catch (e) {
@@ -36,7 +38,7 @@ export function setupExchange({ model, annotations, exportable }) {
     const name = file.name || 'the zip';
     let found;
     try {
-      found = await importZip(file);
+      found = await (await exchange()).importZip(file);
     } catch (e) {
       say(`${name}: ${sentence(e.message.replace(/^zip: /, ''))}`, true);
       return;

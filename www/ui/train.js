@@ -12,7 +12,6 @@ import { SAMPLES, fetchSample } from './samples.js';
 import { enableDrop } from './segment.js';
 import { setupExchange } from './exchange-panel.js';
 import { linkHandPairs } from './hand-pairs.js';
-import { looksLikeZip } from './zip.js';
 import { offerBack } from './removed.js';
 
 /**
@@ -191,9 +190,13 @@ export function setupTrainPanel(model, annotations, editor) {
     const files = await filesFromDrop(dataTransfer);
     // An exported zip dropped here is imported (told by its first bytes, whatever its name);
     // everything else is pairs of files.
+    // The zip code loads only when something other than an image arrives (most drops are images);
+    // if it cannot be fetched, such files go on as files and are refused by name there.
     const zips = [];
-    for (const f of files) {
-      if (!isImageFile(f.path) && looksLikeZip(new Uint8Array(await f.file.slice(0, 4).arrayBuffer()))) zips.push(f);
+    const others = files.filter((f) => !isImageFile(f.path));
+    const looksLikeZip = others.length ? await import('./zip.js').then((m) => m.looksLikeZip, () => () => false) : null;
+    for (const f of others) {
+      if (looksLikeZip(new Uint8Array(await f.file.slice(0, 4).arrayBuffer()))) zips.push(f);
     }
     for (const { file } of zips) await exchange.importFrom(file);
     if (zips.length < files.length) addFiles(files.filter((f) => !zips.includes(f)));
