@@ -277,6 +277,53 @@ export async function preload(options = {}) {
   return chosen;
 }
 
+/** Milliseconds of one warm inference of `core` on a `size`² zero image (the first run compiles). */
+async function timeInference(core, size) {
+  const input = new Float32Array(3 * size * size);
+  await core.logits(input, [1, 3, size, size]);
+  const start = performance.now();
+  await core.logits(input, [1, 3, size, size]);
+  return performance.now() - start;
+}
+
+/**
+ * `auto` on a hardware GPU: the WebGPU `gpuCore` against the CPU build (threaded where it can
+ * be), one warm inference each at the working size. Returns `timings` ({ webgpu, cpu, size } in
+ * ms, or null if the CPU build could not be tried), the `backendReason`, and `cpu` — `{ glue,
+ * core, fallbackReason }` to run on instead — when the CPU build was faster; else the CPU core is freed.
+ */
+async function raceCpu(gpuCore, weights, size, gpuName, loadCpuBuild, options) {
+  let webgpu;
+  let gpuError = null;
+  try {
+    webgpu = await timeInference(gpuCore, size);
+  } catch (e) {
+    gpuError = asError(e); // then the CPU build runs, if it starts
+  }
+  let cpuGlue;
+  let cpuCore;
+  try {
+    cpuGlue = await loadCpuBuild();
+    cpuCore = await cpuGlue.WasmSegmenter.create('cpu', segmenterOptions(options, cpuGlue.limits()), weights);
+  } catch (e) {
+    if (gpuError) throw gpuError;
+    return { timings: null, backendReason: `WebGPU on the GPU (${gpuName}); the CPU build could not be timed against it (${asError(e).message})`, cpu: null };
+  }
+  if (gpuError) {
+    const why = `WebGPU failed its first inference (${gpuError.message})`;
+    return { timings: null, backendReason: why, cpu: { glue: cpuGlue, core: cpuCore, fallbackReason: why } };
+  }
+  const cpu = await timeInference(cpuCore, size);
+  const timings = { webgpu, cpu, size };
+  const figures = `${size}² inference: WebGPU ${webgpu.toFixed(0)} ms, the CPU build ${cpu.toFixed(0)} ms`;
+  if (cpu < webgpu) {
+    const why = `the CPU build was faster than WebGPU on this GPU (${gpuName}; ${figures})`;
+    return { timings, backendReason: why, cpu: { glue: cpuGlue, core: cpuCore, fallbackReason: why } };
+  }
+  cpuCore.free();
+  return { timings, backendReason: `WebGPU on the GPU (${gpuName}), faster than the CPU build (${figures})`, cpu: null };
+}
+
 /** What `train` takes (see `TrainOptions` in tinyunet.d.ts); anything else is a typo to report. */
 const TRAIN_OPTIONS = [
   'heldOut', 'epochs', 'batchSize', 'learningRate', 'minLearningRate', 'size', 'augment', 'seed',
@@ -298,9 +345,10 @@ export class Segmenter {
   #backendReason;
   #adapter;
   #threads; // { build, threads, threadsReason }
+  #timings; // auto's race on a hardware GPU: { webgpu, cpu, size } (ms), else null
   #disposed = false;
 
-  constructor(glue, core, weights, inputSize, { fallbackReason, backendReason, adapter, threads }, token) {
+  constructor(glue, core, weights, inputSize, { fallbackReason, backendReason, adapter, threads, timings }, token) {
     if (token !== Segmenter.#token) throw new Error('use `await Segmenter.create(options)`');
     this.#glue = glue;
     this.#core = core;
@@ -310,6 +358,7 @@ export class Segmenter {
     this.#backendReason = backendReason;
     this.#adapter = adapter;
     this.#threads = threads;
+    this.#timings = timings;
   }
 
   static #token = Symbol('create');
@@ -354,7 +403,21 @@ export class Segmenter {
     const inputSize = settings.inputSize;
     // A private copy: the caller may reuse their buffer.
     const kept = weights ? weights.slice() : await core.exportWeights();
-    const choice = { fallbackReason, backendReason, adapter, threads };
+    let timings = null;
+    if (backend === 'auto' && chosen === 'webgpu' && core.backend === 'webgpu') {
+      // A GPU is not always faster than the CPU build (a weak integrated one, a busy one): time
+      // one warm inference at the working size on each and keep the faster.
+      const race = await raceCpu(core, kept, inputSize, adapterName(adapter), () => load('cpu'), options);
+      timings = race.timings;
+      backendReason = race.backendReason;
+      if (race.cpu) {
+        try { core.free(); } catch { /* the GPU side may already be gone */ }
+        ({ glue, core, fallbackReason } = race.cpu);
+      } else {
+        threads = GPU_THREADS;
+      }
+    }
+    const choice = { fallbackReason, backendReason, adapter, threads, timings };
     return new Segmenter(glue, core, kept, inputSize, choice, Segmenter.#token);
   }
 
@@ -389,6 +452,14 @@ export class Segmenter {
    */
   get adapter() {
     return this.#adapter;
+  }
+  /**
+   * What `auto` measured on a hardware GPU to choose: `{ webgpu, cpu, size }`, one warm
+   * `size`² inference on each in ms; null when it did not time them (another choice, no GPU, a
+   * software one, or the CPU build could not be tried).
+   */
+  get backendTimings() {
+    return this.#timings;
   }
   get classes() {
     this.#alive();

@@ -18,9 +18,11 @@ export interface TinyUNetError extends Error {
 }
 
 /**
- * Which compute backend to use. `auto` takes WebGPU on a real GPU and the CPU otherwise — also
- * when the only adapter is a software renderer (SwiftShader, llvmpipe), which is far slower than
- * the CPU build; `webgpu` takes any adapter.
+ * Which compute backend to use. `auto` takes the CPU when there is no GPU or the only adapter is
+ * a software renderer (SwiftShader, llvmpipe), which is far slower than the CPU build; on a
+ * hardware GPU it times one warm inference at the working size on WebGPU and on the CPU build
+ * (which it then fetches too) and keeps the faster (`backendTimings`, `backendReason`).
+ * `webgpu` takes any adapter, untimed; `cpu` never looks at WebGPU.
  */
 export type BackendChoice = 'auto' | 'webgpu' | 'cpu';
 
@@ -286,6 +288,12 @@ export declare class Segmenter {
   readonly backendReason: string;
   /** The WebGPU adapter seen when choosing; `software` names a software renderer. Null when WebGPU was not looked at. */
   readonly adapter: { vendor: string; architecture: string; software: string | null } | null;
+  /**
+   * What `auto` timed on a hardware GPU to choose: one warm `size`² inference on each, in ms.
+   * Null when nothing was timed (another choice, no GPU or a software one, or the CPU build
+   * could not be tried).
+   */
+  readonly backendTimings: { webgpu: number; cpu: number; size: number } | null;
   /** The build of the core that runs. */
   readonly build: Build;
   /** The threads the network runs on: the pool's size on `cpu-threads`, else 1. */

@@ -86,9 +86,14 @@ function setupEngine(model) {
     // A software "GPU" (SwiftShader, llvmpipe) is WebGPU emulated on the CPU, slower than the
     // CPU build itself: the package's `auto` then runs on the CPU, and the page says so.
     const software = s.backend === 'cpu' && s.fallbackReason && s.adapter?.software;
-    notice('fallback', software ? 'info' : 'warning', software
+    // `auto` timed both on a real GPU and the CPU build won: a choice, not a failure.
+    const slower = s.backend === 'cpu' && s.backendTimings && s.backendTimings.cpu < s.backendTimings.webgpu;
+    const ms = (v) => `${Math.round(v)} ms`;
+    notice('fallback', software || slower ? 'info' : 'warning', software
       ? `This browser offers WebGPU only through a software renderer (${s.adapter.software}), slower than the CPU build, so the network runs on the CPU. Choose WebGPU under Backend to use it anyway.`
-      : s.fallbackReason
+      : slower
+        ? `The CPU build was faster here than WebGPU on this GPU (a ${s.backendTimings.size}² mask in ${ms(s.backendTimings.cpu)} against ${ms(s.backendTimings.webgpu)}), so the network runs on the CPU. Choose WebGPU under Backend to use it anyway.`
+        : s.fallbackReason
         ? `WebGPU is not available here (${s.fallbackReason}), so the network runs on the CPU: the same results, only slower.`
         : null);
     notice('demo-weights', 'warning', s.weightsKind === 'random'

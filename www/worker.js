@@ -103,6 +103,7 @@ function describe(s, weightsKind, label) {
     threads: s.threads,
     threadsReason: s.threadsReason,
     adapter: s.adapter,
+    backendTimings: s.backendTimings,
     classes: s.classes,
     inputSize: s.inputSize,
     parameters: s.parameters,

@@ -488,7 +488,7 @@ test('auto on SwiftShader chooses the CPU and says why; webgpu still forces WebG
       const describe = async (backend) => {
         const seg = await Segmenter.create({ backend, inputSize: 32 });
         const mask = (await seg.segment(window.blobImage(20, 10))).mask.length;
-        const out = { backend: seg.backend, reason: seg.backendReason, fallback: seg.fallbackReason, adapter: seg.adapter, mask };
+        const out = { backend: seg.backend, reason: seg.backendReason, fallback: seg.fallbackReason, adapter: seg.adapter, mask, timings: seg.backendTimings };
         seg.dispose();
         return out;
       };
@@ -503,9 +503,43 @@ test('auto on SwiftShader chooses the CPU and says why; webgpu still forces WebG
   assert.equal(r.webgpu.backend, 'webgpu');
   assert.equal(r.webgpu.fallback, null);
   assert.match(r.webgpu.reason, /^WebGPU on a software renderer \(swiftshader\), because WebGPU was asked for$/);
-  assert.deepEqual({ ...r.cpu, mask: 0 }, { backend: 'cpu', reason: 'the CPU was asked for', fallback: null, adapter: null, mask: 0 });
+  assert.deepEqual({ ...r.cpu, mask: 0 }, { backend: 'cpu', reason: 'the CPU was asked for', fallback: null, adapter: null, mask: 0, timings: null });
   assert.equal(r.auto.mask, 200);
   assert.equal(r.webgpu.mask, 200);
+  // Nothing is timed: a software adapter is ruled out without a run, `webgpu` is never raced.
+  assert.equal(r.auto.timings, null);
+  assert.equal(r.webgpu.timings, null);
+});
+
+test('auto on a hardware GPU times one inference on WebGPU and on the CPU build and keeps the faster, saying why', { timeout: SLOW }, async () => {
+  const r = await onPage((page) =>
+    run(page, async () => {
+      // SwiftShader's adapter made to say it is hardware, so that `auto` races the two: a real
+      // WebGPU device against the CPU build, which wins here (a software GPU is far slower).
+      const request = navigator.gpu.requestAdapter.bind(navigator.gpu);
+      navigator.gpu.requestAdapter = async (options) => {
+        const adapter = await request(options);
+        Object.defineProperty(adapter, 'info', { value: { vendor: 'test', architecture: 'hardware', device: '', description: '', isFallbackAdapter: false } });
+        return adapter;
+      };
+      const seg = await window.tinyunet.Segmenter.create({ backend: 'auto', inputSize: 32 });
+      const result = await seg.segment(window.blobImage(20, 10));
+      return {
+        backend: seg.backend, build: seg.build, reason: seg.backendReason, fallback: seg.fallbackReason,
+        timings: seg.backendTimings, adapter: seg.adapter, size: [result.width, result.height],
+      };
+    }),
+  );
+  console.log(`auto on a "hardware" SwiftShader: ${r.backend} (${r.reason})`);
+  assert.equal(r.backend, 'cpu');
+  assert.equal(r.build, 'cpu');
+  assert.deepEqual(r.adapter, { vendor: 'test', architecture: 'hardware', software: null });
+  assert.equal(r.timings.size, 32);
+  assert.ok(r.timings.cpu > 0 && r.timings.webgpu > r.timings.cpu, JSON.stringify(r.timings));
+  const figures = `32² inference: WebGPU ${r.timings.webgpu.toFixed(0)} ms, the CPU build ${r.timings.cpu.toFixed(0)} ms`;
+  assert.equal(r.reason, `the CPU build was faster than WebGPU on this GPU (test hardware; ${figures})`);
+  assert.equal(r.fallback, r.reason);
+  assert.deepEqual(r.size, [20, 10]);
 });
 
 test('auto falls back to the CPU build when the WebGPU build cannot be fetched, and says why', { timeout: SLOW }, async () => {
