@@ -146,21 +146,42 @@ build_pkg() {
   cp www/demo-weights.safetensors pkg/
 }
 
+# Clippy on the three wasm32 feature sets (check builds in target/, beside the wasm builds' own
+# target directories).
+wasm_clippy() {
+  cargo clippy --lib --target wasm32-unknown-unknown -- -D warnings
+  cargo clippy --lib --target wasm32-unknown-unknown --no-default-features -- -D warnings
+  cargo clippy --lib --target wasm32-unknown-unknown --no-default-features --features threads -- -D warnings
+}
+
 run_tests() {
   log "cargo fmt --check"
   cargo fmt --check
-  # Clippy without a second build: tinyunet's own code is compiled by clippy's driver with
-  # warnings as errors (tests/tools/clippy-rustc; dependencies by plain rustc), so the native test
-  # build lints every target (lib, bin, tests; `cargo clippy --all-targets`) and the three wasm
-  # builds lint the WebGPU, CPU-only and threaded feature sets. `cargo clippy` would check every
-  # dependency once more for each: 9 minutes natively, as much again for wasm32, on 2 cores.
-  export RUSTC_WORKSPACE_WRAPPER="$PWD/tests/tools/clippy-rustc"
-  # One feature set for every native command, so that the dependencies build once.
+  # Native clippy without a second build: the test build compiles tinyunet's own code with
+  # clippy's driver and warnings as errors (tests/tools/clippy-rustc, cargo's
+  # RUSTC_WORKSPACE_WRAPPER; dependencies get plain rustc), so it lints every target (lib, bin,
+  # tests: `--all-targets`) instead of `cargo clippy` checking every dependency again (9 minutes
+  # on 2 cores). Not for the wasm builds: clippy's driver turns MIR optimisations off, so its
+  # .wasm is not the one `./build.sh pkg` ships, and the browser tests must test that one.
   log "cargo test, linted by clippy (CPU and native wgpu)"
-  TINYUNET_REQUIRE_WGPU=1 cargo test --features cli
-  log "wasm builds, linted by clippy (the WebGPU, CPU-only and threaded feature sets)"
+  # One feature set for every native command, so that the dependencies build once.
+  RUSTC_WORKSPACE_WRAPPER="$PWD/tests/tools/clippy-rustc" TINYUNET_REQUIRE_WGPU=1 cargo test --features cli
+  # The wasm32 clippy runs while the wasm modules build: their fat-LTO links and wasm-opt use one
+  # core, leaving the other to it. Its output comes after the builds'.
+  log "clippy (wasm32: the WebGPU, CPU-only and threaded feature sets), beside the wasm builds"
+  local clippy_log
+  clippy_log=$(mktemp)
+  wasm_clippy >"$clippy_log" 2>&1 &
+  local clippy_pid=$!
   build_pkg
-  unset RUSTC_WORKSPACE_WRAPPER
+  if ! wait "$clippy_pid"; then
+    cat "$clippy_log"
+    echo "clippy (wasm32) failed" >&2
+    return 1
+  fi
+  log "clippy (wasm32): clean"
+  cat "$clippy_log"
+  rm -f "$clippy_log"
   log "browser tests (headless Chromium: CPU and WebGPU)"
   (cd tests/browser && node --test --test-concurrency=1)
   log "all tests passed"
