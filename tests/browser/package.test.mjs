@@ -516,12 +516,7 @@ test('auto on a hardware GPU times one inference on WebGPU and on the CPU build 
     run(page, async () => {
       // SwiftShader's adapter made to say it is hardware, so that `auto` races the two: a real
       // WebGPU device against the CPU build, which wins here (a software GPU is far slower).
-      const request = navigator.gpu.requestAdapter.bind(navigator.gpu);
-      navigator.gpu.requestAdapter = async (options) => {
-        const adapter = await request(options);
-        Object.defineProperty(adapter, 'info', { value: { vendor: 'test', architecture: 'hardware', device: '', description: '', isFallbackAdapter: false } });
-        return adapter;
-      };
+      window.poseAsHardwareAdapter();
       const seg = await window.tinyunet.Segmenter.create({ backend: 'auto', inputSize: 32 });
       const result = await seg.segment(window.blobImage(20, 10));
       return {
@@ -547,12 +542,7 @@ test('auto falls back to the CPU build when the WebGPU build cannot be fetched, 
     run(page, async () => {
       // SwiftShader would make `auto` choose the CPU before fetching anything: the adapter says it
       // is a hardware one here, so that `auto` tries the WebGPU build, whose fetch fails.
-      const request = navigator.gpu.requestAdapter.bind(navigator.gpu);
-      navigator.gpu.requestAdapter = async (options) => {
-        const adapter = await request(options);
-        Object.defineProperty(adapter, 'info', { value: { vendor: 'test', architecture: 'hardware', device: '', description: '', isFallbackAdapter: false } });
-        return adapter;
-      };
+      window.poseAsHardwareAdapter();
       const seg = await window.tinyunet.Segmenter.create({ backend: 'auto', inputSize: 32, wasmUrls: { webgpu: '/missing/tinyunet_webgpu_bg.wasm' } });
       const result = await seg.segment(window.blobImage(20, 10));
       return { backend: seg.backend, reason: seg.fallbackReason, size: [result.width, result.height] };

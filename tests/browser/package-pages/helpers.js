@@ -33,5 +33,18 @@ export async function errorOf(fn) {
   }
 }
 
-Object.assign(window, { tinyunet, glue, parseSafetensors, fetchBytes, blobImage, blobMask, pngBytes, maxAbsDiff, errorOf });
+/**
+ * Makes SwiftShader's adapter say it is a hardware one (`adapter.info`), so that `auto` treats
+ * it as a real GPU: the only way to reach those paths on this machine.
+ */
+export function poseAsHardwareAdapter() {
+  const request = navigator.gpu.requestAdapter.bind(navigator.gpu);
+  navigator.gpu.requestAdapter = async (options) => {
+    const adapter = await request(options);
+    Object.defineProperty(adapter, 'info', { value: { vendor: 'test', architecture: 'hardware', device: '', description: '', isFallbackAdapter: false } });
+    return adapter;
+  };
+}
+
+Object.assign(window, { tinyunet, glue, parseSafetensors, fetchBytes, blobImage, blobMask, pngBytes, maxAbsDiff, errorOf, poseAsHardwareAdapter });
 window.helpersReady = true;
