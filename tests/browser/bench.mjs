@@ -14,7 +14,7 @@ import path from 'node:path';
 import zlib from 'node:zlib';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { startServer, launchBrowser, evaluateWithTimeout, demoServerOptions } from './harness.mjs';
+import { startServer, launchBrowser, evaluateWithTimeout, demoServerOptions, withPage } from './harness.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '../..');
@@ -222,29 +222,21 @@ const mb = (n) => (n / 1e6).toFixed(2);
 // it; the sample photo itself is counted apart (page content, not the product). Served with
 // COOP/COEP (the page's threaded CPU build) and without (the 1-thread build).
 for (const isolated of [false, true]) {
-  const demo = await startServer({ ...demoServerOptions({ pkg: path.join(ROOT, 'pkg') }), crossOriginIsolated: isolated });
-  const cpuBrowser = await launchBrowser({ webgpu: false });
-  try {
-    const context = await cpuBrowser.newContext();
+  await withPage(async ({ context, page, url }) => {
     const bodies = [];
     context.on('response', (r) => bodies.push(r.finished().then(async () => ({ url: r.url(), body: await r.body().catch(() => Buffer.alloc(0)) }))));
-    const page = await context.newPage();
-    await page.goto(demo.url);
+    await page.goto(url);
     await page.waitForFunction(() => document.body.dataset.model === 'ready', undefined, { timeout: 120_000 });
     await page.click('button[aria-label="Segment Real photo 1"]');
     await page.waitForSelector('.card[data-name="isic-0010018.jpg"][data-state="done"]', { timeout: 120_000 });
     // blob: and data: URLs are the page's own (thumbnails, masks), not downloads.
     const files = (await Promise.all(bodies)).filter((f) => /^https?:/.test(f.url));
-    const photo = (f) => /\.(jpe?g|png)$/i.test(new URL(f.url).pathname);
-    const code = files.filter((f) => !photo(f));
+    const code = files.filter((f) => !/\.(jpe?g|png)$/i.test(new URL(f.url).pathname));
     const raw = code.reduce((s, f) => s + f.body.length, 0);
     const zipped = code.reduce((s, f) => s + gz(f.body), 0);
     const wasm = code.find((f) => f.url.endsWith('.wasm'));
     console.log(`\nThe demo page ${isolated ? 'with' : 'without'} cross-origin isolation (${wasm ? path.basename(new URL(wasm.url).pathname) : 'no .wasm'}), navigation to first mask: ${code.length} files (HTML, CSS, JS, .wasm, demo weights) ${mb(raw)} MB raw, **${mb(zipped)} MB gzip**; the sample photos not counted.`);
-  } finally {
-    await cpuBrowser.close();
-    await demo.close();
-  }
+  }, { server: { ...demoServerOptions({ pkg: path.join(ROOT, 'pkg') }), crossOriginIsolated: isolated }, launch: { webgpu: false } });
 }
 console.log(`\nDownload (gzip -9): demo weights ${mb(weights.length)} MB raw, ${mb(gz(weights))} MB gzip.`);
 for (const build of ['cpu', 'cpu-threads', 'webgpu']) {
