@@ -46,6 +46,10 @@ setup_rust() {
   rustup target list --installed | grep -q wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
   # The threaded CPU module rebuilds the standard library from its source.
   rustup component list --installed | grep -q "^rust-src" || rustup component add rust-src
+}
+
+# Only the wasm builds need it: `./build.sh test` installs it beside the native build.
+setup_wasm_bindgen() {
   local want
   want=$(wasm_bindgen_version)
   if ! wasm-bindgen --version 2>/dev/null | grep -q " $want\$"; then
@@ -64,6 +68,7 @@ setup_npm() {
 setup() {
   setup_apt
   setup_rust
+  [ "${1:-}" = without-wasm-bindgen ] || setup_wasm_bindgen
   setup_npm
   # wgpu's native Vulkan loader wants a private runtime directory.
   export XDG_RUNTIME_DIR="${XDG_RUNTIME_DIR:-/tmp/tinyunet-xdg-$(id -u)}"
@@ -154,9 +159,28 @@ wasm_clippy() {
   cargo clippy --lib --target wasm32-unknown-unknown --no-default-features --features threads -- -D warnings
 }
 
+# Kill a background job and everything it started (cargo, rustc, wasm-opt): a script has no
+# job control, so they share our process group.
+kill_tree() {
+  local child
+  for child in $(pgrep -P "$1" 2>/dev/null); do kill_tree "$child"; done
+  kill "$1" 2>/dev/null || true
+}
+
 run_tests() {
   log "cargo fmt --check"
   cargo fmt --check
+  # The wasm modules build while the native tests build and run: each phase alone leaves a core
+  # idle much of the time (a cold run used 1.2 of 2 cores on average: fat-LTO links, binaryen's
+  # one thread, lavapipe's serial parts, crates that wait on one another). Own target
+  # directories, so neither waits on the other's lock. Its log comes after the native tests'.
+  log "wasm builds: in the background, beside the native tests (their log follows)"
+  local wasm_log wasm_pid
+  wasm_log=$(mktemp)
+  (setup_wasm_bindgen; build_pkg) >"$wasm_log" 2>&1 &
+  wasm_pid=$!
+  # shellcheck disable=SC2064 # the pid is fixed now
+  trap "kill_tree $wasm_pid" EXIT
   # Native clippy without a second build: the test build compiles tinyunet's own code with
   # clippy's driver and warnings as errors (tests/tools/clippy-rustc, cargo's
   # RUSTC_WORKSPACE_WRAPPER; dependencies get plain rustc), so it lints every target (lib, bin,
@@ -166,22 +190,18 @@ run_tests() {
   log "cargo test, linted by clippy (CPU and native wgpu)"
   # One feature set for every native command, so that the dependencies build once.
   RUSTC_WORKSPACE_WRAPPER="$PWD/tests/tools/clippy-rustc" TINYUNET_REQUIRE_WGPU=1 cargo test --features cli
-  # The wasm32 clippy runs while the wasm modules build: their fat-LTO links and wasm-opt use one
-  # core, leaving the other to it. Its output comes after the builds'.
-  log "clippy (wasm32: the WebGPU, CPU-only and threaded feature sets), beside the wasm builds"
-  local clippy_log
-  clippy_log=$(mktemp)
-  wasm_clippy >"$clippy_log" 2>&1 &
-  local clippy_pid=$!
-  build_pkg
-  if ! wait "$clippy_pid"; then
-    cat "$clippy_log"
-    echo "clippy (wasm32) failed" >&2
+  log "clippy (wasm32: the WebGPU, CPU-only and threaded feature sets)"
+  wasm_clippy
+  log "waiting for the wasm builds"
+  if ! wait "$wasm_pid"; then
+    trap - EXIT
+    cat "$wasm_log"
+    echo "the wasm build failed (its log above)" >&2
     return 1
   fi
-  log "clippy (wasm32): clean"
-  cat "$clippy_log"
-  rm -f "$clippy_log"
+  trap - EXIT
+  cat "$wasm_log"
+  rm -f "$wasm_log"
   log "browser tests (headless Chromium: CPU and WebGPU)"
   (cd tests/browser && node --test --test-concurrency=1)
   log "all tests passed"
@@ -189,9 +209,9 @@ run_tests() {
 
 case "${1:-}" in
   setup) setup ;;
-  test) setup; run_tests ;;
-  pkg) setup_rust; setup_npm; build_pkg ;;
-  pkg-threads) setup_rust; setup_npm; build_threads_module ;; # only the threaded CPU module, into pkg/wasm/
+  test) setup without-wasm-bindgen; run_tests ;;
+  pkg) setup_rust; setup_wasm_bindgen; setup_npm; build_pkg ;;
+  pkg-threads) setup_rust; setup_wasm_bindgen; setup_npm; build_threads_module ;; # only the threaded CPU module, into pkg/wasm/
   demo) setup; build_pkg; exec node www/serve.mjs ;;
   bench) setup; build_pkg; cargo build --release --features cli --bin tinyunet; exec node tests/browser/bench.mjs ;;
   *) sed -n '2,13p' "$0"; exit 2 ;;
