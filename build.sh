@@ -149,6 +149,18 @@ build_pkg() {
   OPTIMISERS=()
   # The package exports their URL (demoWeightsUrl) and its README example loads them.
   cp www/demo-weights.safetensors pkg/
+  pack_demo_weights
+}
+
+# The demo page fetches its weights packed (byte planes, gzipped: www/ui/packed-weights.js).
+pack_demo_weights() {
+  node --input-type=module -e "
+    import fs from 'node:fs';
+    import zlib from 'node:zlib';
+    import { packWeights } from './www/ui/packed-weights.js';
+    const packed = zlib.gzipSync(packWeights(fs.readFileSync('www/demo-weights.safetensors')), { level: 9 });
+    fs.writeFileSync('www/demo-weights.packed.gz', packed);
+    console.log('www/demo-weights.packed.gz: ' + packed.length + ' bytes');"
 }
 
 # Clippy on the three wasm32 feature sets (check builds in target/, beside the wasm builds' own
@@ -167,20 +179,48 @@ kill_tree() {
   kill "$1" 2>/dev/null || true
 }
 
+# `in_background NAME COMMAND…` runs a step beside the next ones, its output kept for
+# `finish_background NAME`, which waits for it, prints it, and fails if it failed. A run that
+# stops early kills what is still running.
+declare -A BACKGROUND_PID BACKGROUND_LOG
+in_background() {
+  local name=$1
+  shift
+  log "$name: in the background (its log follows when it is waited for)"
+  BACKGROUND_LOG[$name]=$(mktemp)
+  ("$@") >"${BACKGROUND_LOG[$name]}" 2>&1 &
+  BACKGROUND_PID[$name]=$!
+  trap 'for pid in "${BACKGROUND_PID[@]}"; do kill_tree "$pid"; done' EXIT
+}
+finish_background() {
+  local name=$1 status=0
+  log "waiting for $name"
+  wait "${BACKGROUND_PID[$name]}" || status=$?
+  unset "BACKGROUND_PID[$name]"
+  cat "${BACKGROUND_LOG[$name]}"
+  rm -f "${BACKGROUND_LOG[$name]}"
+  if [ "$status" != 0 ]; then
+    echo "$name failed (its log above)" >&2
+    return 1
+  fi
+  log "$name: done"
+}
+
+# Wasm-bindgen-cli (when missing) and the three wasm modules, for `in_background`.
+install_and_build_pkg() {
+  setup_wasm_bindgen
+  build_pkg
+}
+
 run_tests() {
   log "cargo fmt --check"
   cargo fmt --check
-  # The wasm modules build while the native tests build and run: each phase alone leaves a core
-  # idle much of the time (a cold run used 1.2 of 2 cores on average: fat-LTO links, binaryen's
-  # one thread, lavapipe's serial parts, crates that wait on one another). Own target
-  # directories, so neither waits on the other's lock. Its log comes after the native tests'.
-  log "wasm builds: in the background, beside the native tests (their log follows)"
-  local wasm_log wasm_pid
-  wasm_log=$(mktemp)
-  (setup_wasm_bindgen; build_pkg) >"$wasm_log" 2>&1 &
-  wasm_pid=$!
-  # shellcheck disable=SC2064 # the pid is fixed now
-  trap "kill_tree $wasm_pid" EXIT
+  # Steps that do not depend on each other overlap, as each alone leaves a core idle much of the
+  # time (a cold run used 1.2 of 2 cores on average: fat-LTO links, binaryen's one thread,
+  # lavapipe's serial parts, crates that wait on one another, the browser tests' pauses): the
+  # wasm modules build while the native tests build and run (own target directories, so neither
+  # waits on the other's lock), and the wasm32 clippy runs beside the browser tests.
+  in_background "wasm builds" install_and_build_pkg
   # Native clippy without a second build: the test build compiles tinyunet's own code with
   # clippy's driver and warnings as errors (tests/tools/clippy-rustc, cargo's
   # RUSTC_WORKSPACE_WRAPPER; dependencies get plain rustc), so it lints every target (lib, bin,
@@ -190,20 +230,11 @@ run_tests() {
   log "cargo test, linted by clippy (CPU and native wgpu)"
   # One feature set for every native command, so that the dependencies build once.
   RUSTC_WORKSPACE_WRAPPER="$PWD/tests/tools/clippy-rustc" TINYUNET_REQUIRE_WGPU=1 cargo test --features cli
-  log "clippy (wasm32: the WebGPU, CPU-only and threaded feature sets)"
-  wasm_clippy
-  log "waiting for the wasm builds"
-  if ! wait "$wasm_pid"; then
-    trap - EXIT
-    cat "$wasm_log"
-    echo "the wasm build failed (its log above)" >&2
-    return 1
-  fi
-  trap - EXIT
-  cat "$wasm_log"
-  rm -f "$wasm_log"
+  finish_background "wasm builds"
+  in_background "clippy (wasm32: the WebGPU, CPU-only and threaded feature sets)" wasm_clippy
   log "browser tests (headless Chromium: CPU and WebGPU)"
   (cd tests/browser && node --test --test-concurrency=1)
+  finish_background "clippy (wasm32: the WebGPU, CPU-only and threaded feature sets)"
   log "all tests passed"
 }
 

@@ -634,6 +634,9 @@ for (const backend of ['cpu', 'webgpu']) {
           if (backend === 'cpu') {
             assert.ok(!seenUrls.some((u) => u.includes('tinyunet_webgpu')), `the page fetched the WebGPU build without WebGPU: ${seenUrls.join(', ')}`);
           }
+          // The demo weights come packed (ui/packed-weights.js), never as the larger plain file.
+          assert.ok(seenUrls.some((u) => u.startsWith(server.url + 'demo-weights.packed.gz')), `the packed weights were never requested: ${seenUrls.join(', ')}`);
+          assert.ok(!seenUrls.some((u) => u.includes('demo-weights.safetensors')), `the page fetched the plain weights: ${seenUrls.join(', ')}`);
           assert.deepEqual(log.errors, [], `uncaught errors:\n${log.format()}`);
           assert.deepEqual(unexpectedProblems(log), [], `console problems:\n${log.format()}`);
         }, { browser, server, timeout: 300_000 });
@@ -649,6 +652,24 @@ for (const backend of ['cpu', 'webgpu']) {
 // ---------------------------------------------------------------------------------------------
 // Bad files, narrow screens, keyboard
 // ---------------------------------------------------------------------------------------------
+
+test('damaged demo weights: the page says what is wrong and runs an untrained network; the shipped ones segment as before', { timeout: SLOW }, async () => {
+  await withPage(async ({ page, url, console: log }) => {
+    // As a host might mangle it: the right name and status, other bytes.
+    await page.route('**/demo-weights.packed.gz', (route) => route.fulfill({ status: 200, contentType: 'application/octet-stream', body: 'not a packed file' }));
+    await openDemo(page, url);
+    assert.match(await page.locator('.notice[data-key="demo-weights"]').innerText(),
+      /The demo weights could not be loaded \(the packed weights do not start with TUWPACK1: not a file made by build\.sh\)\. The network is untrained/);
+    await page.getByRole('button', { name: 'Segment Generated 1' }).click();
+    await expectDone(page, 'sample-1.jpg');
+    assert.deepEqual(log.errors, [], log.format());
+  }, { server: demoServerOptions() });
+  await withPage(async ({ page, url }) => {
+    await openDemo(page, url);
+    assert.equal(await page.locator('.notice[data-key="demo-weights"]').count(), 0);
+    assert.match(await page.locator('#weights-info').innerText(), /Demo weights/);
+  }, { server: demoServerOptions() });
+});
 
 describe('demo with bad input', () => {
   test('bad images, masks and weights show their message next to the file; good files still work', { timeout: SLOW }, async (t) => {
