@@ -4,7 +4,7 @@ mod common;
 
 use burn::prelude::*;
 use common::*;
-use tinyunet::kernels::bicubic_up2;
+use tinyunet::kernels::{bicubic_up2, bicubic_up2_cat};
 use tinyunet::model::cmrf::Cmrf;
 use tinyunet::model::init::WeightInit;
 use tinyunet::model::{TinyUNet, TinyUNetConfig};
@@ -119,6 +119,61 @@ fn bicubic_matches_pytorch_forward_and_backward() {
                 backward < 1e-4,
                 "{backend} {case}: gradient differs by {backward}"
             );
+        }
+    }
+}
+
+/// The decoder's join kernel is the upsampling then the concatenation, bit for bit, on every
+/// device, in inference and (composed) under autodiff, gradients included.
+#[test]
+fn bicubic_join_is_upsampling_then_concatenation() {
+    for (backend, device) in devices() {
+        for [n, c, s, h, w] in [[1, 3, 2, 5, 7], [2, 1, 4, 1, 1], [2, 4, 3, 8, 6]] {
+            let x = Tensor::<4>::from_data(
+                TensorData::new(
+                    (0..n * c * h * w)
+                        .map(|i| ((i * 37) % 23) as f32 / 7.0 - 1.5)
+                        .collect(),
+                    [n, c, h, w],
+                ),
+                &device,
+            );
+            let skip = Tensor::<4>::from_data(
+                TensorData::new(
+                    (0..n * s * 4 * h * w)
+                        .map(|i| ((i * 11) % 17) as f32 / 5.0 - 1.6)
+                        .collect(),
+                    [n, s, 2 * h, 2 * w],
+                ),
+                &device,
+            );
+            let joined = bicubic_up2_cat(x.clone(), skip.clone());
+            assert_eq!(joined.dims(), [n, c + s, 2 * h, 2 * w]);
+            let composed = Tensor::cat(vec![bicubic_up2(x.clone()), skip.clone()], 1);
+            assert_eq!(
+                values(joined),
+                values(composed),
+                "{backend} {n}×{c}+{s}×{h}×{w}"
+            );
+
+            // Under autodiff both inputs get the composed steps' gradients.
+            let ad = device.clone().autodiff();
+            let grads_of = |join: bool| {
+                let on_ad = |t: &Tensor<4>| Tensor::<4>::from_data(t.to_data(), &ad).require_grad();
+                let (x, skip) = (on_ad(&x), on_ad(&skip));
+                let y = if join {
+                    bicubic_up2_cat(x.clone(), skip.clone())
+                } else {
+                    Tensor::cat(vec![bicubic_up2(x.clone()), skip.clone()], 1)
+                };
+                let weights = Tensor::<4>::ones(y.dims(), &ad).cumsum(3);
+                let grads = (y * weights).sum().backward();
+                (
+                    values(x.grad(&grads).expect("x gradient")),
+                    values(skip.grad(&grads).expect("skip gradient")),
+                )
+            };
+            assert_eq!(grads_of(true), grads_of(false), "{backend}: gradients");
         }
     }
 }

@@ -6,6 +6,7 @@
 //! computed by one thread in the same order, so the results are the same bit for bit. The
 //! browser's 1-thread build runs the same loops in order.
 
+mod cascade;
 mod par;
 mod pointwise;
 
@@ -193,6 +194,34 @@ fn depthwise_weight_grad(src: &[f32], g: &[f32], w: usize, out: &mut [f64; 9]) {
     }
 }
 
+/// ×2 bicubic upsampling of one `[h, w]` plane (`w` wide) into `out` (`[2h, 2w]`), with the
+/// width's and the height's tap tables.
+#[allow(clippy::type_complexity)]
+fn bicubic_plane(
+    src: &[f32],
+    (cols, rows): &(Vec<([usize; 4], [f32; 4])>, Vec<([usize; 4], [f32; 4])>),
+    w: usize,
+    out: &mut [f32],
+) {
+    let (h, row) = (src.len() / w, 2 * w);
+    // Along the width: this plane's [h, w] → [h, 2w].
+    let mut wide = vec![0f32; h * row];
+    for (line, target) in src.chunks_exact(w).zip(wide.chunks_exact_mut(row)) {
+        for (o, (j, k)) in cols.iter().enumerate() {
+            target[o] =
+                k[0] * line[j[0]] + k[1] * line[j[1]] + k[2] * line[j[2]] + k[3] * line[j[3]];
+        }
+    }
+    // Along the height, one whole output row at a time (contiguous, vectorised).
+    for (o, (j, k)) in rows.iter().enumerate() {
+        let target = &mut out[o * row..(o + 1) * row];
+        let [a, b, cc, d] = j.map(|r| &wide[r * row..(r + 1) * row]);
+        for x in 0..row {
+            target[x] = k[0] * a[x] + k[1] * b[x] + k[2] * cc[x] + k[3] * d[x];
+        }
+    }
+}
+
 impl TinyKernels for Flex {
     // 1×1 convolutions: fixed blocks of serial matrix products over the pool (`pointwise`).
     fn pointwise(x: FloatTensor<Self>, weight: FloatTensor<Self>) -> FloatTensor<Self> {
@@ -344,6 +373,19 @@ impl TinyKernels for Flex {
         })
     }
 
+    // The whole cascade of one channel per task (`cascade`).
+    fn cmrf_cascade(
+        y: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        variance: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> FloatTensor<Self> {
+        cascade::cmrf_cascade(y, weight, [gamma, beta, mean, variance], epsilon)
+    }
+
     // Exact GELU: burn-flex's calls libm's scalar erf per element.
     fn gelu_exact(x: FloatTensor<Self>) -> FloatTensor<Self> {
         let x = f32_input(x);
@@ -449,35 +491,34 @@ impl TinyKernels for Flex {
         let x = f32_input(x);
         let [n, c, h, w] = dims4(&x);
         let src = x.as_slice::<f32>().expect("a contiguous f32 tensor");
-        let (cols, rows) = (tap_table(w), tap_table(h));
-        let row = 2 * w;
-        f32_planes(
-            Shape::new([n, c, 2 * h, 2 * w]),
-            2 * h * row,
-            |i, plane_out| {
-                // Along the width: this plane's [h, w] → [h, 2w].
-                let mut wide = vec![0f32; h * row];
-                for (line, out) in src[i * h * w..][..h * w]
-                    .chunks_exact(w)
-                    .zip(wide.chunks_exact_mut(row))
-                {
-                    for (o, (j, k)) in cols.iter().enumerate() {
-                        out[o] = k[0] * line[j[0]]
-                            + k[1] * line[j[1]]
-                            + k[2] * line[j[2]]
-                            + k[3] * line[j[3]];
-                    }
-                }
-                // Along the height, one whole output row at a time (contiguous, vectorised).
-                for (o, (j, k)) in rows.iter().enumerate() {
-                    let target = &mut plane_out[o * row..(o + 1) * row];
-                    let [a, b, cc, d] = j.map(|r| &wide[r * row..(r + 1) * row]);
-                    for x in 0..row {
-                        target[x] = k[0] * a[x] + k[1] * b[x] + k[2] * cc[x] + k[3] * d[x];
-                    }
-                }
-            },
-        )
+        let taps = (tap_table(w), tap_table(h));
+        f32_planes(Shape::new([n, c, 2 * h, 2 * w]), 4 * h * w, |i, out| {
+            bicubic_plane(&src[i * h * w..][..h * w], &taps, w, out);
+        })
+    }
+
+    // The decoder's join written in place: the upsampled planes and the skip's copies, one plane
+    // per task, instead of a serial concatenation after the upsampling.
+    fn bicubic_up2_cat(x: FloatTensor<Self>, skip: FloatTensor<Self>) -> FloatTensor<Self> {
+        let (x, skip) = (f32_input(x), f32_input(skip));
+        let [n, c, h, w] = dims4(&x);
+        let cs = dims4(&skip)[1];
+        let (src, skip) = (
+            x.as_slice::<f32>().expect("a contiguous f32 tensor"),
+            skip.as_slice::<f32>().expect("a contiguous f32 tensor"),
+        );
+        let taps = (tap_table(w), tap_table(h));
+        let plane = 4 * h * w;
+        f32_planes(Shape::new([n, c + cs, 2 * h, 2 * w]), plane, |i, out| {
+            let (sample, ch) = (i / (c + cs), i % (c + cs));
+            if ch < c {
+                let at = (sample * c + ch) * h * w;
+                bicubic_plane(&src[at..][..h * w], &taps, w, out);
+            } else {
+                let at = (sample * cs + ch - c) * plane;
+                out.copy_from_slice(&skip[at..][..plane]);
+            }
+        })
     }
 
     fn bicubic_up2_backward(grad: FloatTensor<Self>) -> FloatTensor<Self> {

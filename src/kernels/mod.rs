@@ -23,6 +23,7 @@ use burn::backend::tensor::{Device, FloatTensor, IndexingUpdateOp, IntTensor};
 #[allow(unused_imports)] // `Autodiff` and `Flex` are named by the macro's generated routing.
 use burn::backend::{Autodiff, Backend, Dispatch, Flex, TensorMetadata, backend_extension};
 use burn::prelude::*;
+use burn::tensor::Slice;
 
 use bicubic_taps::{HALO, tile_for, tile_matrix, window_indices};
 
@@ -51,6 +52,12 @@ pub trait TinyKernels: Backend {
     /// GPU process grew past 13 GB and was killed.
     fn bicubic_up2(x: FloatTensor<Self>) -> FloatTensor<Self> {
         up2_along::<Self>(up2_along::<Self>(x, 3), 2)
+    }
+
+    /// The decoder's join: `cat([bicubic_up2(x), skip], 1)` for `x` `[N, C, H, W]` and `skip`
+    /// `[N, S, 2H, 2W]`. Default: those two steps (differentiable where they are).
+    fn bicubic_up2_cat(x: FloatTensor<Self>, skip: FloatTensor<Self>) -> FloatTensor<Self> {
+        Self::float_cat(vec![Self::bicubic_up2(x), skip], 1)
     }
 
     /// The gradient of [`TinyKernels::bicubic_up2`]: `[N, C, 2H, 2W]` → `[N, C, H, W]`.
@@ -182,6 +189,58 @@ pub trait TinyKernels: Backend {
             Self::conv2d_x_backward(x.clone(), weight.clone(), grad.clone(), options.clone());
         let weight_grad = Self::conv2d_weight_backward(x, weight, grad, options);
         (x_grad, weight_grad)
+    }
+
+    /// The CMRF cascade in inference, everything between the block's two 1×1 ConvBNs: `y`
+    /// `[N, 2c, H, W]` (pwconv1's output) → `[N, (d + 1)·c, H, W]`, the concatenation of
+    /// `even + odd` and the `d` depthwise ConvBNs `b₁ = m₀(odd)`, `bᵢ = mᵢ₋₁(bᵢ₋₁)`, where
+    /// `even`/`odd` are y's channels 2j and 2j + 1. `weight` stacks the `d` depthwise kernels
+    /// (`[d·c, 1, 3, 3]`); `gamma`, `beta`, `mean`, `variance` their BatchNorms' (`[d·c]` each,
+    /// running statistics). Default: those steps composed (slices, an add, `depthwise3x3`,
+    /// `bn_infer`, a concatenation), as [`crate::model::Cmrf`] does where this is not used.
+    #[allow(clippy::too_many_arguments)]
+    fn cmrf_cascade(
+        y: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        variance: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> FloatTensor<Self> {
+        let [n, two_c, h, w] = y.shape().dims();
+        let c = two_c / 2;
+        let depth = gamma.shape()[0] / c;
+        // Channel 2j+p of y is (j, p) of [N, c, 2, H, W].
+        let pairs = Self::float_reshape(y, Shape::new([n, c, 2, h, w]));
+        let half = |p: usize| {
+            let all = |d: usize| Slice::from(0..d);
+            let slices = [all(n), all(c), Slice::from(p..p + 1), all(h), all(w)];
+            let part = Self::float_slice(pairs.clone(), &slices);
+            Self::float_reshape(part, Shape::new([n, c, h, w]))
+        };
+        let odd = half(1);
+        let mut branches = vec![Self::float_add(half(0), odd.clone())];
+        let mut d = odd;
+        for i in 0..depth {
+            let rows = Slice::from(i * c..(i + 1) * c);
+            let part = |t: &FloatTensor<Self>| Self::float_slice(t.clone(), &[rows]);
+            let kernel = Self::float_slice(
+                weight.clone(),
+                &[
+                    rows,
+                    Slice::from(0..1),
+                    Slice::from(0..3),
+                    Slice::from(0..3),
+                ],
+            );
+            d = Self::depthwise3x3(d, kernel);
+            let stats = [&gamma, &beta, &mean, &variance].map(part);
+            let [g, b, m, v] = stats;
+            d = Self::bn_infer(d, g, b, m, v, epsilon, false);
+            branches.push(d.clone());
+        }
+        Self::float_cat(branches, 1)
     }
 
     /// 2×2 max-pooling with stride 2, `[N, C, H, W]` → `[N, C, H/2, W/2]`.
@@ -341,6 +400,39 @@ pub fn batch_norm(
         variance.into_dispatch(),
         epsilon,
         gelu,
+    ))
+}
+
+/// The CMRF cascade in inference ([`TinyKernels::cmrf_cascade`]): on the CPU one pass, a task
+/// per channel, instead of the eight branches' slices, add, stencils, normalisations and join.
+/// Not differentiable: training composes the steps (see [`crate::model::Cmrf`]).
+#[allow(clippy::too_many_arguments)]
+pub fn cmrf_cascade(
+    y: Tensor<4>,
+    weight: Tensor<4>,
+    gamma: Tensor<1>,
+    beta: Tensor<1>,
+    mean: Tensor<1>,
+    variance: Tensor<1>,
+    epsilon: f64,
+) -> Tensor<4> {
+    Tensor::from_dispatch(Dispatch::cmrf_cascade(
+        y.into_dispatch(),
+        weight.into_dispatch(),
+        gamma.into_dispatch(),
+        beta.into_dispatch(),
+        mean.into_dispatch(),
+        variance.into_dispatch(),
+        epsilon,
+    ))
+}
+
+/// The decoder's join, `cat([bicubic_up2(x), skip], 1)`, on any device: written in place on the
+/// CPU; differentiable (autodiff composes the two steps).
+pub fn bicubic_up2_cat(x: Tensor<4>, skip: Tensor<4>) -> Tensor<4> {
+    Tensor::from_dispatch(Dispatch::bicubic_up2_cat(
+        x.into_dispatch(),
+        skip.into_dispatch(),
     ))
 }
 

@@ -9,7 +9,7 @@ use super::cmrf::{Cmrf, branch_channels};
 use super::conv_bn::Conv2d;
 use super::init::WeightInit;
 use crate::error::{Error, Result};
-use crate::kernels::bicubic_up2;
+use crate::kernels::bicubic_up2_cat;
 use crate::limits::MAX_CLASSES;
 
 /// The shape of a TinyU-Net. The default is the paper's network for one class on RGB input.
@@ -140,8 +140,7 @@ impl Decoder {
 
     /// Upsamples `x`, joins `skip` and applies the block.
     pub fn forward(&self, x: Tensor<4>, skip: Tensor<4>) -> Tensor<4> {
-        self.cmrf
-            .forward(Tensor::cat(vec![bicubic_up2(x), skip], 1))
+        self.cmrf.forward(bicubic_up2_cat(x, skip))
     }
 }
 

@@ -84,3 +84,59 @@ pub(super) fn zip_elements(
     #[cfg(not(any(feature = "threads", not(target_arch = "wasm32"))))]
     return a.iter().zip(b).map(|(&x, &y)| f(x, y)).collect();
 }
+
+/// A vector of `tasks.len() · per_task` planes of `plane` values: plane `p` belongs to task
+/// `task_of(p)` (each task gets `per_task` planes, in the order of `p`), and `fill(task, its
+/// planes)` writes them, tasks in parallel with threads. Each plane is zeroed by its task just
+/// before `fill` (while in cache). For outputs whose planes interleave between tasks, such as a
+/// per-channel cascade whose branches are concatenated along channels.
+pub(super) fn task_planes(
+    tasks: usize,
+    per_task: usize,
+    plane: usize,
+    task_of: impl Fn(usize) -> usize,
+    fill: impl Fn(usize, &mut [&mut [f32]]) + Sync + Send,
+) -> Vec<f32> {
+    let len = tasks * per_task * plane;
+    if len == 0 {
+        return Vec::new();
+    }
+    let mut values = Vec::<f32>::with_capacity(len);
+    let mut groups: Vec<Vec<&mut [std::mem::MaybeUninit<f32>]>> =
+        (0..tasks).map(|_| Vec::with_capacity(per_task)).collect();
+    for (p, out) in values.spare_capacity_mut()[..len]
+        .chunks_exact_mut(plane)
+        .enumerate()
+    {
+        groups[task_of(p)].push(out);
+    }
+    let run = |(task, planes): (usize, &mut Vec<&mut [std::mem::MaybeUninit<f32>]>)| {
+        assert_eq!(
+            planes.len(),
+            per_task,
+            "task {task} got {} planes",
+            planes.len()
+        );
+        let mut planes: Vec<&mut [f32]> = planes
+            .iter_mut()
+            .map(|out| {
+                for v in out.iter_mut() {
+                    v.write(0.0);
+                }
+                // SAFETY: every element of `out` was just initialised, and `MaybeUninit<f32>`
+                // has the layout of `f32`.
+                unsafe { &mut *(&mut **out as *mut [std::mem::MaybeUninit<f32>] as *mut [f32]) }
+            })
+            .collect();
+        fill(task, &mut planes);
+    };
+    #[cfg(any(feature = "threads", not(target_arch = "wasm32")))]
+    groups.par_iter_mut().enumerate().for_each(run);
+    #[cfg(not(any(feature = "threads", not(target_arch = "wasm32"))))]
+    groups.iter_mut().enumerate().for_each(run);
+    drop(groups);
+    // SAFETY: the planes cover all `len` elements (the assert above: every task got its
+    // `per_task` planes, `tasks · per_task` in all), each initialised by its task.
+    unsafe { values.set_len(len) };
+    values
+}
