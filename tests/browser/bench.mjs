@@ -238,7 +238,8 @@ for (const isolated of [false, true]) {
     console.log(`\nThe demo page ${isolated ? 'with' : 'without'} cross-origin isolation (${wasm ? path.basename(new URL(wasm.url).pathname) : 'no .wasm'}), navigation to first mask: ${code.length} files (HTML, CSS, JS, .wasm, demo weights) ${mb(raw)} MB raw, **${mb(zipped)} MB gzip**; the sample photos not counted.`);
   }, { server: { ...demoServerOptions({ pkg: path.join(ROOT, 'pkg') }), crossOriginIsolated: isolated }, launch: { webgpu: false } });
 }
-console.log(`\nDownload (gzip -9): demo weights ${mb(weights.length)} MB raw, ${mb(gz(weights))} MB gzip.`);
+const packed = fs.readFileSync(path.join(ROOT, 'www/demo-weights.packed.gz'));
+console.log(`\nDownload (gzip -9): demo weights ${mb(weights.length)} MB raw, ${mb(gz(weights))} MB gzip (the package's safetensors); the demo page's packed copy (www/demo-weights.packed.gz) ${mb(packed.length)} MB.`);
 for (const build of ['cpu', 'cpu-threads', 'webgpu']) {
   const wasm = fs.readFileSync(path.join(ROOT, `pkg/wasm/tinyunet_${build}_bg.wasm`));
   console.log(`- ${build} build: .wasm ${mb(wasm.length)} MB raw, ${mb(gz(wasm))} MB gzip; with the demo weights ${mb(gz(wasm) + gz(weights))} MB gzip.`);
