@@ -216,7 +216,7 @@ run_tests() {
   log "cargo fmt --check"
   cargo fmt --check
   # Steps that do not depend on each other overlap, as each alone leaves a core idle much of the
-  # time (a cold run used 1.2 of 2 cores on average: fat-LTO links, binaryen's one thread,
+  # time (a cold run used 1.3 of 2 cores on average: fat-LTO links, binaryen's one thread,
   # lavapipe's serial parts, crates that wait on one another, the browser tests' pauses): the
   # wasm modules build while the native tests build and run (own target directories, so neither
   # waits on the other's lock), and the wasm32 clippy runs beside the browser tests.
