@@ -197,7 +197,7 @@ pub trait TinyKernels: Backend {
     /// `even`/`odd` are y's channels 2j and 2j + 1. `weight` stacks the `d` depthwise kernels
     /// (`[d·c, 1, 3, 3]`); `gamma`, `beta`, `mean`, `variance` their BatchNorms' (`[d·c]` each,
     /// running statistics). Default: those steps composed (slices, an add, `depthwise3x3`,
-    /// `bn_infer`, a concatenation), as [`crate::model::Cmrf`] does where this is not used.
+    /// `bn_infer`, a concatenation), as [`crate::model::cmrf::Cmrf`] does where this is not used.
     #[allow(clippy::too_many_arguments)]
     fn cmrf_cascade(
         y: FloatTensor<Self>,
@@ -405,7 +405,8 @@ pub fn batch_norm(
 
 /// The CMRF cascade in inference ([`TinyKernels::cmrf_cascade`]): on the CPU one pass, a task
 /// per channel, instead of the eight branches' slices, add, stencils, normalisations and join.
-/// Not differentiable: training composes the steps (see [`crate::model::Cmrf`]).
+/// Training does not call it (its BatchNorms use the batch's statistics; see
+/// [`crate::model::cmrf::Cmrf`]); on an autodiff device the composed default runs, differentiable.
 #[allow(clippy::too_many_arguments)]
 pub fn cmrf_cascade(
     y: Tensor<4>,
