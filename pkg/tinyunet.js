@@ -1,6 +1,6 @@
 // tinyunet: the package's main entry, with every build of the core (CPU, threaded CPU, WebGPU).
 // `tinyunet/cpu` is the same API without the WebGPU build; the demo weights' URL is
-// `tinyunet/demo-weights`, a module of its own so that bundles carry the 2 MB file only when asked.
+// `tinyunet/demo-weights`, a module of its own so that bundles carry the 1 MB file only when asked.
 
 import { registerBuilds } from './segmenter.js';
 
