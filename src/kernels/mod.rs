@@ -235,8 +235,7 @@ pub trait TinyKernels: Backend {
                 ],
             );
             d = Self::depthwise3x3(d, kernel);
-            let stats = [&gamma, &beta, &mean, &variance].map(part);
-            let [g, b, m, v] = stats;
+            let [g, b, m, v] = [&gamma, &beta, &mean, &variance].map(part);
             d = Self::bn_infer(d, g, b, m, v, epsilon, false);
             branches.push(d.clone());
         }

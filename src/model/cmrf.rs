@@ -3,7 +3,7 @@
 use burn::prelude::*;
 
 use super::batch_norm::BatchNorm2d;
-use super::conv_bn::{BN_EPS, ConvBn};
+use super::conv_bn::ConvBn;
 use super::init::WeightInit;
 use crate::backend::{BackendKind, kind_of};
 use crate::kernels::cmrf_cascade;
@@ -97,7 +97,8 @@ impl Cmrf {
     /// The same cascade as one kernel ([`crate::kernels::cmrf_cascade`]).
     fn cascade_fused(&self, y: Tensor<4>) -> Tensor<4> {
         let (weight, [gamma, beta, mean, variance]) = self.cascade_parameters(&y.device());
-        let epsilon = self.m.first().map_or(BN_EPS, |b| b.bn.eps); // one ε: `fuses_cascade`
+        // One ε for every branch, and at least one branch: `fuses_cascade` checked both.
+        let epsilon = self.m[0].bn.eps;
         cmrf_cascade(y, weight, gamma, beta, mean, variance, epsilon)
     }
 
@@ -123,6 +124,7 @@ mod tests {
     use burn::tensor::Distribution;
 
     use super::*;
+    use crate::model::conv_bn::BN_EPS;
 
     /// A block whose BatchNorms have statistics of their own (a fresh one's are 0 and 1, which
     /// would hide a wrong channel), on `device`.

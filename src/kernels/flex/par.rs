@@ -85,7 +85,7 @@ pub(super) fn zip_elements(
     return a.iter().zip(b).map(|(&x, &y)| f(x, y)).collect();
 }
 
-/// A vector of `tasks.len() · per_task` planes of `plane` values: plane `p` belongs to task
+/// A vector of `tasks · per_task` planes of `plane` values: plane `p` belongs to task
 /// `task_of(p)` (each task gets `per_task` planes, in the order of `p`), and `fill(task, its
 /// planes)` writes them, tasks in parallel with threads. Each plane is zeroed by its task just
 /// before `fill` (while in cache). For outputs whose planes interleave between tasks, such as a
