@@ -41,6 +41,13 @@ pub fn taps_for_output(o: usize, n: usize) -> ([usize; 4], [f32; 4]) {
     )
 }
 
+/// The four weights of output `2k + φ` of a doubling, for the phases φ = 0 and 1: they apply to
+/// inputs `k − 2 + φ ..= k + 1 + φ` (clamped onto the borders). Output `2k` samples at
+/// `k − 0.25` (`floor` k − 1, fraction 0.75), output `2k + 1` at `k + 0.25` (k, 0.25).
+pub fn phase_taps() -> [[f32; 4]; 2] {
+    [taps(0.75), taps(0.25)].map(|w| w.map(|v| v as f32))
+}
+
 /// Pixels the taps reach past an input tile on either side: output 0 samples at −0.25, whose
 /// taps are −2..=1, and output 2t−1 of a `t`-pixel tile at t−0.75, whose taps end at t+1.
 pub const HALO: usize = 2;
@@ -97,6 +104,18 @@ pub fn upsample_matrix(n: usize) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_phase_taps_are_the_interior_outputs_taps() {
+        let n = 9;
+        for k in 2..n - 2 {
+            for phase in 0..2 {
+                let (index, weights) = taps_for_output(2 * k + phase, n);
+                assert_eq!(index[0], k - 2 + phase);
+                assert_eq!(weights, phase_taps()[phase]);
+            }
+        }
+    }
 
     #[test]
     fn tap_weights_match_pytorch_constants() {

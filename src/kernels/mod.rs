@@ -12,13 +12,15 @@
 
 mod autodiff;
 pub mod bicubic_taps;
+#[cfg(feature = "webgpu")]
+mod cube;
 mod fast_math;
 mod flex;
 
 #[cfg(feature = "webgpu")]
 #[allow(unused_imports)] // named by the macro's generated routing
 use burn::backend::Cube;
-use burn::backend::ops::{ConvOptions, ModuleOps};
+use burn::backend::ops::{ConvOptions, FloatTensorOps, ModuleOps};
 use burn::backend::tensor::{Device, FloatTensor, IndexingUpdateOp, IntTensor};
 #[allow(unused_imports)] // `Autodiff` and `Flex` are named by the macro's generated routing.
 use burn::backend::{Autodiff, Backend, Dispatch, Flex, TensorMetadata, backend_extension};
@@ -149,6 +151,24 @@ pub trait TinyKernels: Backend {
         Self::float_reshape(y, Shape::new([n, co, h, w]))
     }
 
+    /// A 1×1 convolution without bias and its inference BatchNorm (running statistics), then
+    /// exact GELU if `gelu`: a ConvBN in inference. Default: [`TinyKernels::pointwise`], then
+    /// [`TinyKernels::bn_infer`].
+    #[allow(clippy::too_many_arguments)]
+    fn pointwise_bn(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        variance: FloatTensor<Self>,
+        epsilon: f64,
+        gelu: bool,
+    ) -> FloatTensor<Self> {
+        let y = Self::pointwise(x, weight);
+        Self::bn_infer(y, gamma, beta, mean, variance, epsilon, gelu)
+    }
+
     /// The gradients of [`TinyKernels::pointwise`] for `x` and `weight`. Default: the matrix
     /// products of its adjoint, the weight's summed over the batch.
     fn pointwise_backward(
@@ -242,6 +262,31 @@ pub trait TinyKernels: Backend {
         Self::float_cat(branches, 1)
     }
 
+    /// One branch of the CMRF cascade in inference, written into the joined output — the form
+    /// the GPU runs, a dispatch per branch, as [`TinyKernels::cmrf_cascade`] would need the
+    /// branches' parameters stacked first (dozens of tiny copies there). `joined` is
+    /// `[N, (d + 1)·c, H, W]`, returned with its channels of branch `branch + 1` written: the
+    /// depthwise 3×3 `weight` (`[c, 1, 3, 3]`) and the BatchNorm (`[c]` each, running
+    /// statistics) of branch `branch`'s channels — for `branch == 0` of the odd channels of `y`
+    /// (pwconv1's output, `[N, 2c, H, W]`), and then also branch 0, `even + odd`. `y` is not
+    /// read for a later branch. Default: slices, `depthwise3x3`, `bn_infer`, `slice_assign`.
+    #[allow(clippy::too_many_arguments)]
+    fn cascade_branch(
+        joined: FloatTensor<Self>,
+        y: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        variance: FloatTensor<Self>,
+        epsilon: f64,
+        branch: usize,
+    ) -> FloatTensor<Self> {
+        default_cascade_branch::<Self>(
+            joined, y, weight, gamma, beta, mean, variance, epsilon, branch,
+        )
+    }
+
     /// 2×2 max-pooling with stride 2, `[N, C, H, W]` → `[N, C, H/2, W/2]`.
     /// Default: the backend's general `max_pool2d`.
     fn max_pool2x2(x: FloatTensor<Self>) -> FloatTensor<Self> {
@@ -257,6 +302,45 @@ pub trait TinyKernels: Backend {
         Self::max_pool2d_with_indices_backward(x, k, k, none, one, false, grad, pooled.indices)
             .x_grad
     }
+}
+
+/// [`TinyKernels::cascade_branch`] composed of burn's operations.
+#[allow(clippy::too_many_arguments)]
+fn default_cascade_branch<B: TinyKernels>(
+    joined: FloatTensor<B>,
+    y: FloatTensor<B>,
+    weight: FloatTensor<B>,
+    gamma: FloatTensor<B>,
+    beta: FloatTensor<B>,
+    mean: FloatTensor<B>,
+    variance: FloatTensor<B>,
+    epsilon: f64,
+    branch: usize,
+) -> FloatTensor<B> {
+    let [n, total, h, w] = joined.shape().dims();
+    let c = weight.shape()[0];
+    let all = |d: usize| Slice::from(0..d);
+    let block = |k: usize| [all(n), Slice::from(k * c..(k + 1) * c), all(h), all(w)];
+    let (mut joined, source) = if branch == 0 {
+        // Channel 2j+p of y is (j, p) of [N, c, 2, H, W].
+        let pairs = B::float_reshape(y, Shape::new([n, c, 2, h, w]));
+        let half = |p: usize| {
+            let slices = [all(n), all(c), Slice::from(p..p + 1), all(h), all(w)];
+            let part = B::float_slice(pairs.clone(), &slices);
+            B::float_reshape(part, Shape::new([n, c, h, w]))
+        };
+        let odd = half(1);
+        let sum = B::float_add(half(0), odd.clone());
+        (B::float_slice_assign(joined, &block(0), sum), odd)
+    } else {
+        let source = B::float_slice(joined.clone(), &block(branch));
+        (joined, source)
+    };
+    debug_assert!(total >= (branch + 2) * c);
+    let d = B::depthwise3x3(source, weight);
+    let d = B::bn_infer(d, gamma, beta, mean, variance, epsilon, false);
+    joined = B::float_slice_assign(joined, &block(branch + 1), d);
+    joined
 }
 
 /// Doubles `[N, C, H, W]` `x` along `dim` (2 or 3): the windows of its tiles, then one product.
@@ -330,9 +414,90 @@ fn depthwise3x3_options(channels: usize) -> ConvOptions<2> {
     ConvOptions::new([1, 1], [1, 1], [1, 1], channels)
 }
 
-/// The GPU backend uses the default (composed) implementations.
+/// The GPU backend: inference through its own one-dispatch kernels ([`cube`]) for f32, the
+/// composed defaults otherwise; everything a backward needs keeps the defaults.
 #[cfg(feature = "webgpu")]
-impl TinyKernels for Cube {}
+impl TinyKernels for Cube {
+    fn bn_infer(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        variance: FloatTensor<Self>,
+        epsilon: f64,
+        gelu: bool,
+    ) -> FloatTensor<Self> {
+        if !cube::all_f32(&[&x, &gamma, &beta, &mean, &variance]) {
+            let y = <Self as ModuleOps<Self>>::batch_norm(x, gamma, beta, mean, variance, epsilon);
+            return if gelu { Self::gelu_exact(y) } else { y };
+        }
+        cube::bn_infer(x, [gamma, beta, mean, variance], epsilon, gelu)
+    }
+
+    fn pointwise_bn(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        variance: FloatTensor<Self>,
+        epsilon: f64,
+        gelu: bool,
+    ) -> FloatTensor<Self> {
+        let params = [gamma, beta, mean, variance];
+        let [g, b, m, v] = &params;
+        if !cube::all_f32(&[&x, &weight, g, b, m, v]) || !cube::pointwise_tiles(&x, &weight) {
+            let [gamma, beta, mean, variance] = params;
+            let y = Self::pointwise(x, weight);
+            return Self::bn_infer(y, gamma, beta, mean, variance, epsilon, gelu);
+        }
+        cube::pointwise_bn(x, weight, params, epsilon, gelu)
+    }
+
+    fn depthwise3x3(x: FloatTensor<Self>, weight: FloatTensor<Self>) -> FloatTensor<Self> {
+        if !cube::all_f32(&[&x, &weight]) {
+            let options = depthwise3x3_options(weight.shape()[0]);
+            return Self::conv2d(x, weight, None, options);
+        }
+        cube::depthwise3x3(x, weight)
+    }
+
+    fn cascade_branch(
+        joined: FloatTensor<Self>,
+        y: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        variance: FloatTensor<Self>,
+        epsilon: f64,
+        branch: usize,
+    ) -> FloatTensor<Self> {
+        let params = [gamma, beta, mean, variance];
+        let [g, b, m, v] = &params;
+        if !cube::all_f32(&[&joined, &y, &weight, g, b, m, v]) {
+            let [gamma, beta, mean, variance] = params;
+            return default_cascade_branch::<Self>(
+                joined, y, weight, gamma, beta, mean, variance, epsilon, branch,
+            );
+        }
+        cube::cascade_branch(joined, y, weight, params, epsilon, branch)
+    }
+
+    fn max_pool2x2(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        if !cube::all_f32(&[&x]) {
+            return Self::max_pool2d(x, [2, 2], [2, 2], [0, 0], [1, 1], false);
+        }
+        cube::max_pool2x2(x)
+    }
+
+    fn bicubic_up2_cat(x: FloatTensor<Self>, skip: FloatTensor<Self>) -> FloatTensor<Self> {
+        if !cube::all_f32(&[&x, &skip]) {
+            return Self::float_cat(vec![Self::bicubic_up2(x), skip], 1);
+        }
+        cube::bicubic_up2_cat(x, skip)
+    }
+}
 
 /// Exact (erf) GELU on any device, with an exact gradient.
 pub fn gelu_exact<const D: usize>(x: Tensor<D>) -> Tensor<D> {
@@ -344,6 +509,27 @@ pub fn pointwise(x: Tensor<4>, weight: Tensor<4>) -> Tensor<4> {
     Tensor::from_dispatch(Dispatch::pointwise(
         x.into_dispatch(),
         weight.into_dispatch(),
+    ))
+}
+
+/// A ConvBN in inference: the bias-free 1×1 convolution `weight` and the BatchNorm `[γ, β,
+/// running mean, running variance]`, then exact GELU if `gelu` — one dispatch on the GPU.
+pub fn pointwise_bn(
+    x: Tensor<4>,
+    weight: Tensor<4>,
+    [gamma, beta, mean, variance]: [Tensor<1>; 4],
+    epsilon: f64,
+    gelu: bool,
+) -> Tensor<4> {
+    Tensor::from_dispatch(Dispatch::pointwise_bn(
+        x.into_dispatch(),
+        weight.into_dispatch(),
+        gamma.into_dispatch(),
+        beta.into_dispatch(),
+        mean.into_dispatch(),
+        variance.into_dispatch(),
+        epsilon,
+        gelu,
     ))
 }
 
@@ -424,6 +610,30 @@ pub fn cmrf_cascade(
         mean.into_dispatch(),
         variance.into_dispatch(),
         epsilon,
+    ))
+}
+
+/// One branch of the CMRF cascade written into `joined` ([`TinyKernels::cascade_branch`]): the
+/// GPU's inference cascade, one dispatch a branch, with no parameter stacked.
+#[allow(clippy::too_many_arguments)]
+pub fn cascade_branch(
+    joined: Tensor<4>,
+    y: Tensor<4>,
+    weight: Tensor<4>,
+    [gamma, beta, mean, variance]: [Tensor<1>; 4],
+    epsilon: f64,
+    branch: usize,
+) -> Tensor<4> {
+    Tensor::from_dispatch(Dispatch::cascade_branch(
+        joined.into_dispatch(),
+        y.into_dispatch(),
+        weight.into_dispatch(),
+        gamma.into_dispatch(),
+        beta.into_dispatch(),
+        mean.into_dispatch(),
+        variance.into_dispatch(),
+        epsilon,
+        branch,
     ))
 }
 

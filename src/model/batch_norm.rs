@@ -62,6 +62,22 @@ impl BatchNorm2d {
         self.apply(x, true)
     }
 
+    /// Whether a forward on `device` normalises with the running statistics (inference: not
+    /// an autodiff device, not [`BatchNorm2d::adapting`]).
+    pub fn uses_running_stats(&self, device: &Device) -> bool {
+        !device.is_autodiff() && !self.adapting
+    }
+
+    /// `[γ, β, running mean, running variance]` on `device`.
+    pub fn inference_parameters(&self, device: &Device) -> [Tensor<1>; 4] {
+        [
+            self.weight.val(),
+            self.bias.val(),
+            self.running_mean.value().to_device(device),
+            self.running_var.value().to_device(device),
+        ]
+    }
+
     fn apply(&self, x: Tensor<4>, gelu: bool) -> Tensor<4> {
         let y = if x.device().is_autodiff() {
             if self.frozen {
@@ -72,16 +88,8 @@ impl BatchNorm2d {
         } else if self.adapting {
             self.forward_train(x)
         } else {
-            let device = x.device();
-            return batch_norm(
-                x,
-                self.weight.val(),
-                self.bias.val(),
-                self.running_mean.value().to_device(&device),
-                self.running_var.value().to_device(&device),
-                self.eps,
-                gelu,
-            );
+            let [gamma, beta, mean, variance] = self.inference_parameters(&x.device());
+            return batch_norm(x, gamma, beta, mean, variance, self.eps, gelu);
         };
         if gelu { gelu_exact(y) } else { y }
     }

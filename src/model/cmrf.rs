@@ -6,7 +6,7 @@ use super::batch_norm::BatchNorm2d;
 use super::conv_bn::ConvBn;
 use super::init::WeightInit;
 use crate::backend::{BackendKind, kind_of};
-use crate::kernels::cmrf_cascade;
+use crate::kernels::{cascade_branch, cmrf_cascade};
 
 /// Fraction of the output width that the cascade works on (the reference's `e`).
 pub const EXPANSION: f64 = 0.5;
@@ -52,23 +52,21 @@ impl Cmrf {
     /// Applies the block to `[N, c1, H, W]`, giving `[N, c2, H, W]`.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
         let y = self.pwconv1.forward(x);
-        let cascade = if self.fuses_cascade(&y) {
-            self.cascade_fused(y)
-        } else {
-            self.cascade(y)
+        let cascade = match (self.fuses_cascade(&y), kind_of(&y.device())) {
+            (false, _) => self.cascade(y),
+            (true, BackendKind::Cpu) => self.cascade_fused(y),
+            (true, BackendKind::Wgpu) => self.cascade_per_branch(y),
         };
         self.pwconv2.forward(cascade)
     }
 
-    /// Whether the cascade runs as one kernel: in CPU inference, where it is a fifth faster and
-    /// splits evenly over threads. A training forward needs the steps (batch statistics,
-    /// gradients), and on the GPU stacking the branches' parameters would cost more dispatches
-    /// than it saves.
+    /// Whether the cascade runs fused, in inference: on the CPU as one kernel (a fifth faster,
+    /// and it splits evenly over threads), on the GPU as one dispatch per branch (8 instead of
+    /// ~70; stacking the parameters as the CPU kernel takes them would cost dozens more). A
+    /// training forward needs the steps (batch statistics, gradients).
     fn fuses_cascade(&self, y: &Tensor<4>) -> bool {
-        let device = y.device();
         let eps = self.m.first().map(|block| block.bn.eps);
-        kind_of(&device) == BackendKind::Cpu
-            && !device.is_autodiff()
+        !y.device().is_autodiff()
             && self
                 .m
                 .iter()
@@ -102,6 +100,22 @@ impl Cmrf {
         cmrf_cascade(y, weight, gamma, beta, mean, variance, epsilon)
     }
 
+    /// The same cascade a branch at a time, each written into the joined output
+    /// ([`crate::kernels::cascade_branch`]).
+    fn cascade_per_branch(&self, y: Tensor<4>) -> Tensor<4> {
+        let [n, two_c, h, w] = y.dims();
+        let c = two_c / 2;
+        let device = y.device();
+        let mut joined = Tensor::<4>::empty([n, (self.m.len() + 1) * c, h, w], &device);
+        for (branch, block) in self.m.iter().enumerate() {
+            let stats = block.bn.inference_parameters(&device);
+            let weight = block.conv.weight.val();
+            let eps = block.bn.eps;
+            joined = cascade_branch(joined, y.clone(), weight, stats, eps, branch);
+        }
+        joined
+    }
+
     /// The cascade's depthwise kernels and BatchNorms' γ, β, running mean and variance, each
     /// stacked over the branches (a few hundred values), on `device`.
     fn cascade_parameters(&self, device: &Device) -> (Tensor<4>, [Tensor<1>; 4]) {
@@ -124,7 +138,6 @@ mod tests {
     use burn::tensor::Distribution;
 
     use super::*;
-    use crate::model::conv_bn::BN_EPS;
 
     /// A block whose BatchNorms have statistics of their own (a fresh one's are 0 and 1, which
     /// would hide a wrong channel), on `device`.
@@ -168,6 +181,19 @@ mod tests {
             // What the block's forward gives (through the fused cascade) is unchanged too.
             assert!(!values(cmrf.forward(x)).iter().any(|v| !v.is_finite()));
         }
+        // The branch-at-a-time form the GPU runs, composed here of burn-flex's operations
+        // (`cascade_branch`'s default), is the same cascade.
+        for (c1, c2, n, [h, w]) in [(3, 16, 8, [9, 7]), (5, 12, 3, [4, 6])] {
+            let cmrf = block(c1, c2, n, &device);
+            let x = Tensor::<4>::random([2, c1, h, w], Distribution::Normal(0.0, 1.0), &device);
+            let y = cmrf.pwconv1.forward(x);
+            let per_branch = values(cmrf.cascade_per_branch(y.clone()));
+            assert_eq!(
+                per_branch,
+                values(cmrf.cascade(y)),
+                "CMRF({c1}→{c2}, n = {n})"
+            );
+        }
         // Training forwards and adapting BatchNorms keep the steps.
         let mut cmrf = block(3, 16, 8, &device);
         let y = Tensor::<4>::zeros([1, 2, 4, 4], &device.clone().autodiff());
@@ -176,7 +202,7 @@ mod tests {
         assert!(!cmrf.fuses_cascade(&Tensor::<4>::zeros([1, 2, 4, 4], &device)));
     }
 
-    /// The GPU backend's default composition gives the CPU kernel's values.
+    /// The GPU's cascade (a kernel a branch, written in place) gives the CPU kernel's values.
     #[cfg(all(not(target_arch = "wasm32"), feature = "webgpu"))]
     #[test]
     fn the_cascade_kernel_agrees_on_wgpu() {
@@ -192,17 +218,10 @@ mod tests {
         let x = Tensor::<4>::random([2, 3, 9, 7], Distribution::Normal(0.0, 1.0), &cpu);
         let y = cmrf.pwconv1.forward(x);
         let expected = values(cmrf.cascade_fused(y.clone()));
-        let (weight, [gamma, beta, mean, variance]) =
-            cmrf.clone().to_device(&gpu).cascade_parameters(&gpu);
-        let got = values(cmrf_cascade(
-            y.to_device(&gpu),
-            weight,
-            gamma,
-            beta,
-            mean,
-            variance,
-            BN_EPS,
-        ));
+        let gpu_block = cmrf.clone().to_device(&gpu);
+        let y = y.to_device(&gpu);
+        assert!(gpu_block.fuses_cascade(&y));
+        let got = values(gpu_block.cascade_per_branch(y));
         let worst = expected
             .iter()
             .zip(&got)

@@ -107,6 +107,17 @@ impl ConvBn {
 
     /// Applies the block.
     pub fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let weight = self.conv.weight.val();
+        let [_, _, k, _] = weight.dims();
+        let pointwise = k == 1 && self.conv.groups == 1 && self.conv.bias.is_none();
+        // A training forward's first input is a plain tensor: the weight's device says whether
+        // this is one.
+        let device = weight.device();
+        if pointwise && self.bn.uses_running_stats(&device) && !x.device().is_autodiff() {
+            // Inference: one kernel on the GPU (the CPU composes the same two steps).
+            let stats = self.bn.inference_parameters(&device);
+            return crate::kernels::pointwise_bn(x, weight, stats, self.bn.eps, self.act);
+        }
         let y = self.conv.forward(x);
         if self.act {
             self.bn.forward_gelu(y)
