@@ -20,7 +20,9 @@ mod flex;
 #[cfg(feature = "webgpu")]
 #[allow(unused_imports)] // named by the macro's generated routing
 use burn::backend::Cube;
-use burn::backend::ops::{ConvOptions, FloatTensorOps, ModuleOps};
+#[cfg(feature = "webgpu")]
+use burn::backend::ops::FloatTensorOps; // `Cube::float_*` in its impl below
+use burn::backend::ops::{ConvOptions, ModuleOps};
 use burn::backend::tensor::{Device, FloatTensor, IndexingUpdateOp, IntTensor};
 #[allow(unused_imports)] // `Autodiff` and `Flex` are named by the macro's generated routing.
 use burn::backend::{Autodiff, Backend, Dispatch, Flex, TensorMetadata, backend_extension};
