@@ -115,6 +115,9 @@ mod tests {
                 assert_eq!(weights, phase_taps()[phase]);
             }
         }
+        // The GPU's join kernel takes phase 0's four weights and reads phase 1's reversed.
+        let [even, odd] = phase_taps();
+        assert_eq!(odd, [even[3], even[2], even[1], even[0]]);
     }
 
     #[test]

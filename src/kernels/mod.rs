@@ -12,24 +12,24 @@
 
 mod autodiff;
 pub mod bicubic_taps;
+mod composed;
 #[cfg(feature = "webgpu")]
 mod cube;
 mod fast_math;
 mod flex;
+mod tensor_ops;
+
+pub use tensor_ops::*;
 
 #[cfg(feature = "webgpu")]
 #[allow(unused_imports)] // named by the macro's generated routing
 use burn::backend::Cube;
-#[cfg(feature = "webgpu")]
-use burn::backend::ops::FloatTensorOps; // `Cube::float_*` in its impl below
-use burn::backend::ops::{ConvOptions, ModuleOps};
-use burn::backend::tensor::{Device, FloatTensor, IndexingUpdateOp, IntTensor};
+use burn::backend::ops::ModuleOps;
+use burn::backend::tensor::FloatTensor;
 #[allow(unused_imports)] // `Autodiff` and `Flex` are named by the macro's generated routing.
 use burn::backend::{Autodiff, Backend, Dispatch, Flex, TensorMetadata, backend_extension};
 use burn::prelude::*;
 use burn::tensor::Slice;
-
-use bicubic_taps::{HALO, tile_for, tile_matrix, window_indices};
 
 /// TinyU-Net's custom operations.
 #[backend_extension(Autodiff, Flex, Cube: cfg(feature = "webgpu"))]
@@ -55,13 +55,13 @@ pub trait TinyKernels: Backend {
     /// fully unrolled tile kernel (3,400 lines of WGSL) that SwiftShader could not compile: its
     /// GPU process grew past 13 GB and was killed.
     fn bicubic_up2(x: FloatTensor<Self>) -> FloatTensor<Self> {
-        up2_along::<Self>(up2_along::<Self>(x, 3), 2)
+        composed::up2_along::<Self>(composed::up2_along::<Self>(x, 3), 2)
     }
 
     /// The decoder's join: `cat([bicubic_up2(x), skip], 1)` for `x` `[N, C, H, W]` and `skip`
     /// `[N, S, 2H, 2W]`. Default: those two steps (differentiable where they are).
     fn bicubic_up2_cat(x: FloatTensor<Self>, skip: FloatTensor<Self>) -> FloatTensor<Self> {
-        Self::float_cat(vec![Self::bicubic_up2(x), skip], 1)
+        composed::bicubic_up2_cat::<Self>(x, skip)
     }
 
     /// The gradient of [`TinyKernels::bicubic_up2`]: `[N, C, 2H, 2W]` → `[N, C, H, W]`.
@@ -70,7 +70,7 @@ pub trait TinyKernels: Backend {
     /// `select`'s adjoint) sums the overlapping windows and folds the clamped taps onto the
     /// border pixels.
     fn bicubic_up2_backward(grad: FloatTensor<Self>) -> FloatTensor<Self> {
-        up2_along_backward::<Self>(up2_along_backward::<Self>(grad, 2), 3)
+        composed::up2_along_backward::<Self>(composed::up2_along_backward::<Self>(grad, 2), 3)
     }
 
     /// Exact (erf) GELU. Default: the backend's fused GELU, which is the erf form everywhere.
@@ -139,8 +139,7 @@ pub trait TinyKernels: Backend {
         epsilon: f64,
         gelu: bool,
     ) -> FloatTensor<Self> {
-        let y = <Self as ModuleOps<Self>>::batch_norm(x, gamma, beta, mean, variance, epsilon);
-        if gelu { Self::gelu_exact(y) } else { y }
+        composed::bn_infer::<Self>(x, [gamma, beta, mean, variance], epsilon, gelu)
     }
 
     /// 1×1 convolution without bias: `x` `[N, Cin, H, W]`, `weight` `[Cout, Cin, 1, 1]` →
@@ -167,8 +166,7 @@ pub trait TinyKernels: Backend {
         epsilon: f64,
         gelu: bool,
     ) -> FloatTensor<Self> {
-        let y = Self::pointwise(x, weight);
-        Self::bn_infer(y, gamma, beta, mean, variance, epsilon, gelu)
+        composed::pointwise_bn::<Self>(x, weight, [gamma, beta, mean, variance], epsilon, gelu)
     }
 
     /// The gradients of [`TinyKernels::pointwise`] for `x` and `weight`. Default: the matrix
@@ -195,8 +193,7 @@ pub trait TinyKernels: Backend {
     /// Depthwise 3×3 convolution, stride 1, zero padding 1, no bias: `x` `[N, C, H, W]`, `weight`
     /// `[C, 1, 3, 3]`. Default: the backend's grouped `conv2d`.
     fn depthwise3x3(x: FloatTensor<Self>, weight: FloatTensor<Self>) -> FloatTensor<Self> {
-        let options = depthwise3x3_options(weight.shape()[0]);
-        Self::conv2d(x, weight, None, options)
+        composed::depthwise3x3::<Self>(x, weight)
     }
 
     /// The gradients of [`TinyKernels::depthwise3x3`] for `x` and `weight`. Default: the
@@ -206,7 +203,7 @@ pub trait TinyKernels: Backend {
         weight: FloatTensor<Self>,
         grad: FloatTensor<Self>,
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
-        let options = depthwise3x3_options(weight.shape()[0]);
+        let options = composed::depthwise3x3_options(weight.shape()[0]);
         let x_grad =
             Self::conv2d_x_backward(x.clone(), weight.clone(), grad.clone(), options.clone());
         let weight_grad = Self::conv2d_weight_backward(x, weight, grad, options);
@@ -284,15 +281,14 @@ pub trait TinyKernels: Backend {
         epsilon: f64,
         branch: usize,
     ) -> FloatTensor<Self> {
-        default_cascade_branch::<Self>(
-            joined, y, weight, gamma, beta, mean, variance, epsilon, branch,
-        )
+        let params = [gamma, beta, mean, variance];
+        composed::cascade_branch::<Self>(joined, y, weight, params, epsilon, branch)
     }
 
     /// 2×2 max-pooling with stride 2, `[N, C, H, W]` → `[N, C, H/2, W/2]`.
     /// Default: the backend's general `max_pool2d`.
     fn max_pool2x2(x: FloatTensor<Self>) -> FloatTensor<Self> {
-        Self::max_pool2d(x, [2, 2], [2, 2], [0, 0], [1, 1], false)
+        composed::max_pool2x2::<Self>(x)
     }
 
     /// The gradient of [`TinyKernels::max_pool2x2`]: each window's gradient goes to its first
@@ -304,351 +300,4 @@ pub trait TinyKernels: Backend {
         Self::max_pool2d_with_indices_backward(x, k, k, none, one, false, grad, pooled.indices)
             .x_grad
     }
-}
-
-/// [`TinyKernels::cascade_branch`] composed of burn's operations.
-#[allow(clippy::too_many_arguments)]
-fn default_cascade_branch<B: TinyKernels>(
-    joined: FloatTensor<B>,
-    y: FloatTensor<B>,
-    weight: FloatTensor<B>,
-    gamma: FloatTensor<B>,
-    beta: FloatTensor<B>,
-    mean: FloatTensor<B>,
-    variance: FloatTensor<B>,
-    epsilon: f64,
-    branch: usize,
-) -> FloatTensor<B> {
-    let [n, total, h, w] = joined.shape().dims();
-    let c = weight.shape()[0];
-    let all = |d: usize| Slice::from(0..d);
-    let block = |k: usize| [all(n), Slice::from(k * c..(k + 1) * c), all(h), all(w)];
-    let (mut joined, source) = if branch == 0 {
-        // Channel 2j+p of y is (j, p) of [N, c, 2, H, W].
-        let pairs = B::float_reshape(y, Shape::new([n, c, 2, h, w]));
-        let half = |p: usize| {
-            let slices = [all(n), all(c), Slice::from(p..p + 1), all(h), all(w)];
-            let part = B::float_slice(pairs.clone(), &slices);
-            B::float_reshape(part, Shape::new([n, c, h, w]))
-        };
-        let odd = half(1);
-        let sum = B::float_add(half(0), odd.clone());
-        (B::float_slice_assign(joined, &block(0), sum), odd)
-    } else {
-        let source = B::float_slice(joined.clone(), &block(branch));
-        (joined, source)
-    };
-    debug_assert!(total >= (branch + 2) * c);
-    let d = B::depthwise3x3(source, weight);
-    let d = B::bn_infer(d, gamma, beta, mean, variance, epsilon, false);
-    joined = B::float_slice_assign(joined, &block(branch + 1), d);
-    joined
-}
-
-/// Doubles `[N, C, H, W]` `x` along `dim` (2 or 3): the windows of its tiles, then one product.
-fn up2_along<B: Backend>(x: FloatTensor<B>, dim: usize) -> FloatTensor<B> {
-    let n = x.shape()[dim];
-    let tile = tile_for(n);
-    let indices = window_index_tensor::<B>(n, tile, &x.device());
-    let windows = B::float_select(x, dim, indices);
-    map_runs::<B>(windows, dim, &tile_matrix(tile), 2 * tile, tile + 2 * HALO)
-}
-
-/// The adjoint of [`up2_along`]: the transposed product gives each window its gradient, and the
-/// scatter-add of the windows (the `select`'s adjoint) sums them where they overlap and where
-/// clamped taps fell on a border pixel.
-fn up2_along_backward<B: Backend>(grad: FloatTensor<B>, dim: usize) -> FloatTensor<B> {
-    let n = grad.shape()[dim] / 2;
-    let (tile, device) = (tile_for(n), grad.device());
-    let (window, m) = (tile + 2 * HALO, tile_matrix(tile));
-    let transposed: Vec<f32> = (0..window)
-        .flat_map(|k| m.iter().skip(k).step_by(window).copied())
-        .collect();
-    let windows = map_runs::<B>(grad, dim, &transposed, window, 2 * tile);
-    let mut shape = windows.shape();
-    shape[dim] = n;
-    let zeros = B::float_zeros(shape, &device, windows.dtype().into());
-    let indices = window_index_tensor::<B>(n, tile, &device);
-    B::float_select_assign(zeros, dim, indices, windows, IndexingUpdateOp::Add)
-}
-
-/// [`bicubic_taps::window_indices`] on the device, in its integer type.
-fn window_index_tensor<B: Backend>(n: usize, tile: usize, device: &Device<B>) -> IntTensor<B> {
-    let int_dtype = burn::backend::get_or_init_device_settings::<B>(device).int_dtype;
-    let indices = window_indices(n, tile);
-    let len = indices.len();
-    B::int_from_data(
-        TensorData::new(indices, [len]).convert_dtype(int_dtype.into()),
-        device,
-    )
-}
-
-/// Maps every run of `cols` consecutive positions along `dim` (2 or 3) of `[N, C, H, W]` `x` to
-/// `rows` positions by the `[rows, cols]` row-major `matrix`: one (batched) matrix product.
-fn map_runs<B: Backend>(
-    x: FloatTensor<B>,
-    dim: usize,
-    matrix: &[f32],
-    rows: usize,
-    cols: usize,
-) -> FloatTensor<B> {
-    let mut shape = x.shape();
-    let [n, c, h, w] = shape.dims();
-    let runs = shape[dim] / cols;
-    let data = TensorData::new(matrix.to_vec(), [rows, cols]).convert_dtype(x.dtype());
-    let matrix = B::float_from_data(data, &x.device());
-    let out = if dim == 3 {
-        let lines = B::float_reshape(x, Shape::new([n * c * h * runs, cols]));
-        B::float_matmul(lines, B::float_transpose(matrix))
-    } else {
-        let planes = B::float_reshape(x, Shape::new([n * c, runs, cols, w]));
-        B::float_matmul(
-            B::float_reshape(matrix, Shape::new([1, 1, rows, cols])),
-            planes,
-        )
-    };
-    shape[dim] = runs * rows;
-    B::float_reshape(out, shape)
-}
-
-/// Stride 1, padding 1, one group per channel.
-fn depthwise3x3_options(channels: usize) -> ConvOptions<2> {
-    ConvOptions::new([1, 1], [1, 1], [1, 1], channels)
-}
-
-/// The GPU backend: inference through its own one-dispatch kernels ([`cube`]) for f32, the
-/// composed defaults otherwise; everything a backward needs keeps the defaults.
-#[cfg(feature = "webgpu")]
-impl TinyKernels for Cube {
-    fn bn_infer(
-        x: FloatTensor<Self>,
-        gamma: FloatTensor<Self>,
-        beta: FloatTensor<Self>,
-        mean: FloatTensor<Self>,
-        variance: FloatTensor<Self>,
-        epsilon: f64,
-        gelu: bool,
-    ) -> FloatTensor<Self> {
-        if !cube::all_f32(&[&x, &gamma, &beta, &mean, &variance]) {
-            let y = <Self as ModuleOps<Self>>::batch_norm(x, gamma, beta, mean, variance, epsilon);
-            return if gelu { Self::gelu_exact(y) } else { y };
-        }
-        cube::bn_infer(x, [gamma, beta, mean, variance], epsilon, gelu)
-    }
-
-    fn pointwise_bn(
-        x: FloatTensor<Self>,
-        weight: FloatTensor<Self>,
-        gamma: FloatTensor<Self>,
-        beta: FloatTensor<Self>,
-        mean: FloatTensor<Self>,
-        variance: FloatTensor<Self>,
-        epsilon: f64,
-        gelu: bool,
-    ) -> FloatTensor<Self> {
-        let params = [gamma, beta, mean, variance];
-        let [g, b, m, v] = &params;
-        if !cube::all_f32(&[&x, &weight, g, b, m, v]) || !cube::pointwise_tiles(&x, &weight) {
-            let [gamma, beta, mean, variance] = params;
-            let y = Self::pointwise(x, weight);
-            return Self::bn_infer(y, gamma, beta, mean, variance, epsilon, gelu);
-        }
-        cube::pointwise_bn(x, weight, params, epsilon, gelu)
-    }
-
-    fn depthwise3x3(x: FloatTensor<Self>, weight: FloatTensor<Self>) -> FloatTensor<Self> {
-        if !cube::all_f32(&[&x, &weight]) {
-            let options = depthwise3x3_options(weight.shape()[0]);
-            return Self::conv2d(x, weight, None, options);
-        }
-        cube::depthwise3x3(x, weight)
-    }
-
-    fn cascade_branch(
-        joined: FloatTensor<Self>,
-        y: FloatTensor<Self>,
-        weight: FloatTensor<Self>,
-        gamma: FloatTensor<Self>,
-        beta: FloatTensor<Self>,
-        mean: FloatTensor<Self>,
-        variance: FloatTensor<Self>,
-        epsilon: f64,
-        branch: usize,
-    ) -> FloatTensor<Self> {
-        let params = [gamma, beta, mean, variance];
-        let [g, b, m, v] = &params;
-        if !cube::all_f32(&[&joined, &y, &weight, g, b, m, v]) {
-            let [gamma, beta, mean, variance] = params;
-            return default_cascade_branch::<Self>(
-                joined, y, weight, gamma, beta, mean, variance, epsilon, branch,
-            );
-        }
-        cube::cascade_branch(joined, y, weight, params, epsilon, branch)
-    }
-
-    fn max_pool2x2(x: FloatTensor<Self>) -> FloatTensor<Self> {
-        if !cube::all_f32(&[&x]) {
-            return Self::max_pool2d(x, [2, 2], [2, 2], [0, 0], [1, 1], false);
-        }
-        cube::max_pool2x2(x)
-    }
-
-    fn bicubic_up2_cat(x: FloatTensor<Self>, skip: FloatTensor<Self>) -> FloatTensor<Self> {
-        if !cube::all_f32(&[&x, &skip]) {
-            return Self::float_cat(vec![Self::bicubic_up2(x), skip], 1);
-        }
-        cube::bicubic_up2_cat(x, skip)
-    }
-}
-
-/// Exact (erf) GELU on any device, with an exact gradient.
-pub fn gelu_exact<const D: usize>(x: Tensor<D>) -> Tensor<D> {
-    Tensor::from_dispatch(Dispatch::gelu_exact(x.into_dispatch()))
-}
-
-/// 1×1 convolution without bias on any device, differentiable.
-pub fn pointwise(x: Tensor<4>, weight: Tensor<4>) -> Tensor<4> {
-    Tensor::from_dispatch(Dispatch::pointwise(
-        x.into_dispatch(),
-        weight.into_dispatch(),
-    ))
-}
-
-/// A ConvBN in inference: the bias-free 1×1 convolution `weight` and the BatchNorm `[γ, β,
-/// running mean, running variance]`, then exact GELU if `gelu` — one dispatch on the GPU.
-pub fn pointwise_bn(
-    x: Tensor<4>,
-    weight: Tensor<4>,
-    [gamma, beta, mean, variance]: [Tensor<1>; 4],
-    epsilon: f64,
-    gelu: bool,
-) -> Tensor<4> {
-    Tensor::from_dispatch(Dispatch::pointwise_bn(
-        x.into_dispatch(),
-        weight.into_dispatch(),
-        gamma.into_dispatch(),
-        beta.into_dispatch(),
-        mean.into_dispatch(),
-        variance.into_dispatch(),
-        epsilon,
-        gelu,
-    ))
-}
-
-/// Depthwise 3×3 convolution (stride 1, padding 1, no bias) on any device, differentiable.
-pub fn depthwise3x3(x: Tensor<4>, weight: Tensor<4>) -> Tensor<4> {
-    Tensor::from_dispatch(Dispatch::depthwise3x3(
-        x.into_dispatch(),
-        weight.into_dispatch(),
-    ))
-}
-
-/// 2×2 max-pooling with stride 2 on any device, differentiable.
-pub fn max_pool2x2(x: Tensor<4>) -> Tensor<4> {
-    Tensor::from_dispatch(Dispatch::max_pool2x2(x.into_dispatch()))
-}
-
-/// BatchNorm in training mode on any device, differentiable: `(output, mean, biased variance)`.
-pub fn batch_norm_train(
-    x: Tensor<4>,
-    gamma: Tensor<1>,
-    beta: Tensor<1>,
-    epsilon: f64,
-) -> (Tensor<4>, Tensor<1>, Tensor<1>) {
-    let (out, mean, variance) = Dispatch::bn_train(
-        x.into_dispatch(),
-        gamma.into_dispatch(),
-        beta.into_dispatch(),
-        epsilon,
-    );
-    (
-        Tensor::from_dispatch(out),
-        Tensor::from_dispatch(mean),
-        Tensor::from_dispatch(variance),
-    )
-}
-
-/// BatchNorm with fixed statistics on any device, then exact GELU if `gelu` (fused on the CPU;
-/// differentiable where autodiff composes the two steps).
-pub fn batch_norm(
-    x: Tensor<4>,
-    gamma: Tensor<1>,
-    beta: Tensor<1>,
-    mean: Tensor<1>,
-    variance: Tensor<1>,
-    epsilon: f64,
-    gelu: bool,
-) -> Tensor<4> {
-    Tensor::from_dispatch(Dispatch::bn_infer(
-        x.into_dispatch(),
-        gamma.into_dispatch(),
-        beta.into_dispatch(),
-        mean.into_dispatch(),
-        variance.into_dispatch(),
-        epsilon,
-        gelu,
-    ))
-}
-
-/// The CMRF cascade in inference ([`TinyKernels::cmrf_cascade`]): on the CPU one pass, a task
-/// per channel, instead of the eight branches' slices, add, stencils, normalisations and join.
-/// Training does not call it (its BatchNorms use the batch's statistics; see
-/// [`crate::model::cmrf::Cmrf`]); on an autodiff device the composed default runs, differentiable.
-#[allow(clippy::too_many_arguments)]
-pub fn cmrf_cascade(
-    y: Tensor<4>,
-    weight: Tensor<4>,
-    gamma: Tensor<1>,
-    beta: Tensor<1>,
-    mean: Tensor<1>,
-    variance: Tensor<1>,
-    epsilon: f64,
-) -> Tensor<4> {
-    Tensor::from_dispatch(Dispatch::cmrf_cascade(
-        y.into_dispatch(),
-        weight.into_dispatch(),
-        gamma.into_dispatch(),
-        beta.into_dispatch(),
-        mean.into_dispatch(),
-        variance.into_dispatch(),
-        epsilon,
-    ))
-}
-
-/// One branch of the CMRF cascade written into `joined` ([`TinyKernels::cascade_branch`]): the
-/// GPU's inference cascade, one dispatch a branch, with no parameter stacked.
-#[allow(clippy::too_many_arguments)]
-pub fn cascade_branch(
-    joined: Tensor<4>,
-    y: Tensor<4>,
-    weight: Tensor<4>,
-    [gamma, beta, mean, variance]: [Tensor<1>; 4],
-    epsilon: f64,
-    branch: usize,
-) -> Tensor<4> {
-    Tensor::from_dispatch(Dispatch::cascade_branch(
-        joined.into_dispatch(),
-        y.into_dispatch(),
-        weight.into_dispatch(),
-        gamma.into_dispatch(),
-        beta.into_dispatch(),
-        mean.into_dispatch(),
-        variance.into_dispatch(),
-        epsilon,
-        branch,
-    ))
-}
-
-/// The decoder's join, `cat([bicubic_up2(x), skip], 1)`, on any device: written in place on the
-/// CPU; differentiable (autodiff composes the two steps).
-pub fn bicubic_up2_cat(x: Tensor<4>, skip: Tensor<4>) -> Tensor<4> {
-    Tensor::from_dispatch(Dispatch::bicubic_up2_cat(
-        x.into_dispatch(),
-        skip.into_dispatch(),
-    ))
-}
-
-/// ×2 bicubic upsampling of a tensor on any device, differentiable.
-pub fn bicubic_up2(x: Tensor<4>) -> Tensor<4> {
-    Tensor::from_dispatch(Dispatch::bicubic_up2(x.into_dispatch()))
 }

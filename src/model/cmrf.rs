@@ -202,10 +202,12 @@ mod tests {
         assert!(!cmrf.fuses_cascade(&Tensor::<4>::zeros([1, 2, 4, 4], &device)));
     }
 
-    /// The GPU's cascade (a kernel a branch, written in place) gives the CPU kernel's values.
+    /// The GPU's inference — its 1×1 ConvBN kernel at each of its tiles (8 × 8, 4 × 4) and the
+    /// composed fallback, and its cascade (a kernel a branch, written in place) — gives the CPU
+    /// kernels' values.
     #[cfg(all(not(target_arch = "wasm32"), feature = "webgpu"))]
     #[test]
-    fn the_cascade_kernel_agrees_on_wgpu() {
+    fn the_block_agrees_on_wgpu() {
         let Ok(gpu) = crate::backend::wgpu_device() else {
             assert!(
                 std::env::var_os("TINYUNET_REQUIRE_WGPU").is_none(),
@@ -214,20 +216,36 @@ mod tests {
             return;
         };
         let cpu = crate::backend::cpu_device();
-        let cmrf = block(3, 16, 8, &cpu);
-        let x = Tensor::<4>::random([2, 3, 9, 7], Distribution::Normal(0.0, 1.0), &cpu);
-        let y = cmrf.pwconv1.forward(x);
-        let expected = values(cmrf.cascade_fused(y.clone()));
-        let gpu_block = cmrf.clone().to_device(&gpu);
-        let y = y.to_device(&gpu);
-        assert!(gpu_block.fuses_cascade(&y));
-        let got = values(gpu_block.cascade_per_branch(y));
-        let worst = expected
-            .iter()
-            .zip(&got)
-            .map(|(a, b)| (a - b).abs())
-            .fold(0f32, f32::max);
-        assert_eq!(got.len(), expected.len());
-        assert!(worst < 1e-5, "wgpu differs by {worst}");
+        let worst = |a: Vec<f32>, b: Vec<f32>| {
+            assert_eq!(a.len(), b.len());
+            a.iter()
+                .zip(&b)
+                .map(|(a, b)| (a - b).abs())
+                .fold(0f32, f32::max)
+        };
+        // 1×1 convolutions to 8 and 64 channels of 256 pixels (8 × 8 tiles), to 4 and 12 of 24
+        // (4 × 4), from 2 and 16 of 63 (neither: burn's matrix product and our BatchNorm).
+        for (c1, c2, n, [h, w]) in [(8, 64, 8, [16, 16]), (5, 12, 3, [4, 6]), (3, 16, 8, [9, 7])] {
+            let cmrf = block(c1, c2, n, &cpu);
+            let x = Tensor::<4>::random([2, c1, h, w], Distribution::Normal(0.0, 1.0), &cpu);
+            let y = cmrf.pwconv1.forward(x.clone());
+            let (expected_block, expected_cascade) = (
+                values(cmrf.forward(x.clone())),
+                values(cmrf.cascade_fused(y.clone())),
+            );
+            let gpu_block = cmrf.clone().to_device(&gpu);
+            let (x, y) = (x.to_device(&gpu), y.to_device(&gpu));
+            assert!(gpu_block.fuses_cascade(&y));
+            let cascade = worst(expected_cascade, values(gpu_block.cascade_per_branch(y)));
+            assert!(
+                cascade < 1e-5,
+                "cascade: wgpu differs by {cascade} at {c1}→{c2}"
+            );
+            let forward = worst(expected_block, values(gpu_block.forward(x)));
+            assert!(
+                forward < 1e-4,
+                "block: wgpu differs by {forward} at {c1}→{c2}"
+            );
+        }
     }
 }
