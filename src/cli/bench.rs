@@ -73,13 +73,10 @@ fn layer_ms(device: &Device, args: &Args) -> Result<Vec<(String, f64)>> {
         &model.decoder1,
     ];
     for (i, decoder) in decoders.iter().enumerate() {
-        let input = h.clone();
-        let up = time(&format!("decoder{} bicubic", 4 - i), &mut || {
-            tinyunet::kernels::bicubic_up2(input.clone())
-        });
-        let skip = skips[3 - i].clone();
-        let joined = time(&format!("decoder{} concat", 4 - i), &mut || {
-            Tensor::cat(vec![up.clone(), skip.clone()], 1)
+        // The model's join: the upsampling written straight into the concatenation.
+        let (input, skip) = (h.clone(), skips[3 - i].clone());
+        let joined = time(&format!("decoder{} bicubic join", 4 - i), &mut || {
+            tinyunet::kernels::bicubic_up2_cat(input.clone(), skip.clone())
         });
         h = time(&format!("decoder{} cmrf", 4 - i), &mut || {
             decoder.cmrf.forward(joined.clone())
