@@ -420,3 +420,49 @@ fn shipped_weights_store_convolution_kernels_in_f16() {
     }
     assert!(half > 50 && full > 50, "{half} f16 and {full} f32 tensors");
 }
+
+/// `tinyunet bench --layers` (README "Size and speed") prints its table and one row per stage of
+/// the forward pass in pass order — the decoders' joins as the model runs them (the upsampling
+/// written into the concatenation) — with shares that add up to the whole pass.
+#[test]
+fn bench_prints_every_stage_of_the_forward_pass() {
+    let (out, _) = tinyunet(&[
+        "bench",
+        "--backend",
+        "cpu",
+        "--iters",
+        "1",
+        "--warmup",
+        "0",
+        "--layers",
+    ]);
+    assert!(out.contains("| cpu | inference | 1 | 256 |"), "{out}");
+    assert!(out.contains("| cpu | training step | 2 | 256 |"), "{out}");
+    let stages: Vec<(&str, f64)> = out
+        .lines()
+        .skip_while(|l| !l.contains("stage of a 256×256 inference"))
+        .filter_map(|l| {
+            let cells: Vec<&str> = l.trim_matches('|').split('|').map(str::trim).collect();
+            let share = cells.get(2)?.strip_suffix('%')?.parse().ok()?;
+            Some((cells[0], share))
+        })
+        .collect();
+    let mut expected: Vec<String> = (1..=4)
+        .flat_map(|i| [format!("encoder{i} cmrf"), format!("encoder{i} maxpool")])
+        .collect();
+    expected.extend((1..=4).rev().flat_map(|i| {
+        [
+            format!("decoder{i} bicubic join"),
+            format!("decoder{i} cmrf"),
+        ]
+    }));
+    expected.push("final_conv".into());
+    let names: Vec<&str> = stages.iter().map(|(name, _)| *name).collect();
+    assert_eq!(names, expected, "{out}");
+    let total: f64 = stages.iter().map(|(_, share)| share).sum();
+    // Each share is rounded to a whole percent.
+    assert!(
+        (total - 100.0).abs() <= stages.len() as f64 / 2.0,
+        "shares add up to {total}%: {out}"
+    );
+}
