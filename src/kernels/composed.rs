@@ -50,6 +50,21 @@ pub fn bicubic_up2_cat<B: TinyKernels>(x: FloatTensor<B>, skip: FloatTensor<B>) 
     B::float_cat(vec![B::bicubic_up2(x), skip], 1)
 }
 
+/// [`TinyKernels::bicubic_up2_cat_backward`]: `grad`'s first `channels` channels through
+/// [`TinyKernels::bicubic_up2_backward`], the rest (the skip's) as they are.
+pub fn bicubic_up2_cat_backward<B: TinyKernels>(
+    grad: FloatTensor<B>,
+    channels: usize,
+) -> (FloatTensor<B>, FloatTensor<B>) {
+    let [n, total, h, w] = grad.shape().dims();
+    let part = |range: core::ops::Range<usize>| {
+        let all = |d: usize| Slice::from(0..d);
+        B::float_slice(grad.clone(), &[all(n), Slice::from(range), all(h), all(w)])
+    };
+    let x_grad = B::bicubic_up2_backward(part(0..channels));
+    (x_grad, part(channels..total))
+}
+
 /// [`TinyKernels::cascade_branch`]: slices, `depthwise3x3`, `bn_infer`, `slice_assign`.
 pub fn cascade_branch<B: TinyKernels>(
     joined: FloatTensor<B>,
@@ -83,6 +98,142 @@ pub fn cascade_branch<B: TinyKernels>(
     let d = B::bn_infer(d, gamma, beta, mean, variance, epsilon, false);
     joined = B::float_slice_assign(joined, &block(branch + 1), d);
     joined
+}
+
+/// A `[N, c, H, W]` half of `[N, 2c, H, W]` `y`: its channels 2j (`parity` 0) or 2j + 1.
+fn half<B: Backend>(y: &FloatTensor<B>, parity: usize) -> FloatTensor<B> {
+    let [n, two_c, h, w] = y.shape().dims();
+    let c = two_c / 2;
+    // Channel 2j+p of y is (j, p) of [N, c, 2, H, W].
+    let pairs = B::float_reshape(y.clone(), Shape::new([n, c, 2, h, w]));
+    let all = |d: usize| Slice::from(0..d);
+    let slices = [
+        all(n),
+        all(c),
+        Slice::from(parity..parity + 1),
+        all(h),
+        all(w),
+    ];
+    B::float_reshape(B::float_slice(pairs, &slices), Shape::new([n, c, h, w]))
+}
+
+/// Channels `k·c .. (k + 1)·c` of `[N, C, …]` `t`.
+fn channel_block<B: Backend>(t: &FloatTensor<B>, k: usize, c: usize) -> FloatTensor<B> {
+    let shape = t.shape();
+    let mut slices: Vec<Slice> = shape.iter().map(|&d| Slice::from(0..d)).collect();
+    slices[1] = Slice::from(k * c..(k + 1) * c);
+    B::float_slice(t.clone(), &slices)
+}
+
+/// Rows `k·c .. (k + 1)·c` of a stacked parameter (`[d·c, …]`): branch `k`'s.
+fn branch_rows<B: Backend>(t: &FloatTensor<B>, k: usize, c: usize) -> FloatTensor<B> {
+    let shape = t.shape();
+    let mut slices: Vec<Slice> = shape.iter().map(|&d| Slice::from(0..d)).collect();
+    slices[0] = Slice::from(k * c..(k + 1) * c);
+    B::float_slice(t.clone(), &slices)
+}
+
+/// [`TinyKernels::cmrf_cascade_train`]: the steps, each through the backend's operations.
+pub fn cmrf_cascade_train<B: TinyKernels>(
+    y: FloatTensor<B>,
+    weight: FloatTensor<B>,
+    gamma: FloatTensor<B>,
+    beta: FloatTensor<B>,
+    epsilon: f64,
+) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) {
+    let c = y.shape()[1] / 2;
+    let depth = gamma.shape()[0] / c.max(1);
+    let odd = half::<B>(&y, 1);
+    let mut branches = vec![B::float_add(half::<B>(&y, 0), odd.clone())];
+    let (mut means, mut variances) = (Vec::new(), Vec::new());
+    let mut d = odd;
+    for i in 0..depth {
+        let z = B::depthwise3x3(d, branch_rows::<B>(&weight, i, c));
+        let (g, b) = (
+            branch_rows::<B>(&gamma, i, c),
+            branch_rows::<B>(&beta, i, c),
+        );
+        let (out, mean, variance) = B::bn_train(z, g, b, epsilon);
+        means.push(mean);
+        variances.push(variance);
+        d = out.clone();
+        branches.push(out);
+    }
+    let stacked = |parts: Vec<FloatTensor<B>>| {
+        if parts.is_empty() {
+            B::float_zeros(Shape::new([0]), &y.device(), y.dtype().into())
+        } else {
+            B::float_cat(parts, 0)
+        }
+    };
+    (
+        B::float_cat(branches, 1),
+        stacked(means),
+        stacked(variances),
+    )
+}
+
+/// [`TinyKernels::cmrf_cascade_train_backward`]: the steps' adjoints in reverse, each through
+/// the backend's operations.
+#[allow(clippy::type_complexity)]
+pub fn cmrf_cascade_train_backward<B: TinyKernels>(
+    y: FloatTensor<B>,
+    joined: FloatTensor<B>,
+    weight: FloatTensor<B>,
+    gamma: FloatTensor<B>,
+    [mean, variance]: [FloatTensor<B>; 2],
+    epsilon: f64,
+    grad: FloatTensor<B>,
+) -> (
+    FloatTensor<B>,
+    FloatTensor<B>,
+    FloatTensor<B>,
+    FloatTensor<B>,
+) {
+    let [n, two_c, h, w] = y.shape().dims();
+    let c = two_c / 2;
+    let depth = gamma.shape()[0] / c.max(1);
+    let odd = half::<B>(&y, 1);
+    let branch_grad = |k: usize| channel_block::<B>(&grad, k, c);
+    // The gradient of the last branch's output, then of each earlier one's.
+    let mut g = branch_grad(depth);
+    let mut parts = Vec::with_capacity(depth);
+    for i in (0..depth).rev() {
+        let source = if i == 0 {
+            odd.clone()
+        } else {
+            channel_block::<B>(&joined, i, c)
+        };
+        let kernel = branch_rows::<B>(&weight, i, c);
+        let z = B::depthwise3x3(source.clone(), kernel.clone());
+        let rows = |t: &FloatTensor<B>| branch_rows::<B>(t, i, c);
+        let (gz, gamma_grad, beta_grad) =
+            B::bn_train_backward(z, rows(&gamma), rows(&mean), rows(&variance), epsilon, g);
+        let (source_grad, kernel_grad) = B::depthwise3x3_backward(source, kernel, gz);
+        g = B::float_add(source_grad, branch_grad(i));
+        parts.push((kernel_grad, gamma_grad, beta_grad));
+    }
+    // Branch 0 is even + odd: both get its gradient; odd also the chain's (`g` by now).
+    let odd_grad = if depth == 0 { branch_grad(0) } else { g };
+    let pair = |t: FloatTensor<B>| B::float_reshape(t, Shape::new([n, c, 1, h, w]));
+    let y_grad = B::float_cat(vec![pair(branch_grad(0)), pair(odd_grad)], 2);
+    parts.reverse();
+    let device = y.device();
+    let stacked = |parts: Vec<FloatTensor<B>>, shape: Shape| {
+        if parts.is_empty() {
+            B::float_zeros(shape, &device, y.dtype().into())
+        } else {
+            B::float_cat(parts, 0)
+        }
+    };
+    let (kernels, rest): (Vec<_>, Vec<_>) = parts.into_iter().map(|(k, g, b)| (k, (g, b))).unzip();
+    let (gammas, betas): (Vec<_>, Vec<_>) = rest.into_iter().unzip();
+    (
+        B::float_reshape(y_grad, Shape::new([n, two_c, h, w])),
+        stacked(kernels, Shape::new([0, 1, 3, 3])),
+        stacked(gammas, Shape::new([0])),
+        stacked(betas, Shape::new([0])),
+    )
 }
 
 /// Doubles `[N, C, H, W]` `x` along `dim` (2 or 3): the windows of its tiles, then one product.

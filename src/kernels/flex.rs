@@ -6,7 +6,10 @@
 //! computed by one thread in the same order, so the results are the same bit for bit. The
 //! browser's 1-thread build runs the same loops in order.
 
+mod batch_stats;
+mod bicubic;
 mod cascade;
+mod cascade_train;
 mod par;
 mod pointwise;
 
@@ -16,13 +19,9 @@ use burn::backend::tensor::FloatTensor;
 use burn::prelude::*;
 use burn::tensor::DType;
 
-use super::bicubic_taps::taps_for_output;
 use super::{TinyKernels, fast_math};
-
-/// For each of `2n` outputs along an axis: its four source indices (clamped) and weights.
-fn tap_table(n: usize) -> Vec<([usize; 4], [f32; 4])> {
-    (0..2 * n).map(|o| taps_for_output(o, n)).collect()
-}
+use batch_stats::ChannelGrad;
+use bicubic::{bicubic_adjoint_plane, bicubic_plane, tap_table};
 
 fn dims4(t: &FlexTensor) -> [usize; 4] {
     let shape = t.layout().shape();
@@ -102,37 +101,6 @@ fn sum_zip(a: &[f32], b: &[f32], f: impl Fn(f32, f32) -> f32) -> f64 {
     total
 }
 
-/// `Σ f(x)` over every sample's plane of channel `ch`.
-fn channel_sum(
-    x: &[f32],
-    (n, c, plane): (usize, usize, usize),
-    ch: usize,
-    f: impl Fn(f32) -> f32,
-) -> f64 {
-    (0..n)
-        .map(|i| {
-            let p = &x[(i * c + ch) * plane..][..plane];
-            sum_zip(p, p, |v, _| f(v))
-        })
-        .sum()
-}
-
-/// `Σ f(x, g)` over every sample's plane of channel `ch`.
-fn channel_sum_zip(
-    x: &[f32],
-    g: &[f32],
-    (n, c, plane): (usize, usize, usize),
-    ch: usize,
-    f: impl Fn(f32, f32) -> f32,
-) -> f64 {
-    (0..n)
-        .map(|i| {
-            let at = (i * c + ch) * plane;
-            sum_zip(&x[at..][..plane], &g[at..][..plane], &f)
-        })
-        .sum()
-}
-
 /// `act((x − mean[c]) · γ[c] / √(variance[c] + ε) + β[c])` for every element of `[N, C, …]`,
 /// with the per-channel `[γ, β, mean, variance]`.
 fn normalise(
@@ -146,7 +114,7 @@ fn normalise(
     f32_planes(x.layout().shape().clone(), plane, |i, out| {
         let ch = i % c;
         let (m, shift) = (mean[ch], beta[ch]);
-        let scale = gamma[ch] / (variance[ch] + epsilon as f32).sqrt();
+        let scale = batch_stats::scale(gamma[ch], variance[ch], epsilon);
         for (o, &v) in out.iter_mut().zip(&src[i * plane..]) {
             *o = act((v - m) * scale + shift);
         }
@@ -190,34 +158,6 @@ fn depthwise_weight_grad(src: &[f32], g: &[f32], w: usize, out: &mut [f64; 9]) {
             out[3 * ky] += sum_zip(&grow[1..], row, |g, v| g * v);
             out[3 * ky + 1] += sum_zip(grow, row, |g, v| g * v);
             out[3 * ky + 2] += sum_zip(grow, &row[1..], |g, v| g * v);
-        }
-    }
-}
-
-/// ×2 bicubic upsampling of one `[h, w]` plane (`w` wide) into `out` (`[2h, 2w]`), with the
-/// width's and the height's tap tables.
-#[allow(clippy::type_complexity)]
-fn bicubic_plane(
-    src: &[f32],
-    (cols, rows): &(Vec<([usize; 4], [f32; 4])>, Vec<([usize; 4], [f32; 4])>),
-    w: usize,
-    out: &mut [f32],
-) {
-    let (h, row) = (src.len() / w, 2 * w);
-    // Along the width: this plane's [h, w] → [h, 2w].
-    let mut wide = vec![0f32; h * row];
-    for (line, target) in src.chunks_exact(w).zip(wide.chunks_exact_mut(row)) {
-        for (o, (j, k)) in cols.iter().enumerate() {
-            target[o] =
-                k[0] * line[j[0]] + k[1] * line[j[1]] + k[2] * line[j[2]] + k[3] * line[j[3]];
-        }
-    }
-    // Along the height, one whole output row at a time (contiguous, vectorised).
-    for (o, (j, k)) in rows.iter().enumerate() {
-        let target = &mut out[o * row..(o + 1) * row];
-        let [a, b, cc, d] = j.map(|r| &wide[r * row..(r + 1) * row]);
-        for x in 0..row {
-            target[x] = k[0] * a[x] + k[1] * b[x] + k[2] * cc[x] + k[3] * d[x];
         }
     }
 }
@@ -279,14 +219,9 @@ impl TinyKernels for Flex {
         let x = f32_input(x);
         let (gamma, beta) = (f32_values(gamma), f32_values(beta));
         let dims = channel_planes(&x);
-        let (n, c, plane) = dims;
         let src = x.as_slice::<f32>().expect("a contiguous f32 tensor");
-        let count = (n * plane) as f64;
-        let (mean, variance): (Vec<f32>, Vec<f32>) = par::map(c, |ch| {
-            let m = (channel_sum(src, dims, ch, |v| v) / count) as f32;
-            // Two passes (centred squares), not E[x²] − m², which cancels catastrophically.
-            let variance = (channel_sum(src, dims, ch, |v| (v - m) * (v - m)) / count) as f32;
-            (m, variance)
+        let (mean, variance): (Vec<f32>, Vec<f32>) = par::map(dims.1, |ch| {
+            batch_stats::mean_variance(&batch_stats::planes_of(src, dims, ch))
         })
         .into_iter()
         .unzip();
@@ -305,39 +240,20 @@ impl TinyKernels for Flex {
         let (x, grad) = (f32_input(x), f32_input(grad));
         let (gamma, mean, variance) = (f32_values(gamma), f32_values(mean), f32_values(variance));
         let dims = channel_planes(&x);
-        let (n, c, plane) = dims;
+        let (_, c, plane) = dims;
         let src = x.as_slice::<f32>().expect("a contiguous f32 tensor");
         let g = grad.as_slice::<f32>().expect("a contiguous f32 tensor");
-        let count = (n * plane) as f32;
-        // x̂ = (x − μ)·σ⁻¹; dx = γσ⁻¹·(g − mean(g) − x̂·mean(g·x̂)).
-        // Per channel: (γ gradient, β gradient, the coefficients of dx).
         let per_channel = par::map(c, |ch| {
-            let (m, inv_std) = (mean[ch], 1.0 / (variance[ch] + epsilon as f32).sqrt());
-            let sum_g = channel_sum_zip(src, g, dims, ch, |_, g| g);
-            // Σg·(x − μ) around the f32-rounded μ, corrected by the rounding error δ of μ:
-            // δ·Σg is far larger than float noise when the mean is large against the spread.
-            let delta = channel_sum(src, dims, ch, |v| v - m) / count as f64;
-            let sum_gx =
-                (channel_sum_zip(src, g, dims, ch, |x, g| g * (x - m)) - delta * sum_g) as f32;
-            let sum_g = sum_g as f32;
-            let gamma_grad = sum_gx * inv_std;
-            let coefficients = (
-                m,
-                gamma[ch] * inv_std,
-                sum_g / count,
-                gamma_grad * inv_std / count,
-            );
-            (gamma_grad, sum_g, coefficients)
+            let planes = |t| batch_stats::planes_of(t, dims, ch);
+            let stats = (mean[ch], variance[ch]);
+            ChannelGrad::new(&planes(src), &planes(g), gamma[ch], stats, epsilon)
         });
         let x_grad = f32_planes(x.layout().shape().clone(), plane, |i, out| {
-            let (_, _, (m, scale, mean_g, slope)) = per_channel[i % c];
-            let (xs, gs) = (&src[i * plane..], &g[i * plane..]);
-            for ((o, &x), &g) in out.iter_mut().zip(xs).zip(gs) {
-                *o = scale * (g - mean_g - (x - m) * slope);
-            }
+            let (xs, gs) = (&src[i * plane..][..plane], &g[i * plane..][..plane]);
+            per_channel[i % c].input_grad(xs, gs, out);
         });
-        let gamma_grad = per_channel.iter().map(|p| p.0).collect();
-        let beta_grad = per_channel.iter().map(|p| p.1).collect();
+        let gamma_grad = per_channel.iter().map(|p| p.gamma).collect();
+        let beta_grad = per_channel.iter().map(|p| p.beta).collect();
         (x_grad, f32_tensor(gamma_grad), f32_tensor(beta_grad))
     }
 
@@ -384,6 +300,37 @@ impl TinyKernels for Flex {
         epsilon: f64,
     ) -> FloatTensor<Self> {
         cascade::cmrf_cascade(y, weight, [gamma, beta, mean, variance], epsilon)
+    }
+
+    // Training's cascade: a channel's whole chain per task, forward and backward
+    // (`cascade_train`).
+    fn cmrf_cascade_train(
+        y: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        cascade_train::forward(y, weight, gamma, beta, epsilon)
+    }
+
+    fn cmrf_cascade_train_backward(
+        y: FloatTensor<Self>,
+        joined: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        variance: FloatTensor<Self>,
+        epsilon: f64,
+        grad: FloatTensor<Self>,
+    ) -> (
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+    ) {
+        let stats = [mean, variance];
+        cascade_train::backward(y, joined, weight, gamma, stats, epsilon, grad)
     }
 
     // Exact GELU: burn-flex's calls libm's scalar erf per element.
@@ -526,29 +473,33 @@ impl TinyKernels for Flex {
         let [n, c, h2, w2] = dims4(&grad);
         let (h, w) = (h2 / 2, w2 / 2);
         let src = grad.as_slice::<f32>().expect("a contiguous f32 tensor");
-        let (cols, rows) = (tap_table(w), tap_table(h));
-        f32_planes(Shape::new([n, c, h, w]), h * w, |i, plane_out| {
-            // Adjoint along the height: each output row scatters into its four source rows.
-            let plane_in = &src[i * h2 * w2..][..h2 * w2];
-            let mut tall = vec![0f32; h * w2];
-            for (o, (j, k)) in rows.iter().enumerate() {
-                let g = &plane_in[o * w2..(o + 1) * w2];
-                for t in 0..4 {
-                    let target = &mut tall[j[t] * w2..(j[t] + 1) * w2];
-                    for x in 0..w2 {
-                        target[x] += k[t] * g[x];
-                    }
-                }
-            }
-            // Adjoint along the width.
-            for (line, target) in tall.chunks_exact(w2).zip(plane_out.chunks_exact_mut(w)) {
-                for (o, (j, k)) in cols.iter().enumerate() {
-                    let g = line[o];
-                    for t in 0..4 {
-                        target[j[t]] += k[t] * g;
-                    }
-                }
-            }
+        let taps = (tap_table(w), tap_table(h));
+        f32_planes(Shape::new([n, c, h, w]), h * w, |i, out| {
+            bicubic_adjoint_plane(&src[i * h2 * w2..][..h2 * w2], &taps, w, out);
         })
+    }
+
+    // The join's gradient taken apart in place, a plane per task: the upsampled channels'
+    // adjoint straight from the joined gradient (no copy of them first), the skip's planes
+    // copied in parallel.
+    fn bicubic_up2_cat_backward(
+        grad: FloatTensor<Self>,
+        channels: usize,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        let grad = f32_input(grad);
+        let [n, total, h2, w2] = dims4(&grad);
+        let (c, cs, plane) = (channels, total - channels, h2 * w2);
+        let (h, w) = (h2 / 2, w2 / 2);
+        let src = grad.as_slice::<f32>().expect("a contiguous f32 tensor");
+        let taps = (tap_table(w), tap_table(h));
+        let x_grad = f32_planes(Shape::new([n, c, h, w]), h * w, |i, out| {
+            let at = ((i / c) * total + i % c) * plane;
+            bicubic_adjoint_plane(&src[at..][..plane], &taps, w, out);
+        });
+        let skip_grad = f32_planes(Shape::new([n, cs, h2, w2]), plane, |i, out| {
+            let at = ((i / cs) * total + c + i % cs) * plane;
+            out.copy_from_slice(&src[at..][..plane]);
+        });
+        (x_grad, skip_grad)
     }
 }

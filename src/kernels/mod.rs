@@ -64,6 +64,16 @@ pub trait TinyKernels: Backend {
         composed::bicubic_up2_cat::<Self>(x, skip)
     }
 
+    /// The gradients of [`TinyKernels::bicubic_up2_cat`] for `x` and `skip`, from the gradient
+    /// of the join, `grad` `[N, C + S, 2H, 2W]`, and `channels` = C. Default: the two channel
+    /// ranges of `grad` (slices), the first through [`TinyKernels::bicubic_up2_backward`].
+    fn bicubic_up2_cat_backward(
+        grad: FloatTensor<Self>,
+        channels: usize,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        composed::bicubic_up2_cat_backward::<Self>(grad, channels)
+    }
+
     /// The gradient of [`TinyKernels::bicubic_up2`]: `[N, C, 2H, 2W]` → `[N, C, H, W]`.
     /// Default: the exact adjoint of the forward's steps, in reverse: per axis, the transposed
     /// tile matrix takes each tile's gradient back to its window, then a scatter-add (the
@@ -259,6 +269,48 @@ pub trait TinyKernels: Backend {
             branches.push(d.clone());
         }
         Self::float_cat(branches, 1)
+    }
+
+    /// The CMRF cascade in training: as [`TinyKernels::cmrf_cascade`], but each depthwise
+    /// ConvBN normalises with the batch's own statistics, which it returns too: `(joined, mean,
+    /// biased variance)`, the statistics stacked as the parameters are (`[d·c]`). `weight`,
+    /// `gamma` and `beta` are stacked likewise. Default: the steps composed (slices, an add,
+    /// [`TinyKernels::depthwise3x3`], [`TinyKernels::bn_train`], concatenations).
+    fn cmrf_cascade_train(
+        y: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        epsilon: f64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        composed::cmrf_cascade_train::<Self>(y, weight, gamma, beta, epsilon)
+    }
+
+    /// The gradients of [`TinyKernels::cmrf_cascade_train`] for `y`, `weight`, `gamma` and
+    /// `beta`, from its inputs, its output `joined`, the statistics it returned and the
+    /// gradient of `joined`. The convolutions' outputs are computed again from `joined` (where
+    /// each branch's input is the previous branch's output) rather than kept. Default: the
+    /// steps' adjoints in reverse, composed of the backend's operations.
+    #[allow(clippy::too_many_arguments)]
+    fn cmrf_cascade_train_backward(
+        y: FloatTensor<Self>,
+        joined: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        variance: FloatTensor<Self>,
+        epsilon: f64,
+        grad: FloatTensor<Self>,
+    ) -> (
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+        FloatTensor<Self>,
+    ) {
+        let stats = [mean, variance];
+        composed::cmrf_cascade_train_backward::<Self>(
+            y, joined, weight, gamma, stats, epsilon, grad,
+        )
     }
 
     /// One branch of the CMRF cascade in inference, written into the joined output — the form

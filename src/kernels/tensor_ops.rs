@@ -157,3 +157,27 @@ pub fn bicubic_up2_cat(x: Tensor<4>, skip: Tensor<4>) -> Tensor<4> {
 pub fn bicubic_up2(x: Tensor<4>) -> Tensor<4> {
     Tensor::from_dispatch(Dispatch::bicubic_up2(x.into_dispatch()))
 }
+
+/// The CMRF cascade in training ([`TinyKernels::cmrf_cascade_train`]), differentiable:
+/// `(joined, batch mean, batch variance)`, the statistics stacked as `gamma` is (constants to
+/// autodiff). On the CPU one kernel forward and one backward, a task per channel.
+pub fn cmrf_cascade_train(
+    y: Tensor<4>,
+    weight: Tensor<4>,
+    gamma: Tensor<1>,
+    beta: Tensor<1>,
+    epsilon: f64,
+) -> (Tensor<4>, Tensor<1>, Tensor<1>) {
+    let (joined, mean, variance) = Dispatch::cmrf_cascade_train(
+        y.into_dispatch(),
+        weight.into_dispatch(),
+        gamma.into_dispatch(),
+        beta.into_dispatch(),
+        epsilon,
+    );
+    (
+        Tensor::from_dispatch(joined),
+        Tensor::from_dispatch(mean),
+        Tensor::from_dispatch(variance),
+    )
+}

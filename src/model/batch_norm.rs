@@ -109,11 +109,27 @@ impl BatchNorm2d {
 
     fn forward_train(&self, x: Tensor<4>) -> Tensor<4> {
         let [n, _, h, w] = x.dims();
-        let device = x.device();
-        let count = (n * h * w) as f64;
         let (output, mean, variance) =
             batch_norm_train(x, self.weight.val(), self.bias.val(), self.eps);
-        // PyTorch feeds the unbiased estimate into the running variance.
+        self.track(mean, variance, n * h * w);
+        output
+    }
+
+    /// Whether a forward on `device` normalises with the batch's statistics (and folds them
+    /// into the running ones): training (not [`BatchNorm2d::frozen`]) or adapting.
+    pub fn uses_batch_stats(&self, device: &Device) -> bool {
+        if device.is_autodiff() {
+            !self.frozen
+        } else {
+            self.adapting
+        }
+    }
+
+    /// Folds a batch's mean and biased variance over `count` values per channel into the
+    /// running statistics, as PyTorch does (the variance made unbiased first).
+    pub fn track(&self, mean: Tensor<1>, variance: Tensor<1>, count: usize) {
+        let device = mean.device();
+        let count = count as f64;
         let unbiased = if count > 1.0 {
             count / (count - 1.0)
         } else {
@@ -126,6 +142,5 @@ impl BatchNorm2d {
             + variance.detach() * (m * unbiased);
         self.running_mean.update(running_mean);
         self.running_var.update(running_var);
-        output
     }
 }

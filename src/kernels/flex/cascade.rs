@@ -28,7 +28,7 @@ pub(super) fn cmrf_cascade(
     let src = y.as_slice::<f32>().expect("a contiguous f32 tensor");
     // Output plane p is (sample, branch, channel): task (sample, channel) owns its branches.
     let task_of = |p: usize| (p / (branches * c)) * c + p % c;
-    let out = par::task_planes(n * c, branches, plane, task_of, |task, planes| {
+    let (out, _) = par::task_planes(n * c, branches, plane, task_of, |task, planes| {
         let (sample, j) = (task / c, task % c);
         let even = &src[(sample * two_c + 2 * j) * plane..][..plane];
         let odd = &src[(sample * two_c + 2 * j + 1) * plane..][..plane];

@@ -87,19 +87,24 @@ pub(super) fn zip_elements(
 
 /// A vector of `tasks · per_task` planes of `plane` values: plane `p` belongs to task
 /// `task_of(p)` (each task gets `per_task` planes, in the order of `p`), and `fill(task, its
-/// planes)` writes them, tasks in parallel with threads. Each plane is zeroed by its task just
-/// before `fill` (while in cache). For outputs whose planes interleave between tasks, such as a
-/// per-channel cascade whose branches are concatenated along channels.
-pub(super) fn task_planes(
+/// planes)` writes them, tasks in parallel with threads; with what each task returned, in task
+/// order. Each plane is zeroed by its task just before `fill` (while in cache). For outputs
+/// whose planes interleave between tasks, such as a per-channel cascade whose branches are
+/// concatenated along channels.
+pub(super) fn task_planes<T: Send>(
     tasks: usize,
     per_task: usize,
     plane: usize,
     task_of: impl Fn(usize) -> usize,
-    fill: impl Fn(usize, &mut [&mut [f32]]) + Sync + Send,
-) -> Vec<f32> {
+    fill: impl Fn(usize, &mut [&mut [f32]]) -> T + Sync + Send,
+) -> (Vec<f32>, Vec<T>) {
     let len = tasks * per_task * plane;
     if len == 0 {
-        return Vec::new();
+        let mut none: Vec<&mut [f32]> = Vec::new();
+        return (
+            Vec::new(),
+            (0..tasks).map(|task| fill(task, &mut none)).collect(),
+        );
     }
     let mut values = Vec::<f32>::with_capacity(len);
     let mut groups: Vec<Vec<&mut [std::mem::MaybeUninit<f32>]>> =
@@ -128,15 +133,15 @@ pub(super) fn task_planes(
                 unsafe { &mut *(&mut **out as *mut [std::mem::MaybeUninit<f32>] as *mut [f32]) }
             })
             .collect();
-        fill(task, &mut planes);
+        fill(task, &mut planes)
     };
     #[cfg(any(feature = "threads", not(target_arch = "wasm32")))]
-    groups.par_iter_mut().enumerate().for_each(run);
+    let results = groups.par_iter_mut().enumerate().map(run).collect();
     #[cfg(not(any(feature = "threads", not(target_arch = "wasm32"))))]
-    groups.iter_mut().enumerate().for_each(run);
+    let results = groups.iter_mut().enumerate().map(run).collect();
     drop(groups);
     // SAFETY: the planes cover all `len` elements (the assert above: every task got its
     // `per_task` planes, `tasks · per_task` in all), each initialised by its task.
     unsafe { values.set_len(len) };
-    values
+    (values, results)
 }
