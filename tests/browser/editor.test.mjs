@@ -573,6 +573,29 @@ describe('mask editor', () => {
     }, { server: server() });
   });
 
+  test('a deletion counts as saving until it is done: "saved" never comes before a cleared pair is gone', { timeout: SLOW }, async () => {
+    await withPage(async ({ page, url }) => {
+      // The store alone, on the page's origin, without the app (whose own copy holds the lock).
+      await page.goto(`${url}ui/annotations.js`);
+      const seen = await page.evaluate(async () => {
+        const { Annotations } = await import('/ui/annotations.js');
+        const store = await import('/ui/store.js');
+        const annotations = new Annotations();
+        const a = annotations.add({ name: 'x.png', width: 2, height: 2, classes: 1, mask: new Uint8Array(4), image: new Blob([new Uint8Array(8)]), inTraining: true });
+        await annotations.flush();
+        const stored = (await store.loadAnnotations()).length;
+        annotations.release(a, 'inTraining');
+        const savingAfterRelease = annotations.saving;
+        await new Promise((resolve) => {
+          if (!annotations.saving) resolve();
+          annotations.addEventListener('storage', () => !annotations.saving && resolve());
+        });
+        return { stored, savingAfterRelease, left: (await store.loadAnnotations()).length };
+      });
+      assert.deepEqual(seen, { stored: 1, savingAfterRelease: true, left: 0 });
+    }, { server: server(), timeout: 120_000 });
+  });
+
   test('a full storage quota says so and keeps the edits in the tab', { timeout: SLOW }, async () => {
     await withPage(async ({ page, url, context }) => {
       // Chromium's own quota, set far below one annotation (image + masks): a real refusal.

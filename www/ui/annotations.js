@@ -85,11 +85,13 @@ export class Annotation {
 export class Annotations extends EventTarget {
   /** @type {Map<string, Annotation>} */
   all = new Map();
-  /** True while a change waits to be written. */
+  /** True while a change or a deletion waits to be written. */
   saving = false;
   /** Why the last write failed (null when everything is stored). */
   problem = null;
   #dirty = new Set();
+  /** Deletions queued and not yet done: "saved" must wait for them too (a reload would bring back what they delete). */
+  #deleting = 0;
   #timer = 0;
   #retryMs = RETRY_MS;
   #writing = null;
@@ -160,7 +162,13 @@ export class Annotations extends EventTarget {
     }
     this.all.delete(a.id);
     this.#dirty.delete(a.id);
-    this.#queue(() => store.deleteAnnotation(a.id).catch(() => {}));
+    this.#deleting++;
+    this.saving = true;
+    this.#emit('storage');
+    this.#queue(() => store.deleteAnnotation(a.id).catch(() => {}).finally(() => {
+      this.#deleting--;
+      this.#updateSaving();
+    }));
     this.dispatchEvent(new CustomEvent('remove', { detail: a }));
     return a;
   }
@@ -249,7 +257,12 @@ export class Annotations extends EventTarget {
       this.#retryMs = RETRY_MS;
       if (this.problem && this.problem !== OTHER_TAB) this.#setProblem(null);
     }
-    this.saving = this.#dirty.size > 0 && !this.problem;
+    this.#updateSaving();
+  }
+
+  /** `saving` from what is still pending, told to the page. */
+  #updateSaving() {
+    this.saving = (this.#dirty.size > 0 || this.#deleting > 0) && !this.problem;
     this.#emit('storage');
   }
 
