@@ -327,7 +327,7 @@ async function raceCpu(gpuCore, weights, size, gpuName, loadCpuBuild, options) {
 /** What `train` takes (see `TrainOptions` in tinyunet.d.ts); anything else is a typo to report. */
 const TRAIN_OPTIONS = [
   'heldOut', 'epochs', 'batchSize', 'learningRate', 'minLearningRate', 'size', 'augment', 'seed',
-  'freezeBatchNorm', 'adaptBatchNorm', 'recalibrateBatchNorm', 'onProgress', 'signal',
+  'freezeBatchNorm', 'adaptBatchNorm', 'recalibrateBatchNorm', 'zoom', 'anchor', 'onProgress', 'signal',
 ];
 
 /** Heap that one warm-up step grows and touches on the CPU: ~20 ms on a slow 2-core machine. */
@@ -564,6 +564,7 @@ export class Segmenter {
         confidence: r.confidence,
         doubt: r.doubt,
         doubtful: r.doubtful,
+        outOfDomain: r.outOfDomain,
       };
       if (options.probabilities) out.probabilities = r.probabilities;
       r.free();
@@ -598,6 +599,8 @@ export class Segmenter {
         freezeBatchNorm: booleanOption(options.freezeBatchNorm, 'freezeBatchNorm'),
         adaptBatchNorm: booleanOption(options.adaptBatchNorm, 'adaptBatchNorm'),
         recalibrateBatchNorm: booleanOption(options.recalibrateBatchNorm, 'recalibrateBatchNorm'),
+        zoom: booleanOption(options.zoom, 'zoom'),
+        anchor: numberOption(options.anchor, 'anchor', 0, limits.maxAnchor),
       };
       settings.minLearningRate = numberOption(options.minLearningRate, 'minLearningRate', 0, settings.learningRate ?? limits.maxLearningRate);
       const size = sizeOption(options.size, 'size', limits, this.#inputSize);
@@ -719,8 +722,8 @@ export class Segmenter {
         const name = sample?.name ?? `sample ${i}`;
         const image = await decodeImage(sample.image, name);
         const mask = await decodeImage(sample.mask, `${name} (mask)`);
-        const { dice, iou, doubt } = await this.#core.evaluate(name, image, mask);
-        perImage.push({ name, dice, iou, doubt });
+        const { dice, iou, doubt, outOfDomain } = await this.#core.evaluate(name, image, mask);
+        perImage.push({ name, dice, iou, doubt, outOfDomain });
       }
       const mean = (key) => perImage.reduce((s, r) => s + r[key], 0) / perImage.length;
       return { dice: mean('dice'), iou: mean('iou'), perImage };

@@ -114,6 +114,25 @@ export interface Segmentation {
   doubt: number;
   /** One byte per pixel: 1 where the model is unsure (the pixels `doubt` counts), else 0. */
   doubtful: Uint8Array;
+  /**
+   * `null` for an image of the kind the model was made for (a colour photograph of skin); else
+   * why it is not, with a plain-language warning to show: a greyscale CT or X-ray slice, colours
+   * with no skin tones, vivid colours of an object. The mask of such an image is likely
+   * meaningless however low its `doubt`. A check of the image's colours, independent of the
+   * weights (README "Not what this model was made for").
+   */
+  outOfDomain: OutOfDomain | null;
+}
+
+/** Why an image is not the kind the model was made for (`Segmentation.outOfDomain`). */
+export interface OutOfDomain {
+  /**
+   * `'greyscale'`: no colour (CT, MRI, X-ray); `'noSkinTones'`: mostly blues, greens or purples;
+   * `'vividColours'`: saturated colours skin does not have (a photo of an object, a drawing).
+   */
+  reason: 'greyscale' | 'noSkinTones' | 'vividColours';
+  /** The warning in words a clinician understands, e.g. "This looks like a greyscale image …". */
+  message: string;
 }
 
 /** An image and its ground-truth mask (same size; foreground ≥ 128 or label values). */
@@ -194,6 +213,10 @@ export interface TrainOptions {
   adaptBatchNorm?: boolean;
   /** Re-estimate them on the training images (with the weights so far) for every evaluation and the result. */
   recalibrateBatchNorm?: boolean;
+  /** With `augment`, also zoom in and out at random: lesions at other scales, in a wider field of skin. */
+  zoom?: boolean;
+  /** Pull of every weight towards its value before the run (L2-SP strength, 0 to 1000; 0: none). */
+  anchor?: number;
   /** Training resolution (square, multiple of 16). Default: the segmenter's `inputSize`. */
   size?: number;
   /** Random flips, 90° rotations and brightness/contrast jitter. Default true. */
@@ -252,6 +275,8 @@ export interface TrainingDefaults {
   freezeBatchNorm: boolean;
   adaptBatchNorm: boolean;
   recalibrateBatchNorm: boolean;
+  zoom: boolean;
+  anchor: number;
   /** Fewest held-back pairs whose before/after Dice means much (5). */
   minReliableHeldOut: number;
 }
@@ -263,7 +288,7 @@ export interface Scores {
 
 export interface Evaluation extends Scores {
   /** Per pair, with the model's doubt about its own mask (0..1, see `Segmentation.doubt`). */
-  perImage: (Scores & { name?: string; doubt: number })[];
+  perImage: (Scores & { name?: string; doubt: number; outOfDomain: OutOfDomain | null })[];
 }
 
 /** A mask image read as a model's labels (`Segmenter.readMask`). */

@@ -4,6 +4,7 @@ use burn::prelude::*;
 use burn::tensor::activation::{sigmoid, softmax};
 
 use crate::data::image::{RgbaImage, image_to_chw, resample};
+use crate::domain::{OutOfDomain, out_of_domain};
 use crate::doubt::mirror;
 use crate::error::{Error, Result};
 use crate::limits::{FLIPS, MAX_INPUT_SIZE};
@@ -23,6 +24,11 @@ pub struct Prediction {
     pub probabilities: Vec<f32>,
     /// Number of classes in `probabilities`.
     pub classes: usize,
+    /// Set when the image is not the kind the model was made for (a greyscale CT slice, a photo
+    /// of an object: see [`crate::domain`]); the mask is then likely meaningless, however sure
+    /// the model looks. `None` for a colour photo of skin, and when the image was not at hand
+    /// ([`segment_prepared`] gets tensors only).
+    pub out_of_domain: Option<OutOfDomain>,
 }
 
 /// Mirrored passes a segmentation averages by default: one, the image itself. Averaging it with
@@ -87,7 +93,8 @@ pub fn check_input_size(size: usize) -> Result<()> {
 
 /// Segments `images` (each any size) by resizing each to `size×size`, running the network in one
 /// batch on `model`'s device (once per mirrored pass, `flips` of them, averaged), and resizing
-/// the probabilities back to each image's own size.
+/// the probabilities back to each image's own size; each prediction says whether its image is
+/// one the model was made for ([`Prediction::out_of_domain`]).
 pub async fn segment(
     model: &TinyUNet,
     images: &[RgbaImage],
@@ -103,7 +110,11 @@ pub async fn segment(
         input.extend(image_to_chw(image, size, size));
     }
     let sizes: Vec<(u32, u32)> = images.iter().map(|i| (i.width, i.height)).collect();
-    segment_prepared(model, input, size, &sizes, flips).await
+    let mut predictions = segment_prepared(model, input, size, &sizes, flips).await?;
+    for (prediction, image) in predictions.iter_mut().zip(images) {
+        prediction.out_of_domain = out_of_domain(image);
+    }
+    Ok(predictions)
 }
 
 /// Segments a batch already in the network's layout: `input` holds one `[3, size, size]` image
@@ -209,5 +220,6 @@ fn to_prediction(
         mask,
         probabilities,
         classes,
+        out_of_domain: None,
     }
 }

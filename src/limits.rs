@@ -22,6 +22,9 @@ pub const MAX_EPOCHS: usize = 10_000;
 pub const MAX_BATCH_SIZE: usize = 256;
 /// Learning rates accepted: positive, at most 1 (far beyond any that trains this network).
 pub const LEARNING_RATE_RANGE: (f64, f64) = (1e-12, 1.0);
+/// Strongest pull towards a run's starting weights (`SessionConfig::anchor`): far beyond any
+/// that lets the weights move at all.
+pub const MAX_ANCHOR: f64 = 1e3;
 /// Largest seed: JavaScript numbers hold integers exactly only up to 2⁵³, so stay well inside.
 pub const MAX_SEED: u64 = u32::MAX as u64;
 /// Mirrored passes a segmentation may average (`doubt::MAX_FLIPS`, the most it mirrors).
@@ -49,6 +52,8 @@ pub struct Limits {
     pub min_learning_rate: f64,
     /// Largest learning rate ([`LEARNING_RATE_RANGE`]).
     pub max_learning_rate: f64,
+    /// [`MAX_ANCHOR`].
+    pub max_anchor: f64,
     /// [`MAX_SEED`].
     pub max_seed: u64,
     /// [`FLIPS`].
@@ -66,6 +71,7 @@ pub const LIMITS: Limits = Limits {
     max_batch_size: MAX_BATCH_SIZE,
     min_learning_rate: LEARNING_RATE_RANGE.0,
     max_learning_rate: LEARNING_RATE_RANGE.1,
+    max_anchor: MAX_ANCHOR,
     max_seed: MAX_SEED,
     flips: FLIPS,
 };

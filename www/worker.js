@@ -31,7 +31,7 @@ import { gunzipIfNeeded, unpackWeights } from './ui/packed-weights.js';
  *   load     { weights: ArrayBuffer, label? } → state. New weights for the same network; on error
  *            the current ones stay.
  *   segment  { image: Blob, name } → { width, height, classes, mask: Uint8Array, doubtful: Uint8Array,
- *                                       foreground, doubt }
+ *                                       foreground, doubt, outOfDomain: null | { reason, message } }
  *   inspect  { image: Blob, mask: Blob, name, labels? } → { width, height, foreground }   (checks a training
  *            pair; with `labels`, also the mask as the model's labels and its `classes`, for the editor)
  *   train    { train: Pair[], heldOut: Pair[], epochs, learningRate, batchSize, augment }
@@ -110,6 +110,8 @@ function describe(s, weightsKind, label) {
     classes: s.classes,
     inputSize: s.inputSize,
     parameters: s.parameters,
+    // The core's fine-tuning defaults: the Fine-tune form starts from them.
+    trainingDefaults: s.trainingDefaults,
     weightsKind, // 'demo' | 'random' | 'user'
     weightsLabel: label ?? null,
     demoWeightsProblem: weightsKind === 'random' ? demoWeightsProblem : null,
@@ -141,7 +143,7 @@ const handlers = {
 
   async segment({ image }) {
     const r = await model().segment(image);
-    return { width: r.width, height: r.height, classes: r.classes, mask: r.mask, doubtful: r.doubtful, foreground: r.foreground, doubt: r.doubt };
+    return { width: r.width, height: r.height, classes: r.classes, mask: r.mask, doubtful: r.doubtful, foreground: r.foreground, doubt: r.doubt, outOfDomain: r.outOfDomain };
   },
 
   async inspect({ image, mask, name, labels = false }) {

@@ -40,6 +40,10 @@ pub struct TrainOptions {
     pub adapt_batch_norm: Option<bool>,
     /// Recompute BatchNorm's running statistics after training.
     pub recalibrate_batch_norm: Option<bool>,
+    /// With augmentation, also zoom in and out at random.
+    pub zoom: Option<bool>,
+    /// Pull of the weights towards the starting ones (L2-SP strength; 0: none).
+    pub anchor: Option<f64>,
 }
 
 impl TrainOptions {
@@ -62,6 +66,8 @@ impl TrainOptions {
             recalibrate_batch_norm: self
                 .recalibrate_batch_norm
                 .unwrap_or(d.recalibrate_batch_norm),
+            zoom: self.zoom.unwrap_or(d.zoom),
+            anchor: self.anchor.unwrap_or(d.anchor),
         }
     }
 }
@@ -87,6 +93,10 @@ pub struct TrainDefaults {
     pub adapt_batch_norm: bool,
     /// [`SessionConfig::recalibrate_batch_norm`].
     pub recalibrate_batch_norm: bool,
+    /// [`SessionConfig::zoom`].
+    pub zoom: bool,
+    /// [`SessionConfig::anchor`].
+    pub anchor: f64,
     /// [`MIN_RELIABLE_HELD_OUT`].
     pub min_reliable_held_out: usize,
 }
@@ -103,6 +113,8 @@ impl Default for TrainDefaults {
             freeze_batch_norm: d.freeze_batch_norm,
             adapt_batch_norm: d.adapt_batch_norm,
             recalibrate_batch_norm: d.recalibrate_batch_norm,
+            zoom: d.zoom,
+            anchor: d.anchor,
             min_reliable_held_out: MIN_RELIABLE_HELD_OUT,
         }
     }

@@ -8,7 +8,11 @@
 //! Nothing here touches the filesystem, the DOM or the terminal.
 
 mod fine_tuning;
+mod held_out;
 mod segmenter;
 
 pub use fine_tuning::{FineTuning, OutcomeReport, TrainDefaults, TrainOptions};
-pub use segmenter::{Assessment, Segmenter, SegmenterOptions, model_from_weights};
+pub use held_out::held_out_mask;
+pub use segmenter::{
+    Assessment, DEFAULT_INPUT_SIZE, Segmenter, SegmenterOptions, model_from_weights,
+};

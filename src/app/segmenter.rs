@@ -5,6 +5,7 @@ use serde::Deserialize;
 
 use crate::data::augment::Example;
 use crate::data::image::{MaskKind, RgbaImage, check_mask_size, example_from_pair, mask_from_rgba};
+use crate::domain::OutOfDomain;
 use crate::infer::{DEFAULT_FLIPS, Prediction, check_flips, check_input_size, segment};
 use crate::metrics::{Scores, mask_scores};
 use crate::model::{TinyUNet, TinyUNetConfig};
@@ -63,12 +64,14 @@ impl SegmenterOptions {
 }
 
 /// One image's scores against its mask, and the model's doubt about its own mask.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Assessment {
     /// Dice and IoU of the model's mask against the given one.
     pub scores: Scores,
     /// The model's doubt about its mask (see [`crate::doubt`]).
     pub doubt: f64,
+    /// Why the image is not what the model was made for, if it is not (see [`crate::domain`]).
+    pub out_of_domain: Option<OutOfDomain>,
 }
 
 /// A network built from weights `bytes` (safetensors or `.pth`) on `device`, shaped by them.
@@ -200,6 +203,7 @@ impl Segmenter {
         Ok(Assessment {
             scores: mask_scores(&prediction.mask, &truth, self.classes()),
             doubt: prediction.doubt(),
+            out_of_domain: prediction.out_of_domain,
         })
     }
 

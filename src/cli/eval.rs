@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use tinyunet::Result;
 use tinyunet::app::Segmenter;
 use tinyunet::data::folder::{Pair, pair_folders};
+use tinyunet::domain::OutOfDomain;
 use tinyunet::metrics::{Scores, mean_scores, spearman};
 
 use super::common::{ModelArgs, progress_bar, read_pair};
@@ -28,6 +29,7 @@ struct Scored {
     name: String,
     scores: Scores,
     doubt: f64,
+    out_of_domain: Option<OutOfDomain>,
 }
 
 /// Scores one pair at the image's own size; errors name the file.
@@ -39,6 +41,7 @@ fn score_pair(segmenter: &Segmenter, pair: &Pair) -> Result<Scored> {
         name: pair.name.clone(),
         scores: assessed.scores,
         doubt: assessed.doubt,
+        out_of_domain: assessed.out_of_domain,
     })
 }
 
@@ -57,17 +60,27 @@ fn score_pairs(segmenter: &Segmenter, pairs: &[Pair]) -> Vec<Scored> {
     out
 }
 
-/// Prints one line per image, then the summary line: mean Dice and IoU, and how well the doubt
-/// figure ranks the masks (Spearman's correlation of doubt with Dice: −1 is a perfect ranking).
+/// Prints one line per image (with `out_of_domain=REASON` for an image the model was not made
+/// for, and its warning on stderr), then the summary line: mean Dice and IoU, and how well the
+/// doubt figure ranks the masks (Spearman's correlation of doubt with Dice: −1 is a perfect
+/// ranking).
 pub fn run(args: Args) -> Result<ExitCode> {
     let segmenter = args.model.load()?;
     let pairs = pair_folders(&args.images, &args.masks)?;
     let scored = score_pairs(&segmenter, &pairs);
     for s in &scored {
+        // An image the model was not made for keeps its line (its scores are still what they
+        // are) with the reason appended, and the warning in words goes to stderr.
+        let ood = s.out_of_domain.as_ref().map_or(String::new(), |o| {
+            format!(" out_of_domain={}", o.reason.name())
+        });
         println!(
-            "{} dice={:.4} iou={:.4} doubt={:.4}",
+            "{} dice={:.4} iou={:.4} doubt={:.4}{ood}",
             s.name, s.scores.dice, s.scores.iou, s.doubt
         );
+        if let Some(o) = &s.out_of_domain {
+            eprintln!("warning: {}: {}", s.name, o.message);
+        }
     }
     let per_image: Vec<Scores> = scored.iter().map(|s| s.scores).collect();
     let mean = mean_scores(&per_image);

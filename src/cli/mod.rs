@@ -5,6 +5,7 @@ mod check_reference;
 mod common;
 mod convert;
 mod eval;
+mod fine_tune;
 mod generate;
 mod predict;
 mod train;
@@ -28,6 +29,8 @@ enum Command {
     Generate(generate::Args),
     /// Train on a folder of image/mask pairs.
     Train(train::Args),
+    /// Fine-tune as the page does: its defaults, held-back pairs and choice of weights.
+    FineTune(fine_tune::Args),
     /// IoU and Dice of a model on a folder of image/mask pairs.
     Eval(eval::Args),
     /// Write a mask for every image of a folder.
@@ -46,6 +49,7 @@ pub fn run() -> ExitCode {
     let result = match cli.command {
         Command::Generate(args) => generate::run(args),
         Command::Train(args) => train::run(args),
+        Command::FineTune(args) => fine_tune::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Predict(args) => predict::run(args),
         Command::Bench(args) => bench::run(args),

@@ -21,7 +21,8 @@ pub struct Args {
     model: ModelArgs,
 }
 
-/// Segments each image; unreadable ones are reported by name and skipped.
+/// Segments each image; unreadable ones are reported by name and skipped, and an image the
+/// model was not made for (see `tinyunet::domain`) gets its mask and a warning on stderr.
 pub fn run(args: Args) -> Result<ExitCode> {
     let segmenter = args.model.load()?;
     std::fs::create_dir_all(&args.out).map_err(|source| Error::Io {
@@ -30,10 +31,14 @@ pub fn run(args: Args) -> Result<ExitCode> {
     })?;
     let files = image_files(&args.images)?;
     let bar = progress_bar(files.len() as u64, "predict");
-    let mut written = 0;
+    let (mut written, mut unlike) = (0, 0);
     for file in &files {
         let result = read_image(file).and_then(|image| {
             let p = pollster::block_on(segmenter.segment(&image))?;
+            if let Some(o) = &p.out_of_domain {
+                unlike += 1;
+                bar.suspend(|| eprintln!("warning: {}: {}", file.display(), o.message));
+            }
             let stem = file
                 .file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
@@ -49,6 +54,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
     }
     bar.finish_and_clear();
     println!("wrote {written} mask(s) to {}", args.out.display());
+    if unlike > 0 {
+        println!("{unlike} image(s) are not what the model was made for (see the warnings)");
+    }
     Ok(if written == files.len() {
         ExitCode::SUCCESS
     } else {

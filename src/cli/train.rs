@@ -54,6 +54,13 @@ pub struct Args {
     /// evaluation and for the final weights.
     #[arg(long)]
     recalibrate_bn: bool,
+    /// With augmentation, also zoom in and out at random (lesions at other scales, in a wider
+    /// field of skin).
+    #[arg(long)]
+    zoom: bool,
+    /// Pull every weight towards its starting value with this strength (L2-SP; 0: none).
+    #[arg(long, default_value_t = 0.0)]
+    anchor: f64,
     /// Output classes of a fresh network (1 = binary lesion masks).
     #[arg(long, default_value_t = 1)]
     classes: usize,
@@ -99,7 +106,7 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
 /// The settings a checkpoint must share with the run that resumes it.
 fn fingerprint(args: &Args, examples: usize) -> String {
     format!(
-        "examples={examples} epochs={} batch={} size={} lr={} min_lr={} augment={} seed={} freeze_bn={} adapt_bn={} recalibrate_bn={}",
+        "examples={examples} epochs={} batch={} size={} lr={} min_lr={} augment={} seed={} freeze_bn={} adapt_bn={} recalibrate_bn={}{}",
         args.epochs,
         args.batch,
         args.size,
@@ -109,7 +116,9 @@ fn fingerprint(args: &Args, examples: usize) -> String {
         args.seed,
         args.freeze_bn,
         args.adapt_bn,
-        args.recalibrate_bn
+        args.recalibrate_bn,
+        // Written only when set, so that earlier checkpoints still resume.
+        if args.zoom { " zoom=true" } else { "" }
     )
 }
 
@@ -235,6 +244,8 @@ pub fn run(args: Args) -> Result<ExitCode> {
         freeze_batch_norm: args.freeze_bn,
         adapt_batch_norm: args.adapt_bn,
         recalibrate_batch_norm: args.recalibrate_bn,
+        zoom: args.zoom,
+        anchor: args.anchor,
     };
     let fingerprint = fingerprint(&args, examples.len());
     let checkpoints = args

@@ -5,9 +5,9 @@ use burn::prelude::*;
 
 use super::adapt::adapt_batch_norm;
 use super::trainer::{StepOutput, Trainer};
-use crate::data::augment::{Example, augment};
+use crate::data::augment::{Example, augment, zoom};
 use crate::error::{Error, Result};
-use crate::limits::{LEARNING_RATE_RANGE, MAX_BATCH_SIZE, MAX_EPOCHS};
+use crate::limits::{LEARNING_RATE_RANGE, MAX_ANCHOR, MAX_BATCH_SIZE, MAX_EPOCHS};
 use crate::model::{SIZE_MULTIPLE, TinyUNet};
 use crate::rng::Rng;
 use crate::schedule::CosineSchedule;
@@ -37,6 +37,11 @@ pub struct SessionConfig {
     /// far) whenever the weights are taken for inference: the running averages lag behind weights
     /// that changed in a few steps.
     pub recalibrate_batch_norm: bool,
+    /// With `augment`, also zoom in and out at random (see [`crate::data::augment::zoom`]).
+    pub zoom: bool,
+    /// Strength of the pull of every weight towards its value at the start of the run (L2-SP:
+    /// `anchor · (w − w₀)` added to each gradient); 0 turns it off.
+    pub anchor: f64,
 }
 
 impl Default for SessionConfig {
@@ -51,6 +56,8 @@ impl Default for SessionConfig {
             freeze_batch_norm: false,
             adapt_batch_norm: false,
             recalibrate_batch_norm: false,
+            zoom: false,
+            anchor: 0.0,
         }
     }
 }
@@ -143,6 +150,12 @@ impl TrainingSession {
                 config.learning_rate
             )));
         }
+        if !(config.anchor.is_finite() && (0.0..=MAX_ANCHOR).contains(&config.anchor)) {
+            return Err(Error::config(format!(
+                "the pull towards the starting weights must be a number from 0 to {MAX_ANCHOR}, got {}",
+                config.anchor
+            )));
+        }
         if !rate_ok(config.min_learning_rate, 0.0) {
             return Err(Error::config(format!(
                 "minimum learning rate must be a number from 0 to {high}, got {}",
@@ -183,9 +196,16 @@ impl TrainingSession {
             None if config.adapt_batch_norm => {
                 let adapted = adapt_batch_norm(model, &examples, config.batch_size)?
                     .with_frozen_batch_norm(config.freeze_batch_norm);
-                (Trainer::new(&adapted, schedule)?, 0)
+                let trainer = Trainer::new(&adapted, schedule)?.with_anchor(config.anchor);
+                (trainer, 0)
             }
-            None => (Trainer::new(model, schedule)?, 0),
+            None => (Trainer::new(model, schedule)?.with_anchor(config.anchor), 0),
+            Some(_) if config.anchor > 0.0 => {
+                return Err(Error::config(
+                    "a run that pulls towards its starting weights cannot be resumed: \
+                     the checkpoint does not hold them",
+                ));
+            }
             Some(point) => {
                 let done = point.epochs_done * steps_per_epoch;
                 let trainer = Trainer::resume(model, schedule, done, &point.optimizer)?;
@@ -270,7 +290,9 @@ impl TrainingSession {
             .iter()
             .map(|&i| {
                 let example = &self.examples[i];
-                if self.config.augment {
+                if self.config.augment && self.config.zoom {
+                    zoom(&augment(example, &mut self.rng), &mut self.rng)
+                } else if self.config.augment {
                     augment(example, &mut self.rng)
                 } else {
                     example.clone()

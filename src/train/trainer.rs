@@ -1,6 +1,8 @@
 //! One optimisation step at a time: forward in training mode, loss, backward, Adam, cosine LR.
 
-use burn::module::{ModuleVisitor, Param};
+use std::collections::HashMap;
+
+use burn::module::{ModuleVisitor, Param, ParamId};
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 
@@ -53,6 +55,58 @@ pub struct Trainer {
     optimizer: ModuleOptimizer,
     schedule: CosineSchedule,
     steps_done: usize,
+    anchor: Option<Anchor>,
+}
+
+/// The pull towards the weights a run started from (L2-SP, Li et al. 2018): a fine-tune on a
+/// few photos then adapts without drifting far from what the weights already knew.
+struct Anchor {
+    strength: f64,
+    /// Each trainable parameter's starting value, flattened, by parameter id.
+    start: HashMap<ParamId, Tensor<1>>,
+}
+
+impl Anchor {
+    fn new(model: &TinyUNet, strength: f64) -> Self {
+        struct Collect(HashMap<ParamId, Tensor<1>>);
+        impl ModuleVisitor for Collect {
+            fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+                self.0.insert(param.id, param.val().inner().reshape([-1]));
+            }
+        }
+        let mut collect = Collect(HashMap::new());
+        model.visit(&mut collect);
+        Self {
+            strength,
+            start: collect.0,
+        }
+    }
+
+    /// Adds `strength · (w − w₀)` to the gradient of every parameter that has one.
+    fn pull(&self, model: &TinyUNet, grads: &mut GradientsParams) {
+        struct Pull<'a> {
+            anchor: &'a Anchor,
+            grads: &'a mut GradientsParams,
+        }
+        impl ModuleVisitor for Pull<'_> {
+            fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+                let Some(start) = self.anchor.start.get(&param.id) else {
+                    return;
+                };
+                let Some(grad) = self.grads.remove::<D>(param.id) else {
+                    return;
+                };
+                let weight = param.val().inner();
+                let start = start.clone().reshape(weight.shape());
+                let pulled = grad + (weight - start).mul_scalar(self.anchor.strength);
+                self.grads.register(param.id, pulled);
+            }
+        }
+        model.visit(&mut Pull {
+            anchor: self,
+            grads,
+        });
+    }
 }
 
 impl Trainer {
@@ -75,7 +129,14 @@ impl Trainer {
             optimizer: pytorch_adam(),
             schedule,
             steps_done: 0,
+            anchor: None,
         })
+    }
+
+    /// Pulls every weight towards its value now with `strength` (see [`Anchor`]); 0: no pull.
+    pub fn with_anchor(mut self, strength: f64) -> Self {
+        self.anchor = (strength > 0.0).then(|| Anchor::new(&self.model, strength));
+        self
     }
 
     /// Continues a run: `steps_done` steps of `schedule` already happened and `optimizer` holds
@@ -126,7 +187,10 @@ impl Trainer {
         let targets = targets.to_device(&device);
         let logits = self.model.forward(images);
         let parts = segmentation_loss(logits, targets);
-        let grads = GradientsParams::from_grads(parts.total.backward(), &self.model);
+        let mut grads = GradientsParams::from_grads(parts.total.backward(), &self.model);
+        if let Some(anchor) = &self.anchor {
+            anchor.pull(&self.model, &mut grads);
+        }
         let learning_rate = self.schedule.lr(self.steps_done);
         let mut model = self
             .optimizer

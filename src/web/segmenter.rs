@@ -67,6 +67,18 @@ impl Segmentation {
     pub fn doubtful(&self) -> Vec<u8> {
         self.prediction.doubtful_pixels()
     }
+    /// `null` for an image of the kind the model was made for, else `{ reason, message }`
+    /// (see `domain.rs`): a greyscale CT slice, a photo of an object.
+    #[wasm_bindgen(getter, js_name = outOfDomain)]
+    pub fn out_of_domain(&self) -> JsValue {
+        // `null` rather than `undefined` (serde's `None`), so that the package's result always
+        // has the key; a value that cannot be converted (it always can) reads as null too.
+        self.prediction
+            .out_of_domain
+            .as_ref()
+            .and_then(|o| to_js(o).ok())
+            .unwrap_or(JsValue::NULL)
+    }
 }
 
 /// Every bound the core checks inputs and settings against (see `limits.rs`), for the package
@@ -249,8 +261,8 @@ impl WasmSegmenter {
         self.core.export_weights().await.map_err(js_error)
     }
 
-    /// `{ dice, iou, doubt }` of the current model on one `{ data, width, height }` image
-    /// against its mask (same size); `name` names the pair in errors.
+    /// `{ dice, iou, doubt, outOfDomain }` of the current model on one `{ data, width, height }`
+    /// image against its mask (same size); `name` names the pair in errors.
     pub async fn evaluate(
         &self,
         name: &str,
@@ -263,15 +275,19 @@ impl WasmSegmenter {
             .await
             .map_err(js_error)?;
         #[derive(serde::Serialize)]
+        #[serde(rename_all = "camelCase")]
         struct Scored {
             dice: f64,
             iou: f64,
             doubt: f64,
+            // `None` is written as `null` by the json-compatible serializer.
+            out_of_domain: Option<crate::domain::OutOfDomain>,
         }
         to_js(&Scored {
             dice: assessed.scores.dice,
             iou: assessed.scores.iou,
             doubt: assessed.doubt,
+            out_of_domain: assessed.out_of_domain,
         })
         .map_err(js_error)
     }

@@ -12,7 +12,7 @@ let added = 0;
 
 /** One image and its result (and, once corrected, the user's mask: an annotation). */
 export class Card {
-  /** @type {{ mask: Uint8Array, doubtful: Uint8Array, width: number, height: number, classes: number, foreground: number, doubt: number } | null} */
+  /** @type {{ mask: Uint8Array, doubtful: Uint8Array, width: number, height: number, classes: number, foreground: number, doubt: number, outOfDomain: { reason: string, message: string } | null } | null} */
   seg = null;
   /** @type {Overlay | null} the result's overlay, in every look drawn so far */
   overlay = null;
@@ -51,6 +51,10 @@ export class Card {
     }, { once: true });
     this.img.addEventListener('error', () => this.figure.remove());
 
+    // "Not what this model was made for" (a CT slice, a photo of an object): a boxed note above
+    // the figures, unlike the doubt flag (a figure in orange), because it says the whole mask may
+    // mean nothing, not that its border needs checking. Filled in the same frame as the figures.
+    this.domain = el('div', { class: 'card-domain', role: 'note', hidden: true });
     this.status = el('p', { class: 'card-status' });
     this.change = el('p', { class: 'card-change', hidden: true });
     this.stats = el('dl', { class: 'stats', hidden: true });
@@ -71,6 +75,7 @@ export class Card {
       el('div', { class: 'card-head' }, el('h3', { class: 'card-title', title: name }, name), removeButton),
       this.figure,
       this.tags,
+      this.domain,
       this.status,
       this.change,
       this.stats,
@@ -88,6 +93,7 @@ export class Card {
       mask: a.modelMask ?? a.mask, doubtful: a.doubtful ?? new Uint8Array(a.mask.length),
       width: a.width, height: a.height, classes: a.classes,
       foreground: a.stats?.foreground ?? a.foreground, doubt: a.stats?.doubt ?? 0,
+      outOfDomain: a.stats?.outOfDomain ?? null,
     };
     this.#showResult();
     this.#showStats(null);
@@ -130,7 +136,8 @@ export class Card {
       this.#showChange(before, seg);
       this.#state('done', '');
       const flagged = seg.doubt > DOUBTFUL_ABOVE;
-      announce(`${this.name}: lesion area ${percent(seg.foreground)}${flagged ? '; doubtful, check this mask' : ''}.`);
+      const unlike = seg.outOfDomain ? ` Warning: ${seg.outOfDomain.message}` : '';
+      announce(`${this.name}: lesion area ${percent(seg.foreground)}${flagged ? '; doubtful, check this mask' : ''}.${unlike}`);
     } catch (e) {
       if (controller !== this.#controller) return;
       if (isAbort(e)) {
@@ -161,7 +168,7 @@ export class Card {
     if (!a || a.width !== seg.width || a.height !== seg.height || a.classes !== seg.classes) return;
     a.modelMask = seg.mask;
     a.doubtful = seg.doubtful;
-    a.stats = { foreground: seg.foreground, doubt: seg.doubt };
+    a.stats = { foreground: seg.foreground, doubt: seg.doubt, outOfDomain: seg.outOfDomain ?? null };
     // Only an untouched mask that is no pair yet follows the model, and never under the editor's
     // hands: in place, so that nothing holds a stale copy, and with its undo history dropped.
     const editing = this.editor.a === a && this.editor.dialog.open;
@@ -180,7 +187,21 @@ export class Card {
     this.editButton.hidden = false;
     this.node.dataset.doubtful = String(seg.doubt > DOUBTFUL_ABOVE);
     this.node.dataset.doubt = String(seg.doubt);
+    this.#showDomain(seg.outOfDomain ?? null);
     this.#showTags();
+  }
+
+  /** The core's warning for an image unlike the photos the model was made for, or none. */
+  #showDomain(outOfDomain) {
+    this.node.dataset.outOfDomain = outOfDomain ? outOfDomain.reason : 'false';
+    if (outOfDomain) {
+      this.domain.replaceChildren(
+        el('strong', { class: 'card-domain-title' }, 'Not a skin photo? '),
+        el('span', { class: 'card-domain-message' }, outOfDomain.message));
+    } else {
+      this.domain.replaceChildren();
+    }
+    this.domain.hidden = !outOfDomain;
   }
 
   #showTags() {
@@ -236,7 +257,7 @@ export class Card {
       a = this.annotations.add({
         name: this.name, image: this.file, width: seg.width, height: seg.height, classes: seg.classes,
         mask: seg.mask.slice(), modelMask: seg.mask, doubtful: seg.doubtful,
-        stats: { foreground: seg.foreground, doubt: seg.doubt }, inResults: true,
+        stats: { foreground: seg.foreground, doubt: seg.doubt, outOfDomain: seg.outOfDomain ?? null }, inResults: true,
       });
       this.annotation = a;
     }

@@ -102,7 +102,8 @@ export function setupSegmentPanel(model, annotations, editor) {
   function order() {
     const all = [...cards].sort((a, b) => b.added - a.added);
     if (sort.value === 'doubt') {
-      const doubt = (c) => c.seg?.doubt ?? -1;
+      // An image the model was not made for (a CT slice, say) comes before any doubtful mask.
+      const doubt = (c) => (c.seg?.outOfDomain ? 2 : c.seg?.doubt ?? -1);
       all.sort((a, b) => doubt(b) - doubt(a));
     }
     // Only what moved is touched, so focus inside a card that stays put is kept.

@@ -160,6 +160,22 @@ export function setupTrainPanel(model, annotations, editor) {
   }
   model.addEventListener('change', updateButtons);
 
+  // The form starts from the core's defaults (the package's and `tinyunet fine-tune`'s), so the
+  // page never trains with settings of its own; a field the user changed stays as they set it.
+  const edited = new Set();
+  for (const id of ['epochs', 'lr', 'batch', 'augment']) {
+    for (const type of ['input', 'change']) $(`#${id}`).addEventListener(type, () => edited.add(id));
+  }
+  let applied = null; // the defaults last written into the form
+  model.addEventListener('change', () => {
+    const d = model.state?.trainingDefaults;
+    if (!d || JSON.stringify(d) === applied) return;
+    applied = JSON.stringify(d);
+    const values = { epochs: d.epochs, lr: d.learningRate, batch: d.batchSize };
+    for (const [id, value] of Object.entries(values)) if (!edited.has(id)) $(`#${id}`).value = String(value);
+    if (!edited.has('augment')) $('#augment').checked = d.augment;
+  });
+
   // The last run's result speaks of the weights it left; once others are loaded (reset, upload)
   // it would mislead, so it gives way to a line that says so.
   let resultWeights = null; // the weights generation the result line describes

@@ -1,0 +1,239 @@
+//! `tinyunet fine-tune`: the page's fine-tune, natively. The same core ([`FineTuning`]), the
+//! same defaults ([`TrainOptions`] left empty), the same held-back rule ([`held_out_mask`]) and
+//! the same choice of weights (the best epoch on the held-back pairs, the starting weights when
+//! none beat them), so that a clinic's run in the browser can be reproduced and checked here
+//! without guessing flags. `--val` scores a further set the run never sees, before and after.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use tinyunet::app::{FineTuning, Segmenter, SegmenterOptions, TrainOptions, held_out_mask};
+use tinyunet::data::folder::{Pair, dataset_folders, pair_folders};
+use tinyunet::metrics::{Scores, mean_scores};
+use tinyunet::train::{Event, HeldOut};
+use tinyunet::{Error, Result, TinyUNet};
+
+use super::common::{load_held_out, load_model, progress_bar, read_pair};
+
+/// Arguments of `fine-tune`. Every training setting left out takes the page's default.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The weights to start from; the shipped demo weights when absent.
+    #[arg(long)]
+    init: Option<PathBuf>,
+    /// The user's pairs: `images/` + `masks/`, or ISIC 2018's `*_Input/` + `*_GroundTruth/`.
+    /// About a fifth are held back to judge the run, as the page does.
+    #[arg(long)]
+    data: PathBuf,
+    /// Where the kept weights go (the starting ones when the run did not improve on them).
+    #[arg(long)]
+    out: PathBuf,
+    /// Optional further pairs the run never sees, scored before and after (same layout).
+    #[arg(long)]
+    val: Option<PathBuf>,
+    /// Side the pairs are resized to (the page's resolution setting).
+    #[arg(long, default_value_t = tinyunet::app::DEFAULT_INPUT_SIZE)]
+    size: usize,
+    /// Compute backend.
+    #[arg(long, default_value = "cpu", value_parser = ["cpu", "wgpu"])]
+    backend: String,
+    /// Passes over the training pairs.
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Pairs per optimiser step.
+    #[arg(long)]
+    batch: Option<usize>,
+    /// Starting learning rate.
+    #[arg(long)]
+    lr: Option<f64>,
+    /// Learning rate at the end of the cosine schedule.
+    #[arg(long)]
+    min_lr: Option<f64>,
+    /// Random flips, rotations, zoom and colour changes of the training pairs (true/false).
+    #[arg(long)]
+    augment: Option<bool>,
+    /// Seed of the shuffling and augmentation.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Normalise with the running BatchNorm statistics while training (true/false).
+    #[arg(long)]
+    freeze_bn: Option<bool>,
+    /// Re-estimate the running BatchNorm statistics on the pairs before training (true/false).
+    #[arg(long)]
+    adapt_bn: Option<bool>,
+    /// Re-estimate them before every evaluation and for the kept weights (true/false).
+    #[arg(long)]
+    recalibrate_bn: Option<bool>,
+    /// With augmentation, also zoom in and out at random (true/false).
+    #[arg(long)]
+    zoom: Option<bool>,
+    /// Pull of the weights towards the starting ones (L2-SP strength; 0: none).
+    #[arg(long)]
+    anchor: Option<f64>,
+}
+
+impl Args {
+    fn options(&self) -> TrainOptions {
+        TrainOptions {
+            epochs: self.epochs,
+            batch_size: self.batch,
+            learning_rate: self.lr,
+            min_learning_rate: self.min_lr,
+            augment: self.augment,
+            seed: self.seed,
+            freeze_batch_norm: self.freeze_bn,
+            adapt_batch_norm: self.adapt_bn,
+            recalibrate_batch_norm: self.recalibrate_bn,
+            zoom: self.zoom,
+            anchor: self.anchor,
+        }
+    }
+}
+
+/// Adds every pair it can read to the run, held back or trained on by the page's rule; a pair
+/// that cannot be read is named and skipped, as the page refuses it.
+fn add_pairs(
+    run: &mut FineTuning,
+    segmenter: &Segmenter,
+    pairs: &[Pair],
+    size: usize,
+) -> (Vec<String>, usize) {
+    let held = held_out_mask(&pairs.iter().map(|p| p.name.as_str()).collect::<Vec<_>>());
+    let (mut held_names, mut trained) = (Vec::new(), 0);
+    for (pair, &is_held) in pairs.iter().zip(&held) {
+        let added = read_pair(pair).and_then(|(image, mask)| {
+            if is_held {
+                run.add_held_out_pair(segmenter, &pair.name, &image, &mask, size)
+            } else {
+                run.add_training_pair(segmenter, &pair.name, &image, &mask, size)
+            }
+        });
+        match added {
+            Ok(()) if is_held => held_names.push(pair.name.clone()),
+            Ok(()) => trained += 1,
+            Err(e) => eprintln!("skipping {}: {e}", pair.name),
+        }
+    }
+    (held_names, trained)
+}
+
+/// Mean Dice/IoU of `model` on the prepared pairs.
+fn score(model: &TinyUNet, pairs: &[HeldOut], size: usize, flips: usize) -> Result<Scores> {
+    let mut scores = Vec::with_capacity(pairs.len());
+    for pair in pairs {
+        scores.push(pollster::block_on(pair.score(model, size, flips))?);
+    }
+    Ok(mean_scores(&scores))
+}
+
+fn pairs_of(root: &Path) -> Result<Vec<Pair>> {
+    let (images, masks) = dataset_folders(root)?;
+    pair_folders(&images, &masks)
+}
+
+/// Runs the fine-tune, one line per epoch, and writes the weights it keeps.
+pub fn run(args: Args) -> Result<ExitCode> {
+    let device = tinyunet::backend::device_by_name(&args.backend)?;
+    let start = load_model(args.init.as_deref(), &device)?;
+    let mut segmenter = Segmenter::from_model(start.clone(), &SegmenterOptions::default())?;
+    let pairs = pairs_of(&args.data)?;
+    let mut run = FineTuning::default();
+    let (held_names, trained) = add_pairs(&mut run, &segmenter, &pairs, args.size);
+    if trained == 0 {
+        return Err(Error::input(format!(
+            "no readable training pairs in {}",
+            args.data.display()
+        )));
+    }
+    let unseen = match &args.val {
+        Some(root) => load_held_out(&pairs_of(root)?, args.size, segmenter.mask_kind()),
+        None => Vec::new(),
+    };
+    let options = args.options();
+    run.start(&segmenter, &options)?;
+    let config = options.config();
+    println!(
+        "fine-tuning on {trained} pair(s), {} held back ({}); {} epoch(s), batch {}, lr {:e} → {:e}, \
+         augment {} (zoom {}), pull to start {}, BatchNorm {}",
+        held_names.len(),
+        held_names.join(" "),
+        config.epochs,
+        config.batch_size,
+        config.learning_rate,
+        config.min_learning_rate,
+        config.augment,
+        config.zoom,
+        config.anchor,
+        if config.freeze_batch_norm {
+            "frozen"
+        } else {
+            "on batch statistics"
+        },
+    );
+    let bar = progress_bar(0, "fine-tune");
+    while let Some(event) = pollster::block_on(run.step())? {
+        match event {
+            Event::Trained {
+                total_steps,
+                loss,
+                dice,
+                ..
+            } => {
+                bar.set_length(total_steps as u64);
+                bar.set_prefix(format!("loss {loss:.4} dice {dice:.3}"));
+                bar.inc(1);
+            }
+            Event::Scored {
+                epoch: 0,
+                mean: Some(m),
+                ..
+            } => bar.suspend(|| println!("before held_dice={:.4} held_iou={:.4}", m.dice, m.iou)),
+            Event::Scored { .. } => {}
+            Event::EpochEnded(r) => bar.suspend(|| {
+                let held = r.held_out.map_or(String::new(), |m| {
+                    format!(" held_dice={:.4} held_iou={:.4}", m.dice, m.iou)
+                });
+                println!(
+                    "epoch {} loss={:.4} dice={:.4}{held}",
+                    r.epoch, r.loss, r.dice
+                )
+            }),
+        }
+    }
+    bar.finish_and_clear();
+    let report = run
+        .finish(&mut segmenter, false)
+        .ok_or_else(|| Error::Backend("the run ended before it began".into()))?;
+    std::fs::write(&args.out, pollster::block_on(segmenter.export_weights())?).map_err(
+        |source| Error::Io {
+            path: args.out.display().to_string(),
+            source,
+        },
+    )?;
+    match report.kept {
+        "previous" => println!(
+            "kept the starting weights (no epoch beat them on the held-back pairs) in {}",
+            args.out.display()
+        ),
+        "best" => println!(
+            "kept epoch {} (the best on the held-back pairs) in {}",
+            report.chosen_epoch,
+            args.out.display()
+        ),
+        _ => println!("wrote the last epoch's weights to {}", args.out.display()),
+    }
+    if !unseen.is_empty() {
+        let flips = segmenter.flips();
+        let before = score(&start, &unseen, args.size, flips)?;
+        let after = score(segmenter.model(), &unseen, args.size, flips)?;
+        println!(
+            "unseen pairs={} dice_before={:.4} dice_after={:.4} iou_before={:.4} iou_after={:.4}",
+            unseen.len(),
+            before.dice,
+            after.dice,
+            before.iou,
+            after.iou
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
