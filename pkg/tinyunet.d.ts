@@ -108,11 +108,13 @@ export interface Segmentation {
   confidence: number;
   /**
    * How doubtful the mask is, 0..1: the share of the marked pixels (and of any the model was unsure
-   * of) whose probability lies between 0.2 and 0.8. On real dermoscopy it ranks masks by their true
-   * Dice (README "Doubt"); above 0.25, check the mask.
+   * of) that are doubtful: their probability lies between 0.2 and 0.8, or they are marked outside
+   * the mask's main piece (a sticker marked at the frame's edge next to the lesion; every marked
+   * pixel when the mask reaches all four sides of the frame). On real dermoscopy it ranks masks by
+   * their true Dice (README "Doubt"); above 0.25, check the mask.
    */
   doubt: number;
-  /** One byte per pixel: 1 where the model is unsure (the pixels `doubt` counts), else 0. */
+  /** One byte per pixel: 1 where the pixel is doubtful (the pixels `doubt` counts), else 0. */
   doubtful: Uint8Array;
   /**
    * `null` for an image of the kind the model was made for (a colour photograph of skin); else
@@ -203,11 +205,14 @@ export interface TrainOptions {
   epochs?: number;
   /** Default 4. */
   batchSize?: number;
-  /** Starting learning rate (cosine-annealed to `minLearningRate`). Default 1e-4. */
+  /** Starting learning rate (cosine-annealed to `minLearningRate`). Default 3e-5. */
   learningRate?: number;
   /** Default 1e-6 (or `learningRate` if lower). */
   minLearningRate?: number;
-  /** Normalise with the model's running BatchNorm statistics instead of each batch's. */
+  /**
+   * Normalise with the model's running BatchNorm statistics instead of each batch's. Default true:
+   * the statistics of a few very different photos make the training forward a worse network.
+   */
   freezeBatchNorm?: boolean;
   /** Before training, re-estimate the BatchNorm running statistics on the training images. */
   adaptBatchNorm?: boolean;

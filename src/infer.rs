@@ -59,15 +59,24 @@ impl Prediction {
         if count == 0 { 1.0 } else { sum / count as f64 }
     }
 
-    /// The share of what the model marked (or was unsure of) that is doubtful, 0..1: see
-    /// [`crate::doubt::doubt`]. It ranks masks by quality far better than [`Prediction::confidence`].
+    /// The share of what the model marked (or was unsure of) that is doubtful, 0..1: pixels it is
+    /// unsure of, and marked pixels outside the mask's main piece (a sticker at the frame's edge
+    /// next to the lesion, skin marked wholesale); see [`crate::doubt::doubt`]. It ranks masks by
+    /// quality far better than [`Prediction::confidence`]; above
+    /// [`crate::doubt::DOUBTFUL_ABOVE`] the mask is worth checking.
     pub fn doubt(&self) -> f64 {
-        crate::doubt::doubt(&self.probabilities, &self.mask, self.classes)
+        crate::doubt::share_doubtful(&self.doubtful_pixels(), &self.mask)
     }
 
-    /// 1 for each doubtful pixel, else 0 (the "check here" overlay).
+    /// 1 for each doubtful pixel, else 0 (the "check here" overlay): see
+    /// [`crate::doubt::doubtful_pixels`].
     pub fn doubtful_pixels(&self) -> Vec<u8> {
-        crate::doubt::doubtful_pixels(&self.probabilities, &self.mask, self.classes)
+        crate::doubt::doubtful_pixels(
+            &self.probabilities,
+            &self.mask,
+            self.classes,
+            self.width as usize,
+        )
     }
 }
 

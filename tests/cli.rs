@@ -342,23 +342,7 @@ fn a_run_that_does_not_help_on_val_keeps_the_starting_weights() {
     let (data, val) = (dir.join("data"), dir.join("val"));
     generate(&data, 4, 128, 300);
     generate(&val, 3, 128, 400);
-    // Inverted training masks: lesion is skin and skin lesion.
-    for pair in pair_folders(&data.join("images"), &data.join("masks")).unwrap() {
-        let mask = read_image(&pair.mask).unwrap();
-        let inverted: Vec<u8> = mask_from_rgba(&mask, MaskKind::Binary, "m")
-            .unwrap()
-            .iter()
-            .map(|&m| 1 - m)
-            .collect();
-        tinyunet::data::folder::write_mask_png(
-            &pair.mask,
-            &inverted,
-            mask.width,
-            mask.height,
-            true,
-        )
-        .unwrap();
-    }
+    invert_masks(&data, |_| true);
     let out = dir.join("out.safetensors");
     let start = common_demo_weights();
     let (stdout, _) = tinyunet(&[
@@ -392,6 +376,93 @@ fn a_run_that_does_not_help_on_val_keeps_the_starting_weights() {
         assert_eq!(t.values, kept[name].values, "{name} changed");
     }
     assert!(dir.join("out.checkpoints/last.safetensors").is_file());
+}
+
+/// Inverts the masks of a generated folder whose pair name `which` picks: lesion becomes skin
+/// and skin lesion.
+fn invert_masks(data: &Path, which: impl Fn(&str) -> bool) {
+    for pair in pair_folders(&data.join("images"), &data.join("masks")).unwrap() {
+        if !which(&pair.name) {
+            continue;
+        }
+        let mask = read_image(&pair.mask).unwrap();
+        let inverted: Vec<u8> = mask_from_rgba(&mask, MaskKind::Binary, "m")
+            .unwrap()
+            .iter()
+            .map(|&m| 1 - m)
+            .collect();
+        tinyunet::data::folder::write_mask_png(
+            &pair.mask,
+            &inverted,
+            mask.width,
+            mask.height,
+            true,
+        )
+        .unwrap();
+    }
+}
+
+#[test]
+fn fine_tune_holds_back_as_the_page_does_and_keeps_weights_that_did_not_help() {
+    let dir = temp_dir("fine-tune");
+    let (data, val) = (dir.join("data"), dir.join("val"));
+    generate(&data, 10, 64, 500);
+    generate(&val, 3, 64, 600);
+    // The pairs the page trains on (not those it holds back: odd numbers, below) are wrong.
+    invert_masks(&data, |name| name.ends_with(['0', '2', '4', '6', '8']));
+    let out = dir.join("kept.safetensors");
+    let start = common_demo_weights();
+    let (stdout, _) = tinyunet(&[
+        "fine-tune",
+        "--init",
+        s(&start),
+        "--data",
+        s(&data),
+        "--val",
+        s(&val),
+        "--out",
+        s(&out),
+        "--size",
+        "64",
+        "--epochs",
+        "2",
+        "--lr",
+        "3e-3",
+    ]);
+    // The page's rule on 10 pairs sorted by name: the 2nd, 4th, … 10th are held back.
+    assert!(
+        stdout.contains(
+            "fine-tuning on 5 pair(s), 5 held back (synth_0000501 synth_0000503 synth_0000505 \
+             synth_0000507 synth_0000509)"
+        ),
+        "{stdout}"
+    );
+    // The page's defaults for what was not given.
+    assert!(stdout.contains("batch 4,"), "{stdout}");
+    assert!(stdout.contains("BatchNorm frozen"), "{stdout}");
+    assert!(stdout.contains("before held_dice="), "{stdout}");
+    assert_eq!(epoch_lines(&stdout).len(), 2, "{stdout}");
+    assert!(
+        stdout.contains("kept the starting weights (no epoch beat them"),
+        "{stdout}"
+    );
+    let kept = decode_weights(&std::fs::read(&out).unwrap()).unwrap();
+    let original = decode_weights(&std::fs::read(&start).unwrap()).unwrap();
+    for (name, t) in &original {
+        assert_eq!(t.values, kept[name].values, "{name} changed");
+    }
+    let unseen = stdout
+        .lines()
+        .find(|l| l.starts_with("unseen pairs=3 "))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    let field = |key: &str| {
+        unseen
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix(key))
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(field("dice_before="), field("dice_after="), "{unseen}");
 }
 
 fn common_demo_weights() -> PathBuf {

@@ -35,6 +35,7 @@ fn read_scalar(t: burn::tensor::Tensor<1>) -> f32 {
 fn loss_falls_when_overfitting_a_tiny_batch() {
     for (backend, device) in devices() {
         let model = TinyUNetConfig::default().init(&device, 42).unwrap();
+        // Training from scratch: BatchNorm on batch statistics, as the paper trains.
         let config = SessionConfig {
             epochs: 20,
             batch_size: 4,
@@ -42,6 +43,7 @@ fn loss_falls_when_overfitting_a_tiny_batch() {
             min_learning_rate: 1e-4,
             augment: false,
             seed: 1,
+            freeze_batch_norm: false,
             ..Default::default()
         };
         // 32² rather than 64²: on lavapipe (CI's wgpu) 20 steps at 64² took 190 s, at 32² 85 s
@@ -91,10 +93,12 @@ fn training_does_not_touch_the_source_model_and_updates_running_stats() {
     let device = tinyunet::backend::cpu_device();
     let model = TinyUNetConfig::default().init(&device, 3).unwrap();
     let before = values(model.decoder1.cmrf.pwconv2.bn.running_mean.value());
+    // Batch statistics (not the fine-tuning default): the running ones must move.
     let config = SessionConfig {
         epochs: 1,
         batch_size: 2,
         augment: true,
+        freeze_batch_norm: false,
         ..Default::default()
     };
     let mut session = TrainingSession::new(&model, examples(2, 32), config).unwrap();
@@ -148,4 +152,68 @@ fn bad_sessions_are_refused() {
         ..Default::default()
     };
     assert!(e(TrainingSession::new(&model, examples(1, 32), config)).contains("batch size"));
+}
+
+/// How far the weights moved: the largest change of any of `final_conv`'s and one CMRF's kernels.
+fn moved(a: &tinyunet::TinyUNet, b: &tinyunet::TinyUNet) -> f32 {
+    let pairs = [
+        (a.final_conv.weight.val(), b.final_conv.weight.val()),
+        (
+            a.decoder1.cmrf.pwconv2.conv.weight.val(),
+            b.decoder1.cmrf.pwconv2.conv.weight.val(),
+        ),
+    ];
+    pairs
+        .into_iter()
+        .map(|(x, y)| max_abs_diff(&values(x), &values(y)))
+        .fold(0.0, f32::max)
+}
+
+#[test]
+fn the_pull_towards_the_starting_weights_holds_them_closer() {
+    let device = tinyunet::backend::cpu_device();
+    let model = TinyUNetConfig::default().init(&device, 5).unwrap();
+    let run = |anchor: f64| {
+        let config = SessionConfig {
+            epochs: 6,
+            batch_size: 2,
+            learning_rate: 1e-3,
+            augment: false,
+            anchor,
+            ..Default::default()
+        };
+        let mut session = TrainingSession::new(&model, examples(2, 32), config).unwrap();
+        while session.step().is_some() {}
+        moved(&model, &session.model())
+    };
+    let (free, pulled) = (run(0.0), run(1000.0));
+    eprintln!("largest weight change: {free:.3e} free, {pulled:.3e} pulled");
+    assert!(pulled < 0.5 * free, "free {free}, pulled {pulled}");
+}
+
+#[test]
+fn a_pulled_run_cannot_resume_and_a_bad_pull_is_refused() {
+    let device = tinyunet::backend::cpu_device();
+    let model = TinyUNetConfig::default().init(&device, 5).unwrap();
+    let config = |anchor: f64| SessionConfig {
+        epochs: 2,
+        batch_size: 1,
+        anchor,
+        ..Default::default()
+    };
+    for bad in [-1.0, f64::NAN, 1e9] {
+        let e = TrainingSession::new(&model, examples(1, 32), config(bad)).err();
+        assert!(
+            e.is_some_and(|e| e.to_string().contains("pull towards the starting weights")),
+            "anchor {bad} was accepted"
+        );
+    }
+    let mut session = TrainingSession::new(&model, examples(1, 32), config(0.0)).unwrap();
+    session.step().unwrap();
+    let point = tinyunet::train::ResumePoint {
+        epochs_done: 1,
+        optimizer: session.optimizer_state().unwrap(),
+    };
+    let e = TrainingSession::resume(&session.model(), examples(1, 32), config(1.0), point).err();
+    assert!(e.is_some_and(|e| e.to_string().contains("cannot be resumed")));
 }

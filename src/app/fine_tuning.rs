@@ -67,6 +67,7 @@ impl TrainOptions {
                 .recalibrate_batch_norm
                 .unwrap_or(d.recalibrate_batch_norm),
             zoom: self.zoom.unwrap_or(d.zoom),
+            stickers: d.stickers,
             anchor: self.anchor.unwrap_or(d.anchor),
         }
     }

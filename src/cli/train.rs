@@ -58,6 +58,9 @@ pub struct Args {
     /// field of skin).
     #[arg(long)]
     zoom: bool,
+    /// With augmentation, also paste colour-calibration stickers on the skin of some pairs.
+    #[arg(long)]
+    stickers: bool,
     /// Pull every weight towards its starting value with this strength (L2-SP; 0: none).
     #[arg(long, default_value_t = 0.0)]
     anchor: f64,
@@ -106,7 +109,7 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
 /// The settings a checkpoint must share with the run that resumes it.
 fn fingerprint(args: &Args, examples: usize) -> String {
     format!(
-        "examples={examples} epochs={} batch={} size={} lr={} min_lr={} augment={} seed={} freeze_bn={} adapt_bn={} recalibrate_bn={}{}",
+        "examples={examples} epochs={} batch={} size={} lr={} min_lr={} augment={} seed={} freeze_bn={} adapt_bn={} recalibrate_bn={}{}{}",
         args.epochs,
         args.batch,
         args.size,
@@ -118,7 +121,8 @@ fn fingerprint(args: &Args, examples: usize) -> String {
         args.adapt_bn,
         args.recalibrate_bn,
         // Written only when set, so that earlier checkpoints still resume.
-        if args.zoom { " zoom=true" } else { "" }
+        if args.zoom { " zoom=true" } else { "" },
+        if args.stickers { " stickers=true" } else { "" }
     )
 }
 
@@ -245,6 +249,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         adapt_batch_norm: args.adapt_bn,
         recalibrate_batch_norm: args.recalibrate_bn,
         zoom: args.zoom,
+        stickers: args.stickers,
         anchor: args.anchor,
     };
     let fingerprint = fingerprint(&args, examples.len());

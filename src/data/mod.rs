@@ -5,4 +5,5 @@ pub mod augment;
 #[cfg(all(feature = "cli", not(target_arch = "wasm32")))]
 pub mod folder;
 pub mod image;
+pub mod stickers;
 pub mod synth;

@@ -62,7 +62,8 @@ impl Segmentation {
     pub fn doubt(&self) -> f64 {
         self.prediction.doubt()
     }
-    /// One byte per pixel: 1 where the model is unsure, else 0.
+    /// One byte per pixel: 1 where the pixel is doubtful (unsure, or marked outside the mask's
+    /// main piece: see `doubt.rs`), else 0.
     #[wasm_bindgen(getter)]
     pub fn doubtful(&self) -> Vec<u8> {
         self.prediction.doubtful_pixels()
