@@ -1,5 +1,5 @@
 /**
- * URL of the demo weights shipped with the package (trained on PH2, ISIC 2016 and generated
- * images; research use only: see README.md).
+ * URL of the demo weights shipped with the package (trained on PH2, ISIC 2016, ISIC 2017 and
+ * generated images; research use only: see README.md).
  */
 export declare const demoWeightsUrl: URL;

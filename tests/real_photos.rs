@@ -82,6 +82,24 @@ fn shipped_weights_reach_dice_085_on_real_validation_photos_and_doubt_ranks_them
     assert!(rank < -0.3, "doubt does not rank the masks: {rank}");
 }
 
+/// Wide-field dermoscopy (ISIC 2017: small lesions in much skin, colour-calibration stickers,
+/// rulers, ink), the kind a clinic photographs: the shipped weights were trained on the split's
+/// other 40 photos. The goal is 0.83 on such a subset; the weights reach about 0.75 (README
+/// "Demo weights"), and this keeps them from falling back to the 0.66 of the weights before.
+#[test]
+fn shipped_weights_hold_on_wide_field_validation_photos() {
+    let (_, val) = split("isic2017");
+    let scored = score(&shipped(), &val, 256);
+    let mean = mean_scores(&scored.iter().map(|(s, _)| *s).collect::<Vec<_>>());
+    eprintln!(
+        "isic2017: {} validation photos mean Dice {:.4}",
+        val.len(),
+        mean.dice
+    );
+    assert_eq!(val.len(), 10);
+    assert!(mean.dice >= 0.72, "isic2017: mean Dice {}", mean.dice);
+}
+
 /// A clinic's fine-tune with the defaults of the page, the package and the CLI: `start` tuned on
 /// the first 8 training photos of `set` (5 more held back to keep the best epoch, as the page
 /// does), then scored on 8 validation photos it never saw. Returns Dice before and after on them.

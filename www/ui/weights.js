@@ -51,8 +51,8 @@ export function setupWeightsPanel(model) {
       info.replaceChildren(el('strong', {}, 'Uploaded weights'), ` — ${m.fileName}, added ${new Date(m.savedAt).toLocaleString()}. ${classes}.`);
     } else if (s.weightsKind === 'demo') {
       info.replaceChildren(el('strong', {}, 'Demo weights'),
-        ` — trained on 225 real dermoscopy photos and 200 generated images. On photos they never saw: Dice 0.93 (PH2), 0.90 (ISIC 2016). ${classes}. `,
-        el('span', { class: 'terms' }, 'For research use only (the terms of PH2: Mendonça et al., EMBC 2013; ISIC 2016 is CC0: Gutman et al., arXiv:1605.01397). Not a medical device.'));
+        ` — trained on 265 real dermoscopy photos (40 of them wide-field) and 200 generated images. On photos they never saw: Dice 0.93 (PH2), 0.90 (ISIC 2016), 0.75 (ISIC 2017, wide field). ${classes}. `,
+        el('span', { class: 'terms' }, 'For research use only (the terms of PH2: Mendonça et al., EMBC 2013; and of ISIC 2017: Codella et al., arXiv:1710.05006; ISIC 2016 is CC0: Gutman et al., arXiv:1605.01397). Not a medical device.'));
     } else {
       info.replaceChildren(el('strong', {}, 'Untrained network'), ` — the demo weights are missing, so masks are meaningless until you fine-tune or upload weights. ${classes}.`);
     }
