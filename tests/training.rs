@@ -217,3 +217,40 @@ fn a_pulled_run_cannot_resume_and_a_bad_pull_is_refused() {
     let e = TrainingSession::resume(&session.model(), examples(1, 32), config(1.0), point).err();
     assert!(e.is_some_and(|e| e.to_string().contains("cannot be resumed")));
 }
+
+/// The fine-tuning defaults (BatchNorm frozen) on trained weights, on every backend: the running
+/// statistics stay as they were and the CPU and the GPU take the same steps.
+#[test]
+fn the_default_fine_tune_freezes_batch_norm_alike_on_every_backend() {
+    let bytes = std::fs::read(local_fixture("no-isic2017.safetensors")).unwrap();
+    let mut results = Vec::new();
+    for (backend, device) in devices() {
+        let model = tinyunet::app::model_from_weights(&bytes, &device).unwrap();
+        assert!(
+            model.num_batches_tracked > 0,
+            "the fixture has trained statistics"
+        );
+        let config = SessionConfig {
+            epochs: 1,
+            batch_size: 2,
+            augment: false,
+            ..Default::default()
+        };
+        assert!(config.freeze_batch_norm);
+        let mut session = TrainingSession::new(&model, examples(2, 32), config).unwrap();
+        session.step().unwrap();
+        let trained = session.model();
+        let stats =
+            |m: &tinyunet::TinyUNet| values(m.decoder1.cmrf.pwconv2.bn.running_mean.value());
+        assert_eq!(
+            stats(&trained),
+            stats(&model),
+            "{backend}: frozen statistics moved"
+        );
+        results.push((backend, values(trained.final_conv.weight.val())));
+    }
+    for (backend, weights) in &results[1..] {
+        let diff = max_abs_diff(weights, &results[0].1);
+        assert!(diff < 1e-4, "{backend} differs from the CPU by {diff}");
+    }
+}
