@@ -5,6 +5,7 @@
 #   ./build.sh test    set up, then run every check and test (what CI runs)
 #   ./build.sh pkg     build the npm package into pkg/ (wasm + JS glue + types)
 #   ./build.sh pkg-threads   rebuild only the threaded CPU module of pkg/wasm/
+#   ./build.sh models  copy the shipped models (www/models/) into pkg/ and pack them for the page
 #   ./build.sh bench   print the benchmark table (native and in the browser)
 #   ./build.sh setup   only install what the others need
 #
@@ -147,20 +148,32 @@ build_pkg() {
   build_threads_module
   for pid in "${OPTIMISERS[@]}"; do wait "$pid"; done
   OPTIMISERS=()
-  # The package exports their URL (demoWeightsUrl) and its README example loads them.
-  cp www/demo-weights.safetensors pkg/
-  pack_demo_weights
+  copy_models
 }
 
-# The demo page fetches its weights packed (byte planes, gzipped: www/ui/packed-weights.js).
-pack_demo_weights() {
+# The shipped models, www/models/NAME.safetensors: the package exports each one's URL from a
+# module of its own (tinyunet/models/NAME; the skin-lesion one also as demoWeightsUrl from
+# tinyunet/demo-weights) and its README example loads them; the demo page fetches each packed.
+copy_models() {
+  mkdir -p pkg/models
+  rm -f pkg/models/*.safetensors pkg/demo-weights.safetensors
+  cp www/models/*.safetensors pkg/models/
+  pack_models
+}
+
+# The demo page fetches its weights packed (byte planes, gzipped: www/ui/packed-weights.js):
+# www/models/NAME.safetensors → www/models/NAME.packed.gz.
+pack_models() {
   node --input-type=module -e "
     import fs from 'node:fs';
     import zlib from 'node:zlib';
     import { packWeights } from './www/ui/packed-weights.js';
-    const packed = zlib.gzipSync(packWeights(fs.readFileSync('www/demo-weights.safetensors')), { level: 9 });
-    fs.writeFileSync('www/demo-weights.packed.gz', packed);
-    console.log('www/demo-weights.packed.gz: ' + packed.length + ' bytes');"
+    for (const file of fs.readdirSync('www/models').filter((f) => f.endsWith('.safetensors')).sort()) {
+      const out = 'www/models/' + file.replace(/\\.safetensors\$/, '.packed.gz');
+      const packed = zlib.gzipSync(packWeights(fs.readFileSync('www/models/' + file)), { level: 9 });
+      fs.writeFileSync(out, packed);
+      console.log(out + ': ' + packed.length + ' bytes');
+    }"
 }
 
 # Clippy on the wasm32 code of the three modules in two check builds (in target/, beside the wasm
@@ -246,7 +259,8 @@ case "${1:-}" in
   test) setup without-wasm-bindgen; run_tests ;;
   pkg) setup_rust; setup_wasm_bindgen; setup_npm; build_pkg ;;
   pkg-threads) setup_rust; setup_wasm_bindgen; setup_npm; build_threads_module ;; # only the threaded CPU module, into pkg/wasm/
+  models) copy_models ;; # only the shipped models: into pkg/models/, and packed for the page
   demo) setup; build_pkg; exec node www/serve.mjs ;;
   bench) setup; build_pkg; cargo build --release --features cli --bin tinyunet; exec node tests/browser/bench.mjs ;;
-  *) sed -n '2,13p' "$0"; exit 2 ;;
+  *) sed -n '2,14p' "$0"; exit 2 ;;
 esac

@@ -1,8 +1,38 @@
 // Image decoding for tinyunet: turns every accepted image source into RGBA pixels, refusing
 // oversized images before they are decoded (a 10,000 px photo would otherwise be decoded in full
-// before anyone could say no).
+// before anyone could say no). DICOM files are read by the wasm core (src/dicom), which applies
+// the rescale and window; the browser decodes only a baseline JPEG slice's JPEG stream.
 
 import { failure } from './errors.js';
+
+// How to reach a loaded build of the core for DICOM files; set by segmenter.js, which loads them.
+let dicomCore = null;
+
+/** Sets how `decodeImage` reaches the wasm core for DICOM files: `load()` resolves to a build's bindings. */
+export function useDicomReader(load) {
+  dicomCore = load;
+}
+
+/** Whether bytes are a DICOM Part 10 file: a 128-byte preamble, then "DICM". */
+export function isDicom(b) {
+  return b.length >= 132 && b[128] === 0x44 && b[129] === 0x49 && b[130] === 0x43 && b[131] === 0x4d;
+}
+
+/**
+ * A DICOM slice as grey RGBA through `window` (`{ center, width }` in HU; default the lung
+ * window), with its description (no patient data) and the window applied in `dicom`.
+ */
+async function decodeDicom(bytes, what, window) {
+  if (!dicomCore) {
+    throw failure('input', `${what}: reading a DICOM file needs the tinyunet core: import decodeImage from 'tinyunet' or 'tinyunet/cpu'`);
+  }
+  const core = await dicomCore();
+  const read = (decoded) => core.readDicom(bytes, what, window ?? undefined, decoded);
+  let slice = read(undefined);
+  // A baseline JPEG slice: the browser decodes its JPEG stream, the core applies rescale and window.
+  if (slice.jpeg) slice = read(await decodeBytes(slice.jpeg, `${what} (its JPEG pixel data)`));
+  return { data: slice.data, width: slice.width, height: slice.height, dicom: { ...slice.dicom, window: slice.window } };
+}
 
 // The two image limits are needed before any wasm module is loaded (to refuse a huge photo
 // before decoding it), so they are written here; they are the core's (src/limits.rs `LIMITS`,
@@ -117,11 +147,12 @@ function pixelsOf(drawable, width, height) {
   return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width, height };
 }
 
-async function decodeBytes(bytes, what) {
+async function decodeBytes(bytes, what, options = {}) {
   if (bytes.length === 0) throw failure('input', `${what}: the file is empty (0 bytes)`);
+  if (isDicom(bytes)) return decodeDicom(bytes, what, options.window);
   const probe = probeSize(bytes);
   if (!probe) {
-    throw failure('input', `${what}: not a PNG or JPEG image, nor WebP, GIF or BMP (unrecognised file signature)`);
+    throw failure('input', `${what}: not a PNG, JPEG or DICOM image, nor WebP, GIF or BMP (unrecognised file signature)`);
   }
   if (probe.corrupt) throw corruptError(what, probe.type);
   if (probe.width && probe.height) checkSize(what, probe.width, probe.height);
@@ -147,10 +178,11 @@ async function decodeBytes(bytes, what) {
 }
 
 /**
- * Decodes any accepted image source to `{ data: Uint8Array (RGBA), width, height }`.
+ * Decodes any accepted image source to `{ data: Uint8Array (RGBA), width, height }`, plus
+ * `dicom` (the slice's description) for a DICOM file, which `options.window` maps to grey.
  * `what` names the source in error messages.
  */
-export async function decodeImage(source, what = 'image') {
+export async function decodeImage(source, what = 'image', options = {}) {
   if (source == null) throw failure('input', `${what}: no image was given`);
   if (typeof ImageData !== 'undefined' && source instanceof ImageData) {
     checkSize(what, source.width, source.height);
@@ -160,14 +192,14 @@ export async function decodeImage(source, what = 'image') {
     if (!source.ok) {
       throw failure('input', `${what}: the server answered ${source.status}${source.statusText ? ` ${source.statusText}` : ''} for ${source.url || 'the image'}`);
     }
-    return decodeBytes(new Uint8Array(await source.arrayBuffer()), what);
+    return decodeBytes(new Uint8Array(await source.arrayBuffer()), what, options);
   }
-  if (source instanceof ArrayBuffer) return decodeBytes(new Uint8Array(source), what);
+  if (source instanceof ArrayBuffer) return decodeBytes(new Uint8Array(source), what, options);
   if (ArrayBuffer.isView(source) && !('width' in source)) {
-    return decodeBytes(new Uint8Array(source.buffer, source.byteOffset, source.byteLength), what);
+    return decodeBytes(new Uint8Array(source.buffer, source.byteOffset, source.byteLength), what, options);
   }
   if (typeof Blob !== 'undefined' && source instanceof Blob) {
-    return decodeBytes(new Uint8Array(await source.arrayBuffer()), what);
+    return decodeBytes(new Uint8Array(await source.arrayBuffer()), what, options);
   }
   if (source.data && typeof source.width === 'number' && typeof source.height === 'number') {
     checkSize(what, source.width, source.height);
@@ -184,6 +216,6 @@ export async function decodeImage(source, what = 'image') {
     return pixelsOf(source, width, height);
   }
   throw failure('input', `${what}: unsupported image type (${Object.prototype.toString.call(source)}); pass ImageData, ` +
-      'an ImageBitmap, a canvas, an <img>, a Blob, a Response, or PNG/JPEG bytes',
+      'an ImageBitmap, a canvas, an <img>, a Blob, a Response, or PNG/JPEG/DICOM bytes',
   );
 }

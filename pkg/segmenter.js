@@ -6,7 +6,7 @@
 // honours AbortSignals and falls back from WebGPU to the CPU.
 
 import { asError, failure } from './errors.js';
-import { decodeImage, MAX_PIXELS, MAX_SIDE } from './image.js';
+import { decodeImage, MAX_PIXELS, MAX_SIDE, useDicomReader } from './image.js';
 import { chooseCpuBuild, startThreadPool, threadsOption } from './threads.js';
 
 export { decodeImage, MAX_PIXELS, MAX_SIDE };
@@ -73,6 +73,9 @@ function loadWasm(build, wasmUrls, threads = 1) {
   }
   return loading.get(build);
 }
+
+// DICOM files (decodeImage) are read by the core: a build already loaded, else the CPU one.
+useDicomReader(() => loading.values().next().value ?? loadWasm('cpu'));
 
 /** The bytes of weights in any accepted form (a `Response` must be 2xx; a URL is fetched). */
 async function weightBytes(source) {
@@ -152,6 +155,18 @@ function integerOption(value, name, min, max, fallback) {
   return value;
 }
 
+/**
+ * Each foreground class's mean `{ name, colour, dice, iou }` over the images where it was scored
+ * (in the truth or the mask; `dice`/`iou` null where it never was); empty for one class.
+ */
+function meanClassScores(perImage) {
+  return (perImage[0]?.classScores ?? []).map(({ name, colour }, c) => {
+    const scored = perImage.map((r) => r.classScores[c]).filter((s) => s && s.dice !== null);
+    const mean = (key) => (scored.length ? scored.reduce((sum, s) => sum + s[key], 0) / scored.length : null);
+    return { name, colour, dice: mean('dice'), iou: mean('iou'), images: scored.length };
+  });
+}
+
 /** A core evaluation `{ epoch, mean: { dice, iou }, perPair }` as `{ epoch, dice, iou, perPair }`. */
 function evaluation(e) {
   return e ? { epoch: e.epoch, dice: e.mean.dice, iou: e.mean.iou, perPair: e.perPair } : null;
@@ -170,6 +185,19 @@ function numberOption(value, name, min, max, fallback) {
     throw failure('config', `${name} must be a number from ${min} to ${max}, got ${value}`);
   }
   return value;
+}
+
+/**
+ * The CT window a call maps DICOM slices through: `value` (`{ center, width }` in Hounsfield
+ * units) when given, checked, else `fallback` (the model card's window; undefined: the lung window).
+ */
+function windowOption(value, fallback) {
+  if (value === undefined) return fallback ?? undefined;
+  const ok = value !== null && typeof value === 'object' && Number.isFinite(value.center) && Number.isFinite(value.width) && value.width > 0;
+  if (!ok) {
+    throw failure('config', `window must be { center, width } in Hounsfield units with a width above 0 (e.g. { center: -600, width: 1500 }), got ${JSON.stringify(value)}`);
+  }
+  return { center: value.center, width: value.width };
 }
 
 /** A working size: a multiple of the core's `sizeMultiple` up to its `maxInputSize`. */
@@ -327,7 +355,7 @@ async function raceCpu(gpuCore, weights, size, gpuName, loadCpuBuild, options) {
 /** What `train` takes (see `TrainOptions` in tinyunet.d.ts); anything else is a typo to report. */
 const TRAIN_OPTIONS = [
   'heldOut', 'epochs', 'batchSize', 'learningRate', 'minLearningRate', 'size', 'augment', 'seed',
-  'freezeBatchNorm', 'adaptBatchNorm', 'recalibrateBatchNorm', 'zoom', 'anchor', 'onProgress', 'signal',
+  'freezeBatchNorm', 'adaptBatchNorm', 'recalibrateBatchNorm', 'zoom', 'anchor', 'window', 'onProgress', 'signal',
 ];
 
 /** Heap that one warm-up step grows and touches on the CPU: ~20 ms on a slow 2-core machine. */
@@ -465,6 +493,16 @@ export class Segmenter {
     this.#alive();
     return this.#core.classes;
   }
+  /**
+   * What the model is for, from its weights file (`ModelCard` in tinyunet.d.ts): `{ name, title,
+   * imageKind, classes: [{ name, colour }] (background first), inputSize, window?, trainedOn,
+   * terms, citations }`. Files without a card read as the skin-lesion model (one class) or as
+   * numbered classes. A fresh copy on every read.
+   */
+  get model() {
+    this.#alive();
+    return this.#core.card;
+  }
   get inputSize() {
     return this.#inputSize;
   }
@@ -476,6 +514,11 @@ export class Segmenter {
   get parameters() {
     this.#alive();
     return this.#core.parameters;
+  }
+
+  /** The window DICOM slices go through in a call: its `window` option, else the model card's. */
+  #window(value) {
+    return windowOption(value, this.#core.card.window);
   }
 
   #alive() {
@@ -551,10 +594,14 @@ export class Segmenter {
     return done;
   }
 
-  /** Segments one image of any size. */
+  /**
+   * Segments one image of any size. A DICOM slice is mapped to grey through `options.window`
+   * (else the model card's window, else the lung window), and the result's `dicom` describes it.
+   */
   segment(image, options = {}) {
     return this.#exclusive(async () => {
-      const r = await this.#core.segment(await decodeImage(image, 'image'), Boolean(options.probabilities));
+      const decoded = await decodeImage(image, 'image', { window: this.#window(options.window) });
+      const r = await this.#core.segment(decoded, Boolean(options.probabilities));
       const out = {
         width: r.width,
         height: r.height,
@@ -564,8 +611,11 @@ export class Segmenter {
         confidence: r.confidence,
         doubt: r.doubt,
         doubtful: r.doubtful,
+        classAreas: r.classAreas,
+        classDoubt: r.classDoubt,
         outOfDomain: r.outOfDomain,
       };
+      if (decoded.dicom) out.dicom = decoded.dicom;
       if (options.probabilities) out.probabilities = r.probabilities;
       r.free();
       return out;
@@ -605,6 +655,7 @@ export class Segmenter {
       settings.minLearningRate = numberOption(options.minLearningRate, 'minLearningRate', 0, settings.learningRate ?? limits.maxLearningRate);
       const size = sizeOption(options.size, 'size', limits, this.#inputSize);
       const signal = options.signal;
+      const window = this.#window(options.window);
       if (signal?.aborted) throw new DOMException('training was aborted before it started', 'AbortError');
 
       this.#core.clearTrainingSamples();
@@ -613,7 +664,7 @@ export class Segmenter {
         if (!sample || sample.image == null || sample.mask == null) {
           throw failure('input', `${name}: each sample needs an image and a mask`);
         }
-        const image = await decodeImage(sample.image, name);
+        const image = await decodeImage(sample.image, name, { window });
         const mask = await decodeImage(sample.mask, `${name} (mask)`);
         this.#core.addTrainingSample(name, image, mask, size, held);
       };
@@ -665,7 +716,9 @@ export class Segmenter {
           // Let the event loop deliver aborts and repaint between units of work.
           await new Promise((resolve) => setTimeout(resolve, 0));
         }
-        outcome = this.#core.finishTraining(cancelled);
+        // A multi-class model scores each class before and after on the held-back pairs here.
+        if (heldOut.length && this.#core.classes > 1) options.onProgress?.({ phase: 'classes', total: heldOut.length, elapsedSeconds: (performance.now() - started) / 1000 });
+        outcome = await this.#core.finishTraining(cancelled);
       } catch (e) {
         // A failed step leaves the weights as they were before the run.
         this.#core.abandonTraining();
@@ -684,6 +737,7 @@ export class Segmenter {
         before: evaluation(outcome.before),
         after: evaluation(outcome.chosen),
         epochs: outcome.epochs.map((e) => ({ ...e, heldOut: e.heldOut ?? null })),
+        classScores: outcome.classScores.map((c) => ({ name: c.name, colour: c.colour, before: c.before ?? null, after: c.after ?? null })),
         lastAvailable: outcome.lastAvailable,
         stepsDone: outcome.stepsDone,
         totalSteps: outcome.totalSteps,
@@ -711,22 +765,23 @@ export class Segmenter {
     return this.#glue.WasmSegmenter.trainingDefaults();
   }
 
-  /** Dice and IoU on `{image, mask}` pairs. */
-  evaluate(samples) {
+  /** Dice and IoU on `{image, mask}` pairs (DICOM slices through `options.window`, as `segment`). */
+  evaluate(samples, options = {}) {
     return this.#exclusive(async () => {
       if (!Array.isArray(samples) || samples.length === 0) {
         throw failure('input', 'evaluate() needs a non-empty array of {image, mask} samples');
       }
+      const window = this.#window(options?.window);
       const perImage = [];
       for (const [i, sample] of samples.entries()) {
         const name = sample?.name ?? `sample ${i}`;
-        const image = await decodeImage(sample.image, name);
+        const image = await decodeImage(sample.image, name, { window });
         const mask = await decodeImage(sample.mask, `${name} (mask)`);
-        const { dice, iou, doubt, outOfDomain } = await this.#core.evaluate(name, image, mask);
-        perImage.push({ name, dice, iou, doubt, outOfDomain });
+        const { dice, iou, doubt, outOfDomain, classScores } = await this.#core.evaluate(name, image, mask);
+        perImage.push({ name, dice, iou, doubt, outOfDomain, classScores });
       }
       const mean = (key) => perImage.reduce((s, r) => s + r[key], 0) / perImage.length;
-      return { dice: mean('dice'), iou: mean('iou'), perImage };
+      return { dice: mean('dice'), iou: mean('iou'), classScores: meanClassScores(perImage), perImage };
     });
   }
 
@@ -740,7 +795,7 @@ export class Segmenter {
     return this.#exclusive(async () => {
       const name = options.name ?? 'mask';
       const pixels = await decodeImage(mask, `${name} (mask)`);
-      const image = options.image == null ? undefined : await decodeImage(options.image, name);
+      const image = options.image == null ? undefined : await decodeImage(options.image, name, { window: this.#window(options.window) });
       const labels = this.#core.readMask(name, pixels, image);
       let marked = 0;
       for (const label of labels) if (label !== 0) marked++;

@@ -26,7 +26,7 @@ export interface TinyUNetError extends Error {
  */
 export type BackendChoice = 'auto' | 'webgpu' | 'cpu';
 
-/** Anything that holds an image. Encoded bytes must be PNG or JPEG. */
+/** Anything that holds an image. Encoded bytes must be PNG, JPEG (WebP, GIF, BMP) or a DICOM file. */
 export type ImageSource =
   | ImageData
   | ImageBitmap
@@ -42,8 +42,9 @@ export type ImageSource =
 /**
  * Weights: safetensors bytes (ours or the PyTorch reference's names) or a PyTorch `.pth` state_dict,
  * as bytes, a Blob, a fetch `Response` (a non-2xx one is a `weights:` error), a URL (a `URL` or a
- * string, fetched), or a promise of one: `Segmenter.create({ weights: demoWeightsUrl })` (from `tinyunet/demo-weights`) downloads
- * them while the core compiles.
+ * string, fetched), or a promise of one: `Segmenter.create({ weights: skinLesionWeightsUrl })` (from
+ * `tinyunet/models/skin-lesion`; `lungCtWeightsUrl` from `tinyunet/models/lung-ct`) downloads them
+ * while the core compiles.
  */
 export type WeightsSource =
   | ArrayBuffer | Uint8Array | Blob | Response | URL | string
@@ -85,9 +86,22 @@ export interface CreateOptions {
 /** Which build of the core runs: `cpu` (1 thread), `cpu-threads` (a pool of Workers) or `webgpu`. */
 export type Build = 'cpu' | 'cpu-threads' | 'webgpu';
 
+/** A CT display window in Hounsfield units: `center` ± `width`/2 map onto black … white. */
+export interface CtWindow {
+  center: number;
+  /** Above 0. */
+  width: number;
+}
+
 export interface SegmentOptions {
   /** Also return per-class probabilities. Default false. */
   probabilities?: boolean;
+  /**
+   * The window a DICOM slice is mapped to grey through (e.g. `{ center: 40, width: 400 }` for the
+   * mediastinum). Default: the model card's `window` (`Segmenter.model.window`), else the lung
+   * window (level −600 HU, width 1500 HU). Ignored for other images.
+   */
+  window?: CtWindow;
 }
 
 /** The result of `segment`, at the image's own size. */
@@ -99,6 +113,11 @@ export interface Segmentation {
   mask: Uint8Array;
   /** `[classes, height, width]` probabilities, when asked for. */
   probabilities?: Float32Array;
+  /**
+   * For a DICOM slice: its description (no patient data) and, as `dicom.window`, the window its
+   * grey levels were made with. Absent for other images.
+   */
+  dicom?: DicomInfo;
   /** Fraction of pixels marked as foreground, 0..1. */
   foreground: number;
   /**
@@ -117,22 +136,85 @@ export interface Segmentation {
   /** One byte per pixel: 1 where the pixel is doubtful (the pixels `doubt` counts), else 0. */
   doubtful: Uint8Array;
   /**
-   * `null` for an image of the kind the model was made for (a colour photograph of skin); else
+   * Each class of the model's card (`Segmenter.model.classes`), background first, with its share
+   * of the image: a one-class model has two entries (e.g. skin and lesion; the lesion's
+   * `fraction` is `foreground`).
+   */
+  classAreas: ClassArea[];
+  /**
+   * For a multi-class model, each foreground class's doubt, 0..1 (entry `i` is class `i + 1`):
+   * among the pixels marked with the class or for which it is a plausible answer, the share the
+   * model is unsure of. Empty for one class (use `doubt`).
+   */
+  classDoubt: Float64Array;
+  /**
+   * `null` for an image of the kind the model was made for (`Segmenter.model.imageKind`: a colour
+   * photograph of skin for the skin-lesion model, a greyscale CT slice for the lung-CT one); else
    * why it is not, with a plain-language warning to show: a greyscale CT or X-ray slice, colours
-   * with no skin tones, vivid colours of an object. The mask of such an image is likely
-   * meaningless however low its `doubt`. A check of the image's colours, independent of the
-   * weights (README "Not what this model was made for").
+   * with no skin tones, vivid colours of an object under the skin model; a colour photograph
+   * under the CT model. The mask of such an image is likely meaningless however low its `doubt`.
+   * A check of the image's colours, independent of the weights (README "Not what this model was
+   * made for"); a model of `imageKind` `other` is not checked.
    */
   outOfDomain: OutOfDomain | null;
+}
+
+/** One class's area in a mask (`Segmentation.classAreas`). */
+export interface ClassArea {
+  /** The class's name on the model's card. */
+  name: string;
+  /** Its colour on the card, `#rrggbb`. */
+  colour: string;
+  /** Share of the image's pixels, 0..1. */
+  fraction: number;
+  pixels: number;
+}
+
+/** One class of a model (`ModelCard.classes`). */
+export interface ModelClass {
+  /** E.g. `"lesion"`, `"ground-glass opacity"`. */
+  name: string;
+  /** The colour to paint it in, `#rrggbb`. */
+  colour: string;
+}
+
+/**
+ * What a model is for, carried in its weights file (safetensors metadata `tinyunet.card`):
+ * `Segmenter.model`. Files without a card read as the skin-lesion model (one class) or as
+ * numbered classes of kind `other`.
+ */
+export interface ModelCard {
+  /** Short name: `skin-lesion`, `lung-ct`, or a user's own (`custom` for a file without a card). */
+  name: string;
+  /** What it segments, for a person: e.g. "Lung infection (chest CT slice)". */
+  title: string;
+  /**
+   * The images it expects: `dermoscopy` (colour photos of skin), `ctSlice` (greyscale axial CT
+   * slices in a lung window) or `other`. Decides the out-of-domain check.
+   */
+  imageKind: 'dermoscopy' | 'ctSlice' | 'other';
+  /** Background first; a one-class (binary) network has two entries. */
+  classes: ModelClass[];
+  /** The side images were resized to in training. */
+  inputSize: number;
+  /** For CT: the Hounsfield window that maps a scan onto the grey levels it was trained on. */
+  window?: CtWindow;
+  /** What it was trained on. */
+  trainedOn: string;
+  /** The terms the weights inherit from their training data. */
+  terms: string;
+  /** What to cite when using it. */
+  citations: string[];
 }
 
 /** Why an image is not the kind the model was made for (`Segmentation.outOfDomain`). */
 export interface OutOfDomain {
   /**
-   * `'greyscale'`: no colour (CT, MRI, X-ray); `'noSkinTones'`: mostly blues, greens or purples;
-   * `'vividColours'`: saturated colours skin does not have (a photo of an object, a drawing).
+   * Under a dermoscopy model: `'greyscale'`: no colour (CT, MRI, X-ray); `'noSkinTones'`: mostly
+   * blues, greens or purples; `'vividColours'`: saturated colours skin does not have (a photo of
+   * an object, a drawing). Under a CT model: `'notGreyscale'`: a colour image, not a scan.
    */
-  reason: 'greyscale' | 'noSkinTones' | 'vividColours';
+  reason: 'greyscale' | 'noSkinTones' | 'vividColours' | 'notGreyscale';
   /** The warning in words a clinician understands, e.g. "This looks like a greyscale image …". */
   message: string;
 }
@@ -146,7 +228,17 @@ export interface Sample {
 }
 
 /** Progress of `train`: `phase` says what just happened. */
-export type TrainProgress = StepProgress | ScoreProgress | EpochProgress;
+export type TrainProgress = StepProgress | ScoreProgress | EpochProgress | ClassesProgress;
+
+/**
+ * The run is over and a multi-class model's classes are being scored on the `total` held-back
+ * pairs, before and after (the last progress before `train` resolves).
+ */
+export interface ClassesProgress {
+  phase: 'classes';
+  total: number;
+  elapsedSeconds: number;
+}
 
 /** Held-back pairs being scored: before training (`before`, epoch 0) or after an epoch (`score`). */
 export interface ScoreProgress {
@@ -224,6 +316,8 @@ export interface TrainOptions {
   anchor?: number;
   /** Training resolution (square, multiple of 16). Default: the segmenter's `inputSize`. */
   size?: number;
+  /** The window DICOM images (of `samples` and `heldOut`) go through, as in `SegmentOptions`. */
+  window?: CtWindow;
   /** Random flips, 90° rotations and brightness/contrast jitter. Default true. */
   augment?: boolean;
   /** Seed for shuffling and augmentation. Default 0. */
@@ -261,6 +355,13 @@ export interface TrainResult {
   after: (Scores & { epoch: number; perPair: Scores[] }) | null;
   /** Every finished epoch's mean loss and Dice, and its held-back scores. */
   epochs: { epoch: number; loss: number; dice: number; heldOut: Scores | null }[];
+  /**
+   * For a multi-class model with held-back pairs: each foreground class's mean scores over the
+   * held-back pairs where it is in the truth or the mask, before the run and with the weights
+   * kept (null: in none). Empty for one class, with nothing held back, or when the run stopped
+   * before the previous weights were scored.
+   */
+  classScores: { name: string; colour: string; before: Scores | null; after: Scores | null }[];
   /** True when the last step's weights differ from those kept: `useLastTrainedWeights()` takes them. */
   lastAvailable: boolean;
   stepsDone: number;
@@ -291,9 +392,23 @@ export interface Scores {
   iou: number;
 }
 
+/** One foreground class's scores on one pair (null where the class is in neither mask). */
+export interface ClassScores {
+  name: string;
+  colour: string;
+  dice: number | null;
+  iou: number | null;
+}
+
 export interface Evaluation extends Scores {
+  /**
+   * For a multi-class model: each foreground class's mean over the pairs where it was scored
+   * (`images` of them); empty for one class. `dice`/`iou` above are the means over pairs of each
+   * pair's mean over its classes.
+   */
+  classScores: (ClassScores & { images: number })[];
   /** Per pair, with the model's doubt about its own mask (0..1, see `Segmentation.doubt`). */
-  perImage: (Scores & { name?: string; doubt: number; outOfDomain: OutOfDomain | null })[];
+  perImage: (Scores & { name?: string; doubt: number; outOfDomain: OutOfDomain | null; classScores: ClassScores[] })[];
 }
 
 /** A mask image read as a model's labels (`Segmenter.readMask`). */
@@ -331,6 +446,12 @@ export declare class Segmenter {
   /** Why that many threads (e.g. "1 thread: the page is not cross-origin isolated …"). */
   readonly threadsReason: string;
   readonly classes: number;
+  /**
+   * What the model is for (its card, from the weights file): name, title, the images it expects,
+   * its classes' names and colours, training data, terms and citations. A fresh copy per read;
+   * `loadWeights` with a file that has a card changes it.
+   */
+  readonly model: ModelCard;
   readonly inputSize: number;
   /** Mirrored passes averaged per image. */
   readonly flips: 1 | 2 | 4;
@@ -354,28 +475,78 @@ export declare class Segmenter {
   train(samples: Sample[], options?: TrainOptions): Promise<TrainResult>;
   /** After a run that kept other weights, takes its last step's; false when there are none. */
   useLastTrainedWeights(): Promise<boolean>;
-  /** Dice and IoU on `{image, mask}` pairs. */
-  evaluate(samples: Sample[]): Promise<Evaluation>;
+  /** Dice and IoU on `{image, mask}` pairs (DICOM images through `options.window`, as `segment`). */
+  evaluate(samples: Sample[], options?: { window?: CtWindow }): Promise<Evaluation>;
   /**
    * Reads a mask image as this model's labels, by the rule training and scoring use (alpha < 128
    * is background; else the brightest of R, G, B: lesion from 128, or from 1 in a 0/1 mask; a
    * mask drawn only in alpha is read from alpha; class indices for several classes). With
-   * `options.image`, the sizes must match; `options.name` names the pair in errors.
+   * `options.image`, the sizes must match; `options.name` names the pair in errors; a DICOM
+   * `options.image` goes through `options.window`, as in `segment`.
    */
-  readMask(mask: ImageSource, options?: { image?: ImageSource; name?: string }): Promise<MaskLabels>;
-  /** The current weights as safetensors bytes (the PyTorch reference's names). */
+  readMask(mask: ImageSource, options?: { image?: ImageSource; name?: string; window?: CtWindow }): Promise<MaskLabels>;
+  /** The current weights as safetensors bytes (the PyTorch reference's names), with the model's card. */
   exportWeights(): Promise<Uint8Array>;
-  /** Replaces the weights (safetensors or `.pth`); on error the current weights stay. */
+  /**
+   * Replaces the weights (safetensors or `.pth`), and `model` with the file's card when it has
+   * one; on error the current weights stay.
+   */
   loadWeights(weights: WeightsSource): Promise<void>;
   /** Frees the model's memory; the segmenter is unusable afterwards. */
   dispose(): void;
 }
 
-/** Decodes an image source to RGBA pixels (what `segment` does first). */
+/**
+ * What a DICOM slice's header says (`decodeImage(...).dicom`): geometry, encoding and the values
+ * that turn its stored pixels into Hounsfield units. It never holds patient data.
+ */
+export interface DicomInfo {
+  rows: number;
+  columns: number;
+  /** `CT`, `MR`…, or null when the file does not say. */
+  modality: string | null;
+  /** The transfer syntax's name, e.g. "Explicit VR Little Endian", and its UID. */
+  transferSyntax: string;
+  transferSyntaxUid: string;
+  /** `MONOCHROME2`, or `MONOCHROME1` (low values bright: shown inverted). */
+  photometric: string;
+  bitsAllocated: number;
+  bitsStored: number;
+  highBit: number;
+  signed: boolean;
+  /** Hounsfield units = stored × rescaleSlope + rescaleIntercept. */
+  rescaleSlope: number;
+  rescaleIntercept: number;
+  /** The slice's own display window (its first Window Center/Width), or null. */
+  sliceWindow: { center: number; width: number } | null;
+  /** Pixel Spacing in mm: between rows, then between columns; null when the file does not say. */
+  pixelSpacing: [number, number] | null;
+  /** The window the pixels were made with (HU). */
+  window: CtWindow;
+}
+
+/** Decoded pixels: RGBA, and for a DICOM file its description. */
+export interface DecodedImage {
+  data: Uint8Array;
+  width: number;
+  height: number;
+  /** Present for a DICOM file. */
+  dicom?: DicomInfo;
+}
+
+/**
+ * Decodes an image source to RGBA pixels (what `segment` does first). A DICOM Part 10 file (one
+ * greyscale slice: uncompressed little endian, explicit or implicit VR, or baseline JPEG) is
+ * rescaled to Hounsfield units and mapped to grey through `options.window` (default: the lung
+ * window, level −600 HU, width 1500 HU) at its own size; other transfer syntaxes, multi-frame,
+ * colour and truncated files are `input` errors that say which. Reading DICOM loads the CPU build
+ * of the core when no build is loaded yet.
+ */
 export declare function decodeImage(
   image: ImageSource,
   what?: string,
-): Promise<{ data: Uint8Array; width: number; height: number }>;
+  options?: { window?: CtWindow },
+): Promise<DecodedImage>;
 
 
 /**

@@ -14,6 +14,7 @@
 use serde::Serialize;
 
 use crate::data::image::RgbaImage;
+use crate::weights::ImageKind;
 
 /// About this many pixels are looked at, on a regular grid, whatever the image's size: the
 /// statistics below are means and shares, which a 128×128 grid already pins to within a percent
@@ -85,6 +86,8 @@ pub enum Reason {
     NoSkinTones,
     /// Saturated colours that skin does not have: a photo of an object, a drawing.
     VividColours,
+    /// Colour, where a model for CT slices expects grey levels: a photograph, not a scan.
+    NotGreyscale,
 }
 
 impl Reason {
@@ -94,6 +97,7 @@ impl Reason {
             Reason::Greyscale => "greyscale",
             Reason::NoSkinTones => "noSkinTones",
             Reason::VividColours => "vividColours",
+            Reason::NotGreyscale => "notGreyscale",
         }
     }
 
@@ -114,6 +118,10 @@ impl Reason {
                 "This image has vivid colours that photographs of skin do not have (for example a \
                  photo of an object or a drawing). This model was made for colour photographs of \
                  skin lesions (dermoscopy), so its mask may mean nothing here."
+            }
+            Reason::NotGreyscale => {
+                "This image is in colour, like a photograph. This model was made for greyscale CT \
+                 slices of the chest, so its mask may mean nothing here."
             }
         }
     }
@@ -141,6 +149,21 @@ impl From<Reason> for OutOfDomain {
 /// `None` when `image` looks like a colour photograph of skin, else why it does not.
 pub fn out_of_domain(image: &RgbaImage) -> Option<OutOfDomain> {
     image_stats(image).verdict().map(OutOfDomain::from)
+}
+
+/// `None` when `image` looks like the `kind` of image a model was made for, else why it does not:
+/// a dermoscopy model wants a colour photograph of skin ([`out_of_domain`]), a CT model grey
+/// levels; a model of another kind is not judged.
+pub fn out_of_domain_for(image: &RgbaImage, kind: ImageKind) -> Option<OutOfDomain> {
+    match kind {
+        ImageKind::Dermoscopy => out_of_domain(image),
+        ImageKind::CtSlice => {
+            let stats = image_stats(image);
+            (stats.samples > 0 && stats.chroma >= GREYSCALE_BELOW)
+                .then(|| OutOfDomain::from(Reason::NotGreyscale))
+        }
+        ImageKind::Other => None,
+    }
 }
 
 impl ImageStats {

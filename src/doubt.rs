@@ -91,6 +91,11 @@ pub fn doubtful_pixels(
         .into_iter()
         .map(|sure| !sure as u8)
         .collect();
+    // The pieces rule knows one lesion per photo; a multi-class model's classes (infections
+    // spread over both lungs) come in many pieces by nature, so only unsure pixels count there.
+    if classes > 1 {
+        return doubtful;
+    }
     let pieces = Pieces::of(mask, width);
     let main = pieces.main();
     for (run, &(start, end)) in pieces.runs.iter().enumerate() {
@@ -99,6 +104,35 @@ pub fn doubtful_pixels(
         }
     }
     doubtful
+}
+
+/// The doubt of each foreground class `1..classes` of a multi-class prediction (entry `i` is class
+/// `i + 1`'s), 0..1: among the pixels marked with the class or for which it is a plausible answer
+/// (probability above `1 − SURE`), the share the model is unsure of. 0 for a class it neither
+/// marked nor considered; empty for a one-class prediction (its doubt is [`doubt`]).
+pub fn class_doubt(probabilities: &[f32], mask: &[u8], classes: usize) -> Vec<f64> {
+    if classes < 2 {
+        return Vec::new();
+    }
+    let pixels = mask.len();
+    let sure = chosen_is_sure(probabilities, mask, classes);
+    (1..classes)
+        .map(|c| {
+            let plane = &probabilities[c * pixels..(c + 1) * pixels];
+            let (mut unsure, mut counted) = (0usize, 0usize);
+            for i in 0..pixels {
+                if mask[i] as usize == c || plane[i] > 1.0 - SURE {
+                    counted += 1;
+                    unsure += !sure[i] as usize;
+                }
+            }
+            if counted == 0 {
+                0.0
+            } else {
+                unsure as f64 / counted as f64
+            }
+        })
+        .collect()
 }
 
 /// Whether each pixel's chosen class has a probability of at least [`SURE`].
@@ -251,6 +285,26 @@ mod tests {
         assert_eq!(mirror(&plane, size, 1)[0], 2.0); // left-right: (0,0) ← (2,0)
         assert_eq!(mirror(&plane, size, 2)[0], 6.0); // top-bottom: (0,0) ← (0,2)
         assert_eq!(mirror(&plane, size, 3)[0], 8.0);
+    }
+
+    #[test]
+    fn multi_class_doubt_ignores_pieces_and_splits_by_class() {
+        // 4 pixels, 3 classes (planes background, 1, 2): a sure class-1 pixel, a sure class-1
+        // pixel apart from it (two pieces: no doubt for that), an unsure class-2 pixel (0.6 vs
+        // class 1's 0.3) and sure background.
+        #[rustfmt::skip]
+        let probs = [
+            0.05f32, 0.05, 0.1, 0.95,
+            0.9, 0.9, 0.3, 0.03,
+            0.05, 0.05, 0.6, 0.02,
+        ];
+        let mask = [1u8, 1, 2, 0];
+        assert_eq!(doubtful_pixels(&probs, &mask, 3, 4), vec![0, 0, 1, 0]);
+        // Class 1: its two marked pixels and the unsure one where it scores 0.3 → 1 of 3.
+        let per = class_doubt(&probs, &mask, 3);
+        assert!((per[0] - 1.0 / 3.0).abs() < 1e-12, "{per:?}");
+        assert_eq!(per[1], 1.0);
+        assert!(class_doubt(&[0.9, 0.1], &[1, 0], 1).is_empty());
     }
 
     #[test]

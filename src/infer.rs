@@ -4,11 +4,12 @@ use burn::prelude::*;
 use burn::tensor::activation::{sigmoid, softmax};
 
 use crate::data::image::{RgbaImage, image_to_chw, resample};
-use crate::domain::{OutOfDomain, out_of_domain};
+use crate::domain::{OutOfDomain, out_of_domain_for};
 use crate::doubt::mirror;
 use crate::error::{Error, Result};
 use crate::limits::{FLIPS, MAX_INPUT_SIZE};
 use crate::model::{SIZE_MULTIPLE, TinyUNet};
+use crate::weights::ImageKind;
 
 /// The segmentation of one image at its own size.
 #[derive(Clone, Debug, PartialEq)]
@@ -68,6 +69,12 @@ impl Prediction {
         crate::doubt::share_doubtful(&self.doubtful_pixels(), &self.mask)
     }
 
+    /// Each foreground class's doubt for a multi-class model (entry `i` is class `i + 1`; empty
+    /// for one class): see [`crate::doubt::class_doubt`].
+    pub fn class_doubt(&self) -> Vec<f64> {
+        crate::doubt::class_doubt(&self.probabilities, &self.mask, self.classes)
+    }
+
     /// 1 for each doubtful pixel, else 0 (the "check here" overlay): see
     /// [`crate::doubt::doubtful_pixels`].
     pub fn doubtful_pixels(&self) -> Vec<u8> {
@@ -103,12 +110,13 @@ pub fn check_input_size(size: usize) -> Result<()> {
 /// Segments `images` (each any size) by resizing each to `size×size`, running the network in one
 /// batch on `model`'s device (once per mirrored pass, `flips` of them, averaged), and resizing
 /// the probabilities back to each image's own size; each prediction says whether its image is
-/// one the model was made for ([`Prediction::out_of_domain`]).
+/// of the `kind` the model was made for ([`Prediction::out_of_domain`]).
 pub async fn segment(
     model: &TinyUNet,
     images: &[RgbaImage],
     size: usize,
     flips: usize,
+    kind: ImageKind,
 ) -> Result<Vec<Prediction>> {
     check_input_size(size)?;
     if images.is_empty() {
@@ -121,7 +129,7 @@ pub async fn segment(
     let sizes: Vec<(u32, u32)> = images.iter().map(|i| (i.width, i.height)).collect();
     let mut predictions = segment_prepared(model, input, size, &sizes, flips).await?;
     for (prediction, image) in predictions.iter_mut().zip(images) {
-        prediction.out_of_domain = out_of_domain(image);
+        prediction.out_of_domain = out_of_domain_for(image, kind);
     }
     Ok(predictions)
 }
@@ -230,5 +238,114 @@ fn to_prediction(
         probabilities,
         classes,
         out_of_domain: None,
+    }
+}
+
+/// How much of a mask one class covers, named and coloured as the model's card has it.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClassArea {
+    /// The class's name on the card ("background", "ground-glass opacity", …).
+    pub name: String,
+    /// Its overlay colour, `#rrggbb`.
+    pub colour: String,
+    /// Share of the image's pixels with this label, 0..1.
+    pub fraction: f64,
+    /// Pixels with this label.
+    pub pixels: usize,
+}
+
+impl Prediction {
+    /// Pixels of each label in the mask, background first: `max(classes, 2)` entries (a one-class
+    /// model's mask has background and foreground).
+    pub fn class_pixels(&self) -> Vec<usize> {
+        let mut counts = vec![0usize; self.classes.max(2)];
+        for &m in &self.mask {
+            if let Some(count) = counts.get_mut(m as usize) {
+                *count += 1;
+            }
+        }
+        counts
+    }
+
+    /// Each class's area (background first), named and coloured by `classes` (a model card's,
+    /// [`crate::weights::ModelCard::classes`]); a label the list does not name is called
+    /// "class N", in grey.
+    pub fn class_areas(&self, classes: &[crate::weights::ClassInfo]) -> Vec<ClassArea> {
+        let total = self.mask.len().max(1) as f64;
+        self.class_pixels()
+            .into_iter()
+            .enumerate()
+            .map(|(i, pixels)| {
+                let (name, colour) = match classes.get(i) {
+                    Some(c) => (c.name.clone(), c.colour.clone()),
+                    None => (format!("class {i}"), "#808080".to_string()),
+                };
+                ClassArea {
+                    name,
+                    colour,
+                    fraction: pixels as f64 / total,
+                    pixels,
+                }
+            })
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod class_area_tests {
+    use super::*;
+    use crate::weights::ModelCard;
+
+    fn prediction(mask: Vec<u8>, classes: usize) -> Prediction {
+        Prediction {
+            width: mask.len() as u32,
+            height: 1,
+            probabilities: vec![0.5; mask.len() * classes],
+            mask,
+            classes,
+            out_of_domain: None,
+        }
+    }
+
+    #[test]
+    fn areas_count_every_label_and_take_the_cards_names() {
+        let p = prediction(vec![0, 1, 1, 2, 0, 0, 2, 2], 3);
+        assert_eq!(p.class_pixels(), vec![3, 2, 3]);
+        let areas = p.class_areas(&ModelCard::lung_ct().classes);
+        assert_eq!(areas.len(), 3);
+        assert_eq!(areas[1].name, "ground-glass opacity");
+        assert_eq!(areas[1].colour, "#f2c200");
+        assert_eq!(areas[1].pixels, 2);
+        assert!((areas[2].fraction - 3.0 / 8.0).abs() < 1e-12);
+        let total: f64 = areas.iter().map(|a| a.fraction).sum();
+        assert!((total - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_one_class_mask_has_background_and_foreground() {
+        let p = prediction(vec![0, 1, 1, 0], 1);
+        let areas = p.class_areas(&ModelCard::skin_lesion().classes);
+        assert_eq!(
+            areas
+                .iter()
+                .map(|a| (a.name.as_str(), a.pixels))
+                .collect::<Vec<_>>(),
+            [("skin", 2), ("lesion", 2)]
+        );
+        assert!((areas[1].fraction - p.foreground_fraction()).abs() < 1e-12);
+    }
+
+    #[test]
+    fn labels_the_card_does_not_name_are_numbered() {
+        let p = prediction(vec![0, 2, 2, 1], 3);
+        let areas = p.class_areas(&ModelCard::skin_lesion().classes);
+        assert_eq!(areas[2].name, "class 2");
+        assert_eq!(areas[2].pixels, 2);
+        assert!(
+            p.class_areas(&[])
+                .iter()
+                .all(|a| a.name.starts_with("class "))
+        );
     }
 }

@@ -41,32 +41,53 @@ pub fn binary_scores(predicted: &[u8], truth: &[u8]) -> Scores {
     Scores::from_counts(inter, p, t)
 }
 
+/// Scores of each foreground class `1..classes` of label maps (values are class indices): entry
+/// `i` is class `i + 1`'s, `None` where the class is in neither map (nothing to score).
+pub fn class_scores(predicted: &[u8], truth: &[u8], classes: usize) -> Vec<Option<Scores>> {
+    debug_assert_eq!(predicted.len(), truth.len());
+    let n = classes.max(1);
+    // One pass over the pixels: counts per class of predicted, true and both.
+    let (mut inter, mut p, mut t) = (vec![0u64; n], vec![0u64; n], vec![0u64; n]);
+    for (&a, &b) in predicted.iter().zip(truth) {
+        let (a, b) = (a as usize, b as usize);
+        if a < n {
+            p[a] += 1;
+        }
+        if b < n {
+            t[b] += 1;
+            if a == b {
+                inter[a] += 1;
+            }
+        }
+    }
+    (1..n)
+        .map(|c| (p[c] + t[c] > 0).then(|| Scores::from_counts(inter[c], p[c], t[c])))
+        .collect()
+}
+
 /// Mean over foreground classes `1..classes` of the per-class scores of label maps (values are
 /// class indices). Classes absent from both maps are skipped; if all are, the score is 1.
 pub fn multiclass_scores(predicted: &[u8], truth: &[u8], classes: usize) -> Scores {
-    debug_assert_eq!(predicted.len(), truth.len());
-    let mut per_class = Vec::new();
-    for class in 1..classes {
-        let class = class as u8;
-        let (mut inter, mut p, mut t) = (0u64, 0u64, 0u64);
-        for (&a, &b) in predicted.iter().zip(truth) {
-            let (a, b) = (a == class, b == class);
-            inter += (a && b) as u64;
-            p += a as u64;
-            t += b as u64;
-        }
-        if p + t > 0 {
-            per_class.push(Scores::from_counts(inter, p, t));
-        }
-    }
-    if per_class.is_empty() {
-        Scores {
-            dice: 1.0,
-            iou: 1.0,
-        }
-    } else {
-        mean_scores(&per_class)
-    }
+    let present: Vec<Scores> = class_scores(predicted, truth, classes)
+        .into_iter()
+        .flatten()
+        .collect();
+    mean_scores(&present)
+}
+
+/// Per-class means over many images of [`class_scores`] results: each class averaged over the
+/// images where it was scored (`None` where it never was).
+pub fn mean_class_scores(per_image: &[Vec<Option<Scores>>]) -> Vec<Option<Scores>> {
+    let classes = per_image.iter().map(Vec::len).max().unwrap_or(0);
+    (0..classes)
+        .map(|c| {
+            let scored: Vec<Scores> = per_image
+                .iter()
+                .filter_map(|s| s.get(c).copied().flatten())
+                .collect();
+            (!scored.is_empty()).then(|| mean_scores(&scored))
+        })
+        .collect()
 }
 
 /// Scores of a predicted mask against the truth for a model with `classes` outputs: binary for
@@ -173,6 +194,30 @@ mod tests {
         let s = multiclass_scores(&p, &t, 4);
         assert!((s.dice - (2.0 / 3.0 + 0.8) / 2.0).abs() < 1e-12);
         assert!((s.iou - (0.5 + 2.0 / 3.0) / 2.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn class_scores_name_each_class_and_skip_absent_ones() {
+        let p = [0, 1, 1, 2, 2, 0];
+        let t = [0, 1, 2, 2, 2, 0];
+        let per = class_scores(&p, &t, 4);
+        assert_eq!(per.len(), 3);
+        assert!((per[0].unwrap().dice - 2.0 / 3.0).abs() < 1e-12);
+        assert!((per[1].unwrap().iou - 2.0 / 3.0).abs() < 1e-12);
+        assert_eq!(per[2], None, "class 3 is in neither map");
+        // Class 1 scored on both images, class 2 on the first only.
+        let second = vec![
+            Some(Scores {
+                dice: 0.0,
+                iou: 0.0,
+            }),
+            None,
+            None,
+        ];
+        let mean = mean_class_scores(&[per.clone(), second]);
+        assert!((mean[0].unwrap().dice - 1.0 / 3.0).abs() < 1e-12);
+        assert_eq!(mean[1], per[1]);
+        assert_eq!(mean[2], None);
     }
 
     #[test]

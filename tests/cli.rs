@@ -285,9 +285,15 @@ fn eval_prints_per_image_scores_that_match_a_direct_computation() {
         let truth =
             mask_from_rgba(&read_image(&pair.mask).unwrap(), MaskKind::Binary, "mask").unwrap();
         let flips = tinyunet::infer::DEFAULT_FLIPS;
-        let p = pollster::block_on(tinyunet::infer::segment(&model, &[image], 64, flips))
-            .unwrap()
-            .remove(0);
+        let p = pollster::block_on(tinyunet::infer::segment(
+            &model,
+            &[image],
+            64,
+            flips,
+            tinyunet::weights::ImageKind::Dermoscopy,
+        ))
+        .unwrap()
+        .remove(0);
         let scores = binary_scores(&p.mask, &truth);
         let line = stdout.lines().find(|l| l.starts_with(&pair.name)).unwrap();
         assert_eq!(
@@ -466,7 +472,7 @@ fn fine_tune_holds_back_as_the_page_does_and_keeps_weights_that_did_not_help() {
 }
 
 fn common_demo_weights() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("www/demo-weights.safetensors")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("www/models/skin-lesion.safetensors")
 }
 
 /// The demo weights ship with f16 convolution kernels (README "Demo weights": the masks stay the

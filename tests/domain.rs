@@ -18,6 +18,7 @@ use tinyunet::domain::{
     out_of_domain,
 };
 use tinyunet::infer::segment;
+use tinyunet::weights::ImageKind;
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -153,7 +154,7 @@ fn a_segmentation_carries_the_verdict() {
         .unwrap();
     let ct = set("medseg-covid-ct").swap_remove(0).1;
     let skin = set("isic2016-crops").swap_remove(0).1;
-    let p = pollster::block_on(segment(&model, &[ct, skin], 32, 1)).unwrap();
+    let p = pollster::block_on(segment(&model, &[ct, skin], 32, 1, ImageKind::Dermoscopy)).unwrap();
     let o = p[0].out_of_domain.as_ref().expect("the CT slice warns");
     assert_eq!(o.reason, Reason::Greyscale);
     assert!(

@@ -13,7 +13,7 @@ use tinyunet::data::image::{MaskKind, mask_from_rgba};
 use tinyunet::doubt::DOUBTFUL_ABOVE;
 use tinyunet::infer::{DEFAULT_FLIPS, segment};
 use tinyunet::metrics::{mask_scores, spearman};
-use tinyunet::weights::{decode_weights, import_weights, infer_config};
+use tinyunet::weights::{ImageKind, decode_weights, import_weights, infer_config};
 
 /// Spearman(doubt, Dice) must be at most this on every set (the goal). Measured with the
 /// weights of 2026-12-06: −0.82 (ISIC 2017, 50), −0.87 (its validation split), −0.83 (PH2
@@ -52,7 +52,7 @@ fn model(path: &Path) -> TinyUNet {
 
 /// The shipped demo weights.
 fn shipped() -> PathBuf {
-    root().join("www/demo-weights.safetensors")
+    root().join("www/models/skin-lesion.safetensors")
 }
 
 /// Weights trained on PH2, ISIC 2016 and generated images only: ISIC 2017 is new to them.
@@ -74,9 +74,15 @@ fn score(model: &TinyUNet, pairs: &[Pair]) -> Vec<Scored> {
             let image = read_image(&pair.image).unwrap();
             let truth =
                 mask_from_rgba(&read_image(&pair.mask).unwrap(), MaskKind::Binary, "m").unwrap();
-            let p = pollster::block_on(segment(model, &[image], 256, DEFAULT_FLIPS))
-                .unwrap()
-                .remove(0);
+            let p = pollster::block_on(segment(
+                model,
+                &[image],
+                256,
+                DEFAULT_FLIPS,
+                ImageKind::Dermoscopy,
+            ))
+            .unwrap()
+            .remove(0);
             Scored {
                 name: pair.name.clone(),
                 dice: mask_scores(&p.mask, &truth, 1).dice,

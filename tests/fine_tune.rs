@@ -50,7 +50,7 @@ fn held_out(seeds: std::ops::Range<u64>, size: usize) -> Vec<HeldOut> {
 /// The shipped generated-data weights: a model that already segments generated images well.
 fn trained_model() -> TinyUNet {
     let path =
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("www/demo-weights.safetensors");
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("www/models/skin-lesion.safetensors");
     let set = decode_weights(&std::fs::read(path).unwrap()).unwrap();
     let device = tinyunet::backend::cpu_device();
     import_weights(&infer_config(&set).unwrap().init(&device, 0).unwrap(), &set).unwrap()

@@ -14,7 +14,7 @@ use tinyunet::data::image::{MaskKind, example_from_pair, mask_from_rgba};
 use tinyunet::infer::{DEFAULT_FLIPS, segment};
 use tinyunet::metrics::{Scores, mask_scores, mean_scores, spearman};
 use tinyunet::train::{FineTune, HeldOut, SessionConfig};
-use tinyunet::weights::{decode_weights, import_weights, infer_config};
+use tinyunet::weights::{ImageKind, decode_weights, import_weights, infer_config};
 
 fn data(set: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -41,7 +41,7 @@ fn model(path: &Path) -> TinyUNet {
 }
 
 fn shipped() -> TinyUNet {
-    model(&Path::new(env!("CARGO_MANIFEST_DIR")).join("www/demo-weights.safetensors"))
+    model(&Path::new(env!("CARGO_MANIFEST_DIR")).join("www/models/skin-lesion.safetensors"))
 }
 
 /// Dice/IoU and doubt of each pair's mask, as `tinyunet eval` makes them.
@@ -51,9 +51,15 @@ fn score(model: &TinyUNet, pairs: &[Pair], size: usize) -> Vec<(Scores, f64)> {
         .map(|pair| {
             let image = read_image(&pair.image).unwrap();
             let truth = mask_from_rgba(&read_image(&pair.mask).unwrap(), MaskKind::Binary, "m");
-            let p = pollster::block_on(segment(model, &[image], size, DEFAULT_FLIPS))
-                .unwrap()
-                .remove(0);
+            let p = pollster::block_on(segment(
+                model,
+                &[image],
+                size,
+                DEFAULT_FLIPS,
+                ImageKind::Dermoscopy,
+            ))
+            .unwrap()
+            .remove(0);
             (mask_scores(&p.mask, &truth.unwrap(), 1), p.doubt())
         })
         .collect()

@@ -1,9 +1,11 @@
 // The demo page: wires the panels to the model, which lives in a Web Worker (worker.js).
 // Plain ES modules, no build step, no third-party code; see index.html for the layout.
 
-import { $, notice, announce } from './ui/dom.js';
+import { $, el, notice, announce } from './ui/dom.js';
 import { friendly } from './ui/client.js';
 import { Model } from './ui/model.js';
+import { MODELS } from './ui/models.js';
+import { legend } from './ui/classes.js';
 
 // The worker starts loading the network now; the panels' code loads meanwhile (a first mask
 // comes ~0.1 s sooner than when the worker waited for every module of the page).
@@ -23,14 +25,74 @@ for (const type of ['dragover', 'drop']) {
   });
 }
 
-// The user's corrected masks: one collection that both panels and the editor share.
-const annotations = new Annotations();
+// The user's corrected masks of the chosen model (each model keeps its own): one collection that
+// both panels and the editor share.
+document.body.dataset.modelName = model.modelName;
+const annotations = new Annotations(model.modelName);
 const look = { opacity: () => Number($('#opacity').value) / 100 };
 const editor = new LazyEditor(() => import('./ui/editor/editor.js').then(({ MaskEditor }) => new MaskEditor(annotations, look)));
 setupSegmentPanel(model, annotations, editor);
 setupTrainPanel(model, annotations, editor);
-setupWeightsPanel(model);
+setupWeightsPanel(model, switchModel);
 setupEngine(model);
+setupModelPicker(model);
+
+/**
+ * Switches to another model: the page starts again on it (its own weights, corrected masks and
+ * pairs; the other model's stay stored for when it is chosen again), once the masks are saved.
+ */
+async function switchModel(name) {
+  model.chooseModel(name);
+  document.body.dataset.model = 'switching';
+  await Promise.race([annotations.flush(), new Promise((resolve) => setTimeout(resolve, 3000))]);
+  location.reload();
+}
+
+/** The model picker and the model's card (title, classes, training data, terms, citations). */
+function setupModelPicker(model) {
+  const select = $('#model-select');
+  const card = $('#model-card');
+  select.replaceChildren(...MODELS.map((m) => el('option', { value: m.name }, m.label)));
+  select.value = model.modelName;
+  select.addEventListener('change', () => {
+    if (model.busy || select.value === model.modelName) {
+      select.value = model.modelName;
+      return;
+    }
+    announce(`Switching to the ${select.selectedOptions[0].textContent} model…`);
+    switchModel(select.value);
+  });
+  let shown = null;
+  function render() {
+    select.disabled = Boolean(model.busy) || !model.state;
+    const m = model.state?.model;
+    if (!m || m === shown) return;
+    shown = m;
+    const foreground = m.classes.slice(1);
+    $('#model-card-summary').replaceChildren(el('strong', {}, m.title), ` — marks ${foreground.map((c) => c.name).join(', ')}`);
+    const fact = (label, ...value) => [el('dt', {}, label), el('dd', {}, ...value)];
+    $('#model-card-facts').replaceChildren(
+      ...fact('Classes', legend(m.classes)),
+      ...fact('Images', { dermoscopy: 'colour dermoscopy photographs of the skin', ctSlice: `axial chest CT slices, greyscale${m.window ? ` (lung window: centre ${m.window.center} HU, width ${m.window.width} HU)` : ''}` }[m.imageKind] ?? 'any'),
+      ...(m.trainedOn ? fact('Trained on', m.trainedOn) : []),
+      ...(m.terms ? fact('Terms', m.terms) : []),
+      ...(m.citations?.length ? fact('Cite', el('ul', {}, m.citations.map((c) => el('li', {}, c)))) : []),
+    );
+    card.hidden = false;
+    card.dataset.name = m.name;
+    // The page's heading says what it segments now (the skin model keeps the words it had).
+    if (m.name !== 'skin-lesion') $('.subtitle').textContent = `${m.title.replace(/^./, (c) => c.toLowerCase())} segmentation`;
+    document.body.dataset.imageKind = m.imageKind;
+    const hint = $('#segment-hint');
+    hint.textContent = m.imageKind === 'ctSlice'
+      ? `Add CT slices: DICOM files (.dcm, or without an extension: drop them here), or PNG or JPEG greyscale in a lung window; any size, one or many. Each gets its ${foreground.map((c) => c.name).join(' and ')} drawn over it; a DICOM slice's window can be changed on its card.`
+      : m.imageKind === 'dermoscopy'
+        ? 'Add dermoscopy images (PNG, JPEG or WebP, any size, one or many). Each gets its lesion mask drawn over it.'
+        : `Add images (PNG, JPEG or WebP, any size, one or many). Each gets its mask (${foreground.map((c) => c.name).join(', ')}) drawn over it.`;
+  }
+  model.addEventListener('change', render);
+  render();
+}
 
 // A full or refused storage loses nothing (the work stays in this tab) but must be said.
 annotations.addEventListener('storage', () => {

@@ -3,7 +3,7 @@
 //   node www/serve.mjs [--port N]      (what `./build.sh demo` runs; prints the URL)
 //
 // URL layout (the page relies on it):
-//   /            → www/   (index.html, app.js, worker.js, ui/, samples/, demo-weights.safetensors)
+//   /            → www/   (index.html, app.js, worker.js, ui/, samples/, models/)
 //   /pkg/        → pkg/   (the npm package exactly as a user gets it: tinyunet.js, image.js, wasm/)
 // The worker imports the package as `../pkg/tinyunet.js`. From `/worker.js` that is `/pkg/tinyunet.js`
 // here, and it is the same file when the repository root is served by any other static server

@@ -5,8 +5,13 @@
 // when www/ is served at `/` (www/serve.mjs mounts pkg/ at /pkg/) and when the repository root is
 // served as is (`/www/worker.js` → `/pkg/tinyunet.js`).
 
-import { Segmenter, preload } from '../pkg/tinyunet.js';
+import { Segmenter, decodeImage, preload } from '../pkg/tinyunet.js';
 import { gunzipIfNeeded, unpackWeights } from './ui/packed-weights.js';
+import { DEFAULT_MODEL, MODELS } from './ui/models.js';
+
+const MODEL_NAMES = MODELS.map((m) => m.name);
+/** Classes of each shipped model's network, for an untrained one when its weights are missing. */
+const FRESH_CLASSES = Object.fromEntries(MODELS.map((m) => [m.name, m.classes]));
 
 /*
  * PROTOCOL
@@ -24,20 +29,30 @@ import { gunzipIfNeeded, unpackWeights } from './ui/packed-weights.js';
  *                                                 needs, before `create` (which reports any failure)
  *
  * Requests (all run one at a time, in order of arrival):
- *   create   { backend, inputSize, weights: ArrayBuffer | 'demo', kind?, label? } → state
+ *   create   { backend, inputSize, weights: ArrayBuffer | 'demo', model, kind?, label? } → state
+ *            'demo': the shipped weights of `model` (a name of ui/models.js: skin-lesion, lung-ct),
+ *            fetched packed from models/NAME.packed.gz; the state's `model` is the weights' card.
  *            Builds the model, once per worker. The page starts a fresh worker to change backend
  *            or resolution: a clean slate, and a second WebGPU device in one wasm instance fails
  *            (burn's runtime registers the device once).
  *   load     { weights: ArrayBuffer, label? } → state. New weights for the same network; on error
  *            the current ones stay.
- *   segment  { image: Blob, name } → { width, height, classes, mask: Uint8Array, doubtful: Uint8Array,
- *                                       foreground, doubt, outOfDomain: null | { reason, message } }
+ *   segment  { image: Blob, name, window? } → { width, height, classes, mask: Uint8Array, doubtful: Uint8Array,
+ *                                       foreground, doubt, classAreas, classDoubt: number[],
+ *                                       outOfDomain: null | { reason, message },
+ *                                       dicom: null | DicomInfo, picture: null | Blob }
+ *            A DICOM file is read here (the package's decodeImage, in the core) through `window`
+ *            ({ center, width } in HU; default: the model card's window): `dicom` describes the
+ *            slice (no patient data) with the window applied, and `picture` is the windowed
+ *            slice as a PNG for the page to show (a browser cannot show DICOM). Progress phase
+ *            'dicom' while the file is read, 'segment' once the network runs.
  *   inspect  { image: Blob, mask: Blob, name, labels? } → { width, height, foreground }   (checks a training
  *            pair; with `labels`, also the mask as the model's labels and its `classes`, for the editor)
  *   train    { train: Pair[], heldOut: Pair[], epochs, learningRate, batchSize, augment }
  *            progress: the package's TrainProgress ({ phase: 'before' | 'score', epoch, done,
  *                      total } while held-back pairs are scored, 'train' after every step,
  *                      'epoch' with each epoch's means)
+ *            progress 'classes' at the end for a multi-class model (each class scored before/after)
  *            → the package's TrainResult + { weights: ArrayBuffer | null }   (null: the previous
  *              weights stay, because no epoch beat them or no step finished)
  *   useLastTrained {} → { weights: ArrayBuffer }   the last run's final weights instead of those
@@ -46,18 +61,16 @@ import { gunzipIfNeeded, unpackWeights } from './ui/packed-weights.js';
  *   export   {} → ArrayBuffer (safetensors)
  */
 
-/** Where the bundled demo weights are (same origin, next to index.html): packed by build.sh from
- * demo-weights.safetensors, 6 % smaller (ui/packed-weights.js). */
-const DEMO_WEIGHTS_FILE = 'demo-weights.packed.gz';
-const DEMO_WEIGHTS_URL = new URL(DEMO_WEIGHTS_FILE, import.meta.url);
+/** Where a shipped model's weights are (same origin, under models/): packed by build.sh from
+ * models/NAME.safetensors, 6 % smaller (ui/packed-weights.js). Fetched only for the model asked for. */
+const shippedFile = (name) => `models/${name}.packed.gz`;
 
 let segmenter = null;
 /** The weights (and what they were) before the latest training run: `{ weights, kind, label }`. */
 let previous = null;
 /** What the page shows about the model; sent with every change. */
 let state = null;
-/** The demo weights' bytes once fetched, or null when there are none. */
-let demoWeights;
+/** Why the shipped weights could not be loaded, when they could not. */
 let demoWeightsProblem = null;
 
 const controllers = new Map(); // request id → AbortController
@@ -84,17 +97,19 @@ function post(message, transfer = []) {
   self.postMessage(message, transfer);
 }
 
-async function loadDemoWeights() {
-  if (demoWeights !== undefined) return demoWeights;
+/** The shipped weights of model `name` (a worker builds one model, once), or null when they
+ * cannot be had (`demoWeightsProblem` says why). */
+async function loadDemoWeights(name) {
   try {
-    const response = await fetch(DEMO_WEIGHTS_URL, { cache: 'no-cache' });
-    if (!response.ok) throw new Error(`the server answered ${response.status} for ${DEMO_WEIGHTS_FILE}`);
-    demoWeights = unpackWeights(await gunzipIfNeeded(new Uint8Array(await response.arrayBuffer())));
+    if (!MODEL_NAMES.includes(name)) throw new Error(`there is no shipped model named ${JSON.stringify(name)} (${MODEL_NAMES.join(', ')})`);
+    const file = shippedFile(name);
+    const response = await fetch(new URL(file, import.meta.url), { cache: 'no-cache' });
+    if (!response.ok) throw new Error(`the server answered ${response.status} for ${file}`);
+    return unpackWeights(await gunzipIfNeeded(new Uint8Array(await response.arrayBuffer())));
   } catch (e) {
-    demoWeights = null;
     demoWeightsProblem = e?.message ?? String(e);
+    return null;
   }
-  return demoWeights;
 }
 
 function describe(s, weightsKind, label) {
@@ -108,6 +123,8 @@ function describe(s, weightsKind, label) {
     adapter: s.adapter,
     backendTimings: s.backendTimings,
     classes: s.classes,
+    // The weights' card: title, classes (names and colours), the images it expects, terms.
+    model: s.model,
     inputSize: s.inputSize,
     parameters: s.parameters,
     // The core's fine-tuning defaults: the Fine-tune form starts from them.
@@ -119,12 +136,14 @@ function describe(s, weightsKind, label) {
 }
 
 const handlers = {
-  async create({ backend, inputSize, weights, kind = 'user', label }) {
+  async create({ backend, inputSize, weights, model: name = DEFAULT_MODEL, kind = 'user', label }) {
     if (segmenter) throw Object.assign(new Error('config: this worker already has a model; the page starts a new worker instead'), { kind: 'config' });
-    // The demo weights download while the package fetches and compiles the core.
-    const demo = weights === 'demo' ? loadDemoWeights() : null;
+    // The shipped weights download while the package fetches and compiles the core.
+    const demo = weights === 'demo' ? loadDemoWeights(name) : null;
     const source = demo ? demo.then((bytes) => bytes ?? undefined) : new Uint8Array(weights);
-    segmenter = await Segmenter.create({ backend, inputSize, weights: source });
+    // Without its weights, the shipped model's network is still the right shape (its classes).
+    const classes = demo ? FRESH_CLASSES[name] ?? 1 : undefined;
+    segmenter = await Segmenter.create({ backend, inputSize, weights: source, classes });
     if (demo) kind = (await demo) ? 'demo' : 'random';
     state = describe(segmenter, kind, label);
     // Warm-up while the visitor looks at the page: the first inference would otherwise run in the
@@ -137,13 +156,29 @@ const handlers = {
 
   async load({ weights, label }) {
     await model().loadWeights(weights);
-    state = { ...state, weightsKind: 'user', weightsLabel: label ?? null };
+    state = { ...state, model: model().model, weightsKind: 'user', weightsLabel: label ?? null };
     return state;
   },
 
-  async segment({ image }) {
-    const r = await model().segment(image);
-    return { width: r.width, height: r.height, classes: r.classes, mask: r.mask, doubtful: r.doubtful, foreground: r.foreground, doubt: r.doubt, outOfDomain: r.outOfDomain };
+  async segment({ image, window }, signal, id) {
+    const s = model();
+    let input = image;
+    let dicom = null;
+    let picture = null;
+    if (await isDicomFile(image)) {
+      post({ id, type: 'progress', phase: 'dicom' });
+      const decoded = await decodeImage(image, 'image', { window: window ?? s.model.window });
+      if (signal.aborted) throw abortError('cancelled');
+      dicom = decoded.dicom;
+      picture = await pngOf(decoded);
+      input = { data: decoded.data, width: decoded.width, height: decoded.height };
+      post({ id, type: 'progress', phase: 'segment' });
+    }
+    const r = await s.segment(input);
+    return {
+      width: r.width, height: r.height, classes: r.classes, mask: r.mask, doubtful: r.doubtful, foreground: r.foreground, doubt: r.doubt,
+      classAreas: r.classAreas, classDoubt: [...r.classDoubt], outOfDomain: r.outOfDomain, dicom, picture,
+    };
   },
 
   async inspect({ image, mask, name, labels = false }) {
@@ -176,7 +211,7 @@ const handlers = {
     const s = model();
     if (!previous) throw Object.assign(new Error('config: there are no weights from before a run to go back to'), { kind: 'config' });
     await s.loadWeights(previous.weights);
-    state = { ...state, weightsKind: previous.kind, weightsLabel: previous.label };
+    state = { ...state, model: s.model, weightsKind: previous.kind, weightsLabel: previous.label };
     post({ type: 'state', state });
     const { weights } = previous;
     return { weights: weights.buffer.slice(weights.byteOffset, weights.byteOffset + weights.byteLength) };
@@ -193,6 +228,20 @@ const handlers = {
     return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
   },
 };
+
+/** Whether a Blob is a DICOM Part 10 file: "DICM" after its 128-byte preamble (any name). */
+async function isDicomFile(blob) {
+  if (!(blob instanceof Blob) || blob.size < 132) return false;
+  const b = new Uint8Array(await blob.slice(128, 132).arrayBuffer());
+  return b[0] === 0x44 && b[1] === 0x49 && b[2] === 0x43 && b[3] === 0x4d;
+}
+
+/** Decoded RGBA pixels as a PNG file, for an <img> and the editor. */
+async function pngOf({ data, width, height }) {
+  const canvas = new OffscreenCanvas(width, height);
+  canvas.getContext('2d').putImageData(new ImageData(new Uint8ClampedArray(data.buffer, data.byteOffset, data.byteLength), width, height), 0, 0);
+  return canvas.convertToBlob({ type: 'image/png' });
+}
 
 /** The segmenter's weights after a change (null when there was none), and the page told. */
 async function changedWeights(s, changed) {

@@ -9,6 +9,7 @@ use super::segmenter::Segmenter;
 use crate::data::augment::Example;
 use crate::data::image::RgbaImage;
 use crate::infer::check_input_size;
+use crate::metrics::{Scores, class_scores, mean_class_scores};
 use crate::model::TinyUNet;
 use crate::train::{
     EpochRecord, Evaluation, Event, FineTune, HeldOut, MIN_RELIABLE_HELD_OUT, Outcome,
@@ -68,6 +69,7 @@ impl TrainOptions {
                 .unwrap_or(d.recalibrate_batch_norm),
             zoom: self.zoom.unwrap_or(d.zoom),
             stickers: d.stickers,
+            ink: d.ink,
             anchor: self.anchor.unwrap_or(d.anchor),
         }
     }
@@ -152,6 +154,26 @@ pub struct OutcomeReport {
     pub total_steps: usize,
     /// True when the last step's weights differ from those kept and can be taken instead.
     pub last_available: bool,
+    /// For a multi-class model judged by held-back pairs: each foreground class's scores before
+    /// the run and with the weights kept (means over the pairs where the class was scored); empty
+    /// for a one-class model, without held-back pairs, or when the run stopped before the
+    /// starting weights were scored.
+    pub class_scores: Vec<ClassChange>,
+}
+
+/// One foreground class's held-back scores before a run and with the weights it kept.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClassChange {
+    /// The class's name on the model's card.
+    pub name: String,
+    /// Its colour on the card, `#rrggbb`.
+    pub colour: String,
+    /// Mean Dice and IoU of the starting weights over the pairs where the class is in the truth
+    /// or the mask (`None`: in no pair's).
+    pub before: Option<Scores>,
+    /// The same for the weights kept.
+    pub after: Option<Scores>,
 }
 
 impl OutcomeReport {
@@ -180,8 +202,35 @@ impl OutcomeReport {
             steps_done: outcome.steps_done,
             total_steps: outcome.total_steps,
             last_available,
+            class_scores: Vec::new(),
         }
     }
+}
+
+/// Each foreground class's mean scores of `model` over `pairs` (entry `i` is class `i + 1`).
+async fn mean_class_scores_of(
+    model: &TinyUNet,
+    pairs: &[HeldOut],
+    size: usize,
+    flips: usize,
+) -> Result<Vec<Option<Scores>>> {
+    let classes = model.config.classes;
+    let mut per_pair = Vec::with_capacity(pairs.len());
+    for pair in pairs {
+        let prediction = pair.predict(model, size, flips).await?;
+        per_pair.push(class_scores(&prediction.mask, pair.truth(), classes));
+    }
+    let mut means = mean_class_scores(&per_pair);
+    means.resize(classes.saturating_sub(1), None);
+    Ok(means)
+}
+
+/// What a multi-class run keeps to score its classes at the end: the starting network and the
+/// held-back pairs.
+struct ClassScoring {
+    start: TinyUNet,
+    pairs: Vec<HeldOut>,
+    size: usize,
 }
 
 /// The pairs for the next run, the run in progress, and the last run's final weights when it
@@ -194,6 +243,10 @@ pub struct FineTuning {
     size: Option<usize>,
     run: Option<FineTune>,
     last_trained: Option<TinyUNet>,
+    /// Set by `start` for a multi-class model with held-back pairs.
+    class_scoring: Option<ClassScoring>,
+    /// Left by `finish` for `score_classes`, with whether the run changed the weights.
+    finished_scoring: Option<(ClassScoring, bool)>,
 }
 
 impl FineTuning {
@@ -268,9 +321,20 @@ impl FineTuning {
             options.config(),
         )?
         .with_flips(segmenter.flips())?;
+        self.class_scoring = match self.size {
+            Some(size) if segmenter.classes() > 1 && !self.held_out.is_empty() => {
+                Some(ClassScoring {
+                    start: segmenter.model().clone(),
+                    pairs: self.held_out.clone(),
+                    size,
+                })
+            }
+            _ => None,
+        };
         self.run = Some(run);
         self.clear();
         self.last_trained = None;
+        self.finished_scoring = None;
         Ok(())
     }
 
@@ -286,20 +350,74 @@ impl FineTuning {
 
     /// Ends the run (early when `cancelled`): `segmenter` takes the weights the run chose — the
     /// best-scoring epoch's, or keeps its own when no epoch beat them. `None` when no run was in
-    /// progress.
+    /// progress. The report's `class_scores` stay empty: [`FineTuning::score_classes`] fills them
+    /// (or [`FineTuning::finish_scored`] does both).
     pub fn finish(&mut self, segmenter: &mut Segmenter, cancelled: bool) -> Option<OutcomeReport> {
+        let scoring = self.class_scoring.take();
         let mut outcome = self.run.take()?.finish(cancelled);
         self.last_trained = outcome.last.take();
         let report = OutcomeReport::new(&outcome, self.last_trained.is_some());
+        let changed = outcome.model.is_some();
         if let Some(model) = outcome.model {
             segmenter.set_model(model);
         }
+        // Only once the starting weights were scored: the before/after then compares like with like.
+        self.finished_scoring = scoring
+            .filter(|_| outcome.before.is_some())
+            .map(|s| (s, changed));
         Some(report)
+    }
+
+    /// For the run [`FineTuning::finish`] just ended, on a multi-class model judged by held-back
+    /// pairs: each foreground class's scores before the run and with the weights `segmenter` now
+    /// has (one pass over those pairs for each, one when the run kept the starting weights).
+    /// Empty otherwise, and when called a second time.
+    pub async fn score_classes(&mut self, segmenter: &Segmenter) -> Result<Vec<ClassChange>> {
+        let Some((s, changed)) = self.finished_scoring.take() else {
+            return Ok(Vec::new());
+        };
+        let flips = segmenter.flips();
+        let before = mean_class_scores_of(&s.start, &s.pairs, s.size, flips).await?;
+        let after = if changed {
+            mean_class_scores_of(segmenter.model(), &s.pairs, s.size, flips).await?
+        } else {
+            before.clone()
+        };
+        let card = segmenter.card();
+        Ok(before
+            .into_iter()
+            .zip(after)
+            .enumerate()
+            .map(|(i, (before, after))| {
+                let class = card.classes.get(i + 1);
+                ClassChange {
+                    name: class.map_or_else(|| format!("class {}", i + 1), |c| c.name.clone()),
+                    colour: class.map_or_else(|| "#808080".into(), |c| c.colour.clone()),
+                    before,
+                    after,
+                }
+            })
+            .collect())
+    }
+
+    /// [`FineTuning::finish`], then [`FineTuning::score_classes`] into the report. An error comes
+    /// only from that scoring, with the chosen weights already in place.
+    pub async fn finish_scored(
+        &mut self,
+        segmenter: &mut Segmenter,
+        cancelled: bool,
+    ) -> Result<Option<OutcomeReport>> {
+        let Some(mut report) = self.finish(segmenter, cancelled) else {
+            return Ok(None);
+        };
+        report.class_scores = self.score_classes(segmenter).await?;
+        Ok(Some(report))
     }
 
     /// Drops the run, if any, keeping the weights from before it (after a failed step).
     pub fn abandon(&mut self) {
         self.run = None;
+        self.class_scoring = None;
     }
 
     /// After a run that kept other weights, gives `segmenter` the last step's weights instead;
@@ -317,5 +435,151 @@ impl FineTuning {
     /// True while a run is in progress.
     pub fn is_training(&self) -> bool {
         self.run.is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::SegmenterOptions;
+    use crate::backend::cpu_device;
+    use crate::weights::ModelCard;
+    use pollster::block_on;
+
+    /// A 3-class pair, `side`×`side`: a grey image and a mask with a band of each class (label
+    /// values in the red channel).
+    fn pair(side: u32, shift: u32) -> (RgbaImage, RgbaImage) {
+        let (mut image, mut mask) = (Vec::new(), Vec::new());
+        for y in 0..side {
+            for x in 0..side {
+                let label = match (x + shift) % side {
+                    v if v < side / 3 => 0u8,
+                    v if v < 2 * side / 3 => 1,
+                    _ => 2,
+                };
+                let grey = 60 + 70 * label + (y % 7) as u8;
+                image.extend([grey, grey, grey, 255]);
+                mask.extend([label, label, label, 255]);
+            }
+        }
+        (
+            RgbaImage::new(side, side, image, "image").unwrap(),
+            RgbaImage::new(side, side, mask, "mask").unwrap(),
+        )
+    }
+
+    fn run(
+        segmenter: &mut Segmenter,
+        held_out: bool,
+        epochs: usize,
+    ) -> (OutcomeReport, FineTuning) {
+        let mut tuning = FineTuning::default();
+        for i in 0..3 {
+            let (image, mask) = pair(32, i * 5);
+            tuning
+                .add_training_pair(segmenter, &format!("t{i}"), &image, &mask, 32)
+                .unwrap();
+        }
+        if held_out {
+            for i in 0..2 {
+                let (image, mask) = pair(32, 3 + i * 7);
+                tuning
+                    .add_held_out_pair(segmenter, &format!("h{i}"), &image, &mask, 32)
+                    .unwrap();
+            }
+        }
+        let options = TrainOptions {
+            epochs: Some(epochs),
+            batch_size: Some(3),
+            augment: Some(false),
+            ..TrainOptions::default()
+        };
+        tuning.start(segmenter, &options).unwrap();
+        while block_on(tuning.step()).unwrap().is_some() {}
+        let report = block_on(tuning.finish_scored(segmenter, false))
+            .unwrap()
+            .expect("no report");
+        (report, tuning)
+    }
+
+    fn ct_segmenter() -> Segmenter {
+        let options = SegmenterOptions::default()
+            .with_classes(3)
+            .with_input_size(32);
+        Segmenter::new(&cpu_device(), None, &options)
+            .unwrap()
+            .with_card(ModelCard::lung_ct())
+            .unwrap()
+    }
+
+    #[test]
+    fn a_multi_class_run_reports_each_class_before_and_after_by_the_cards_names() {
+        let mut segmenter = ct_segmenter();
+        let (report, mut tuning) = run(&mut segmenter, true, 2);
+        assert_eq!(report.class_scores.len(), 2, "{report:?}");
+        assert_eq!(report.class_scores[0].name, "ground-glass opacity");
+        assert_eq!(report.class_scores[1].colour, "#e0403a");
+        for class in &report.class_scores {
+            // Both classes are in every held-back mask, so both are scored before and after.
+            let (before, after) = (class.before.unwrap(), class.after.unwrap());
+            assert!((0.0..=1.0).contains(&before.dice) && (0.0..=1.0).contains(&after.dice));
+            if report.kept == "previous" {
+                assert_eq!(before, after);
+            }
+        }
+        // The per-class figures are the same passes as the report's means: their mean is it.
+        let chosen = report.chosen.as_ref().unwrap().mean.dice;
+        let mean = report
+            .class_scores
+            .iter()
+            .map(|c| c.after.unwrap().dice)
+            .sum::<f64>()
+            / 2.0;
+        assert!((chosen - mean).abs() < 1e-9, "{chosen} vs {mean}");
+        // Asked again, there is nothing left to score.
+        assert!(
+            block_on(tuning.score_classes(&segmenter))
+                .unwrap()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn no_class_scores_without_held_back_pairs_or_for_one_class() {
+        let mut segmenter = ct_segmenter();
+        let (report, _) = run(&mut segmenter, false, 1);
+        assert!(report.class_scores.is_empty());
+
+        let options = SegmenterOptions::default().with_input_size(32);
+        let mut binary = Segmenter::new(&cpu_device(), None, &options).unwrap();
+        let mut tuning = FineTuning::default();
+        let (image, mask) = pair(32, 0);
+        let binary_mask = RgbaImage::new(
+            32,
+            32,
+            mask.data
+                .iter()
+                .map(|&v| if v == 1 || v == 2 { 255 } else { v })
+                .collect(),
+            "mask",
+        )
+        .unwrap();
+        tuning
+            .add_training_pair(&binary, "p0", &image, &binary_mask, 32)
+            .unwrap();
+        tuning
+            .add_held_out_pair(&binary, "p1", &image, &binary_mask, 32)
+            .unwrap();
+        let options = TrainOptions {
+            epochs: Some(1),
+            ..TrainOptions::default()
+        };
+        tuning.start(&binary, &options).unwrap();
+        while block_on(tuning.step()).unwrap().is_some() {}
+        let report = block_on(tuning.finish_scored(&mut binary, false))
+            .unwrap()
+            .unwrap();
+        assert!(report.before.is_some());
+        assert!(report.class_scores.is_empty());
     }
 }

@@ -11,8 +11,9 @@ mod fine_tuning;
 mod held_out;
 mod segmenter;
 
-pub use fine_tuning::{FineTuning, OutcomeReport, TrainDefaults, TrainOptions};
+pub use fine_tuning::{ClassChange, FineTuning, OutcomeReport, TrainDefaults, TrainOptions};
 pub use held_out::held_out_mask;
 pub use segmenter::{
-    Assessment, DEFAULT_INPUT_SIZE, Segmenter, SegmenterOptions, model_from_weights,
+    Assessment, DEFAULT_INPUT_SIZE, Segmenter, SegmenterOptions, model_and_card_from_weights,
+    model_from_weights,
 };

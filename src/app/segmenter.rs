@@ -7,11 +7,14 @@ use crate::data::augment::Example;
 use crate::data::image::{MaskKind, RgbaImage, check_mask_size, example_from_pair, mask_from_rgba};
 use crate::domain::OutOfDomain;
 use crate::infer::{DEFAULT_FLIPS, Prediction, check_flips, check_input_size, segment};
-use crate::metrics::{Scores, mask_scores};
+use crate::metrics::{Scores, class_scores, mask_scores};
 use crate::model::{TinyUNet, TinyUNetConfig};
 use crate::train::HeldOut;
+use crate::weights::card::CARD_KEY;
 use crate::weights::safetensors_io::write_safetensors;
-use crate::weights::{decode_weights, export_weights, import_weights, infer_config};
+use crate::weights::{
+    ModelCard, decode_weights_with_metadata, export_weights, import_weights, infer_config,
+};
 use crate::{Error, Result};
 
 /// The side images are resized to when nothing else is asked for (the paper's and the demo
@@ -68,6 +71,9 @@ impl SegmenterOptions {
 pub struct Assessment {
     /// Dice and IoU of the model's mask against the given one.
     pub scores: Scores,
+    /// Each foreground class's scores for a multi-class model (entry `i` is class `i + 1`;
+    /// `None` where the class is in neither mask); empty for a binary one.
+    pub class_scores: Vec<Option<Scores>>,
     /// The model's doubt about its mask (see [`crate::doubt`]).
     pub doubt: f64,
     /// Why the image is not what the model was made for, if it is not (see [`crate::domain`]).
@@ -77,10 +83,17 @@ pub struct Assessment {
 /// A network built from weights `bytes` (safetensors or `.pth`) on `device`, shaped by them.
 /// Networks the product cannot feed are refused here, before any image reaches them.
 pub fn model_from_weights(bytes: &[u8], device: &Device) -> Result<TinyUNet> {
-    let set = decode_weights(bytes)?;
+    model_and_card_from_weights(bytes, device).map(|(model, _)| model)
+}
+
+/// [`model_from_weights`], with the file's [`ModelCard`] (the fallback card for a file without
+/// one).
+pub fn model_and_card_from_weights(bytes: &[u8], device: &Device) -> Result<(TinyUNet, ModelCard)> {
+    let (set, metadata) = decode_weights_with_metadata(bytes)?;
     let config = infer_config(&set)?;
     check_runnable(&config)?;
-    import_weights(&config.init(device, 0)?, &set)
+    let card = ModelCard::from_metadata(&metadata, config.classes)?;
+    Ok((import_weights(&config.init(device, 0)?, &set)?, card))
 }
 
 /// Images reach the network as RGB: a network made for other inputs (one-channel CT, say)
@@ -100,6 +113,7 @@ fn check_runnable(config: &TinyUNetConfig) -> Result<()> {
 /// masks, and imports and exports its weights. On any error it keeps the weights it had.
 pub struct Segmenter {
     model: TinyUNet,
+    card: ModelCard,
     input_size: usize,
     flips: usize,
 }
@@ -112,22 +126,40 @@ impl Segmenter {
         options: &SegmenterOptions,
     ) -> Result<Self> {
         options.check()?;
-        let model = match weights {
-            Some(bytes) => model_from_weights(bytes, device)?,
-            None => TinyUNetConfig::with_classes(options.classes).init(device, 0)?,
+        let (model, card) = match weights {
+            Some(bytes) => model_and_card_from_weights(bytes, device)?,
+            None => {
+                let model = TinyUNetConfig::with_classes(options.classes).init(device, 0)?;
+                let card = ModelCard::fallback(options.classes);
+                (model, card)
+            }
         };
-        Self::from_model(model, options)
+        Self::from_model(model, options)?.with_card(card)
     }
 
-    /// A segmenter around a network already built.
+    /// A segmenter around a network already built, with the card of a file that has none
+    /// ([`ModelCard::fallback`]; see [`Segmenter::with_card`]).
     pub fn from_model(model: TinyUNet, options: &SegmenterOptions) -> Result<Self> {
         options.check()?;
         check_runnable(&model.config)?;
         Ok(Self {
+            card: ModelCard::fallback(model.config.classes),
             model,
             input_size: options.input_size,
             flips: options.flips,
         })
+    }
+
+    /// This segmenter described by `card` (checked against the network).
+    pub fn with_card(mut self, card: ModelCard) -> Result<Self> {
+        card.check(self.classes())?;
+        self.card = card;
+        Ok(self)
+    }
+
+    /// What the model is for: its task, classes, expected images and terms.
+    pub fn card(&self) -> &ModelCard {
+        &self.card
     }
 
     /// The network.
@@ -182,6 +214,7 @@ impl Segmenter {
             std::slice::from_ref(image),
             self.input_size,
             self.flips,
+            self.card.image_kind,
         )
         .await?
         .pop()
@@ -202,6 +235,11 @@ impl Segmenter {
         let prediction = self.segment(image).await?;
         Ok(Assessment {
             scores: mask_scores(&prediction.mask, &truth, self.classes()),
+            class_scores: if self.classes() > 1 {
+                class_scores(&prediction.mask, &truth, self.classes())
+            } else {
+                Vec::new()
+            },
             doubt: prediction.doubt(),
             out_of_domain: prediction.out_of_domain,
         })
@@ -253,18 +291,24 @@ impl Segmenter {
             .map_err(Error::result_type)
     }
 
-    /// Replaces the weights with a safetensors or `.pth` file's (same network); on any error
-    /// the current weights stay.
+    /// Replaces the weights with a safetensors or `.pth` file's (same network), and the card
+    /// with the file's when it has one; on any error the current weights and card stay.
     pub fn load_weights(&mut self, bytes: &[u8]) -> Result<()> {
-        let set = decode_weights(bytes)?;
+        let (set, metadata) = decode_weights_with_metadata(bytes)?;
+        let card = if metadata.iter().any(|(k, _)| k == CARD_KEY) {
+            ModelCard::from_metadata(&metadata, self.classes())?
+        } else {
+            self.card.clone()
+        };
         self.model = import_weights(&self.model, &set)?;
+        self.card = card;
         Ok(())
     }
 
-    /// The current weights as safetensors bytes (reference names, f32).
+    /// The current weights as safetensors bytes (reference names, f32), with the model's card,
+    /// so a fine-tuned file still says what it is for.
     pub async fn export_weights(&self) -> Result<Vec<u8>> {
         let set = export_weights(&self.model).await?;
-        let metadata = [("format".to_string(), "pt".to_string())];
-        write_safetensors(&set, &metadata)
+        write_safetensors(&set, &self.card.metadata())
     }
 }

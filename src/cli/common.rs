@@ -3,16 +3,42 @@
 use std::path::{Path, PathBuf};
 
 use burn::prelude::*;
-use tinyunet::app::{Segmenter, SegmenterOptions, model_from_weights};
+use tinyunet::app::{Segmenter, SegmenterOptions, model_and_card_from_weights};
 use tinyunet::data::augment::Example;
-use tinyunet::data::folder::{Pair, read_image};
+use tinyunet::data::folder::{Pair, read_image_with_window};
 use tinyunet::data::image::{MaskKind, RgbaImage, check_mask_size, example_from_pair};
+use tinyunet::data::window::Window;
 use tinyunet::train::HeldOut;
+use tinyunet::weights::ModelCard;
 use tinyunet::{Error, Result, TinyUNet, TinyUNetConfig};
 
-/// The demo weights shipped in the repository (trained on generated images; see the README).
+/// The shipped models' names, as `--model` takes them (files `www/models/NAME.safetensors`).
+pub const MODEL_NAMES: [&str; 2] = ["skin-lesion", "lung-ct"];
+
+/// The weights file of a shipped model.
+pub fn model_file(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(format!("www/models/{name}.safetensors"))
+}
+
+/// The default model's weights (the skin-lesion model; see the README).
 pub fn demo_weights_path() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("www/demo-weights.safetensors")
+    model_file("skin-lesion")
+}
+
+/// A model card by a shipped model's name, or read from a JSON file, for a network with
+/// `outputs` outputs.
+pub fn card_from_arg(arg: &str, outputs: usize) -> Result<ModelCard> {
+    match ModelCard::builtin(arg) {
+        Some(card) => {
+            card.check(outputs)?;
+            Ok(card)
+        }
+        None => ModelCard::from_json(
+            &String::from_utf8_lossy(&read_file(Path::new(arg))?),
+            outputs,
+        )
+        .map_err(|e| e.context(arg)),
+    }
 }
 
 /// Reads a file, naming it in the error.
@@ -26,9 +52,12 @@ pub fn read_file(path: &Path) -> Result<Vec<u8>> {
 /// The model options of the commands that run a trained network (`eval`, `predict`).
 #[derive(clap::Args)]
 pub struct ModelArgs {
-    /// Weights (`.safetensors` or `.pth`); the shipped demo weights when absent.
-    #[arg(long)]
+    /// Weights (`.safetensors` or `.pth`); the shipped `--model` when absent.
+    #[arg(long, conflicts_with = "model")]
     pub weights: Option<PathBuf>,
+    /// A shipped model by name (`www/models/NAME.safetensors`).
+    #[arg(long, value_parser = MODEL_NAMES, default_value = "skin-lesion")]
+    pub model: String,
     /// Side the images are resized to for the network.
     #[arg(long, default_value_t = 256)]
     pub size: usize,
@@ -47,29 +76,42 @@ impl ModelArgs {
         let options = SegmenterOptions::default()
             .with_input_size(self.size)
             .with_flips(self.flips);
-        Segmenter::from_model(load_model(self.weights.as_deref(), &device)?, &options)
+        let path = self
+            .weights
+            .clone()
+            .unwrap_or_else(|| model_file(&self.model));
+        let (model, card) = load_model_and_card(Some(&path), &device)?;
+        Segmenter::from_model(model, &options)?.with_card(card)
     }
 }
 
 /// A model on `device` with the weights of `path`, or of the shipped demo weights.
 pub fn load_model(path: Option<&Path>, device: &Device) -> Result<TinyUNet> {
+    load_model_and_card(path, device).map(|(model, _)| model)
+}
+
+/// [`load_model`], with the file's model card.
+pub fn load_model_and_card(path: Option<&Path>, device: &Device) -> Result<(TinyUNet, ModelCard)> {
     let path = path
         .map(Path::to_path_buf)
         .unwrap_or_else(demo_weights_path);
-    model_from_weights(&read_file(&path)?, device)
+    model_and_card_from_weights(&read_file(&path)?, device)
         .map_err(|e| e.context(&path.display().to_string()))
 }
 
-/// A fresh model, or one continuing from weights.
+/// A fresh model (with the fallback card), or one continuing from weights (with theirs).
 pub fn model_or_fresh(
     init: Option<&Path>,
     classes: usize,
     device: &Device,
     seed: u64,
-) -> Result<TinyUNet> {
+) -> Result<(TinyUNet, ModelCard)> {
     match init {
-        Some(path) => load_model(Some(path), device),
-        None => TinyUNetConfig::with_classes(classes).init(device, seed),
+        Some(path) => load_model_and_card(Some(path), device),
+        None => Ok((
+            TinyUNetConfig::with_classes(classes).init(device, seed)?,
+            ModelCard::fallback(classes),
+        )),
     }
 }
 
@@ -82,8 +124,13 @@ pub fn load_example(pair: &Pair, size: usize, kind: MaskKind) -> Result<Example>
 
 /// Reads a pair's image and mask and checks that their sizes match. Errors name the file.
 pub fn read_pair(pair: &Pair) -> Result<(RgbaImage, RgbaImage)> {
-    let image = read_image(&pair.image)?;
-    let mask = read_image(&pair.mask)?;
+    read_pair_with_window(pair, Window::LUNG)
+}
+
+/// [`read_pair`], with a DICOM image mapped to grey through `window`.
+pub fn read_pair_with_window(pair: &Pair, window: Window) -> Result<(RgbaImage, RgbaImage)> {
+    let image = read_image_with_window(&pair.image, window)?;
+    let mask = read_image_with_window(&pair.mask, window)?;
     check_mask_size(&image, &mask, &pair.mask.display().to_string())?;
     Ok((image, mask))
 }
@@ -117,6 +164,27 @@ pub fn load_held_out(pairs: &[Pair], size: usize, kind: MaskKind) -> Vec<HeldOut
                 .ok()
         })
         .collect()
+}
+
+/// `--window LEVEL,WIDTH`: a CT window in Hounsfield units, as clap parses it.
+pub fn parse_window(text: &str) -> std::result::Result<Window, String> {
+    let figures: Vec<&str> = text.split(',').map(str::trim).collect();
+    let [level, width] = figures[..] else {
+        return Err(format!(
+            "expected LEVEL,WIDTH in Hounsfield units (e.g. -600,1500 for the lung window), got {text:?}"
+        ));
+    };
+    let number = |s: &str, what: &str| {
+        s.parse::<f64>()
+            .map_err(|_| format!("the window's {what} {s:?} is not a number"))
+    };
+    Window::new(number(level, "level")?, number(width, "width")?).map_err(|e| e.to_string())
+}
+
+/// The window that maps a DICOM slice to grey: `--window` when given, else the model card's,
+/// else the lung window.
+pub fn dicom_window(arg: Option<Window>, segmenter: &Segmenter) -> Window {
+    arg.or(segmenter.card().window).unwrap_or(Window::LUNG)
 }
 
 /// A progress bar in the house style.

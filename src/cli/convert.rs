@@ -12,7 +12,7 @@ use tinyunet::weights::safetensors_io::{FloatStorage, write_safetensors_as};
 use tinyunet::weights::{decode_weights, export_weights};
 use tinyunet::{Error, Result};
 
-use super::common::load_model;
+use super::common::{card_from_arg, load_model_and_card};
 
 /// Arguments of `convert`.
 #[derive(clap::Args)]
@@ -26,20 +26,27 @@ pub struct Args {
     /// Store convolution kernels as f16 (half the size; biases and BatchNorm tensors stay f32).
     #[arg(long)]
     f16: bool,
+    /// The model card to write: a shipped model's name (`skin-lesion`, `lung-ct`) or a JSON
+    /// file; default: the input file's own card.
+    #[arg(long)]
+    card: Option<String>,
 }
 
 /// Converts, then compares the probabilities of both files on generated images.
 pub fn run(args: Args) -> Result<ExitCode> {
     let device = tinyunet::backend::cpu_device();
-    let model = load_model(Some(&args.weights), &device)?;
+    let (model, card) = load_model_and_card(Some(&args.weights), &device)?;
+    let card = match &args.card {
+        Some(arg) => card_from_arg(arg, model.config.classes)?,
+        None => card,
+    };
     let set = pollster::block_on(export_weights(&model))?;
     let storage = if args.f16 {
         FloatStorage::F16Kernels
     } else {
         FloatStorage::F32
     };
-    let metadata = [("format".to_string(), "pt".to_string())];
-    let bytes = write_safetensors_as(&set, &metadata, storage)?;
+    let bytes = write_safetensors_as(&set, &card.metadata(), storage)?;
     std::fs::write(&args.out, &bytes).map_err(|source| Error::Io {
         path: args.out.display().to_string(),
         source,

@@ -9,18 +9,23 @@ use std::process::ExitCode;
 
 use tinyunet::app::{FineTuning, Segmenter, SegmenterOptions, TrainOptions, held_out_mask};
 use tinyunet::data::folder::{Pair, dataset_folders, pair_folders};
-use tinyunet::metrics::{Scores, mean_scores};
+use tinyunet::metrics::{Scores, class_scores, mask_scores, mean_class_scores, mean_scores};
 use tinyunet::train::{Event, HeldOut};
 use tinyunet::{Error, Result, TinyUNet};
 
-use super::common::{load_held_out, load_model, progress_bar, read_pair};
+use super::common::{
+    MODEL_NAMES, load_held_out, load_model_and_card, model_file, progress_bar, read_pair,
+};
 
 /// Arguments of `fine-tune`. Every training setting left out takes the page's default.
 #[derive(clap::Args)]
 pub struct Args {
-    /// The weights to start from; the shipped demo weights when absent.
-    #[arg(long)]
+    /// The weights to start from; the shipped `--model` when absent.
+    #[arg(long, conflicts_with = "model")]
     init: Option<PathBuf>,
+    /// A shipped model to start from, by name (`www/models/NAME.safetensors`).
+    #[arg(long, value_parser = MODEL_NAMES, default_value = "skin-lesion")]
+    model: String,
     /// The user's pairs: `images/` + `masks/`, or ISIC 2018's `*_Input/` + `*_GroundTruth/`.
     /// About a fifth are held back to judge the run, as the page does.
     #[arg(long)]
@@ -118,12 +123,24 @@ fn add_pairs(
 }
 
 /// Mean Dice/IoU of `model` on the prepared pairs.
-fn score(model: &TinyUNet, pairs: &[HeldOut], size: usize, flips: usize) -> Result<Scores> {
-    let mut scores = Vec::with_capacity(pairs.len());
+/// Mean scores of `model` on `pairs`, and each foreground class's mean for a multi-class model
+/// (as `tinyunet eval` averages them).
+fn score(
+    model: &TinyUNet,
+    pairs: &[HeldOut],
+    size: usize,
+    flips: usize,
+) -> Result<(Scores, Vec<Option<Scores>>)> {
+    let (mut scores, mut per_class) = (Vec::new(), Vec::new());
     for pair in pairs {
-        scores.push(pollster::block_on(pair.score(model, size, flips))?);
+        let prediction = pollster::block_on(pair.predict(model, size, flips))?;
+        let classes = model.config.classes;
+        scores.push(mask_scores(&prediction.mask, pair.truth(), classes));
+        if classes > 1 {
+            per_class.push(class_scores(&prediction.mask, pair.truth(), classes));
+        }
     }
-    Ok(mean_scores(&scores))
+    Ok((mean_scores(&scores), mean_class_scores(&per_class)))
 }
 
 fn pairs_of(root: &Path) -> Result<Vec<Pair>> {
@@ -134,8 +151,10 @@ fn pairs_of(root: &Path) -> Result<Vec<Pair>> {
 /// Runs the fine-tune, one line per epoch, and writes the weights it keeps.
 pub fn run(args: Args) -> Result<ExitCode> {
     let device = tinyunet::backend::device_by_name(&args.backend)?;
-    let start = load_model(args.init.as_deref(), &device)?;
-    let mut segmenter = Segmenter::from_model(start.clone(), &SegmenterOptions::default())?;
+    let init = args.init.clone().unwrap_or_else(|| model_file(&args.model));
+    let (start, card) = load_model_and_card(Some(&init), &device)?;
+    let mut segmenter =
+        Segmenter::from_model(start.clone(), &SegmenterOptions::default())?.with_card(card)?;
     let pairs = pairs_of(&args.data)?;
     let mut run = FineTuning::default();
     let (held_names, trained) = add_pairs(&mut run, &segmenter, &pairs, args.size);
@@ -224,10 +243,25 @@ pub fn run(args: Args) -> Result<ExitCode> {
     }
     if !unseen.is_empty() {
         let flips = segmenter.flips();
-        let before = score(&start, &unseen, args.size, flips)?;
-        let after = score(segmenter.model(), &unseen, args.size, flips)?;
+        let (before, classes_before) = score(&start, &unseen, args.size, flips)?;
+        let (after, classes_after) = score(segmenter.model(), &unseen, args.size, flips)?;
+        let per_class: String = classes_before
+            .iter()
+            .zip(&classes_after)
+            .enumerate()
+            .map(|(i, (b, a))| {
+                let dice =
+                    |s: &Option<Scores>| s.map_or("n/a".into(), |s| format!("{:.4}", s.dice));
+                format!(
+                    " dice_class_{0}_before={1} dice_class_{0}_after={2}",
+                    i + 1,
+                    dice(b),
+                    dice(a)
+                )
+            })
+            .collect();
         println!(
-            "unseen pairs={} dice_before={:.4} dice_after={:.4} iou_before={:.4} iou_after={:.4}",
+            "unseen pairs={} dice_before={:.4} dice_after={:.4} iou_before={:.4} iou_after={:.4}{per_class}",
             unseen.len(),
             before.dice,
             after.dice,

@@ -3,17 +3,22 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use tinyunet::data::folder::{image_files, read_image, write_mask_png};
+use tinyunet::data::folder::{image_files, read_image_with_window, write_mask_png};
+use tinyunet::data::window::Window;
 use tinyunet::{Error, Result};
 
-use super::common::{ModelArgs, progress_bar};
+use super::common::{ModelArgs, dicom_window, parse_window, progress_bar};
 
 /// Arguments of `predict`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// Folder of images (PNG/JPEG, any size).
+    /// Folder of images (PNG/JPEG or DICOM slices, any size).
     #[arg(long)]
     images: PathBuf,
+    /// CT window for DICOM slices, `LEVEL,WIDTH` in Hounsfield units (e.g. `-600,1500`);
+    /// default: the model card's window, else the lung window.
+    #[arg(long, value_name = "LEVEL,WIDTH", value_parser = parse_window, allow_hyphen_values = true)]
+    window: Option<Window>,
     /// Output folder for `NAME_mask.png` files (created).
     #[arg(long)]
     out: PathBuf,
@@ -21,10 +26,11 @@ pub struct Args {
     model: ModelArgs,
 }
 
-/// Segments each image; unreadable ones are reported by name and skipped, and an image the
+/// Segments each image (a DICOM slice through the window); unreadable ones are reported by name and skipped, and an image the
 /// model was not made for (see `tinyunet::domain`) gets its mask and a warning on stderr.
 pub fn run(args: Args) -> Result<ExitCode> {
     let segmenter = args.model.load()?;
+    let window = dicom_window(args.window, &segmenter);
     std::fs::create_dir_all(&args.out).map_err(|source| Error::Io {
         path: args.out.display().to_string(),
         source,
@@ -33,7 +39,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     let bar = progress_bar(files.len() as u64, "predict");
     let (mut written, mut unlike) = (0, 0);
     for file in &files {
-        let result = read_image(file).and_then(|image| {
+        let result = read_image_with_window(file, window).and_then(|image| {
             let p = pollster::block_on(segmenter.segment(&image))?;
             if let Some(o) = &p.out_of_domain {
                 unlike += 1;

@@ -8,12 +8,13 @@ use std::time::Instant;
 use tinyunet::data::folder::{dataset_folders, pair_folders};
 use tinyunet::data::image::MaskKind;
 use tinyunet::train::{Event, FineTune, ResumePoint, SessionConfig, Stop, TrainingSession};
-use tinyunet::weights::export_weights;
 use tinyunet::weights::safetensors_io::{FloatStorage, write_safetensors_as};
+use tinyunet::weights::{ModelCard, export_weights};
 use tinyunet::{Error, Result, TinyUNet};
 
 use super::common::{
-    load_examples, load_held_out, load_model, model_or_fresh, progress_bar, read_file,
+    card_from_arg, load_examples, load_held_out, load_model, load_model_and_card, model_or_fresh,
+    progress_bar, read_file,
 };
 
 /// Arguments of `train`.
@@ -61,6 +62,9 @@ pub struct Args {
     /// With augmentation, also paste colour-calibration stickers on the skin of some pairs.
     #[arg(long)]
     stickers: bool,
+    /// With augmentation, also draw marker-ink rings around the lesion of some pairs.
+    #[arg(long)]
+    ink: bool,
     /// Pull every weight towards its starting value with this strength (L2-SP; 0: none).
     #[arg(long, default_value_t = 0.0)]
     anchor: f64,
@@ -70,6 +74,10 @@ pub struct Args {
     /// Start from these weights instead of a fresh network.
     #[arg(long)]
     init: Option<PathBuf>,
+    /// The model card the weights carry: a shipped model's name (`skin-lesion`, `lung-ct`) or a
+    /// JSON file; default: the `--init` file's card (a fresh network's: numbered classes).
+    #[arg(long)]
+    card: Option<String>,
     /// Where the final weights go.
     #[arg(long, default_value = "tinyunet.safetensors")]
     out: PathBuf,
@@ -109,7 +117,7 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
 /// The settings a checkpoint must share with the run that resumes it.
 fn fingerprint(args: &Args, examples: usize) -> String {
     format!(
-        "examples={examples} epochs={} batch={} size={} lr={} min_lr={} augment={} seed={} freeze_bn={} adapt_bn={} recalibrate_bn={}{}{}",
+        "examples={examples} epochs={} batch={} size={} lr={} min_lr={} augment={} seed={} freeze_bn={} adapt_bn={} recalibrate_bn={}{}{}{}",
         args.epochs,
         args.batch,
         args.size,
@@ -122,26 +130,33 @@ fn fingerprint(args: &Args, examples: usize) -> String {
         args.recalibrate_bn,
         // Written only when set, so that earlier checkpoints still resume.
         if args.zoom { " zoom=true" } else { "" },
-        if args.stickers { " stickers=true" } else { "" }
+        if args.stickers { " stickers=true" } else { "" },
+        if args.ink { " ink=true" } else { "" }
     )
 }
 
-fn save_weights(model: &TinyUNet, path: &Path, storage: FloatStorage) -> Result<()> {
+fn save_weights(
+    model: &TinyUNet,
+    card: &ModelCard,
+    path: &Path,
+    storage: FloatStorage,
+) -> Result<()> {
     let set = pollster::block_on(export_weights(model))?;
-    let metadata = [("format".to_string(), "pt".to_string())];
-    let bytes = write_safetensors_as(&set, &metadata, storage)?;
+    let bytes = write_safetensors_as(&set, &card.metadata(), storage)?;
     std::fs::write(path, bytes).map_err(io(path))
 }
 
 fn save_checkpoint(
     dir: &Path,
     session: &TrainingSession,
+    card: &ModelCard,
     fingerprint: &str,
     best: Option<(usize, f64)>,
 ) -> Result<()> {
     std::fs::create_dir_all(dir).map_err(io(dir))?;
     save_weights(
         &session.model(),
+        card,
         &dir.join("last.safetensors"),
         FloatStorage::F32,
     )?;
@@ -219,9 +234,13 @@ pub fn run(args: Args) -> Result<ExitCode> {
     // The starting model first: its class count says how the masks are read (a resumed run or
     // `--init` keeps the model's own, whatever `--classes` says).
     let checkpoint = args.resume.as_deref().map(read_checkpoint).transpose()?;
-    let model = match &checkpoint {
-        Some(c) => load_model(Some(&c.weights), &device)?,
+    let (model, card) = match &checkpoint {
+        Some(c) => load_model_and_card(Some(&c.weights), &device)?,
         None => model_or_fresh(args.init.as_deref(), args.classes, &device, args.seed)?,
+    };
+    let card = match &args.card {
+        Some(arg) => card_from_arg(arg, model.config.classes)?,
+        None => card,
     };
     let kind = MaskKind::for_classes(model.config.classes);
     let (examples, skipped) = load_examples(&pairs, args.size, kind);
@@ -250,6 +269,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         recalibrate_batch_norm: args.recalibrate_bn,
         zoom: args.zoom,
         stickers: args.stickers,
+        ink: args.ink,
         anchor: args.anchor,
     };
     let fingerprint = fingerprint(&args, examples.len());
@@ -309,7 +329,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             }
             Event::Scored { epoch, mean, .. } => {
                 let Some(m) = mean else { continue };
-                best = save_if_best(&run, best, &best_path)?;
+                best = save_if_best(&run, &card, best, &best_path)?;
                 if epoch == 0 {
                     bar.suspend(|| {
                         println!(
@@ -332,7 +352,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
                     line += &format!(" val_dice={:.4} val_iou={:.4}", m.dice, m.iou);
                 }
                 bar.suspend(|| println!("{line}"));
-                save_checkpoint(&checkpoints, run.session(), &fingerprint, best)?;
+                save_checkpoint(&checkpoints, run.session(), &card, &fingerprint, best)?;
                 epoch_started = Instant::now();
                 let stop = args
                     .stop_after
@@ -364,7 +384,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         // Diverged before anything was kept: the starting weights.
         _ => model.clone(),
     };
-    save_weights(&chosen, &args.out, storage)?;
+    save_weights(&chosen, &card, &args.out, storage)?;
     if let Stop::Diverged { step, loss } = outcome.stop {
         return Err(Error::Backend(format!(
             "the loss became {loss} at step {step}; try a lower learning rate ({} now holds \
@@ -397,6 +417,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
 /// across resumed parts), and returns the new best.
 fn save_if_best(
     run: &FineTune,
+    card: &ModelCard,
     best: Option<(usize, f64)>,
     path: &Path,
 ) -> Result<Option<(usize, f64)>> {
@@ -409,6 +430,6 @@ fn save_if_best(
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(io(dir))?;
     }
-    save_weights(model, path, FloatStorage::F32)?;
+    save_weights(model, card, path, FloatStorage::F32)?;
     Ok(Some((evaluation.epoch, evaluation.mean.dice)))
 }

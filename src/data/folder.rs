@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use super::image::RgbaImage;
+use super::window::Window;
 use crate::error::{Error, Result};
 
 /// One image and, when known, its mask file.
@@ -18,7 +19,7 @@ pub struct Pair {
     pub mask: PathBuf,
 }
 
-const IMAGE_EXTENSIONS: [&str; 4] = ["png", "jpg", "jpeg", "bmp"];
+const IMAGE_EXTENSIONS: [&str; 5] = ["png", "jpg", "jpeg", "bmp", "dcm"];
 
 fn io_error(path: &Path, source: std::io::Error) -> Error {
     Error::Io {
@@ -126,10 +127,24 @@ pub fn dataset_folders(root: &Path) -> Result<(PathBuf, PathBuf)> {
     }
 }
 
-/// Decodes an image file (PNG, JPEG, BMP) to RGBA, with the file named in errors.
+/// Decodes an image file (PNG, JPEG, BMP, or a DICOM slice through the lung window) to RGBA,
+/// with the file named in errors.
 pub fn read_image(path: &Path) -> Result<RgbaImage> {
+    read_image_with_window(path, Window::LUNG)
+}
+
+/// [`read_image`], with a DICOM slice mapped to grey through `window` (a model card's, say);
+/// other formats are read as they are.
+pub fn read_image_with_window(path: &Path, window: Window) -> Result<RgbaImage> {
     let what = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|e| io_error(path, e))?;
+    let dcm = path
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("dcm"));
+    if dcm || crate::dicom::is_dicom(&bytes) {
+        let (image, _) = crate::dicom::decode(&bytes, window).map_err(|e| e.context(&what))?;
+        return Ok(image);
+    }
     // Check the size from the header before decoding a possibly huge picture.
     let reader = image::ImageReader::new(std::io::Cursor::new(&bytes))
         .with_guessed_format()
@@ -140,6 +155,15 @@ pub fn read_image(path: &Path) -> Result<RgbaImage> {
     super::image::check_dimensions(w, h, &what)?;
     let decoded = image::load_from_memory(&bytes)
         .map_err(|e| Error::input(format!("{what}: corrupt or unsupported image ({e})")))?;
+    // Made 8-bit, a mask's classes and a CT slice's values would silently change.
+    let color = decoded.color();
+    if color.bytes_per_pixel() > color.channel_count() {
+        return Err(Error::input(format!(
+            "{what}: a {}-bit PNG, which tinyunet does not read (as 8 bits its values would \
+             change); save it as an 8-bit PNG, or give a CT slice as its DICOM file",
+            color.bits_per_pixel() / color.channel_count() as u16
+        )));
+    }
     let rgba = decoded.to_rgba8();
     RgbaImage::new(rgba.width(), rgba.height(), rgba.into_raw(), &what)
 }

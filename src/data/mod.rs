@@ -5,5 +5,7 @@ pub mod augment;
 #[cfg(all(feature = "cli", not(target_arch = "wasm32")))]
 pub mod folder;
 pub mod image;
+pub mod ink;
 pub mod stickers;
 pub mod synth;
+pub mod window;

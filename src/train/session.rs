@@ -6,6 +6,7 @@ use burn::prelude::*;
 use super::adapt::adapt_batch_norm;
 use super::trainer::{StepOutput, Trainer};
 use crate::data::augment::{Example, augment, zoom};
+use crate::data::ink::add_ink_ring;
 use crate::data::stickers::add_sticker;
 use crate::error::{Error, Result};
 use crate::limits::{LEARNING_RATE_RANGE, MAX_ANCHOR, MAX_BATCH_SIZE, MAX_EPOCHS};
@@ -44,6 +45,9 @@ pub struct SessionConfig {
     /// With `augment`, also paste colour-calibration stickers on the skin of some examples (see
     /// [`crate::data::stickers`]).
     pub stickers: bool,
+    /// With `augment`, also draw marker-ink rings around the lesion of some examples (see
+    /// [`crate::data::ink`]).
+    pub ink: bool,
     /// Strength of the pull of every weight towards its value at the start of the run (L2-SP:
     /// `anchor · (w − w₀)` added to each gradient); 0 turns it off.
     pub anchor: f64,
@@ -68,6 +72,7 @@ impl Default for SessionConfig {
             recalibrate_batch_norm: false,
             zoom: false,
             stickers: false,
+            ink: false,
             anchor: 0.0,
         }
     }
@@ -313,6 +318,9 @@ impl TrainingSession {
                 }
                 if self.config.stickers {
                     out = add_sticker(&out, &mut self.rng);
+                }
+                if self.config.ink {
+                    out = add_ink_ring(&out, &mut self.rng);
                 }
                 out
             })

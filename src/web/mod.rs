@@ -7,12 +7,14 @@
 //! progress, and is what users import.
 
 mod convert;
+mod dicom;
 mod heap;
 mod segmenter;
 #[cfg(feature = "threads")]
 mod threads;
 mod training;
 
+pub use dicom::read_dicom;
 pub use segmenter::{Segmentation, WasmSegmenter, limits};
 #[cfg(feature = "threads")]
 use threads::compute;

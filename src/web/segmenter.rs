@@ -8,7 +8,7 @@ use super::heap::{HeapReservation, INFERENCE_HEAP_BYTES_PER_PIXEL, MAX_RESERVATI
 use crate::app::{FineTuning, Segmenter, SegmenterOptions};
 use crate::backend::{BackendKind, cpu_device, wgpu_device_async};
 use crate::data::image::mask_from_rgba;
-use crate::infer::Prediction;
+use crate::infer::{ClassArea, Prediction};
 use crate::limits::LIMITS;
 use crate::{Error, Result};
 
@@ -17,6 +17,8 @@ use crate::{Error, Result};
 pub struct Segmentation {
     prediction: Prediction,
     probabilities: bool,
+    /// Each class's area, named and coloured by the model's card.
+    areas: Vec<ClassArea>,
 }
 
 #[wasm_bindgen]
@@ -67,6 +69,19 @@ impl Segmentation {
     #[wasm_bindgen(getter)]
     pub fn doubtful(&self) -> Vec<u8> {
         self.prediction.doubtful_pixels()
+    }
+    /// Each class of the model's card, background first, with its share of the image:
+    /// `[{ name, colour, fraction, pixels }]`.
+    #[wasm_bindgen(getter, js_name = classAreas)]
+    pub fn class_areas(&self) -> JsValue {
+        // A list of plain structs always converts; an empty list were it ever not to.
+        to_js(&self.areas).unwrap_or_else(|_| js_sys::Array::new().into())
+    }
+    /// Each foreground class's doubt, 0..1 (entry `i` is class `i + 1`), for a multi-class
+    /// model; empty for one class (see `doubt.rs`).
+    #[wasm_bindgen(getter, js_name = classDoubt)]
+    pub fn class_doubt(&self) -> Vec<f64> {
+        self.prediction.class_doubt()
     }
     /// `null` for an image of the kind the model was made for, else `{ reason, message }`
     /// (see `domain.rs`): a greyscale CT slice, a photo of an object.
@@ -143,6 +158,15 @@ impl WasmSegmenter {
         self.backend.name().to_string()
     }
 
+    /// The model's card (see `weights/card.rs`): `{ name, title, imageKind, classes: [{ name,
+    /// colour }], inputSize, window?, trainedOn, terms, citations }`, from the weights file (or
+    /// the card of a file without one).
+    #[wasm_bindgen(getter)]
+    pub fn card(&self) -> JsValue {
+        // A card is strings, numbers and lists: it always converts.
+        to_js(self.core.card()).unwrap_or(JsValue::NULL)
+    }
+
     /// Output classes of the model.
     #[wasm_bindgen(getter)]
     pub fn classes(&self) -> u32 {
@@ -181,9 +205,11 @@ impl WasmSegmenter {
     ) -> std::result::Result<Segmentation, JsValue> {
         let image = rgba_image(&image, "image").map_err(js_error)?;
         let prediction = compute(self.core.segment(&image)).await.map_err(js_error)?;
+        let areas = prediction.class_areas(&self.core.card().classes);
         Ok(Segmentation {
             prediction,
             probabilities,
+            areas,
         })
     }
 
@@ -249,20 +275,20 @@ impl WasmSegmenter {
             .map_err(js_error)
     }
 
-    /// Replaces the weights with a safetensors or `.pth` file's; on any error the current
-    /// weights stay.
+    /// Replaces the weights with a safetensors or `.pth` file's (and the card with the file's,
+    /// when it has one); on any error the current weights stay.
     #[wasm_bindgen(js_name = loadWeights)]
     pub fn load_weights(&mut self, bytes: &[u8]) -> std::result::Result<(), JsValue> {
         self.core.load_weights(bytes).map_err(js_error)
     }
 
-    /// The current weights as safetensors bytes (reference names, f32).
+    /// The current weights as safetensors bytes (reference names, f32), with the model's card.
     #[wasm_bindgen(js_name = exportWeights)]
     pub async fn export_weights(&self) -> std::result::Result<Vec<u8>, JsValue> {
         self.core.export_weights().await.map_err(js_error)
     }
 
-    /// `{ dice, iou, doubt, outOfDomain }` of the current model on one `{ data, width, height }`
+    /// `{ dice, iou, doubt, outOfDomain, classScores }` of the current model on one `{ data, width, height }`
     /// image against its mask (same size); `name` names the pair in errors.
     pub async fn evaluate(
         &self,
@@ -277,18 +303,44 @@ impl WasmSegmenter {
             .map_err(js_error)?;
         #[derive(serde::Serialize)]
         #[serde(rename_all = "camelCase")]
-        struct Scored {
+        struct ClassScore<'a> {
+            name: &'a str,
+            colour: &'a str,
+            // `null` where the class is in neither mask.
+            dice: Option<f64>,
+            iou: Option<f64>,
+        }
+        #[derive(serde::Serialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Scored<'a> {
             dice: f64,
             iou: f64,
             doubt: f64,
             // `None` is written as `null` by the json-compatible serializer.
             out_of_domain: Option<crate::domain::OutOfDomain>,
+            class_scores: Vec<ClassScore<'a>>,
         }
+        let card = self.core.card();
+        let class_scores = assessed
+            .class_scores
+            .iter()
+            .enumerate()
+            .map(|(i, scores)| {
+                let class = card.classes.get(i + 1);
+                ClassScore {
+                    name: class.map_or("", |c| c.name.as_str()),
+                    colour: class.map_or("", |c| c.colour.as_str()),
+                    dice: scores.map(|s| s.dice),
+                    iou: scores.map(|s| s.iou),
+                }
+            })
+            .collect();
         to_js(&Scored {
             dice: assessed.scores.dice,
             iou: assessed.scores.iou,
             doubt: assessed.doubt,
             out_of_domain: assessed.out_of_domain,
+            class_scores,
         })
         .map_err(js_error)
     }

@@ -75,10 +75,15 @@ impl WasmSegmenter {
 
     /// Ends the run (early when `cancelled`): the segmenter takes the weights the run chose —
     /// the best-scoring epoch's, or keeps its own when no epoch beat them — and the report says
-    /// which and why. `null` when no run was in progress.
+    /// which and why; for a multi-class model with held-back pairs, `classScores` has each
+    /// class's scores before and after (two more passes over those pairs). `null` when no run
+    /// was in progress.
     #[wasm_bindgen(js_name = finishTraining)]
-    pub fn finish_training(&mut self, cancelled: bool) -> Result<JsValue, JsValue> {
-        match self.tuning.finish(&mut self.core, cancelled) {
+    pub async fn finish_training(&mut self, cancelled: bool) -> Result<JsValue, JsValue> {
+        let finished = compute(self.tuning.finish_scored(&mut self.core, cancelled))
+            .await
+            .map_err(js_error)?;
+        match finished {
             Some(report) => to_js(&report).map_err(js_error),
             None => Ok(JsValue::NULL),
         }

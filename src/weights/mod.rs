@@ -1,6 +1,7 @@
 //! Weights I/O: safetensors (read and write) and PyTorch `.pth` (read), under the reference's
 //! `state_dict` names.
 
+pub mod card;
 mod dtype;
 pub mod model_io;
 pub mod pth;
@@ -9,6 +10,7 @@ pub mod tensor_set;
 #[cfg(test)]
 mod test_files;
 
+pub use card::{ClassInfo, ImageKind, ModelCard};
 pub use model_io::{export_weights, import_weights, infer_config, validate_weights};
 pub use tensor_set::{NamedTensor, TensorSet, TensorValues};
 
@@ -16,6 +18,12 @@ use crate::error::{Error, Result};
 
 /// Decodes a weights file from its bytes, telling `.pth` (a ZIP) from safetensors by content.
 pub fn decode_weights(bytes: &[u8]) -> Result<TensorSet> {
+    decode_weights_with_metadata(bytes).map(|(set, _)| set)
+}
+
+/// Like [`decode_weights`], with the file's metadata (a safetensors `__metadata__`; none for
+/// `.pth`), where a [`ModelCard`] lives.
+pub fn decode_weights_with_metadata(bytes: &[u8]) -> Result<(TensorSet, Vec<(String, String)>)> {
     if bytes.len() < 8 {
         return Err(Error::weights(format!(
             "the file is only {} bytes long: not a safetensors or .pth weights file",
@@ -25,7 +33,7 @@ pub fn decode_weights(bytes: &[u8]) -> Result<TensorSet> {
     // A ZIP is a modern `torch.save`; 0x80 opens a pickle, i.e. a legacy one, which `read_pth`
     // recognises and explains.
     if bytes.starts_with(b"PK") || bytes[0] == 0x80 {
-        pth::read_pth(bytes)
+        Ok((pth::read_pth(bytes)?, Vec::new()))
     } else if bytes.len() > 8 && bytes[8] != b'{' {
         // A safetensors header is a JSON object right after its 8-byte length: this is some other
         // file (an image, a zip renamed, text). Say that first, the detail after it.
@@ -34,7 +42,7 @@ pub fn decode_weights(bytes: &[u8]) -> Result<TensorSet> {
             describe_start(bytes)
         )))
     } else {
-        safetensors_io::read_safetensors(bytes)
+        safetensors_io::read_safetensors_with_metadata(bytes)
     }
 }
 

@@ -213,7 +213,7 @@ for (const pause of [0, 1000]) {
   console.log(`\nStart-up (demo page, CPU, click ${pause} ms after ready; median of ${runs.length}, range): ready ${ready}; first mask ${fromClick}, ${fromStart}.`);
 }
 
-const weights = fs.readFileSync(path.join(ROOT, 'www/demo-weights.safetensors'));
+const weights = fs.readFileSync(path.join(ROOT, 'www/models/skin-lesion.safetensors'));
 const gz = (b) => zlib.gzipSync(b, { level: 9 }).length;
 const mb = (n) => (n / 1e6).toFixed(2);
 
@@ -238,8 +238,8 @@ for (const isolated of [false, true]) {
     console.log(`\nThe demo page ${isolated ? 'with' : 'without'} cross-origin isolation (${wasm ? path.basename(new URL(wasm.url).pathname) : 'no .wasm'}), navigation to first mask: ${code.length} files (HTML, CSS, JS, .wasm, demo weights) ${mb(raw)} MB raw, **${mb(zipped)} MB gzip**; the sample photos not counted.`);
   }, { server: { ...demoServerOptions({ pkg: path.join(ROOT, 'pkg') }), crossOriginIsolated: isolated }, launch: { webgpu: false } });
 }
-const packed = fs.readFileSync(path.join(ROOT, 'www/demo-weights.packed.gz'));
-console.log(`\nDownload (gzip -9): demo weights ${mb(weights.length)} MB raw, ${mb(gz(weights))} MB gzip (the package's safetensors); the demo page's packed copy (www/demo-weights.packed.gz) ${mb(packed.length)} MB.`);
+const packed = fs.readFileSync(path.join(ROOT, 'www/models/skin-lesion.packed.gz'));
+console.log(`\nDownload (gzip -9): skin-lesion weights ${mb(weights.length)} MB raw, ${mb(gz(weights))} MB gzip (the package's safetensors); the demo page's packed copy (www/models/skin-lesion.packed.gz) ${mb(packed.length)} MB.`);
 for (const build of ['cpu', 'cpu-threads', 'webgpu']) {
   const wasm = fs.readFileSync(path.join(ROOT, `pkg/wasm/tinyunet_${build}_bg.wasm`));
   console.log(`- ${build} build: .wasm ${mb(wasm.length)} MB raw, ${mb(gz(wasm))} MB gzip; with the demo weights ${mb(gz(wasm) + gz(weights))} MB gzip.`);

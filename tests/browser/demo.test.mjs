@@ -645,8 +645,10 @@ for (const backend of ['cpu', 'webgpu']) {
             assert.ok(!seenUrls.some((u) => u.includes('tinyunet_webgpu')), `the page fetched the WebGPU build without WebGPU: ${seenUrls.join(', ')}`);
           }
           // The demo weights come packed (ui/packed-weights.js), never as the larger plain file.
-          assert.ok(seenUrls.some((u) => u.startsWith(server.url + 'demo-weights.packed.gz')), `the packed weights were never requested: ${seenUrls.join(', ')}`);
-          assert.ok(!seenUrls.some((u) => u.includes('demo-weights.safetensors')), `the page fetched the plain weights: ${seenUrls.join(', ')}`);
+          assert.ok(seenUrls.some((u) => u.startsWith(server.url + 'models/skin-lesion.packed.gz')), `the packed weights were never requested: ${seenUrls.join(', ')}`);
+          assert.ok(!seenUrls.some((u) => u.includes('.safetensors')), `the page fetched the plain weights: ${seenUrls.join(', ')}`);
+          // Only the chosen model's: the lung-CT weights are fetched only when that model is chosen.
+          assert.ok(!seenUrls.some((u) => u.includes('lung-ct')), `the page fetched the CT model unasked: ${seenUrls.join(', ')}`);
           assert.deepEqual(log.errors, [], `uncaught errors:\n${log.format()}`);
           assert.deepEqual(unexpectedProblems(log), [], `console problems:\n${log.format()}`);
         }, { browser, server, timeout: 300_000 });
@@ -666,7 +668,7 @@ for (const backend of ['cpu', 'webgpu']) {
 test('damaged demo weights: the page says what is wrong and runs an untrained network; the shipped ones segment as before', { timeout: SLOW }, async () => {
   await withPage(async ({ page, url, console: log }) => {
     // As a host might mangle it: the right name and status, other bytes.
-    await page.route('**/demo-weights.packed.gz', (route) => route.fulfill({ status: 200, contentType: 'application/octet-stream', body: 'not a packed file' }));
+    await page.route('**/models/skin-lesion.packed.gz', (route) => route.fulfill({ status: 200, contentType: 'application/octet-stream', body: 'not a packed file' }));
     await openDemo(page, url);
     assert.match(await page.locator('.notice[data-key="demo-weights"]').innerText(),
       /The demo weights could not be loaded \(the packed weights do not start with TUWPACK1: not a file made by build\.sh\)\. The network is untrained/);
@@ -692,7 +694,7 @@ describe('demo with bad input', () => {
       await page.setInputFiles('#segment-input', [BAD.corrupt, BAD.huge, BAD.notImage]);
       await expectCardError(page, 'corrupt.png', /corrupt or truncated/);
       await expectCardError(page, 'huge.png', /20000×20000 pixels is too large/);
-      await expectCardError(page, 'notes.png', /not a PNG or JPEG/i);
+      await expectCardError(page, 'notes.png', /^Not a PNG, JPEG or DICOM image, nor WebP, GIF or BMP \(unrecognised file signature\)\.$/);
       await page.setInputFiles('#segment-input', file('good.jpg', sample('sample-4.jpg')));
       await expectDone(page, 'good.jpg');
 
@@ -759,7 +761,7 @@ describe('demo with bad input', () => {
       // segment with class indices, and are what the page starts with after a reload.
       const twoClass = Buffer.from(await page.evaluate(newWeightsInPage, 2), 'base64');
       await page.setInputFiles('#weights-input', { name: 'two-class.safetensors', mimeType: 'application/octet-stream', buffer: twoClass });
-      await page.waitForFunction(() => /^two-class\.safetensors: loaded \(481,170 parameters, 2 classes\)/.test(document.querySelector('#weights-message').textContent), null, { timeout: 120_000 });
+      await page.waitForFunction(() => /^two-class\.safetensors: loaded \(2-class model: 481,170 parameters, 2 classes\)/.test(document.querySelector('#weights-message').textContent), null, { timeout: 120_000 });
       await page.getByRole('button', { name: 'Segment Generated 4' }).click();
       const twoClassCard = await expectDone(page, 'sample-4.jpg');
       const twoClassMask = readPng((await download(page, '.card[data-name="sample-4.jpg"] >> text=Download mask (PNG)')).buffer);

@@ -235,19 +235,23 @@ describe('mask editor', () => {
       stroke(expected, W, H, m, 6, 1);
       history.push(expected.slice());
       assertSameMask(labelsOf(await editorMask(page)), expected, 'mouse stroke');
-      // What is shown is where it was drawn: under the stroke the screen is cyan-tinted (blue
-      // above red), beside it skin (red above blue). Read from the editor's canvas.
+      // What is shown is where it was drawn: under the stroke the screen is tinted with the
+      // lesion's colour on the model's card (its legend's swatch), beside it is skin, further
+      // from that colour. Read from the editor's canvas.
       await settle(page);
+      const lesion = (await page.locator('#model-card-facts .swatch-class').first().evaluate((n) => getComputedStyle(n).backgroundColor))
+        .match(/\d+/g).slice(0, 3).map(Number);
       const shown = (p) => page.locator('#editor-canvas').evaluate((c, p) => {
         const r = c.getBoundingClientRect();
         const k = c.width / r.width;
         const d = c.getContext('2d').getImageData(Math.floor((p.cx - r.left) * k), Math.floor((p.cy - r.top) * k), 1, 1).data;
-        return { r: d[0], b: d[2] };
+        return [d[0], d[1], d[2]];
       }, p);
+      const distance = (c) => Math.hypot(...c.map((v, i) => v - lesion[i]));
       const under = await shown(at(75, 46));
-      assert.ok(under.b > under.r + 40, `not drawn under the stroke: ${JSON.stringify(under)}`);
       const beside = await shown(at(75, 70));
-      assert.ok(expected[70 * W + 75] === 0 && beside.r > beside.b, `drawn beside the stroke: ${JSON.stringify(beside)}`);
+      assert.ok(expected[70 * W + 75] === 0, 'the point beside the stroke is in the mask');
+      assert.ok(distance(under) + 40 < distance(beside), `not drawn under the stroke, or drawn beside it: ${JSON.stringify({ lesion, under, beside })}`);
 
       // The eraser (by its key), across the stroke and the lesion.
       await page.keyboard.press('e');
@@ -686,7 +690,8 @@ describe('mask editor', () => {
       const card = await segmentSample(page, 'Generated 4', 'sample-4.jpg');
       await openEditor(page, card);
       assert.equal(await page.locator('#editor-class-field').isVisible(), true);
-      assert.deepEqual(await page.locator('#editor-class option').allInnerTexts(), ['Class 1', 'Class 2']);
+      // Named as the weights' card names them: a file without one has numbered classes.
+      assert.deepEqual(await page.locator('#editor-class option').allInnerTexts(), ['class 1', 'class 2']);
       const start = await editorMask(page);
       const expected = start.pixels.slice();
       await page.click('#editor-actual');

@@ -83,15 +83,18 @@ test('weights given as a URL or a string are fetched, and a Response is an image
     const r = await onHelpersPage(browser, server, (page) => evaluateWithTimeout(page, async () => {
       const { Segmenter } = window.tinyunet;
       const { demoWeightsUrl } = await import('tinyunet/demo-weights');
+      const { skinLesionWeightsUrl } = await import('tinyunet/models/skin-lesion');
       const { errorOf } = window;
       const byUrl = await Segmenter.create({ backend: 'cpu', inputSize: 64, weights: demoWeightsUrl });
-      const byString = await Segmenter.create({ backend: 'cpu', inputSize: 64, weights: '/pkg/demo-weights.safetensors' });
-      const demo = await window.fetchBytes('/pkg/demo-weights.safetensors');
+      const byString = await Segmenter.create({ backend: 'cpu', inputSize: 64, weights: '/pkg/models/skin-lesion.safetensors' });
+      const demo = await window.fetchBytes('/pkg/models/skin-lesion.safetensors');
       const [a, b] = [await byUrl.exportWeights(), await byString.exportWeights()];
       const fromResponse = await byUrl.segment(await fetch('/lesion.jpg'));
       const fromBlob = await byUrl.segment(await (await fetch('/lesion.jpg')).blob());
       return {
         same: a.length === b.length && a.every((v, i) => v === b[i]),
+        // The old name of the skin-lesion model's URL is the new one's file.
+        demoIsSkinLesion: demoWeightsUrl.href === skinLesionWeightsUrl.href,
         parameters: byUrl.parameters,
         demoBytes: demo.length,
         response: [fromResponse.width, fromResponse.height, fromResponse.foreground],
@@ -103,6 +106,7 @@ test('weights given as a URL or a string are fetched, and a Response is an image
       };
     }, undefined, SLOW));
     assert.ok(r.same, 'the same weights by URL and by string differ');
+    assert.ok(r.demoIsSkinLesion, 'demoWeightsUrl is not the skin-lesion model');
     assert.equal(r.parameters, 481_105);
     assert.deepEqual(r.response, r.blob);
     assert.deepEqual(r.response.slice(0, 2), [512, 512]);
@@ -122,7 +126,7 @@ test('a Vite app on tinyunet/cpu carries neither the WebGPU build nor the demo w
     await build({ root: path.join(HERE, 'vite-cpu-app'), configFile: path.join(HERE, 'vite-cpu-app/vite.config.js'), build: { outDir, emptyOutDir: true } });
     const files = fs.readdirSync(outDir, { recursive: true }).map(String);
     assert.ok(files.some((f) => /tinyunet_cpu_bg.*\.wasm$/.test(f)), `no CPU wasm among ${files}`);
-    assert.deepEqual(files.filter((f) => /webgpu|demo-weights/.test(f)), [], 'the bundle carries the WebGPU build or the demo weights');
+    assert.deepEqual(files.filter((f) => /webgpu|demo-weights|skin-lesion|lung-ct/.test(f)), [], 'the bundle carries the WebGPU build or shipped weights');
     for (const f of files.filter((f) => f.endsWith('.js'))) {
       assert.doesNotMatch(fs.readFileSync(path.join(outDir, f), 'utf8'), /tinyunet_webgpu/, `${f} refers to the WebGPU build`);
     }
@@ -135,7 +139,7 @@ test('a Vite app on tinyunet/cpu carries neither the WebGPU build nor the demo w
         await page.goto(url);
         const r = await evaluateWithTimeout(page, () => window.viteResult, undefined, SLOW);
         assert.deepEqual(r, { backend: 'cpu', reason: 'this is the CPU-only entry (tinyunet/cpu)', width: 64, height: 48, parameters: 481_105 });
-        assert.ok(!requests.urls().some((u) => /webgpu|demo-weights/.test(u)), `fetched: ${requests.urls()}`);
+        assert.ok(!requests.urls().some((u) => /webgpu|demo-weights|skin-lesion|lung-ct/.test(u)), `fetched: ${requests.urls()}`);
       }, { browser, server: app });
     } finally {
       await app.close();
@@ -150,7 +154,8 @@ test('npm pack ships the package\'s files, every export among them, with its met
   const files = packed.files.map((f) => f.path).sort();
   const builds = ['cpu', 'cpu-threads', 'webgpu'].flatMap((b) => [`tinyunet_${b}.d.ts`, `tinyunet_${b}.js`, `tinyunet_${b}_bg.wasm`, `tinyunet_${b}_bg.wasm.d.ts`].map((f) => `wasm/${f}`));
   assert.deepEqual(files, [
-    'LICENSE', 'README.md', 'cpu.d.ts', 'cpu.js', 'demo-weights.d.ts', 'demo-weights.js', 'demo-weights.safetensors',
+    'LICENSE', 'README.md', 'cpu.d.ts', 'cpu.js', 'demo-weights.d.ts', 'demo-weights.js',
+    ...['skin-lesion', 'lung-ct'].flatMap((m) => [`models/${m}.d.ts`, `models/${m}.js`, `models/${m}.safetensors`]),
     'errors.js', 'image.js', 'package.json', 'segmenter.js', 'thread-worker.js', 'threads.js', 'tinyunet.d.ts', 'tinyunet.js', ...builds,
   ].sort());
   const manifest = JSON.parse(fs.readFileSync(path.join(PKG, 'package.json'), 'utf8'));

@@ -283,7 +283,7 @@ test('every bad input of the README gets a clear error, and the segmenter carrie
   );
   const expect = {
     corrupt: /^input: image: the PNG data is corrupt or truncated/,
-    notImage: /^input: image: not a PNG or JPEG image/,
+    notImage: /^input: image: not a PNG, JPEG or DICOM image, nor WebP, GIF or BMP \(unrecognised file signature\)$/,
     huge: /^input: image: 10000×30 pixels is too large/,
     badRgba: /^input: image: 4×4 RGBA needs 64 bytes, got 10/,
     unsupported: /^input: image: unsupported image type/,
@@ -566,7 +566,7 @@ test('the package works through a bundler (a Vite production build)', { timeout:
       assert.ok(emitted.some((f) => f.startsWith(`tinyunet_${build}_bg`) && f.endsWith('.wasm')), `Vite did not emit the ${build} .wasm: ${emitted}`);
     }
     // The app has weights of its own (here a fresh network): the demo weights stay out.
-    assert.ok(!emitted.some((f) => f.startsWith('demo-weights')), `Vite emitted the demo weights unasked: ${emitted}`);
+    assert.ok(!emitted.some((f) => /^(demo-weights|skin-lesion|lung-ct)/.test(f)), `Vite emitted shipped weights unasked: ${emitted}`);
     const app = await startServer({ root: outDir });
     const context = await browser.newContext();
     try {

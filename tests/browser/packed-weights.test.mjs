@@ -13,7 +13,10 @@ import { fileURLToPath } from 'node:url';
 import { PACKED_MAGIC, gunzipIfNeeded, packWeights, unpackWeights } from '../../www/ui/packed-weights.js';
 
 const WWW = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'www');
-const PLAIN = new Uint8Array(fs.readFileSync(path.join(WWW, 'demo-weights.safetensors')));
+/** The shipped models: www/models/NAME.safetensors, each packed by build.sh into NAME.packed.gz. */
+const MODELS = ['skin-lesion', 'lung-ct'];
+const plain = (name) => new Uint8Array(fs.readFileSync(path.join(WWW, 'models', `${name}.safetensors`)));
+const PLAIN = plain('skin-lesion');
 
 /** A safetensors-shaped file: 8-byte length, `header`, then `data`. */
 function safetensors(header, data) {
@@ -25,16 +28,20 @@ function safetensors(header, data) {
   return out;
 }
 
-test('the file build.sh packed unpacks to the shipped safetensors byte for byte, and is smaller gzipped', async () => {
-  const file = path.join(WWW, 'demo-weights.packed.gz');
-  assert.ok(fs.existsSync(file), `${file} is missing: build the package first (./build.sh pkg)`);
-  const served = new Uint8Array(fs.readFileSync(file));
-  const unpacked = unpackWeights(await gunzipIfNeeded(served));
-  assert.equal(Buffer.compare(unpacked, PLAIN), 0, 'the packed weights are not the shipped ones (stale? rebuild with ./build.sh pkg)');
-  const plainGzip = zlib.gzipSync(PLAIN, { level: 9 }).length;
-  console.log(`demo weights: ${PLAIN.length} B raw, ${plainGzip} B gzip -9, ${served.length} B packed`);
-  // The reason it exists: byte planes gzip better than the interleaved f16 values.
-  assert.ok(served.length < 0.95 * plainGzip, `packed ${served.length} B is not 5 % below plain gzip ${plainGzip} B`);
+test('each file build.sh packed unpacks to its shipped model byte for byte, and is smaller gzipped', async () => {
+  const packedFiles = fs.readdirSync(path.join(WWW, 'models')).filter((f) => f.endsWith('.packed.gz')).sort();
+  assert.deepEqual(packedFiles, MODELS.map((m) => `${m}.packed.gz`).sort(), 'www/models/ should hold one packed file per model: build the package (./build.sh pkg, or ./build.sh models)');
+  for (const name of MODELS) {
+    const file = path.join(WWW, 'models', `${name}.packed.gz`);
+    const served = new Uint8Array(fs.readFileSync(file));
+    const original = plain(name);
+    const unpacked = unpackWeights(await gunzipIfNeeded(served));
+    assert.equal(Buffer.compare(unpacked, original), 0, `the packed ${name} weights are not the shipped ones (stale? rebuild with ./build.sh models)`);
+    const plainGzip = zlib.gzipSync(original, { level: 9 }).length;
+    console.log(`${name}: ${original.length} B raw, ${plainGzip} B gzip -9, ${served.length} B packed`);
+    // The reason it exists: byte planes gzip better than the interleaved f16 values.
+    assert.ok(served.length < 0.95 * plainGzip, `${name}: packed ${served.length} B is not 5 % below plain gzip ${plainGzip} B`);
+  }
 });
 
 test('pack → unpack is the identity: odd and even data lengths, no data, every byte value', () => {

@@ -140,7 +140,7 @@ test('a 12-megapixel camera photo (4288×2848) segments through the package at i
   const r = await onPage(async (page) =>
     run(page, async (photo) => {
       const { Segmenter } = window.tinyunet;
-      const weights = await window.fetchBytes('/pkg/demo-weights.safetensors');
+      const weights = await window.fetchBytes('/pkg/models/skin-lesion.safetensors');
       const seg = await Segmenter.create({ backend: 'cpu', weights });
       await seg.warmUp();
       // A camera-size JPEG as a phone or dermatoscope writes it: a lesion on skin, encoded.

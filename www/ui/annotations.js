@@ -39,6 +39,7 @@ export class Annotation {
    * @param {boolean} [r.inResults]  shown in the results
    * @param {boolean} [r.inTraining] one of the fine-tuning pairs
    * @param {object} [r.stats]       the model's figures for its mask (foreground, doubt)
+   * @param {string} [r.model]       the model (ui/models.js) it belongs to: skin-lesion when unsaid
    */
   constructor(r) {
     Object.assign(this, {
@@ -72,8 +73,8 @@ export class Annotation {
 
   /** The small record: the user's mask and what the page knows of it (written on every change). */
   record() {
-    const { id, name, width, height, classes, mask, corrected, inResults, inTraining, stats, created } = this;
-    return { id, name, width, height, classes, mask, corrected, inResults, inTraining, stats, created, saved: Date.now() };
+    const { id, name, width, height, classes, mask, corrected, inResults, inTraining, stats, created, model } = this;
+    return { id, name, width, height, classes, mask, corrected, inResults, inTraining, stats, created, model, saved: Date.now() };
   }
 
   /** The large, seldom changing record: the image as given and the model's side of the mask. */
@@ -98,8 +99,13 @@ export class Annotations extends EventTarget {
   /** Resolves once this tab holds the lock (every write waits for it). */
   #owned;
 
-  constructor() {
+  /**
+   * @param {string} [model]  the model (ui/models.js) whose annotations these are: only its own are
+   *   restored, and new ones are stored as its
+   */
+  constructor(model = 'skin-lesion') {
     super();
+    this.model = model;
     this.#owned = this.#claim();
     // A hidden tab may be closed or discarded without another event: write now.
     addEventListener('visibilitychange', () => document.visibilityState === 'hidden' && this.flush());
@@ -110,7 +116,7 @@ export class Annotations extends EventTarget {
   async restore() {
     let records;
     try {
-      records = await store.loadAnnotations();
+      records = await store.loadAnnotations(this.model);
     } catch (e) {
       this.#setProblem(`saved annotations could not be read (${e.message})`);
       return [];
@@ -118,7 +124,7 @@ export class Annotations extends EventTarget {
     const out = [];
     for (const r of records) {
       if (!(r?.mask instanceof Uint8Array) || !(r.image instanceof Blob) || r.mask.length !== r.width * r.height) continue;
-      const a = new Annotation({ ...r, fromStorage: true });
+      const a = new Annotation({ ...r, model: store.modelOf(r), fromStorage: true });
       this.all.set(a.id, a);
       out.push(a);
     }
@@ -127,7 +133,7 @@ export class Annotations extends EventTarget {
 
   /** A new annotation (stored at once), announced with 'change'. */
   add(fields) {
-    const a = new Annotation({ id: newId(), ...fields });
+    const a = new Annotation({ id: newId(), ...fields, model: this.model });
     this.all.set(a.id, a);
     this.changed(a);
     return a;

@@ -7,6 +7,8 @@ import { friendly, isAbort } from './client.js';
 import { Overlay } from './overlay.js';
 import { encodeMaskPng } from './png.js';
 import { changedPixels, dice } from './editor/mask-ops.js';
+import { areasOf, capitalised, legend, swatch } from './classes.js';
+import { WindowControl, dicomFacts } from './ct-window.js';
 
 let added = 0;
 
@@ -24,6 +26,15 @@ export class Card {
   #listening = new AbortController();
   /** An annotation opened and left unchanged: not stored, but its edits can still be undone. */
   #parked = null;
+  /**
+   * A DICOM slice's: the window the user chose (undefined: the model's), the windowed slice as a
+   * PNG (what the card, the editor and a training pair show; the DICOM bytes stay in `file`, in
+   * memory only, for re-windowing), its URL, and the window control.
+   */
+  window = undefined;
+  picture = null;
+  #pictureUrl = null;
+  #windowControl = null;
 
   /**
    * @param {Blob} file
@@ -40,9 +51,16 @@ export class Card {
     const name = restored?.name ?? (file.name || 'image');
     this.name = name;
 
-    this.img = el('img', { src: this.url, alt: `${name}, with its lesion mask drawn over it` });
+    // A browser cannot show a DICOM file: its windowed slice comes with the result (`picture`).
+    this.img = el('img', { alt: `${name}, with its mask drawn over it` });
+    isDicomBlob(file).then((dicom) => {
+      this.isDicom = dicom;
+      if (!dicom) this.img.src = this.url;
+    });
     this.canvas = el('canvas', { class: 'overlay', 'aria-hidden': 'true' });
     this.figure = el('div', { class: 'figure', hidden: true }, this.img, this.canvas);
+    // The overlay's colours: each class of the model's card.
+    this.legend = el('div', { class: 'card-legend', hidden: true });
     // Shown once the browser has decoded the picture; a corrupt one never appears.
     this.img.addEventListener('load', () => {
       this.figure.hidden = false;
@@ -55,6 +73,8 @@ export class Card {
     // the figures, unlike the doubt flag (a figure in orange), because it says the whole mask may
     // mean nothing, not that its border needs checking. Filled in the same frame as the figures.
     this.domain = el('div', { class: 'card-domain', role: 'note', hidden: true });
+    // A DICOM slice's description and window control.
+    this.dicom = el('div', { class: 'card-dicom' });
     this.status = el('p', { class: 'card-status' });
     this.change = el('p', { class: 'card-change', hidden: true });
     this.stats = el('dl', { class: 'stats', hidden: true });
@@ -74,11 +94,13 @@ export class Card {
     this.node = el('li', { class: 'card', dataset: { state: 'queued', name } },
       el('div', { class: 'card-head' }, el('h3', { class: 'card-title', title: name }, name), removeButton),
       this.figure,
+      this.legend,
       this.tags,
       this.domain,
       this.status,
       this.change,
       this.stats,
+      this.dicom,
       el('div', { class: 'card-actions' }, this.editButton, this.download, this.cancelButton));
 
     this.annotations.addEventListener('change', (e) => e.detail === this.annotation && this.#annotationChanged(), { signal: this.#listening.signal });
@@ -93,6 +115,7 @@ export class Card {
       mask: a.modelMask ?? a.mask, doubtful: a.doubtful ?? new Uint8Array(a.mask.length),
       width: a.width, height: a.height, classes: a.classes,
       foreground: a.stats?.foreground ?? a.foreground, doubt: a.stats?.doubt ?? 0,
+      classAreas: a.stats?.classAreas ?? null, classDoubt: a.stats?.classDoubt ?? [],
       outOfDomain: a.stats?.outOfDomain ?? null,
     };
     this.#showResult();
@@ -126,9 +149,15 @@ export class Card {
       started = performance.now();
       if (controller === this.#controller) this.#state('running', afterTraining ? 'Segmenting with the new weights…' : 'Segmenting…');
     };
-    try {
-      const seg = await this.model.segment(this.file, controller.signal, onStart);
+    const onPhase = (phase) => {
       if (controller !== this.#controller) return;
+      this.#state('running', phase === 'dicom' ? 'Reading the DICOM slice…' : afterTraining ? 'Segmenting with the new weights…' : 'Segmenting…');
+    };
+    try {
+      const { picture, dicom, ...seg } = await this.model.segment(this.file, controller.signal, onStart, { window: this.window, onPhase });
+      if (controller !== this.#controller) return;
+      if (picture) this.#showPicture(picture);
+      if (dicom) this.#showDicom(dicom);
       this.seg = seg;
       this.#followModel(seg);
       this.#showResult();
@@ -137,7 +166,8 @@ export class Card {
       this.#state('done', '');
       const flagged = seg.doubt > DOUBTFUL_ABOVE;
       const unlike = seg.outOfDomain ? ` Warning: ${seg.outOfDomain.message}` : '';
-      announce(`${this.name}: lesion area ${percent(seg.foreground)}${flagged ? '; doubtful, check this mask' : ''}.${unlike}`);
+      const areas = this.#areas().slice(1).map((c) => `${c.name} ${percent(c.fraction)}`).join(', ');
+      announce(`${this.name}: ${areas}${flagged ? '; doubtful, check this mask' : ''}.${unlike}`);
     } catch (e) {
       if (controller !== this.#controller) return;
       if (isAbort(e)) {
@@ -158,6 +188,33 @@ export class Card {
     }
   }
 
+  /** The windowed DICOM slice, shown in place of the file (which a browser cannot show). */
+  #showPicture(picture) {
+    this.picture = picture;
+    if (this.#pictureUrl) URL.revokeObjectURL(this.#pictureUrl);
+    this.#pictureUrl = URL.createObjectURL(picture);
+    this.img.src = this.#pictureUrl;
+  }
+
+  /** A DICOM slice's description (no patient data) and its window control, set to the window applied. */
+  #showDicom(info) {
+    this.node.dataset.dicom = 'true';
+    // The window of the result shown (level,width in HU): tests wait on it.
+    this.node.dataset.window = `${info.window.center},${info.window.width}`;
+    if (!this.#windowControl) {
+      this.#windowControl = new WindowControl({
+        name: this.name,
+        modelWindow: this.model.state?.model?.window,
+        onChange: (window) => {
+          this.window = window;
+          this.run();
+        },
+      });
+    }
+    this.#windowControl.show(info.window);
+    this.dicom.replaceChildren(dicomFacts(info), this.#windowControl.node);
+  }
+
   /**
    * A new model mask for an annotated image: the model's side is updated; the user's mask follows
    * it only while they have not corrected it (a correction is never overwritten).
@@ -168,7 +225,9 @@ export class Card {
     if (!a || a.width !== seg.width || a.height !== seg.height || a.classes !== seg.classes) return;
     a.modelMask = seg.mask;
     a.doubtful = seg.doubtful;
-    a.stats = { foreground: seg.foreground, doubt: seg.doubt, outOfDomain: seg.outOfDomain ?? null };
+    // A DICOM slice windowed anew: the annotation's picture of it follows.
+    if (this.picture) a.image = this.picture;
+    a.stats = statsOf(seg);
     // Only an untouched mask that is no pair yet follows the model, and never under the editor's
     // hands: in place, so that nothing holds a stale copy, and with its undo history dropped.
     const editing = this.editor.a === a && this.editor.dialog.open;
@@ -189,14 +248,25 @@ export class Card {
     this.node.dataset.doubt = String(seg.doubt);
     this.#showDomain(seg.outOfDomain ?? null);
     this.#showTags();
+    const card = this.model.state?.model;
+    this.legend.replaceChildren(legend(card && card.classes.length === this.#areas().length ? card.classes : this.#areas()));
+    this.legend.hidden = false;
+  }
+
+  /** The model's classes' areas in its mask (background first): from the result, or counted. */
+  #areas() {
+    const { seg } = this;
+    return seg.classAreas ?? areasOf(seg.mask, this.model.state?.model?.classes);
   }
 
   /** The core's warning for an image unlike the photos the model was made for, or none. */
   #showDomain(outOfDomain) {
     this.node.dataset.outOfDomain = outOfDomain ? outOfDomain.reason : 'false';
     if (outOfDomain) {
+      const kind = this.model.state?.model?.imageKind;
+      const title = kind === 'ctSlice' ? 'Not a CT slice? ' : kind === 'dermoscopy' || !kind ? 'Not a skin photo? ' : 'Not what this model was made for? ';
       this.domain.replaceChildren(
-        el('strong', { class: 'card-domain-title' }, 'Not a skin photo? '),
+        el('strong', { class: 'card-domain-title' }, title),
         el('span', { class: 'card-domain-message' }, outOfDomain.message));
     } else {
       this.domain.replaceChildren();
@@ -255,9 +325,9 @@ export class Card {
     if (!a) {
       const { seg } = this;
       a = this.annotations.add({
-        name: this.name, image: this.file, width: seg.width, height: seg.height, classes: seg.classes,
+        name: this.name, image: this.picture ?? this.file, width: seg.width, height: seg.height, classes: seg.classes,
         mask: seg.mask.slice(), modelMask: seg.mask, doubtful: seg.doubtful,
-        stats: { foreground: seg.foreground, doubt: seg.doubt, outOfDomain: seg.outOfDomain ?? null }, inResults: true,
+        stats: statsOf(seg), inResults: true,
       });
       this.annotation = a;
     }
@@ -282,13 +352,21 @@ export class Card {
 
   /** @param {number | null} seconds  how long the run took (null for a restored result) */
   #showStats(seconds) {
-    const { foreground, doubt, width, height } = this.seg;
+    const { foreground, doubt, width, height, classDoubt } = this.seg;
     const pixels = Math.round(foreground * width * height);
     const flagged = doubt > DOUBTFUL_ABOVE;
     const made = seconds == null ? 'restored' : `${seconds.toFixed(1)} s on ${this.model.state?.backend === 'webgpu' ? 'WebGPU' : 'CPU'}`;
+    const areas = this.#areas();
+    const area = (fraction, count) => (count > 0 ? `${percent(fraction)} (${count.toLocaleString('en')} px)` : 'none found');
+    // One line per class for a multi-class model (its name in its colour); "Lesion area" for one.
+    const rows = areas.length > 2
+      ? areas.slice(1).map((c, i) => el('div', { class: 'class-area', dataset: { class: c.name, pixels: String(c.pixels) } },
+        el('dt', {}, swatch(c.colour), capitalised(c.name)),
+        el('dd', { class: 'area' }, area(c.fraction, c.pixels),
+          classDoubt?.[i] > DOUBTFUL_ABOVE ? el('span', { class: 'doubt flagged' }, ` · doubt ${percent(classDoubt[i])}`) : '')))
+      : [el('div', {}, el('dt', {}, `${capitalised(areas[1]?.name ?? 'lesion')} area`), el('dd', { class: 'area' }, area(foreground, pixels)))];
     this.stats.replaceChildren(
-      el('div', {}, el('dt', {}, 'Lesion area'),
-        el('dd', { class: 'area' }, foreground > 0 ? `${percent(foreground)} (${pixels.toLocaleString('en')} px)` : 'none found')),
+      ...rows,
       el('div', { title: 'Share of the marked pixels (and of any the model was unsure of) whose probability lies between 20% and 80%' },
         el('dt', {}, 'Doubt'),
         el('dd', { class: `doubt${flagged ? ' flagged' : ''}` }, flagged ? `${percent(doubt)} — check this mask` : percent(doubt))),
@@ -337,6 +415,7 @@ export class Card {
     this.cancel();
     this.#controller = null;
     URL.revokeObjectURL(this.url);
+    if (this.#pictureUrl) URL.revokeObjectURL(this.#pictureUrl);
     this.node.remove();
     this.#listening.abort();
     const gone = this.annotation ? this.annotations.release(this.annotation, 'inResults') : null;
@@ -352,6 +431,25 @@ export class Card {
  * with Dice below 0.85 among them (README "Doubt").
  */
 export const DOUBTFUL_ABOVE = 0.25;
+
+/** Whether a file is DICOM Part 10: "DICM" after the 128-byte preamble, whatever its name. */
+async function isDicomBlob(blob) {
+  if (!(blob instanceof Blob) || blob.size < 132) return false;
+  try {
+    const b = new Uint8Array(await blob.slice(128, 132).arrayBuffer());
+    return b[0] === 0x44 && b[1] === 0x49 && b[2] === 0x43 && b[3] === 0x4d;
+  } catch {
+    return false;
+  }
+}
+
+/** What an annotation keeps of the model's result for its figures. */
+function statsOf(seg) {
+  return {
+    foreground: seg.foreground, doubt: seg.doubt, outOfDomain: seg.outOfDomain ?? null,
+    classAreas: seg.classAreas ?? null, classDoubt: seg.classDoubt ?? [],
+  };
+}
 
 function percent(x) {
   return `${(x * 100).toFixed(x < 0.1 ? 1 : 0)}%`;

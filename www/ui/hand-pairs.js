@@ -61,7 +61,7 @@ export function linkHandPairs({ table, annotations, editor, model, render, body 
       name: a.name, image: a.image, width: a.width, height: a.height,
       status: fits ? 'ok' : 'error',
       message: fits
-        ? `Lesion ${(a.foreground * 100).toFixed(0)}% of the mask`
+        ? `${model.state?.model?.classes?.length > 2 ? 'Marked' : 'Lesion'} ${(a.foreground * 100).toFixed(0)}% of the mask`
         : `Its mask has ${a.classes} class${a.classes === 1 ? '' : 'es'}, the weights in use ${classes}: not trained on (load weights with ${a.classes}, or remove it)`,
     });
     table.set(key, entry);

@@ -7,6 +7,8 @@
 
 import { ModelClient } from './client.js';
 import * as store from './store.js';
+import { DEFAULT_MODEL, isModelName } from './models.js';
+import { setPalette } from './overlay.js';
 
 const SETTINGS_KEY = 'tinyunet-demo:settings';
 export const SIZES = [64, 128, 256, 384, 512];
@@ -31,7 +33,8 @@ export class Model extends EventTarget {
     // The worker compiles the core while the page reads the stored weights (opening IndexedDB
     // takes a while on a first visit) and before it knows which weights it will load.
     this.client.notify('preload', { backend: this.settings.backend });
-    this.#stored = store.loadWeights().then((record) => ({ record }), (error) => ({ error }));
+    // The chosen model's own weights: each model keeps its own (store.js).
+    this.#stored = store.loadWeights(this.settings.model).then((record) => ({ record }), (error) => ({ error }));
   }
 
   /** The user's stored weights, read once at start-up: `{ record }` or `{ error }`. */
@@ -70,7 +73,7 @@ export class Model extends EventTarget {
     let state;
     try {
       await client.ready();
-      state = await client.request('create', { backend, inputSize, weights, kind, label });
+      state = await client.request('create', { backend, inputSize, weights, kind, label, model: this.settings.model });
     } catch (e) {
       client.terminate();
       throw e;
@@ -113,7 +116,7 @@ export class Model extends EventTarget {
       notices.push({ key: 'storage', kind: 'warning', text: `Saved weights could not be read from this browser's storage (${stored.error.message}); trained weights will not be kept.` });
     }
     const create = (weights, label) => this.client.request('create', {
-      backend: this.settings.backend, inputSize: this.settings.inputSize, weights, label,
+      backend: this.settings.backend, inputSize: this.settings.inputSize, weights, label, model: this.settings.model,
     });
     if (record) {
       try {
@@ -137,6 +140,8 @@ export class Model extends EventTarget {
 
   #setState(state) {
     const before = this.state;
+    // Masks, here and in the editor, are painted in the colours of the model's card.
+    if (state.model) setPalette(state.model.classes);
     // Only the worker that fetched the demo weights knows why they are missing; keep the reason.
     if (state.weightsKind === 'random' && !state.demoWeightsProblem) state.demoWeightsProblem = before?.demoWeightsProblem ?? null;
     this.state = state;
@@ -187,6 +192,9 @@ export class Model extends EventTarget {
   /**
    * Replaces the weights with uploaded ones and keeps them; on error the old ones stay. Weights
    * for the same network load in place; others (say, two classes) get a network of their own.
+   * Weights whose card names another shipped model (a fine-tuned lung-CT file while the skin model
+   * is chosen) are that model's: they are stored as its, and `switchTo` says which model to
+   * switch to (the page then reloads on it); the current model's weights stay as they were.
    */
   useWeights(bytes, fileName) {
     return this.#while('switching', async () => {
@@ -194,9 +202,26 @@ export class Model extends EventTarget {
       let state;
       try {
         state = await this.client.request('load', { weights: bytes.slice(0), label: labelOf(meta) });
-        this.#setState(state);
       } catch {
-        state = await this.#fresh({ weights: bytes.slice(0), kind: 'user', label: labelOf(meta) });
+        state = null;
+      }
+      const owner = state?.model?.name;
+      if (state && isModelName(owner) && owner !== this.settings.model) {
+        // Not this model's: back to its own weights, and the file goes to the model it is for.
+        const stored = await store.loadWeights(this.settings.model).catch(() => null);
+        await this.#fresh(stored ? { weights: stored.bytes, kind: 'user', label: labelOf(stored.meta) } : { weights: 'demo' });
+        const problem = await this.#persist(bytes, meta, owner);
+        if (problem) throw new Error(`these are ${owner} weights, but they could not be stored for it: ${problem}`);
+        return { ...state, switchTo: owner };
+      }
+      if (state) this.#setState(state);
+      else state = await this.#fresh({ weights: bytes.slice(0), kind: 'user', label: labelOf(meta) });
+      const other = state.model?.name;
+      if (isModelName(other) && other !== this.settings.model) {
+        // A network of another shape that is another shipped model's: stored as that model's.
+        const problem = await this.#persist(bytes, meta, other);
+        if (problem) throw new Error(`these are ${other} weights, but they could not be stored for it: ${problem}`);
+        return { ...state, switchTo: other };
       }
       this.meta = meta;
       this.#weightsChanged();
@@ -205,10 +230,30 @@ export class Model extends EventTarget {
     });
   }
 
+  /** The shipped model in use (a name of ui/models.js). */
+  get modelName() {
+    return this.settings.model;
+  }
+
+  /**
+   * Chooses another model for the next start of the page (the caller reloads it): remembered with
+   * the other settings, and written into the address when the address names a model.
+   */
+  chooseModel(name) {
+    if (!isModelName(name)) throw new Error(`there is no model named ${JSON.stringify(name)}`);
+    this.settings = { ...this.settings, model: name };
+    writeSettings(this.settings);
+    const url = new URL(location.href);
+    if (url.searchParams.has('model')) {
+      url.searchParams.set('model', name);
+      history.replaceState(null, '', url);
+    }
+  }
+
   /** Forgets the user's weights and goes back to the demo weights. */
   resetWeights() {
     return this.#while('switching', async () => {
-      await store.clearWeights().catch(() => {});
+      await store.clearWeights(this.settings.model).catch(() => {});
       await this.#fresh({ weights: 'demo' });
       this.meta = null;
       this.#weightsChanged();
@@ -267,7 +312,7 @@ export class Model extends EventTarget {
     return this.#while('switching', async () => {
       const { weights } = await this.client.request('usePrevious');
       if (this.#beforeRun) return this.#keep(weights, this.#beforeRun, this.#beforeRunGeneration);
-      await store.clearWeights().catch(() => {});
+      await store.clearWeights(this.settings.model).catch(() => {});
       this.meta = null;
       this.#weightsChanged(this.#beforeRunGeneration);
       this.#changed();
@@ -284,19 +329,26 @@ export class Model extends EventTarget {
     return problem;
   }
 
-  async #persist(bytes, meta) {
+  async #persist(bytes, meta, model = this.settings.model) {
     try {
-      await store.saveWeights(bytes, meta);
+      await store.saveWeights(bytes, meta, model);
       return null;
     } catch (e) {
       return e.message;
     }
   }
 
-  /** `onStart` is called when the worker begins on it (it may wait behind a training run). */
-  async segment(image, signal, onStart) {
+  /**
+   * `onStart` is called when the worker begins on it (it may wait behind a training run), and
+   * `onPhase` with each later phase ('dicom' while a DICOM file is read, 'segment'); `window`
+   * (`{ center, width }` in HU) maps a DICOM slice to grey, the model's own window when left out.
+   */
+  async segment(image, signal, onStart, { window, onPhase } = {}) {
     await this.#whenStarted();
-    return this.client.request('segment', { image }, { signal, onProgress: (p) => p.phase === 'start' && onStart?.() });
+    return this.client.request('segment', { image, window }, {
+      signal,
+      onProgress: (p) => (p.phase === 'start' ? onStart?.() : onPhase?.(p.phase)),
+    });
   }
 
   async inspect(pair) {
@@ -317,8 +369,9 @@ function labelOf(meta) {
 }
 
 /**
- * Backend and resolution: `?backend=` and `?size=` in the URL win (handy for links and for the
- * tests' small, fast runs), then the choices saved from the last visit, then the defaults.
+ * Model, backend and resolution: `?model=`, `?backend=` and `?size=` in the URL win (handy for
+ * links and for the tests' small, fast runs), then the choices saved from the last visit, then
+ * the defaults.
  */
 function readSettings() {
   let saved = {};
@@ -330,7 +383,8 @@ function readSettings() {
   const params = new URLSearchParams(location.search);
   const backend = [params.get('backend'), saved.backend].find((b) => BACKENDS.includes(b)) ?? 'auto';
   const inputSize = [Number(params.get('size')), saved.inputSize].find((s) => SIZES.includes(s)) ?? 256;
-  return { backend, inputSize };
+  const model = [params.get('model'), saved.model].find(isModelName) ?? DEFAULT_MODEL;
+  return { backend, inputSize, model };
 }
 
 function writeSettings(settings) {

@@ -4,8 +4,8 @@
 
 const MAX_SIDE = 1024;
 
-/** Overlay colours by class: cyan contrasts with every skin and lesion tone. */
-const PALETTE = [
+/** Overlay colours by class label when the model's card names none (a label past its classes). */
+const FALLBACK = [
   null,
   [0, 229, 255],
   [255, 214, 0],
@@ -15,9 +15,38 @@ const PALETTE = [
   [255, 140, 0],
 ];
 
+/** The model's class colours by label (`[r, g, b]`; background unpainted), from its card. */
+let palette = FALLBACK;
+/** The model's class names by label, from its card (empty until it is known). */
+let names = [];
+
+/** `#rrggbb` → `[r, g, b]`; null for anything else. */
+export function rgb(hex) {
+  const m = /^#([0-9a-f]{2})([0-9a-f]{2})([0-9a-f]{2})$/i.exec(hex ?? '');
+  return m ? [1, 2, 3].map((i) => parseInt(m[i], 16)) : null;
+}
+
+/**
+ * Paints every mask, here and in the editor, in the colours of the model's card: `classes` is
+ * the card's list (background first, never painted). Returns true when the colours changed.
+ */
+export function setPalette(classes) {
+  const next = [null, ...(classes ?? []).slice(1).map((c, i) => rgb(c.colour) ?? FALLBACK[1 + (i % (FALLBACK.length - 1))])];
+  if (next.length < 2) return false;
+  const same = next.length === palette.length && next.every((c, i) => String(c) === String(palette[i]));
+  palette = next;
+  names = (classes ?? []).map((c) => c.name);
+  return !same;
+}
+
+/** The name of a class label on the model's card ("Class N" when the card names none). */
+export function className(label) {
+  return names[label] ?? `Class ${label}`;
+}
+
 /** The overlay colour `[r, g, b]` of a class label (1, 2, …). */
 export function colour(label) {
-  return PALETTE[label] ?? PALETTE[1 + ((label - 1) % (PALETTE.length - 1))];
+  return palette[label] ?? FALLBACK[1 + ((label - 1) % (FALLBACK.length - 1))];
 }
 
 /** Doubtful pixels: magenta, which no skin or lesion tone and no class colour above is near. */

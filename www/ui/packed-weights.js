@@ -2,8 +2,9 @@
 // two byte planes (the bytes at even offsets, then those at odd offsets), gzipped. The demo
 // weights are f16, and an f16's high byte (sign, exponent, two mantissa bits) repeats far more
 // than its low byte: apart, gzip -9 packs them in 852 KB instead of 919 KB for the plain file, and a
-// gzip file arrives compressed from any static host. The page unpacks it to the very bytes of
-// www/demo-weights.safetensors, which is what the package is given; exports stay safetensors.
+// gzip file arrives compressed from any static host. The page unpacks models/NAME.packed.gz to the
+// very bytes of www/models/NAME.safetensors, which is what the package is given; exports stay
+// safetensors.
 // Pure functions (no DOM, no fetch), shared by the worker and build.sh's packing step.
 
 /** The first 8 bytes of a packed file. */

@@ -1,6 +1,9 @@
 // What the user made, kept in this browser's IndexedDB (never sent anywhere): the weights (one
-// record with the safetensors bytes and what the page knows about them) and the masks they
-// corrected by hand (one record per image, see annotations.js).
+// record per model with the safetensors bytes and what the page knows about them) and the masks
+// they corrected by hand (one record per image, see annotations.js). Each model (ui/models.js) has
+// its own: the skin-lesion model's weights keep the key they had before there were two models
+// ('current'), and annotations without a `model` are the skin-lesion model's, so a visitor's
+// earlier work stays theirs; nothing of one model is ever shown to or trained into another.
 
 const DB_NAME = 'tinyunet-demo';
 const STORE = 'weights';
@@ -8,6 +11,18 @@ const ANNOTATIONS = 'annotations';
 /** Each annotation's image and model masks: large, written only when they change. */
 const PARTS = 'annotation-parts';
 const KEY = 'current';
+/** The model whose data were stored before there were several (no model named on them). */
+const FIRST_MODEL = 'skin-lesion';
+
+/** The key of a model's weights record. */
+function weightsKey(model) {
+  return !model || model === FIRST_MODEL ? KEY : `${KEY}:${model}`;
+}
+
+/** The model an annotation record belongs to. */
+export function modelOf(record) {
+  return record?.model ?? FIRST_MODEL;
+}
 
 /**
  * @typedef {object} WeightsMeta
@@ -90,23 +105,29 @@ function storageError(error, fallback) {
   return error ?? new Error(fallback);
 }
 
-/** @returns {Promise<{ bytes: ArrayBuffer, meta: WeightsMeta } | null>} */
-export async function loadWeights() {
-  const record = await withStore('readonly', (s) => s.get(KEY));
+/**
+ * The user's weights for `model` (a name of ui/models.js), or null.
+ * @returns {Promise<{ bytes: ArrayBuffer, meta: WeightsMeta } | null>}
+ */
+export async function loadWeights(model = FIRST_MODEL) {
+  const record = await withStore('readonly', (s) => s.get(weightsKey(model)));
   return record && record.bytes instanceof ArrayBuffer ? record : null;
 }
 
-/** @param {ArrayBuffer} bytes  @param {WeightsMeta} meta */
-export async function saveWeights(bytes, meta) {
-  await withStore('readwrite', (s) => s.put({ bytes, meta }, KEY));
+/** @param {ArrayBuffer} bytes  @param {WeightsMeta} meta  @param {string} [model] */
+export async function saveWeights(bytes, meta, model = FIRST_MODEL) {
+  await withStore('readwrite', (s) => s.put({ bytes, meta }, weightsKey(model)));
 }
 
-export async function clearWeights() {
-  await withStore('readwrite', (s) => s.delete(KEY));
+export async function clearWeights(model = FIRST_MODEL) {
+  await withStore('readwrite', (s) => s.delete(weightsKey(model)));
 }
 
-/** Every stored annotation (see annotations.js), oldest first, its large parts joined in. */
-export async function loadAnnotations() {
+/**
+ * Every stored annotation of `model` (see annotations.js; all of them when null), oldest first,
+ * its large parts joined in. Those of other models stay stored, untouched.
+ */
+export async function loadAnnotations(model = null) {
   const [records, parts] = await withStore('readonly', (s) => {
     const out = { result: null };
     const all = s[ANNOTATIONS].getAll();
@@ -116,7 +137,8 @@ export async function loadAnnotations() {
     Object.defineProperty(out, 'result', { get: () => [all.result, new Map(keys.result.map((k, i) => [k, big.result[i]]))] });
     return out;
   }, [ANNOTATIONS, PARTS]);
-  return (records ?? []).map((r) => ({ ...parts.get(r.id), ...r })).sort((a, b) => a.created - b.created);
+  return (records ?? []).filter((r) => model === null || modelOf(r) === model)
+    .map((r) => ({ ...parts.get(r.id), ...r })).sort((a, b) => a.created - b.created);
 }
 
 /** Stores (or replaces) one annotation under its `id`; its large `parts` too unless null. */

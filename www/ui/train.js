@@ -13,6 +13,7 @@ import { enableDrop } from './segment.js';
 import { setupExchange } from './exchange-panel.js';
 import { linkHandPairs } from './hand-pairs.js';
 import { offerBack } from './removed.js';
+import { capitalised, swatch } from './classes.js';
 
 /**
  * @param {import('./model.js').Model} model
@@ -61,7 +62,7 @@ export function setupTrainPanel(model, annotations, editor) {
     try {
       const info = await model.inspect({ image: entry.image, mask: entry.mask, name: entry.name });
       if (entry.token !== token) return;
-      Object.assign(entry, info, { status: 'ok', message: `Lesion ${(info.foreground * 100).toFixed(0)}% of the mask` });
+      Object.assign(entry, info, { status: 'ok', message: `${markedName(model)} ${(info.foreground * 100).toFixed(0)}% of the mask` });
     } catch (e) {
       if (entry.token !== token) return;
       entry.status = 'error';
@@ -188,6 +189,7 @@ export function setupTrainPanel(model, annotations, editor) {
       resultWeights = null;
       resultLine.hidden = true;
       $('#train-per-pair').hidden = true;
+      $('#train-per-class').hidden = true;
       status.textContent = 'Other weights are in use since the last training run.';
     });
   });
@@ -303,6 +305,7 @@ export function setupTrainPanel(model, annotations, editor) {
     training.hidden = false;
     resultLine.hidden = true;
     $('#train-per-pair').hidden = true;
+    $('#train-per-class').hidden = true;
     progressBar.removeAttribute('value'); // indeterminate until the first step
     eta.textContent = '';
     chart.reset(1);
@@ -323,6 +326,11 @@ export function setupTrainPanel(model, annotations, editor) {
       }
       if (p.phase === 'epoch') {
         chart.pushEpoch(p);
+        return;
+      }
+      if (p.phase === 'classes') {
+        status.textContent = `Scoring each class before and after on ${scoredOn}…`;
+        eta.textContent = '';
         return;
       }
       progressBar.max = p.totalSteps;
@@ -441,7 +449,27 @@ export function setupTrainPanel(model, annotations, editor) {
     resultLine.replaceChildren(...parts);
     resultWeights = model.generation;
     perPairTable(result, heldOut);
+    perClassTable(result);
     announce(`${status.textContent} ${resultLine.textContent}`);
+  }
+
+  /** A multi-class model's held-back Dice before training and with the weights kept, per class. */
+  function perClassTable(result) {
+    const table = $('#train-per-class');
+    const rows = result.classScores ?? [];
+    table.hidden = rows.length === 0;
+    if (table.hidden) return;
+    const dice = (s) => (s ? s.dice.toFixed(3) : '—');
+    table.tBodies[0].replaceChildren(...rows.map((c) => {
+      const d = c.before && c.after ? c.after.dice - c.before.dice : null;
+      return el('tr', { dataset: { class: c.name } },
+        el('th', { scope: 'row' }, swatch(c.colour), capitalised(c.name)),
+        el('td', { class: 'dice-before' }, dice(c.before)),
+        el('td', { class: 'dice-after' }, dice(c.after)),
+        d === null
+          ? el('td', { class: 'delta same', title: 'in no held-back pair' }, '—')
+          : el('td', { class: d > 0.0005 ? 'delta up' : d < -0.0005 ? 'delta down' : 'delta same' }, `${d >= 0 ? '+' : '−'}${Math.abs(d).toFixed(3)}`));
+    }));
   }
 
   /** Each held-back pair's Dice before training and with the weights kept. */
@@ -464,6 +492,12 @@ export function setupTrainPanel(model, annotations, editor) {
   }
 
   render();
+}
+
+/** What a pair's mask marks, as its check says: "Lesion" for one class, "Marked" for several. */
+function markedName(model) {
+  const classes = model.state?.model?.classes;
+  return classes?.length === 2 ? capitalised(classes[1].name) : 'Marked';
 }
 
 /** The epoch with the best held-back Dice, if any was scored. */

@@ -4,7 +4,11 @@
 import { $, el, announce, formatBytes, saveBlob, sentence } from './dom.js';
 import { friendly } from './client.js';
 
-export function setupWeightsPanel(model) {
+/**
+ * @param {import('./model.js').Model} model
+ * @param {(name: string) => void} switchModel  starts the page again on another model
+ */
+export function setupWeightsPanel(model, switchModel) {
   const info = $('#weights-info');
   const download = $('#weights-download');
   const upload = $('#weights-input');
@@ -49,6 +53,9 @@ export function setupWeightsPanel(model) {
         ` — trained ${when} on ${m.pairs} pair${m.pairs > 1 ? 's' : ''}, ${m.epochs} epoch${m.epochs > 1 ? 's' : ''}${partial}.${which}${dice} ${classes}.`);
     } else if (m?.source === 'uploaded') {
       info.replaceChildren(el('strong', {}, 'Uploaded weights'), ` — ${m.fileName}, added ${new Date(m.savedAt).toLocaleString()}. ${classes}.`);
+    } else if (s.weightsKind === 'demo' && s.model?.name !== 'skin-lesion') {
+      info.replaceChildren(el('strong', {}, 'Demo weights'), ` — ${s.model?.title ?? 'the shipped model'}: trained on ${s.model?.trainedOn || 'data its card does not name'}. ${classes}. `,
+        el('span', { class: 'terms' }, `${s.model?.terms || 'No terms given'}. Not a medical device.`));
     } else if (s.weightsKind === 'demo') {
       info.replaceChildren(el('strong', {}, 'Demo weights'),
         ` — trained on 265 real dermoscopy photos (40 of them wide-field) and 200 generated images. On photos they never saw: Dice 0.93 (PH2), 0.90 (ISIC 2016), 0.75 (ISIC 2017, wide field). ${classes}. `,
@@ -65,7 +72,9 @@ export function setupWeightsPanel(model) {
       const bytes = await model.exportWeights();
       const kind = model.meta?.source === 'trained' ? 'finetuned' : model.meta ? 'uploaded' : model.state.weightsKind === 'demo' ? 'demo' : 'untrained';
       const date = new Date().toISOString().slice(0, 16).replace(/[-:]/g, '').replace('T', '-');
-      saveBlob(new Blob([bytes], { type: 'application/octet-stream' }), `tinyunet-${kind}-${date}.safetensors`);
+      // Named after the model too, unless it is the first one (files keep the names they had).
+      const which = model.modelName === 'skin-lesion' ? '' : `${model.modelName}-`;
+      saveBlob(new Blob([bytes], { type: 'application/octet-stream' }), `tinyunet-${which}${kind}-${date}.safetensors`);
       say('ok', `Downloaded ${formatBytes(bytes.byteLength)} of weights (safetensors, PyTorch reference names).`);
     } catch (e) {
       say('error', `The weights could not be exported: ${friendly(e)}`);
@@ -81,7 +90,15 @@ export function setupWeightsPanel(model) {
     say('muted', `Loading ${file.name}…`);
     try {
       const state = await model.useWeights(await file.arrayBuffer(), file.name);
-      say('ok', `${file.name}: loaded (${state.parameters.toLocaleString('en')} parameters, ${state.classes} class${state.classes > 1 ? 'es' : ''}) and saved in this browser.`);
+      if (state.switchTo) {
+        // Another shipped model's weights: kept as that model's, and the page switches to it.
+        const text = `${file.name}: weights of the ${state.model.title} model, saved in this browser as that model's; switching to it…`;
+        say('ok', text);
+        announce(text);
+        switchModel(state.switchTo);
+        return;
+      }
+      say('ok', `${file.name}: loaded (${state.model?.title ?? 'a model'}: ${state.parameters.toLocaleString('en')} parameters, ${state.classes} class${state.classes > 1 ? 'es' : ''}) and saved in this browser.`);
       announce(`Weights ${file.name} loaded.`);
     } catch (e) {
       const text = `${file.name}: ${sentence(friendly(e))} The previous weights are still in use.`;

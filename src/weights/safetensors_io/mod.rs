@@ -96,7 +96,6 @@ pub fn write_safetensors_as(
     metadata: &[(String, String)],
     float_storage: FloatStorage,
 ) -> Result<Vec<u8>> {
-    let header_metadata = write::metadata_map(metadata)?;
     let mut encoded = Vec::with_capacity(set.len());
     for (name, tensor) in set {
         encoded.push((
@@ -104,6 +103,7 @@ pub fn write_safetensors_as(
             write::encode_tensor(name, tensor, float_storage)?,
         ));
     }
-    safetensors::serialize(encoded, header_metadata)
-        .map_err(|e| Error::weights(format!("could not encode safetensors: {e}")))
+    let file = safetensors::serialize(encoded, None)
+        .map_err(|e| Error::weights(format!("could not encode safetensors: {e}")))?;
+    write::with_metadata(file, metadata)
 }

@@ -137,6 +137,17 @@ fn round_trip_f32() {
     let oracle = SafeTensors::deserialize(&bytes).expect("reference reader");
     assert_eq!(oracle.tensor("a.weight").expect("a").dtype(), Dtype::F32);
     assert_eq!(oracle.tensor("b.counts").expect("b").dtype(), Dtype::I64);
+    let (header_len, oracle_meta) = SafeTensors::read_metadata(&bytes).expect("meta");
+    assert_eq!(header_len % 8, 0, "the header stays 8-byte aligned");
+    assert_eq!(oracle_meta.metadata().as_ref().map(|m| m.len()), Some(2));
+    // The same tensors and metadata give the same bytes every time, whatever the order given
+    // (the safetensors crate alone writes its metadata in a random order).
+    let reversed: Vec<_> = metadata.iter().rev().cloned().collect();
+    for _ in 0..8 {
+        assert_eq!(write_safetensors(&set, &reversed).expect("write"), bytes);
+    }
+    let twice = vec![metadata[0].clone(), metadata[0].clone()];
+    assert!(write_safetensors(&set, &twice).is_err());
     // No metadata: no `__metadata__` key at all.
     let plain = write_safetensors(&set, &[]).expect("write");
     assert!(

@@ -1,7 +1,7 @@
 //! Writing: each tensor checked and converted to its stored bytes, for `safetensors::serialize`.
 
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use safetensors::{Dtype, View};
 
@@ -32,22 +32,48 @@ impl View for Encoded {
     }
 }
 
-/// Builds the `__metadata__` map, refusing repeated keys rather than silently keeping one.
-pub(super) fn metadata_map(
-    metadata: &[(String, String)],
-) -> Result<Option<HashMap<String, String>>> {
+/// Puts `metadata` as the `__metadata__` entry at the head of `file`'s header (a safetensors file
+/// written without one), keys sorted, and pads the header to 8 bytes again. `safetensors`
+/// serialises its metadata from a `HashMap`, whose order changes from run to run: the same
+/// weights would give different bytes whenever a file carries two keys (the format and the model
+/// card). Repeated keys are refused rather than one of them silently kept.
+pub(super) fn with_metadata(file: Vec<u8>, metadata: &[(String, String)]) -> Result<Vec<u8>> {
     if metadata.is_empty() {
-        return Ok(None);
+        return Ok(file);
     }
-    let mut map = HashMap::with_capacity(metadata.len());
+    let mut sorted = BTreeMap::new();
     for (key, value) in metadata {
-        if map.insert(key.clone(), value.clone()).is_some() {
+        if sorted.insert(key.as_str(), value.as_str()).is_some() {
             return Err(Error::weights(format!(
                 "safetensors metadata key `{key}` is given twice"
             )));
         }
     }
-    Ok(Some(map))
+    let broken = || Error::weights("could not encode safetensors: unexpected header".to_string());
+    let length = u64::from_le_bytes(
+        file.get(..8)
+            .ok_or_else(broken)?
+            .try_into()
+            .map_err(|_| broken())?,
+    );
+    let header_end = 8 + usize::try_from(length).map_err(|_| broken())?;
+    let header = std::str::from_utf8(file.get(8..header_end).ok_or_else(broken)?)
+        .map_err(|_| broken())?
+        .trim_end();
+    let rest = header.strip_prefix('{').ok_or_else(broken)?;
+    let entry = serde_json::to_string(&sorted).map_err(|_| broken())?;
+    let separator = if rest.trim_start().starts_with('}') {
+        ""
+    } else {
+        ","
+    };
+    let mut new_header = format!("{{\"{METADATA_KEY}\":{entry}{separator}{rest}").into_bytes();
+    new_header.resize(new_header.len().next_multiple_of(8), b' ');
+    let mut out = Vec::with_capacity(8 + new_header.len() + file.len() - header_end);
+    out.extend((new_header.len() as u64).to_le_bytes());
+    out.extend(new_header);
+    out.extend(&file[header_end..]);
+    Ok(out)
 }
 
 /// Checks one tensor and converts it to stored bytes.

@@ -3,7 +3,7 @@
 import { Segmenter, preload } from '/pkg/tinyunet.js';
 import { parseSafetensors, blobImage, blobMask, maxAbsDiff } from '/package-pages/shared.js';
 
-const WEIGHTS = '/pkg/demo-weights.safetensors';
+const WEIGHTS = '/pkg/models/skin-lesion.safetensors';
 
 /** What a context offers threads: isolation and the cores the browser reports. */
 export function context() {

@@ -12,6 +12,7 @@ import { $, announce, saveBlob, stem } from '../dom.js';
 import { History, changedPixels, dice, fillHoles, paintSegment, union } from './mask-ops.js';
 import { MaskLayer, doubtLayer } from './layers.js';
 import { Viewport } from './viewport.js';
+import { className } from '../overlay.js';
 
 /** Undo histories live as long as the page, per annotation, so reopening an image can undo. */
 const histories = new WeakMap();
@@ -118,7 +119,7 @@ export class MaskEditor {
     this.classSelect.replaceChildren(...Array.from({ length: classes - 1 }, (_, i) => {
       const option = document.createElement('option');
       option.value = String(i + 1);
-      option.textContent = `Class ${i + 1}`;
+      option.textContent = className(i + 1);
       return option;
     }));
     if (Number(keep) < classes) this.classSelect.value = keep || '1';

@@ -1,0 +1,233 @@
+//! The paper's second task on real CT slices (`../shared/data/medseg-covid-ct`, read only): the
+//! shipped lung-CT model and its card, per-class scores, `--model` names, the out-of-domain check
+//! of each model on the other's images, and a fine-tune on a few slices.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use tinyunet::app::{Segmenter, SegmenterOptions};
+use tinyunet::data::folder::{Pair, pair_folders, read_image};
+use tinyunet::metrics::{Scores, mean_class_scores};
+use tinyunet::train::{FineTune, HeldOut, SessionConfig};
+use tinyunet::weights::{ImageKind, ModelCard};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn shipped(name: &str) -> PathBuf {
+    root().join(format!("www/models/{name}.safetensors"))
+}
+
+/// The CT slices split as the data's README suggests: sorted by stem, every 5th is validation.
+fn ct_split() -> (Vec<Pair>, Vec<Pair>) {
+    let data = root().join("../shared/data/medseg-covid-ct");
+    let pairs = pair_folders(&data.join("images"), &data.join("masks")).unwrap();
+    let (val, train): (Vec<_>, Vec<_>) = pairs
+        .into_iter()
+        .enumerate()
+        .partition(|(i, _)| (i + 1) % 5 == 0);
+    let strip = |v: Vec<(usize, Pair)>| v.into_iter().map(|(_, p)| p).collect();
+    (strip(train), strip(val))
+}
+
+fn segmenter(name: &str) -> Segmenter {
+    let device = tinyunet::backend::cpu_device();
+    let bytes = std::fs::read(shipped(name)).unwrap();
+    Segmenter::new(&device, Some(&bytes), &SegmenterOptions::default()).unwrap()
+}
+
+/// Each foreground class's mean Dice/IoU over `pairs` (each class over the slices where it is in
+/// the truth or the mask), as `tinyunet eval` reports them.
+fn class_means(segmenter: &Segmenter, pairs: &[Pair]) -> Vec<Option<Scores>> {
+    let per_slice: Vec<_> = pairs
+        .iter()
+        .map(|p| {
+            let (image, mask) = (read_image(&p.image).unwrap(), read_image(&p.mask).unwrap());
+            let a = pollster::block_on(segmenter.assess(&p.name, &image, &mask)).unwrap();
+            assert_eq!(
+                a.out_of_domain, None,
+                "{}: a CT slice under the CT model",
+                p.name
+            );
+            a.class_scores
+        })
+        .collect();
+    mean_class_scores(&per_slice)
+}
+
+fn tinyunet(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_tinyunet"))
+        .args(args)
+        .output()
+        .expect("run tinyunet")
+}
+
+#[test]
+fn both_shipped_files_carry_their_cards_and_old_files_read_as_the_lesion_model() {
+    let ct = segmenter("lung-ct");
+    assert_eq!(ct.card(), &ModelCard::lung_ct());
+    assert_eq!(ct.classes(), 3);
+    let skin = segmenter("skin-lesion");
+    assert_eq!(skin.card(), &ModelCard::skin_lesion());
+    // Weights from before cards (the previous demo weights) are the one-class lesion model.
+    let device = tinyunet::backend::cpu_device();
+    let old = std::fs::read(common::local_fixture("no-isic2017.safetensors")).unwrap();
+    let old = Segmenter::new(&device, Some(&old), &SegmenterOptions::default()).unwrap();
+    assert_eq!(old.card().name, "skin-lesion");
+    // An export keeps the card, so a fine-tuned file still says what it is for.
+    let exported = pollster::block_on(ct.export_weights()).unwrap();
+    let again = Segmenter::new(&device, Some(&exported), &SegmenterOptions::default()).unwrap();
+    assert_eq!(again.card(), ct.card());
+}
+
+#[test]
+fn shipped_ct_model_finds_ground_glass_and_consolidation_on_validation_slices() {
+    let (_, val) = ct_split();
+    let means = class_means(&segmenter("lung-ct"), &val);
+    let (ggo, cons) = (means[0].unwrap(), means[1].unwrap());
+    eprintln!(
+        "lung-ct on {} validation slices: ground-glass Dice {:.4} IoU {:.4}, consolidation Dice {:.4} IoU {:.4}",
+        val.len(),
+        ggo.dice,
+        ggo.iou,
+        cons.dice,
+        cons.iou
+    );
+    assert!(ggo.dice >= 0.5, "ground-glass Dice {}", ggo.dice);
+    assert!(cons.dice >= 0.3, "consolidation Dice {}", cons.dice);
+}
+
+#[test]
+fn each_model_flags_the_other_models_images_as_out_of_domain() {
+    let (_, val) = ct_split();
+    let ct_slice = read_image(&val[0].image).unwrap();
+    let photo = read_image(&root().join("www/samples/isic-0000125.jpg")).unwrap();
+    let ct = segmenter("lung-ct");
+    let skin = segmenter("skin-lesion");
+    let judge = |s: &Segmenter, image| {
+        pollster::block_on(s.segment(image))
+            .unwrap()
+            .out_of_domain
+            .map(|o| o.reason.name())
+    };
+    assert_eq!(ct.card().image_kind, ImageKind::CtSlice);
+    assert_eq!(judge(&ct, &photo), Some("notGreyscale"));
+    assert_eq!(judge(&ct, &ct_slice), None);
+    assert_eq!(judge(&skin, &ct_slice), Some("greyscale"));
+    assert_eq!(judge(&skin, &photo), None);
+}
+
+#[test]
+fn eval_with_model_names_prints_per_class_figures_and_class_names() {
+    let (_, val) = ct_split();
+    let dir = std::env::temp_dir().join(format!("tinyunet-lung-ct-{}", std::process::id()));
+    let (images, masks) = (dir.join("images"), dir.join("masks"));
+    std::fs::create_dir_all(&images).unwrap();
+    std::fs::create_dir_all(&masks).unwrap();
+    for pair in &val[..3] {
+        std::fs::copy(&pair.image, images.join(pair.image.file_name().unwrap())).unwrap();
+        std::fs::copy(&pair.mask, masks.join(pair.mask.file_name().unwrap())).unwrap();
+    }
+    let s = |p: &Path| p.to_str().unwrap().to_string();
+    let (i, m) = (s(&images), s(&masks));
+    let out = tinyunet(&["eval", "--model", "lung-ct", "--images", &i, "--masks", &m]);
+    assert!(out.status.success(), "{out:?}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let summary = stdout.lines().last().unwrap();
+    for key in [
+        "mean_dice=",
+        "dice_class_1=",
+        "iou_class_1=",
+        "dice_class_2=",
+        "images=3",
+    ] {
+        assert!(summary.contains(key), "{key} missing: {summary}");
+    }
+    assert!(
+        summary.ends_with(r#"class_1="ground-glass opacity" class_2="consolidation""#),
+        "{summary}"
+    );
+    // The lesion model on the same slices: binary figures, each slice flagged as greyscale.
+    let out = tinyunet(&[
+        "eval",
+        "--model",
+        "skin-lesion",
+        "--images",
+        &i,
+        "--masks",
+        &m,
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!stdout.contains("dice_class_1"), "{stdout}");
+    assert_eq!(
+        stdout.matches("out_of_domain=greyscale").count(),
+        3,
+        "{stdout}"
+    );
+    // An unknown name is refused with the names there are.
+    let out = tinyunet(&["eval", "--model", "lungs", "--images", &i, "--masks", &m]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !out.status.success() && stderr.contains("skin-lesion, lung-ct"),
+        "{stderr}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The clinic's case for CT: the shipped model fine-tuned (the page's defaults, no pairs held
+/// back, the last epoch kept) on half of the validation slices, which it never saw, scores better
+/// on the other half; and the other way round.
+#[test]
+fn fine_tuning_the_ct_model_on_five_new_slices_raises_dice_on_five_others() {
+    let (_, val) = ct_split();
+    let size = 128;
+    let start = segmenter("lung-ct");
+    let kind = start.mask_kind();
+    let read = |p: &Pair| (read_image(&p.image).unwrap(), read_image(&p.mask).unwrap());
+    let mut gains = Vec::new();
+    for (tune, score) in [(&val[..5], &val[5..]), (&val[5..], &val[..5])] {
+        let examples = tune
+            .iter()
+            .map(|p| {
+                let (image, mask) = read(p);
+                start.example(&p.name, &image, &mask, size).unwrap()
+            })
+            .collect();
+        let unseen: Vec<HeldOut> = score
+            .iter()
+            .map(|p| {
+                let (image, mask) = read(p);
+                HeldOut::new(&p.name, &image, &mask, size, kind).unwrap()
+            })
+            .collect();
+        let mean = |m: &tinyunet::TinyUNet| {
+            let dice: f64 = unseen
+                .iter()
+                .map(|h| pollster::block_on(h.score(m, size, 1)).unwrap().dice)
+                .sum();
+            dice / unseen.len() as f64
+        };
+        let mut run = FineTune::new(
+            start.model(),
+            examples,
+            Vec::new(),
+            SessionConfig::default(),
+        )
+        .unwrap();
+        while pollster::block_on(run.advance()).unwrap().is_some() {}
+        let tuned = run
+            .finish(false)
+            .model
+            .expect("a run without held-back pairs keeps its last weights");
+        let (before, after) = (mean(start.model()), mean(&tuned));
+        eprintln!("CT fine-tune: unseen slices' Dice {before:.4} → {after:.4}");
+        gains.push(after - before);
+    }
+    assert!(
+        gains.iter().sum::<f64>() / 2.0 > 0.0,
+        "mean gain over both halves {gains:?}"
+    );
+}
