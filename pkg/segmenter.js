@@ -759,10 +759,11 @@ export class Segmenter {
     });
   }
 
-  /** The core's training defaults and the fewest held-back pairs whose Dice means much. */
+  /** This model's training defaults (the core's, with its card's learning rate) and the fewest
+   * held-back pairs whose Dice means much. */
   get trainingDefaults() {
     this.#alive();
-    return this.#glue.WasmSegmenter.trainingDefaults();
+    return this.#core.trainingDefaults();
   }
 
   /** Dice and IoU on `{image, mask}` pairs (DICOM slices through `options.window`, as `segment`). */

@@ -205,6 +205,8 @@ export interface ModelCard {
   terms: string;
   /** What to cite when using it. */
   citations: string[];
+  /** The fine-tune's starting learning rate when `train` is given none (absent: the core's). */
+  fineTuneLearningRate?: number;
 }
 
 /** Why an image is not the kind the model was made for (`Segmentation.outOfDomain`). */
@@ -457,7 +459,8 @@ export declare class Segmenter {
   readonly flips: 1 | 2 | 4;
   /** Trainable parameters (481,105 for one class). */
   readonly parameters: number;
-  /** What `train` uses for each setting left out. */
+  /** What `train` uses for each setting left out, for this model: the core's defaults, with the
+   * model card's `fineTuneLearningRate` when it has one (the lung-CT model: 3e-4). */
   readonly trainingDefaults: TrainingDefaults;
   /**
    * Runs the network on blank input so that the first real call is fast (the browser's optimised

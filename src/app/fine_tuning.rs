@@ -15,6 +15,7 @@ use crate::train::{
     EpochRecord, Evaluation, Event, FineTune, HeldOut, MIN_RELIABLE_HELD_OUT, Outcome,
     SessionConfig, Stop,
 };
+use crate::weights::ModelCard;
 use crate::{Error, Result};
 
 /// Settings of a run as a caller gives them; what is left out takes the core's default
@@ -48,9 +49,18 @@ pub struct TrainOptions {
 }
 
 impl TrainOptions {
-    /// The session settings these options mean.
+    /// The session settings these options mean, for a model with the core's defaults.
     pub fn config(&self) -> SessionConfig {
-        let d = SessionConfig::default();
+        self.config_over(SessionConfig::default())
+    }
+
+    /// The session settings these options mean for the model `card` describes: what is left out
+    /// takes that model's defaults ([`model_defaults`]).
+    pub fn config_for(&self, card: &ModelCard) -> SessionConfig {
+        self.config_over(model_defaults(card))
+    }
+
+    fn config_over(&self, d: SessionConfig) -> SessionConfig {
         SessionConfig {
             epochs: self.epochs.unwrap_or(d.epochs),
             batch_size: self.batch_size.unwrap_or(d.batch_size),
@@ -104,9 +114,29 @@ pub struct TrainDefaults {
     pub min_reliable_held_out: usize,
 }
 
+/// The core's fine-tuning defaults ([`SessionConfig::default`]) with what `card` changes for its
+/// model: its learning rate ([`ModelCard::fine_tune_learning_rate`]).
+pub fn model_defaults(card: &ModelCard) -> SessionConfig {
+    let mut d = SessionConfig::default();
+    if let Some(lr) = card.fine_tune_learning_rate {
+        d.learning_rate = lr;
+    }
+    d
+}
+
 impl Default for TrainDefaults {
     fn default() -> Self {
-        let d = SessionConfig::default();
+        Self::from_config(SessionConfig::default())
+    }
+}
+
+impl TrainDefaults {
+    /// The defaults a skin shows for the model `card` describes.
+    pub fn for_model(card: &ModelCard) -> Self {
+        Self::from_config(model_defaults(card))
+    }
+
+    fn from_config(d: SessionConfig) -> Self {
         Self {
             epochs: d.epochs,
             batch_size: d.batch_size,
@@ -318,7 +348,7 @@ impl FineTuning {
             segmenter.model(),
             self.examples.clone(),
             self.held_out.clone(),
-            options.config(),
+            options.config_for(segmenter.card()),
         )?
         .with_flips(segmenter.flips())?;
         self.class_scoring = match self.size {
@@ -443,8 +473,26 @@ mod tests {
     use super::*;
     use crate::app::SegmenterOptions;
     use crate::backend::cpu_device;
-    use crate::weights::ModelCard;
     use pollster::block_on;
+
+    #[test]
+    fn a_models_card_sets_its_fine_tuning_rate_unless_the_user_does() {
+        let ct = ModelCard::lung_ct();
+        assert_eq!(TrainDefaults::for_model(&ct).learning_rate, 3e-4);
+        assert_eq!(TrainOptions::default().config_for(&ct).learning_rate, 3e-4);
+        let own = TrainOptions {
+            learning_rate: Some(1e-5),
+            ..Default::default()
+        };
+        assert_eq!(own.config_for(&ct).learning_rate, 1e-5);
+        // The skin model keeps the core's defaults.
+        let skin = ModelCard::skin_lesion();
+        assert_eq!(TrainDefaults::for_model(&skin), TrainDefaults::default());
+        assert_eq!(
+            TrainOptions::default().config_for(&skin),
+            SessionConfig::default()
+        );
+    }
 
     /// A 3-class pair, `side`×`side`: a grey image and a mask with a band of each class (label
     /// values in the red channel).

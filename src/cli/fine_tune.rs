@@ -170,7 +170,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
     };
     let options = args.options();
     run.start(&segmenter, &options)?;
-    let config = options.config();
+    let config = options.config_for(segmenter.card());
     println!(
         "fine-tuning on {trained} pair(s), {} held back ({}); {} epoch(s), batch {}, lr {:e} → {:e}, \
          augment {} (zoom {}), pull to start {}, BatchNorm {}",

@@ -11,10 +11,11 @@ use crate::app::{TrainDefaults, TrainOptions};
 
 #[wasm_bindgen]
 impl WasmSegmenter {
-    /// The training defaults of the core, and the fewest held-back pairs whose Dice means much.
+    /// The training defaults for this model (the core's, with its card's learning rate), and
+    /// the fewest held-back pairs whose Dice means much.
     #[wasm_bindgen(js_name = trainingDefaults)]
-    pub fn training_defaults() -> Result<JsValue, JsValue> {
-        to_js(&TrainDefaults::default()).map_err(js_error)
+    pub fn training_defaults(&self) -> Result<JsValue, JsValue> {
+        to_js(&TrainDefaults::for_model(self.core.card())).map_err(js_error)
     }
 
     /// Adds a `{ data, width, height }` image and its mask (same size) to the next run, resized

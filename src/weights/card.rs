@@ -72,6 +72,11 @@ pub struct ModelCard {
     /// What to cite when using it.
     #[serde(default)]
     pub citations: Vec<String>,
+    /// The starting learning rate of a fine-tune of this model when the user sets none (the
+    /// core's default, chosen on dermoscopy, when absent): a model trained on few images of its
+    /// kind needs larger steps to learn from a clinic's few more (docs/MODELS.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fine_tune_learning_rate: Option<f64>,
 }
 
 /// Colours for classes past those a card names (a fallback card, say).
@@ -107,6 +112,7 @@ impl ModelCard {
                  ISBI 2017, arXiv:1710.05006"
                     .into(),
             ],
+            fine_tune_learning_rate: None,
         }
     }
 
@@ -133,6 +139,7 @@ impl ModelCard {
                  Images, IEEE TMI 2020"
                     .into(),
             ],
+            fine_tune_learning_rate: Some(3e-4),
         }
     }
 
@@ -169,6 +176,7 @@ impl ModelCard {
             trained_on: String::new(),
             terms: String::new(),
             citations: Vec::new(),
+            fine_tune_learning_rate: None,
         }
     }
 
@@ -204,6 +212,14 @@ impl ModelCard {
         }
         if let Some(window) = &self.window {
             window.check()?;
+        }
+        if let Some(lr) = self.fine_tune_learning_rate {
+            let (min, max) = crate::limits::LEARNING_RATE_RANGE;
+            if !(min..=max).contains(&lr) {
+                return bad(format!(
+                    "its fine-tuning learning rate {lr} is not between {min:e} and {max}"
+                ));
+            }
         }
         crate::infer::check_input_size(self.input_size)
     }
