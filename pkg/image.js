@@ -1,6 +1,6 @@
 // Image decoding for tinyunet: turns every accepted image source into RGBA pixels, refusing
 // oversized images before they are decoded (a 10,000 px photo would otherwise be decoded in full
-// before anyone could say no). DICOM files are read by the wasm core (src/dicom), which applies
+// before anyone could say no). DICOM files are read by the wasm core (src/data/dicom), which applies
 // the rescale and window; the browser decodes only a baseline JPEG slice's JPEG stream.
 
 import { failure } from './errors.js';

@@ -7,8 +7,9 @@ use crate::data::image::{RgbaImage, image_to_chw, resample};
 use crate::domain::{OutOfDomain, out_of_domain_for};
 use crate::doubt::mirror;
 use crate::error::{Error, Result};
-use crate::limits::{FLIPS, MAX_INPUT_SIZE};
-use crate::model::{SIZE_MULTIPLE, TinyUNet};
+use crate::limits::FLIPS;
+pub use crate::limits::check_input_size;
+use crate::model::TinyUNet;
 use crate::weights::ImageKind;
 
 /// The segmentation of one image at its own size.
@@ -92,16 +93,6 @@ pub fn check_flips(flips: usize) -> Result<()> {
     if !FLIPS.contains(&flips) {
         return Err(Error::config(format!(
             "flips must be 1 (no mirroring), 2 (left-right) or 4 (left-right and top-bottom), got {flips}"
-        )));
-    }
-    Ok(())
-}
-
-/// Checks a working size for inference.
-pub fn check_input_size(size: usize) -> Result<()> {
-    if size == 0 || !size.is_multiple_of(SIZE_MULTIPLE) || size > MAX_INPUT_SIZE {
-        return Err(Error::config(format!(
-            "input size must be a multiple of {SIZE_MULTIPLE} between {SIZE_MULTIPLE} and {MAX_INPUT_SIZE}, got {size}"
         )));
     }
     Ok(())

@@ -11,7 +11,6 @@
 pub mod app;
 pub mod backend;
 pub mod data;
-pub mod dicom;
 pub mod domain;
 pub mod doubt;
 pub mod error;

@@ -4,6 +4,8 @@
 
 use serde::Serialize;
 
+use crate::error::{Error, Result};
+
 /// Inputs must be divisible by 2⁴ because of the four 2×2 poolings.
 pub const SIZE_MULTIPLE: usize = 16;
 /// Largest working size (the side images are resized to): beyond it one image no longer fits a
@@ -75,3 +77,13 @@ pub const LIMITS: Limits = Limits {
     max_seed: MAX_SEED,
     flips: FLIPS,
 };
+
+/// Checks a working size for inference (a multiple of [`SIZE_MULTIPLE`] up to [`MAX_INPUT_SIZE`]).
+pub fn check_input_size(size: usize) -> Result<()> {
+    if size == 0 || !size.is_multiple_of(SIZE_MULTIPLE) || size > MAX_INPUT_SIZE {
+        return Err(Error::config(format!(
+            "input size must be a multiple of {SIZE_MULTIPLE} between {SIZE_MULTIPLE} and {MAX_INPUT_SIZE}, got {size}"
+        )));
+    }
+    Ok(())
+}

@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use common::local_fixture;
+use tinyunet::data::dicom::{self, DicomInfo, DicomPixels};
 use tinyunet::data::folder::read_image;
 use tinyunet::data::window::Window;
-use tinyunet::dicom::{self, DicomInfo, DicomPixels};
 
 /// Patient data the generated files carry (and the pydicom files' sample names).
 const PATIENT: [&str; 6] = [

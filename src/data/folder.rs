@@ -141,8 +141,9 @@ pub fn read_image_with_window(path: &Path, window: Window) -> Result<RgbaImage> 
     let dcm = path
         .extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("dcm"));
-    if dcm || crate::dicom::is_dicom(&bytes) {
-        let (image, _) = crate::dicom::decode(&bytes, window).map_err(|e| e.context(&what))?;
+    if dcm || crate::data::dicom::is_dicom(&bytes) {
+        let (image, _) =
+            crate::data::dicom::decode(&bytes, window).map_err(|e| e.context(&what))?;
         return Ok(image);
     }
     // Check the size from the header before decoding a possibly huge picture.

@@ -1,4 +1,4 @@
-//! `readDicom`: a DICOM slice for the package's `decodeImage` (the core's [`crate::dicom`]).
+//! `readDicom`: a DICOM slice for the package's `decodeImage` (the core's [`crate::data::dicom`]).
 //!
 //! A native slice comes back as grey RGBA pixels at once. A baseline JPEG slice comes back as its
 //! JPEG stream for the browser to decode; the package then calls again with the decoded pixels,
@@ -9,8 +9,8 @@ use wasm_bindgen::prelude::*;
 
 use super::convert::{js_error, options, rgba_image, to_js};
 use crate::Result;
+use crate::data::dicom::{self, DicomPixels};
 use crate::data::window::Window;
-use crate::dicom::{self, DicomPixels};
 
 /// Reads one slice from the bytes of a DICOM file. `what` names it in errors; `window`
 /// (`{ center, width }` in Hounsfield units; `undefined`: the lung window) maps it to grey;

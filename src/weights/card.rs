@@ -221,7 +221,7 @@ impl ModelCard {
                 ));
             }
         }
-        crate::infer::check_input_size(self.input_size)
+        crate::limits::check_input_size(self.input_size)
     }
 
     /// The card in a file's metadata, checked against a network with `outputs` outputs; the
