@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use tinyunet::app::{Segmenter, SegmenterOptions};
-use tinyunet::data::folder::{Pair, pair_folders, read_image};
+use tinyunet::data::folder::{Pair, read_image};
 use tinyunet::metrics::{Scores, mean_class_scores};
 use tinyunet::weights::{ImageKind, ModelCard};
 
@@ -20,16 +20,9 @@ fn shipped(name: &str) -> PathBuf {
     root().join(format!("www/models/{name}.safetensors"))
 }
 
-/// The CT slices split as the data's README suggests: sorted by stem, every 5th is validation.
+/// The CT slices split as the data's README suggests.
 fn ct_split() -> (Vec<Pair>, Vec<Pair>) {
-    let data = root().join("../shared/data/medseg-covid-ct");
-    let pairs = pair_folders(&data.join("images"), &data.join("masks")).unwrap();
-    let (val, train): (Vec<_>, Vec<_>) = pairs
-        .into_iter()
-        .enumerate()
-        .partition(|(i, _)| (i + 1) % 5 == 0);
-    let strip = |v: Vec<(usize, Pair)>| v.into_iter().map(|(_, p)| p).collect();
-    (strip(train), strip(val))
+    common::shared_split("medseg-covid-ct")
 }
 
 fn segmenter(name: &str) -> Segmenter {

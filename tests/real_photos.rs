@@ -5,33 +5,20 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use common::local_fixture;
 use tinyunet::TinyUNet;
-use tinyunet::data::folder::{Pair, pair_folders, read_image};
+use tinyunet::data::folder::{Pair, read_image};
 use tinyunet::data::image::{MaskKind, example_from_pair, mask_from_rgba};
 use tinyunet::infer::{DEFAULT_FLIPS, segment};
 use tinyunet::metrics::{Scores, mask_scores, mean_scores, spearman};
 use tinyunet::train::{FineTune, HeldOut, SessionConfig};
 use tinyunet::weights::{ImageKind, decode_weights, import_weights, infer_config};
 
-fn data(set: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/data")
-        .join(set)
-}
-
 /// A set's pairs split as its README suggests: sorted by stem, every 5th is validation.
 fn split(set: &str) -> (Vec<Pair>, Vec<Pair>) {
-    let root = data(set);
-    let pairs = pair_folders(&root.join("images"), &root.join("masks")).unwrap();
-    let (val, train): (Vec<_>, Vec<_>) = pairs
-        .into_iter()
-        .enumerate()
-        .partition(|(i, _)| (i + 1) % 5 == 0);
-    let strip = |v: Vec<(usize, Pair)>| v.into_iter().map(|(_, p)| p).collect();
-    (strip(train), strip(val))
+    common::shared_split(set)
 }
 
 fn model(path: &Path) -> TinyUNet {

@@ -83,3 +83,26 @@ pub fn devices() -> Vec<(&'static str, Device)> {
     }
     out
 }
+
+/// A set of `../shared/data` split as its README suggests: sorted by stem, every 5th pair is
+/// validation; `(train, validation)`.
+#[cfg(feature = "cli")]
+pub fn shared_split(
+    set: &str,
+) -> (
+    Vec<tinyunet::data::folder::Pair>,
+    Vec<tinyunet::data::folder::Pair>,
+) {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/data")
+        .join(set);
+    let pairs =
+        tinyunet::data::folder::pair_folders(&root.join("images"), &root.join("masks")).unwrap();
+    let (val, train): (Vec<_>, Vec<_>) = pairs
+        .into_iter()
+        .enumerate()
+        .partition(|(i, _)| (i + 1) % 5 == 0);
+    let strip =
+        |v: Vec<(usize, tinyunet::data::folder::Pair)>| v.into_iter().map(|(_, p)| p).collect();
+    (strip(train), strip(val))
+}
