@@ -7,7 +7,7 @@
 //! mask", as it does for any hard skin photo. The check here is independent of the network and of
 //! the weights: three statistics of a sub-sample of pixels, each compared with a bound chosen on
 //! 331 real dermoscopy photos (PH2, ISIC 2016, ISIC 2017) and 50 CT slices, with room on both
-//! sides (README "Not what this model was made for" has the measured margins). It catches images
+//! sides (docs/DOUBT.md "Not what this model was made for" has the measured margins). It catches images
 //! that are plainly not colour photographs of skin; an image with skin-like colours (a brown cat,
 //! a wooden table) passes.
 

@@ -10,7 +10,7 @@
 //! masks scored Dice below 0.7: it averages over the sure inside of a lesion, where the doubt
 //! counts the unsure band along a wrong border. Unsure pixels alone miss the confident errors of
 //! wide-field photos (ISIC 2017): a green or orange calibration sticker marked as lesion, sure of
-//! itself, kept the doubt near 10 %; the pieces rule makes it 80–93 %. README "Doubt" has the
+//! itself, kept the doubt near 10 %; the pieces rule makes it 80–93 %. docs/DOUBT.md has the
 //! figures per set and what the rule misses.
 
 /// Mirror images the network may run on: identity, left-right, top-bottom, both; a run with
@@ -25,7 +25,7 @@ pub const SURE: f32 = 0.8;
 /// Chosen on data: first on 225 real training photos with weights that had not seen them; with the
 /// pieces rule, over all 331 real photos of `../shared/data` (PH2, ISIC 2016 crops, ISIC 2017) it
 /// flags every mask below Dice 0.7 and 15 % of the others; the thresholds that best tell masks
-/// below Dice 0.7, 0.8 or 0.85 from the rest are 0.30, 0.20 and 0.20 (README "Doubt").
+/// below Dice 0.7, 0.8 or 0.85 from the rest are 0.30, 0.20 and 0.20 (docs/DOUBT.md).
 pub const DOUBTFUL_ABOVE: f64 = 0.25;
 
 /// An inner piece (one that does not touch the frame's edge) becomes the main piece only when it

@@ -36,7 +36,7 @@ pub struct Prediction {
 /// Mirrored passes a segmentation averages by default: one, the image itself. Averaging it with
 /// its left-right mirror (2) raised mean Dice on the real validation photos by 0.1–0.4 points with
 /// the shipped weights (1.2 with weights trained on generated images only), for twice the work
-/// (README "Doubt"); it is an option.
+/// (docs/DOUBT.md); it is an option.
 pub const DEFAULT_FLIPS: usize = 1;
 
 impl Prediction {

@@ -475,7 +475,7 @@ fn common_demo_weights() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("www/models/skin-lesion.safetensors")
 }
 
-/// The demo weights ship with f16 convolution kernels (README "Demo weights": the masks stay the
+/// The demo weights ship with f16 convolution kernels (docs/MODELS.md: the masks stay the
 /// same) and f32 for everything else; a regenerated file written as f32 would double the page.
 #[test]
 fn shipped_weights_store_convolution_kernels_in_f16() {
@@ -498,7 +498,7 @@ fn shipped_weights_store_convolution_kernels_in_f16() {
     assert!(half > 50 && full > 50, "{half} f16 and {full} f32 tensors");
 }
 
-/// `tinyunet bench --layers` (README "Size and speed") prints its table and one row per stage of
+/// `tinyunet bench --layers` (docs/BENCHMARKS.md) prints its table and one row per stage of
 /// the forward pass in pass order — the decoders' joins as the model runs them (the upsampling
 /// written into the concatenation) — with shares that add up to the whole pass.
 #[test]

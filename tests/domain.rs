@@ -5,7 +5,7 @@
 //! verdict.
 //!
 //! `cargo test --features cli --test domain -- --nocapture` prints, per set, the statistic that
-//! comes closest to each bound: the margins README "Not what this model was made for" quotes.
+//! comes closest to each bound: the margins docs/DOUBT.md "Not what this model was made for" quotes.
 
 use std::path::{Path, PathBuf};
 

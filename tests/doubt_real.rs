@@ -2,7 +2,7 @@
 //! by quality (Spearman's correlation of doubt with Dice, −1 a perfect ranking) on the close-ups of
 //! PH2 and ISIC 2016 and on ISIC 2017's wide-field photos, and it flags the confident errors of the
 //! latter (a calibration sticker or the dermatoscope's corner marked next to the lesion), which the
-//! share of unsure pixels alone left at about 10 %. README "Doubt" has the table these reproduce
+//! share of unsure pixels alone left at about 10 %. docs/DOUBT.md has the table these reproduce
 //! (`tinyunet eval … | tail -1` prints `spearman_doubt_dice`).
 
 use std::path::{Path, PathBuf};

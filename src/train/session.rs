@@ -54,7 +54,7 @@ pub struct SessionConfig {
 }
 
 /// The fine-tuning defaults (the page's, the package's and `tinyunet fine-tune`'s), chosen on
-/// two protocols, a new kind of photo and a familiar one (README, "Fine-tuning"): BatchNorm
+/// two protocols, a new kind of photo and a familiar one (docs/FINE_TUNING.md): BatchNorm
 /// frozen, because the statistics of a batch of 4 very different photos make the training
 /// forward a far worse network than the one being tuned; and a learning rate of 3e-5, which on
 /// frozen statistics gains on both where 1e-4 over-fits a few photos and 1e-5 learns little.

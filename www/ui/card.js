@@ -428,7 +428,7 @@ export class Card {
  * A mask whose doubt is above this is flagged for checking (`doubt::DOUBTFUL_ABOVE` in the core):
  * chosen on real training photos with weights that had not seen them, re-checked on all 331 real
  * photos; on the 66 validation photos (PH2, ISIC 2016, ISIC 2017) it flags 16 masks, 11 of the 12
- * with Dice below 0.85 among them (README "Doubt").
+ * with Dice below 0.85 among them (docs/DOUBT.md).
  */
 export const DOUBTFUL_ABOVE = 0.25;
 
