@@ -9,6 +9,11 @@ registerBuilds({
   'cpu-threads': () => import('./wasm/tinyunet_cpu-threads.js'),
 }, {
   threadWorker: () => new Worker(new URL('./thread-worker.js', import.meta.url), { type: 'module', name: 'tinyunet pool thread' }),
+  // Literal URLs (see tinyunet.js): the package fetches these itself to report their download.
+  wasm: {
+    cpu: () => new URL('./wasm/tinyunet_cpu_bg.wasm', import.meta.url),
+    'cpu-threads': () => new URL('./wasm/tinyunet_cpu-threads_bg.wasm', import.meta.url),
+  },
 });
 
-export { Segmenter, preload, decodeImage, MAX_PIXELS, MAX_SIDE } from './segmenter.js';
+export { Segmenter, preload, decodeImage, MAX_PIXELS, MAX_SIDE, TinyunetError } from './segmenter.js';

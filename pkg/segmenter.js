@@ -10,6 +10,7 @@ import { decodeImage, MAX_PIXELS, MAX_SIDE, useDicomReader } from './image.js';
 import { chooseCpuBuild, startThreadPool, threadsOption } from './threads.js';
 
 export { decodeImage, MAX_PIXELS, MAX_SIDE };
+export { TinyunetError } from './errors.js';
 
 // Three builds of the core: `cpu` has no GPU code and is a fifth of the download of `webgpu` (which
 // also runs on the CPU, for its fallback), so a page that runs on the CPU never fetches the GPU
@@ -19,14 +20,21 @@ export { decodeImage, MAX_PIXELS, MAX_SIDE };
 // `tinyunet/cpu` registers no `webgpu`, so its bundles never carry the WebGPU build.
 const importers = {};
 let spawnThread = null;
+// Each build's `.wasm` URL, from a literal `new URL(…, import.meta.url)` in the entry module (so
+// bundlers see it and rewrite it to where they put the file, as they do the glue's own). With the
+// URL the package fetches the file itself, to count its bytes for `onProgress`; without it the
+// glue fetches it and no progress is told.
+const wasmFiles = {};
 
 /**
- * Adds builds of the core: `{ cpu: () => import(…), 'cpu-threads': …, webgpu: … }`, and with
- * `cpu-threads` the function that starts one of its pool's Workers (`threadWorker`).
+ * Adds builds of the core: `{ cpu: () => import(…), 'cpu-threads': …, webgpu: … }`, with
+ * `cpu-threads` the function that starts one of its pool's Workers (`threadWorker`), and `wasm`,
+ * each build's `() => new URL(…)` of its `.wasm` file (for load progress).
  */
-export function registerBuilds(builds, { threadWorker } = {}) {
+export function registerBuilds(builds, { threadWorker, wasm } = {}) {
   Object.assign(importers, builds);
   if (threadWorker) spawnThread = threadWorker;
+  if (wasm) Object.assign(wasmFiles, wasm);
 }
 
 /** The builds `wasmUrls` may name. */
@@ -40,27 +48,163 @@ function nodeFs() {
   return import(/* @vite-ignore */ /* webpackIgnore: true */ name);
 }
 
-/** The bytes behind a `file:` URL in Node (where `fetch` does not read files). */
-async function readFileUrl(url) {
+/** The bytes behind a `file:` URL in Node (where `fetch` does not read files); `download` told. */
+async function readFileUrl(url, download) {
   const { readFile } = await nodeFs();
-  return new Uint8Array(await readFile(url));
+  const bytes = new Uint8Array(await readFile(url));
+  // A local file arrives at once: `start` and `done`, with its size.
+  download?.start(String(url), bytes.length);
+  download?.done(bytes.length);
+  return bytes;
+}
+
+/**
+ * Calls a user's progress callback. Its exception must not fail (or half-fail) a download that
+ * other segmenters may share, so it is rethrown on its own, where the page sees it as any
+ * uncaught error.
+ */
+function tell(listener, event) {
+  try {
+    listener(event);
+  } catch (e) {
+    queueMicrotask(() => {
+      throw e;
+    });
+  }
+}
+
+/**
+ * One file's download as `onProgress` reports it (`LoadProgress` in tinyunet.d.ts): `start`, then
+ * `progress` as bytes arrive, then `done`. A build's `.wasm` is fetched once per page however many
+ * `preload`/`create` calls wait for it, so a listener that joins late is first told where it stands.
+ */
+class Download {
+  #listeners = new Set();
+  #last = null;
+
+  constructor(file, build = null) {
+    this.file = file;
+    this.build = build;
+  }
+
+  /** Adds a listener (nothing for none); one that joins late hears `start` and the latest news. */
+  listen(listener) {
+    if (!listener) return;
+    const last = this.#last;
+    if (last) {
+      tell(listener, { ...last, status: 'start', loaded: last.status === 'start' ? last.loaded : 0, progress: last.total ? 0 : null });
+      if (last.status !== 'start') tell(listener, { ...last });
+    }
+    this.#listeners.add(listener);
+  }
+
+  #emit(status, loaded, total) {
+    const event = {
+      status, file: this.file, build: this.build, url: this.url ?? null, loaded, total,
+      progress: total ? Math.min(100, (100 * loaded) / total) : null,
+    };
+    this.#last = event;
+    for (const listener of this.#listeners) tell(listener, { ...event });
+  }
+
+  start(url, total) {
+    this.url = url;
+    this.total = total;
+    this.#emit('start', 0, total);
+  }
+
+  progress(loaded) {
+    // A Content-Length that the body outgrows was not the body's size (a compressed transfer whose
+    // Content-Encoding this origin may not read): the size is unknown from then on.
+    if (this.total !== null && loaded > this.total) this.total = null;
+    this.#emit('progress', loaded, this.total);
+  }
+
+  done(loaded) {
+    this.total = loaded;
+    this.#emit('done', loaded, loaded);
+  }
+}
+
+/**
+ * The size a response's body will have once read, from Content-Length; null when unknown: no
+ * header, or a body compressed in transit (Content-Length then counts the compressed bytes, while
+ * the body yields them decompressed).
+ */
+function declaredSize(response) {
+  const encoding = response.headers.get('Content-Encoding');
+  if (encoding && encoding.toLowerCase() !== 'identity') return null;
+  const length = response.headers.get('Content-Length');
+  const n = length === null ? NaN : Number(length);
+  return Number.isSafeInteger(n) && n >= 0 ? n : null;
+}
+
+/**
+ * Reads a body stream to its end, telling `download` as bytes arrive; resolves to its bytes, or
+ * to null when `keep` is false (the bytes are only counted).
+ */
+async function readCounted(body, download, keep = true) {
+  const reader = body.getReader();
+  const chunks = [];
+  let loaded = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (keep) chunks.push(value);
+    loaded += value.byteLength;
+    download.progress(loaded);
+  }
+  download.done(loaded);
+  if (!keep) return null;
+  if (chunks.length === 1) return chunks[0];
+  const bytes = new Uint8Array(loaded);
+  let at = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return bytes;
+}
+
+/**
+ * Fetches a build's `.wasm` for the glue. The glue gets the `Response` itself, so it still
+ * compiles while the bytes arrive (`instantiateStreaming`) and the browser can cache the compiled
+ * code under the file's URL; the bytes are counted on a clone (a tee of the same download: no
+ * second request, and at most the bytes the compiler has not yet taken are held twice).
+ */
+async function fetchWasm(url, download) {
+  const response = await fetch(url);
+  if (!response.ok || !response.body) return response; // the glue reports a bad status
+  // Told once the headers are in, so that `start` already has the size.
+  download.start(response.url || String(url), declaredSize(response));
+  const counting = response.clone();
+  readCounted(counting.body, download, false).catch(() => {
+    // The glue's read of the same download fails too, and that failure is the one reported.
+  });
+  return response;
 }
 
 const loading = new Map();
+/** Each build's `.wasm` download, kept so that a later `create` or `preload` hears of it. */
+const downloads = new Map();
 
 /**
  * Loads one build of the wasm core once, however many segmenters use it; resolves to its bindings.
  * The threaded build starts its pool of `threads` Workers the first time (its size is then fixed
  * for the page's life: `poolThreads()` says what it is).
  */
-function loadWasm(build, wasmUrls, threads = 1) {
+function loadWasm(build, wasmUrls, threads = 1, onProgress) {
   if (!loading.has(build)) {
     const url = wasmUrls?.[build];
+    const download = new Download('wasm', build);
+    downloads.set(build, download);
     const ready = importers[build]()
       .then(async (glue) => {
         // In Node the glue's own `fetch(file://…)` fails: read the package's wasm file instead.
         const fileUrl = isNode && new URL(url ?? `./wasm/tinyunet_${build}_bg.wasm`, import.meta.url);
-        const source = fileUrl && fileUrl.protocol === 'file:' ? await readFileUrl(fileUrl) : url;
+        const where = url ?? wasmFiles[build]?.();
+        const source = fileUrl && fileUrl.protocol === 'file:' ? await readFileUrl(fileUrl, download)
+          : where ? await fetchWasm(where, download) : undefined;
         await glue.default(source ? { module_or_path: source } : undefined);
         if (build === 'cpu-threads') await startThreadPool(glue, threads, spawnThread);
         return glue;
@@ -71,27 +215,36 @@ function loadWasm(build, wasmUrls, threads = 1) {
       });
     loading.set(build, ready);
   }
+  downloads.get(build)?.listen(onProgress);
   return loading.get(build);
 }
 
 // DICOM files (decodeImage) are read by the core: a build already loaded, else the CPU one.
 useDicomReader(() => loading.values().next().value ?? loadWasm('cpu'));
 
-/** The bytes of weights in any accepted form (a `Response` must be 2xx; a URL is fetched). */
-async function weightBytes(source) {
+/**
+ * The bytes of weights in any accepted form (a `Response` must be 2xx; a URL is fetched). A URL
+ * fetched or a `Response` read here is told to `onProgress` as file `weights`; bytes and Blobs,
+ * already in memory, are not.
+ */
+async function weightBytes(source, onProgress) {
+  const download = new Download('weights');
+  download.listen(onProgress);
   if (typeof source === 'string' || (typeof URL !== 'undefined' && source instanceof URL)) {
     try {
-      if (isNode && String(source).startsWith('file:')) return await readFileUrl(new URL(source));
+      if (isNode && String(source).startsWith('file:')) return await readFileUrl(new URL(source), onProgress && download);
       source = await fetch(source);
     } catch (e) {
-      throw failure('weights', `${source} could not be fetched: ${e?.message ?? e}`);
+      throw failure('weights', `${source} could not be fetched: ${e?.message ?? e}`, e);
     }
   }
   if (typeof Response !== 'undefined' && source instanceof Response) {
     if (!source.ok) {
       throw failure('weights', `the server answered ${source.status}${source.statusText ? ` ${source.statusText}` : ''} for ${source.url || 'the weights'}`);
     }
-    return new Uint8Array(await source.arrayBuffer());
+    if (!onProgress || !source.body) return new Uint8Array(await source.arrayBuffer());
+    download.start(source.url || null, declaredSize(source));
+    return readCounted(source.body, download);
   }
   if (source instanceof Uint8Array) return source;
   if (source instanceof ArrayBuffer) return new Uint8Array(source);
@@ -103,16 +256,16 @@ async function weightBytes(source) {
 /**
  * The bytes of a weights option that may be a promise (of a `Response`, say); undefined for none
  * when they are `optional`. A failed fetch becomes a `weights:` error like every other problem with
- * the weights.
+ * the weights. `onProgress` hears of a URL's or a `Response`'s download (see weightBytes).
  */
-async function weightsOf(source, optional = false) {
+async function weightsOf(source, optional = false, onProgress = undefined) {
   let value;
   try {
     value = await source;
   } catch (e) {
-    throw failure('weights', `they could not be loaded: ${e?.message ?? e}`);
+    throw failure('weights', `they could not be loaded: ${e?.message ?? e}`, e);
   }
-  return value === undefined && optional ? undefined : weightBytes(value);
+  return value === undefined && optional ? undefined : weightBytes(value, onProgress);
 }
 
 /** Words in an adapter's description that mean the GPU is emulated on the CPU. */
@@ -207,6 +360,14 @@ function sizeOption(value, name, limits, fallback) {
   return size;
 }
 
+/** An `islands` option: a name or a share, whose value the core checks. */
+function islandsOption(value) {
+  if (typeof value !== 'string' && typeof value !== 'number') {
+    throw failure('config', `islands must be "keep", "main" or a share of the image such as 0.002, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
 /** The core's `SegmenterOptions` from `create`'s options, checked against the core's limits. */
 function segmenterOptions(options, limits) {
   const flips = options.flips;
@@ -218,10 +379,11 @@ function segmenterOptions(options, limits) {
     inputSize: sizeOption(options.inputSize, 'inputSize', limits, 256),
   };
   if (flips !== undefined) settings.flips = flips;
+  if (options.islands !== undefined) settings.islands = islandsOption(options.islands);
   return settings;
 }
 
-/** The `backend` and `wasmUrls` options, checked. */
+/** The `backend`, `wasmUrls`, `threads` and `onProgress` options, checked. */
 function backendOptions(options) {
   const backend = options.backend ?? 'auto';
   if (!['auto', 'webgpu', 'cpu'].includes(backend)) {
@@ -237,7 +399,11 @@ function backendOptions(options) {
   if (backend === 'webgpu' && !importers.webgpu) {
     throw failure('config', 'backend "webgpu" needs the WebGPU build, which tinyunet/cpu leaves out: import from "tinyunet"');
   }
-  return { backend, wasmUrls, threads: threadsOption(options.threads) };
+  const onProgress = options.onProgress;
+  if (onProgress !== undefined && typeof onProgress !== 'function') {
+    throw failure('config', `onProgress must be a function (called with each file's download progress), got ${onProgress === null ? 'null' : typeof onProgress}`);
+  }
+  return { backend, wasmUrls, threads: threadsOption(options.threads), onProgress };
 }
 
 let threadsFailure = null; // why the threaded build did not start, once it has failed here
@@ -248,24 +414,24 @@ let threadsFailure = null; // why the threaded build did not start, once it has 
  * not load), the 1-thread build runs and `threadsReason` says why (and every later segmenter).
  */
 
-async function loadCpu(wasmUrls, asked) {
+async function loadCpu(wasmUrls, asked, onProgress) {
   const choice = chooseCpuBuild(asked, Boolean(importers['cpu-threads'] && spawnThread));
   if (choice.build === 'cpu-threads' && threadsFailure) {
-    return { glue: await loadWasm('cpu', wasmUrls), build: 'cpu', threads: 1, threadsReason: threadsFailure };
+    return { glue: await loadWasm('cpu', wasmUrls, 1, onProgress), build: 'cpu', threads: 1, threadsReason: threadsFailure };
   }
   if (choice.build === 'cpu-threads') {
     try {
-      const glue = await loadWasm('cpu-threads', wasmUrls, choice.threads);
+      const glue = await loadWasm('cpu-threads', wasmUrls, choice.threads, onProgress);
       const threads = glue.poolThreads();
       const threadsReason = threads === choice.threads ? choice.threadsReason
         : `${threads} threads (Web Workers): the page's pool was started with ${threads} by an earlier segmenter, and its size is fixed`;
       return { glue, build: 'cpu-threads', threads, threadsReason };
     } catch (e) {
       threadsFailure = `1 thread: the threaded build did not start (${asError(e).message})`;
-      return { glue: await loadWasm('cpu', wasmUrls), build: 'cpu', threads: 1, threadsReason: threadsFailure };
+      return { glue: await loadWasm('cpu', wasmUrls, 1, onProgress), build: 'cpu', threads: 1, threadsReason: threadsFailure };
     }
   }
-  return { glue: await loadWasm('cpu', wasmUrls), ...choice };
+  return { glue: await loadWasm('cpu', wasmUrls, 1, onProgress), ...choice };
 }
 
 /** What a segmenter on the WebGPU build says of its threads. */
@@ -296,12 +462,13 @@ async function chooseBuild(backend) {
 /**
  * Starts fetching and compiling the build of the core that `backend` needs here, so that a later
  * `Segmenter.create` with the same options finds it ready; resolves to that build's name.
+ * `onProgress` hears of the `.wasm` download (a `create` made meanwhile hears of it too).
  */
 export async function preload(options = {}) {
-  const { backend, wasmUrls, threads } = backendOptions(options);
+  const { backend, wasmUrls, threads, onProgress } = backendOptions(options);
   const { chosen } = await chooseBuild(backend);
-  if (chosen === 'cpu') return (await loadCpu(wasmUrls, threads)).build;
-  await loadWasm(chosen, wasmUrls);
+  if (chosen === 'cpu') return (await loadCpu(wasmUrls, threads, onProgress)).build;
+  await loadWasm(chosen, wasmUrls, 1, onProgress);
   return chosen;
 }
 
@@ -355,7 +522,7 @@ async function raceCpu(gpuCore, weights, size, gpuName, loadCpuBuild, options) {
 /** What `train` takes (see `TrainOptions` in tinyunet.d.ts); anything else is a typo to report. */
 const TRAIN_OPTIONS = [
   'heldOut', 'epochs', 'batchSize', 'learningRate', 'minLearningRate', 'size', 'augment', 'seed',
-  'freezeBatchNorm', 'adaptBatchNorm', 'recalibrateBatchNorm', 'zoom', 'anchor', 'window', 'onProgress', 'signal',
+  'freezeBatchNorm', 'adaptBatchNorm', 'recalibrateBatchNorm', 'zoom', 'anchor', 'microBatch', 'window', 'onProgress', 'signal',
 ];
 
 /** Heap that one warm-up step grows and touches on the CPU: ~20 ms on a slow 2-core machine. */
@@ -393,10 +560,10 @@ export class Segmenter {
 
   /** Creates a segmenter (see `CreateOptions`). */
   static async create(options = {}) {
-    const { backend, wasmUrls, threads: askedThreads } = backendOptions(options);
+    const { backend, wasmUrls, threads: askedThreads, onProgress } = backendOptions(options);
     // Weights may still be on their way (a promise, say `fetch(url)`): they download while the
     // core below is fetched and compiled, and are needed only to build the network.
-    const pendingWeights = weightsOf(options.weights, true);
+    const pendingWeights = weightsOf(options.weights, true, onProgress);
     pendingWeights.catch(() => {}); // awaited below; a failure meanwhile is not "unhandled"
 
     let { chosen, fallbackReason, backendReason, adapter } = await chooseBuild(backend);
@@ -406,8 +573,8 @@ export class Segmenter {
     let settings;
     let threads = GPU_THREADS;
     const load = async (build) => {
-      if (build !== 'cpu') return loadWasm(build, wasmUrls);
-      const { glue: cpuGlue, ...cpu } = await loadCpu(wasmUrls, askedThreads);
+      if (build !== 'cpu') return loadWasm(build, wasmUrls, 1, onProgress);
+      const { glue: cpuGlue, ...cpu } = await loadCpu(wasmUrls, askedThreads, onProgress);
       threads = cpu;
       return cpuGlue;
     };
@@ -511,6 +678,11 @@ export class Segmenter {
     this.#alive();
     return this.#core.flips;
   }
+  /** What happens to each mask's stray pieces unless a call says otherwise (see `Islands`). */
+  get islands() {
+    this.#alive();
+    return this.#core.islands;
+  }
   get parameters() {
     this.#alive();
     return this.#core.parameters;
@@ -549,14 +721,14 @@ export class Segmenter {
     if (!gpuFailure) return error;
     try {
       // The WebGPU build runs on the CPU too: no second download when the GPU is lost.
-      const settings = { inputSize: this.#inputSize, flips: this.#core.flips };
+      const settings = { inputSize: this.#inputSize, flips: this.#core.flips, islands: this.#core.islands };
       const core = await this.#glue.WasmSegmenter.create('cpu', settings, this.#weights);
       try { this.#core.free(); } catch { /* the GPU side may already be gone */ }
       this.#core = core;
       this.#threads = { ...GPU_THREADS, threadsReason: "1 thread: the WebGPU build's own CPU code runs since the GPU failed" };
       this.#fallbackReason = `the GPU failed (${error.message}); now running on the CPU with the same weights`;
       this.#backendReason = this.#fallbackReason;
-      return Object.assign(new Error(`${error.message} — switched to the CPU, weights intact; please retry`), { kind: 'backend' });
+      return failure('backend', `${error.message.replace(/^backend: /, '')} — switched to the CPU, weights intact; please retry`, error);
     } catch {
       return error;
     }
@@ -601,7 +773,8 @@ export class Segmenter {
   segment(image, options = {}) {
     return this.#exclusive(async () => {
       const decoded = await decodeImage(image, 'image', { window: this.#window(options.window) });
-      const r = await this.#core.segment(decoded, Boolean(options.probabilities));
+      const islands = options.islands === undefined ? undefined : islandsOption(options.islands);
+      const r = await this.#core.segment(decoded, Boolean(options.probabilities), islands);
       const out = {
         width: r.width,
         height: r.height,
@@ -651,6 +824,7 @@ export class Segmenter {
         recalibrateBatchNorm: booleanOption(options.recalibrateBatchNorm, 'recalibrateBatchNorm'),
         zoom: booleanOption(options.zoom, 'zoom'),
         anchor: numberOption(options.anchor, 'anchor', 0, limits.maxAnchor),
+        microBatch: integerOption(options.microBatch, 'microBatch', 1, limits.maxBatchSize),
       };
       settings.minLearningRate = numberOption(options.minLearningRate, 'minLearningRate', 0, settings.learningRate ?? limits.maxLearningRate);
       const size = sizeOption(options.size, 'size', limits, this.#inputSize);
@@ -741,6 +915,7 @@ export class Segmenter {
         lastAvailable: outcome.lastAvailable,
         stepsDone: outcome.stepsDone,
         totalSteps: outcome.totalSteps,
+        microBatch: outcome.microBatch,
         history,
         seconds: (performance.now() - started) / 1000,
       };

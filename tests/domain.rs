@@ -7,6 +7,8 @@
 //! `cargo test --features cli --test domain -- --nocapture` prints, per set, the statistic that
 //! comes closest to each bound: the margins docs/DOUBT.md "Not what this model was made for" quotes.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 
 use tinyunet::TinyUNetConfig;
@@ -22,11 +24,6 @@ use tinyunet::weights::ImageKind;
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-/// Every image of a set of `../shared/data` (read only), sorted by name.
-fn set(name: &str) -> Vec<(String, RgbaImage)> {
-    images(&root().join("../shared/data").join(name).join("images"))
 }
 
 fn images(dir: &Path) -> Vec<(String, RgbaImage)> {
@@ -64,9 +61,13 @@ fn extreme(
 
 #[test]
 fn no_dermoscopy_photo_warns_and_the_closest_margins_are_printed() {
+    let names = ["ph2", "isic2016-crops", "isic2017"];
+    let Some(dirs) = common::all_present(names.map(common::shared_data)) else {
+        return;
+    };
     let mut warned = Vec::new();
-    for name in ["ph2", "isic2016-crops", "isic2017"] {
-        let stats: Vec<(String, ImageStats)> = set(name)
+    for (name, dir) in names.into_iter().zip(dirs) {
+        let stats: Vec<(String, ImageStats)> = images(&dir.join("images"))
             .into_iter()
             .map(|(n, image)| (n, image_stats(&image)))
             .collect();
@@ -103,7 +104,10 @@ fn no_dermoscopy_photo_warns_and_the_closest_margins_are_printed() {
 
 #[test]
 fn every_ct_slice_warns_that_it_is_greyscale() {
-    let slices = set("medseg-covid-ct");
+    let Some(ct) = common::shared_data("medseg-covid-ct") else {
+        return;
+    };
+    let slices = images(&ct.join("images"));
     assert_eq!(slices.len(), 50);
     let mut most = 0.0f64;
     for (name, image) in &slices {
@@ -148,12 +152,17 @@ fn the_demo_samples_and_generated_training_images_do_not_warn() {
 
 #[test]
 fn a_segmentation_carries_the_verdict() {
+    let Some([ct, skin]) =
+        common::all_present(["medseg-covid-ct", "isic2016-crops"].map(common::shared_data))
+    else {
+        return;
+    };
     // Any network will do: the verdict is on the image, not on the weights.
     let model = TinyUNetConfig::with_classes(1)
         .init(&tinyunet::backend::cpu_device(), 0)
         .unwrap();
-    let ct = set("medseg-covid-ct").swap_remove(0).1;
-    let skin = set("isic2016-crops").swap_remove(0).1;
+    let ct = images(&ct.join("images")).swap_remove(0).1;
+    let skin = images(&skin.join("images")).swap_remove(0).1;
     let p = pollster::block_on(segment(&model, &[ct, skin], 32, 1, ImageKind::Dermoscopy)).unwrap();
     let o = p[0].out_of_domain.as_ref().expect("the CT slice warns");
     assert_eq!(o.reason, Reason::Greyscale);
@@ -168,13 +177,15 @@ fn a_segmentation_carries_the_verdict() {
 /// `tinyunet eval` and `predict` name every image the model was not made for, and only those.
 #[test]
 fn the_command_line_warns_per_image() {
+    let Some(ct) = common::shared_data("medseg-covid-ct") else {
+        return;
+    };
     let dir = std::env::temp_dir().join(format!("tinyunet-domain-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     for sub in ["images", "masks", "out"] {
         std::fs::create_dir_all(dir.join(sub)).unwrap();
     }
     // Copies, not links: the shared data stay untouched, and the folder is removed at the end.
-    let ct = root().join("../shared/data/medseg-covid-ct");
     let copy = |from: PathBuf, to: &str| std::fs::copy(from, dir.join(to)).unwrap();
     copy(ct.join("images/medseg_000.jpg"), "images/medseg_000.jpg");
     copy(

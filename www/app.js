@@ -25,8 +25,8 @@ for (const type of ['dragover', 'drop']) {
   });
 }
 
-// The user's corrected masks of the chosen model (each model keeps its own): one collection that
-// both panels and the editor share.
+// The user's corrected masks and pairs of the chosen model (each model keeps its own): one
+// collection that both panels and the editor share.
 document.body.dataset.modelName = model.modelName;
 const annotations = new Annotations(model.modelName);
 const look = { opacity: () => Number($('#opacity').value) / 100 };
@@ -92,6 +92,10 @@ function setupModelPicker(model) {
   }
   model.addEventListener('change', render);
   render();
+  // No model, no description: its "loading…" line goes (the notice says why).
+  model.addEventListener('crash', () => {
+    if (!shown) card.hidden = true;
+  });
 }
 
 // A full or refused storage loses nothing (the work stays in this tab) but must be said.
@@ -99,11 +103,11 @@ annotations.addEventListener('storage', () => {
   document.body.dataset.annotationsSaved = annotations.problem ? 'failed' : annotations.saving ? 'saving' : 'saved';
 });
 annotations.addEventListener('storage', () => notice('annotations-storage', 'error', annotations.problem
-  ? `Your corrected masks could not be saved in this browser: ${annotations.problem}. They stay in this tab; export them (Fine-tune → Export corrected pairs) to keep them.`
+  ? `Your pairs and corrected masks could not be saved in this browser: ${annotations.problem}. They stay in this tab; export them (Fine-tune → Export corrected pairs) to keep them.`
   : null));
 annotations.restore().then((list) => {
   annotations.dispatchEvent(new CustomEvent('restored', { detail: list }));
-  if (list.length) announce(`${list.length} corrected mask${list.length === 1 ? '' : 's'} restored from this browser.`);
+  if (list.length) announce(`${list.length} of your masks (pairs and corrections) restored from this browser.`);
   document.body.dataset.annotations = 'restored';
 });
 
@@ -121,7 +125,7 @@ model.start().then(
   (e) => notice('start', 'error', `The model could not be started: ${friendly(e)}. Reload the page to try again.`),
 );
 
-/** Backend and resolution selects, the backend badge and the fallback notices. */
+/** Backend and resolution selects, the backend badge and the note on where the model runs. */
 function setupEngine(model) {
   const backend = $('#backend-select');
   const size = $('#size-select');
@@ -145,25 +149,19 @@ function setupEngine(model) {
     badge.dataset.threads = s?.backend === 'cpu' ? String(s.threads ?? 1) : '';
     document.body.dataset.backend = s?.backend ?? '';
     if (!s) return;
-    // A software "GPU" (SwiftShader, llvmpipe) is WebGPU emulated on the CPU, slower than the
-    // CPU build itself: the package's `auto` then runs on the CPU, and the page says so.
-    const software = s.backend === 'cpu' && s.fallbackReason && s.adapter?.software;
-    // `auto` timed both on a real GPU and the CPU build won: a choice, not a failure.
-    const slower = s.backend === 'cpu' && s.backendTimings && s.backendTimings.cpu < s.backendTimings.webgpu;
-    const ms = (v) => `${Math.round(v)} ms`;
-    notice('fallback', software || slower ? 'info' : 'warning', software
-      ? `This browser offers WebGPU only through a software renderer (${s.adapter.software}), slower than the CPU build, so the network runs on the CPU. Choose WebGPU under Backend to use it anyway.`
-      : slower
-        ? `The CPU build was faster here than WebGPU on this GPU (a ${s.backendTimings.size}² mask in ${ms(s.backendTimings.cpu)} against ${ms(s.backendTimings.webgpu)}), so the network runs on the CPU. Choose WebGPU under Backend to use it anyway.`
-        : s.fallbackReason
-        ? `WebGPU is not available here (${s.fallbackReason}), so the network runs on the CPU: the same results, only slower.`
-        : null);
+    $('#engine-note').textContent = engineNote(s);
+    // The technical reason (the package's words) stays one hover away, for whoever asks.
+    $('#engine-note').title = [s.fallbackReason, s.backendReason].filter(Boolean).join('\n');
     notice('demo-weights', 'warning', s.weightsKind === 'random'
       ? `The demo weights could not be loaded (${s.demoWeightsProblem ?? 'missing'}). The network is untrained, so its masks mean nothing until you fine-tune it or upload weights.`
       : null);
   }
   model.addEventListener('change', render);
   render();
+  // A model that never starts: the note's "starting…" would be untrue (the notice says why).
+  model.addEventListener('crash', () => {
+    $('#engine-note').textContent = 'The model is not running.';
+  });
 
   async function change(patch, select, previous) {
     try {
@@ -177,4 +175,20 @@ function setupEngine(model) {
   }
   backend.addEventListener('change', () => change({ backend: backend.value }, backend, model.settings.backend));
   size.addEventListener('change', () => change({ inputSize: Number(size.value) }, size, String(model.settings.inputSize)));
+}
+
+/**
+ * Where the model runs, said for a clinician: no GPU jargon (the reasons stay in the note's
+ * title). Short enough for the two lines (three on a phone) the page keeps for it.
+ */
+function engineNote(s) {
+  if (s.backend === 'webgpu') return "The model runs on this device's graphics processor.";
+  // `auto` timed both on a real GPU and the CPU build won: a choice, not a failure.
+  const t = s.backendTimings;
+  if (t && t.cpu < t.webgpu) {
+    return `The model runs on the processor: faster here than the graphics processor (a mask in ${Math.round(t.cpu)} ms against ${Math.round(t.webgpu)} ms).`;
+  }
+  // No GPU for web pages, or only an emulated one (SwiftShader, llvmpipe: slower than the CPU build).
+  if (s.fallbackReason) return 'This browser has no graphics acceleration available; the model runs on the processor, which is fast for this model.';
+  return 'The model runs on the processor, as chosen under Backend.';
 }

@@ -14,6 +14,14 @@
 // cross-origin isolated (wasm threads need SharedArrayBuffer; the page works without them too).
 // Only 127.0.0.1 is ever bound: the demo is for the person at this machine.
 //
+// Caching: files are sent with `Cache-Control: no-cache` and validators (ETag, Last-Modified), so
+// a second visit revalidates each file and gets `304 Not Modified` instead of the bytes, and the
+// browser's cache of compiled WebAssembly (kept with the HTTP cache entry) can serve. Not hashed
+// names with `immutable`: the package and the page keep their published names (the worker imports
+// `../pkg/tinyunet.js`, the package finds `wasm/tinyunet_cpu_bg.wasm` beside it), and a rebuild
+// must show on the next reload, never after a cache lifetime; one round trip per file on loopback
+// is the price. Routes answered from memory (tests) stay `no-store`.
+//
 // tests/browser/harness.mjs re-exports `startServer` from here, so tests and demo serve the same
 // way; this file must not import anything from tests/.
 
@@ -136,12 +144,19 @@ export function mimeType(file) {
  * @param {string} [opts.csp]  Content-Security-Policy sent on every response
  *   (workers take their CSP from their own script's response, so not only on HTML).
  * @param {Record<string, string>} [opts.headers]  Extra headers on every response.
+ * @param {'revalidate' | 'none'} [opts.caching='revalidate']  Files from the disk: `revalidate`
+ *   sends `Cache-Control: no-cache` with an ETag and Last-Modified and answers a matching
+ *   `If-None-Match` / `If-Modified-Since` with 304 (the browser keeps the file and re-asks every
+ *   time); `none` sends `no-store` (every visit downloads everything again).
  * @param {string} [opts.host='127.0.0.1']  Any 127.x.y.z address (e.g. to make a second origin).
  * @param {number} [opts.port=0]  Port to listen on; 0 picks a free one.
  * @returns {Promise<StaticServer>}
  */
 export async function startServer(opts = {}) {
-  const { root, mounts = {}, routes = {}, crossOriginIsolated = false, csp, headers = {} } = opts;
+  const { root, mounts = {}, routes = {}, crossOriginIsolated = false, csp, headers = {}, caching = 'revalidate' } = opts;
+  if (!['revalidate', 'none'].includes(caching)) {
+    throw new Error(`startServer: caching must be 'revalidate' or 'none', got ${JSON.stringify(caching)}`);
+  }
   const host = opts.host ?? '127.0.0.1';
   if (!/^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host)) {
     throw new Error(`startServer: host must be a 127.x.y.z loopback address, got ${host}`);
@@ -229,8 +244,14 @@ export async function startServer(opts = {}) {
         return notFound();
       }
       if (!stat.isFile()) return notFound();
+      const validators = caching === 'revalidate' ? fileValidators(stat) : {};
+      if (caching === 'revalidate' && notModified(req, validators)) {
+        log.push({ method, path: rawPath, status: 304 });
+        res.writeHead(304, { ...common, ...validators });
+        return res.end();
+      }
       log.push({ method, path: rawPath, status: 200 });
-      res.writeHead(200, { ...common, 'Content-Type': mimeType(file), 'Content-Length': stat.size });
+      res.writeHead(200, { ...common, ...validators, 'Content-Type': mimeType(file), 'Content-Length': stat.size });
       if (method === 'HEAD') return res.end();
       fs.createReadStream(file).on('error', (e) => res.destroy(e)).pipe(res);
     } catch (e) {
@@ -252,6 +273,33 @@ export async function startServer(opts = {}) {
     log,
     close: () => closeServer(server),
   };
+}
+
+/**
+ * A file's validators for revalidation: an ETag from its size and modification time (to the
+ * microsecond, so a rebuild within the same second still changes it), Last-Modified, and
+ * `no-cache` (store it, but ask before every use).
+ * @param {fs.Stats} stat
+ */
+export function fileValidators(stat) {
+  return {
+    'Cache-Control': 'no-cache',
+    ETag: `"${stat.size.toString(16)}-${Math.round(stat.mtimeMs * 1000).toString(16)}"`,
+    'Last-Modified': new Date(stat.mtimeMs).toUTCString(),
+  };
+}
+
+/**
+ * Whether the browser's copy is current: its `If-None-Match` names the ETag, or (without
+ * `If-None-Match`, which takes precedence) `If-Modified-Since` is not before the file's time.
+ */
+function notModified(req, validators) {
+  const match = req.headers['if-none-match'];
+  if (match !== undefined) {
+    return match.trim() === '*' || match.split(',').some((tag) => tag.trim().replace(/^W\//, '') === validators.ETag);
+  }
+  const since = Date.parse(req.headers['if-modified-since'] ?? '');
+  return Number.isFinite(since) && Date.parse(validators['Last-Modified']) <= since;
 }
 
 /** Close a node server without waiting for Chromium's idle keep-alive sockets. */

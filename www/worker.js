@@ -32,7 +32,10 @@ const FRESH_CLASSES = Object.fromEntries(MODELS.map((m) => [m.name, m.classes]))
  *   create   { backend, inputSize, weights: ArrayBuffer | 'demo', model, kind?, label? } → state
  *            'demo': the shipped weights of `model` (a name of ui/models.js: skin-lesion, lung-ct),
  *            fetched packed from models/NAME.packed.gz; the state's `model` is the weights' card.
- *            Builds the model, once per worker. The page starts a fresh worker to change backend
+ *            Builds the model, once per worker. Progress phase 'download' for each file it
+ *            downloads (the core's .wasm, told by the package's onProgress, and the shipped weights):
+ *            { file: 'wasm' | 'weights', status: 'start' | 'progress' | 'done', loaded, total|null }.
+ *            The page starts a fresh worker to change backend
  *            or resolution: a clean slate, and a second WebGPU device in one wasm instance fails
  *            (burn's runtime registers the device once).
  *   load     { weights: ArrayBuffer, label? } → state. New weights for the same network; on error
@@ -53,8 +56,9 @@ const FRESH_CLASSES = Object.fromEntries(MODELS.map((m) => [m.name, m.classes]))
  *                      total } while held-back pairs are scored, 'train' after every step,
  *                      'epoch' with each epoch's means)
  *            progress 'classes' at the end for a multi-class model (each class scored before/after)
- *            → the package's TrainResult + { weights: ArrayBuffer | null }   (null: the previous
- *              weights stay, because no epoch beat them or no step finished)
+ *            → the package's TrainResult + { weights: ArrayBuffer | null, runPerPair }   (null: the
+ *              previous weights stay, because no epoch beat them or no step finished; then
+ *              `runPerPair` is each held-back pair's scores with the run's last weights, or null)
  *   useLastTrained {} → { weights: ArrayBuffer }   the last run's final weights instead of those
  *            it kept
  *   usePrevious {} → { weights: ArrayBuffer }   back to the weights from before the last run
@@ -68,6 +72,8 @@ const shippedFile = (name) => `models/${name}.packed.gz`;
 let segmenter = null;
 /** The weights (and what they were) before the latest training run: `{ weights, kind, label }`. */
 let previous = null;
+/** The last run's final weights when it kept others and the page scored them (see scoreLastRun). */
+let lastRun = null;
 /** What the page shows about the model; sent with every change. */
 let state = null;
 /** Why the shipped weights could not be loaded, when they could not. */
@@ -98,18 +104,53 @@ function post(message, transfer = []) {
 }
 
 /** The shipped weights of model `name` (a worker builds one model, once), or null when they
- * cannot be had (`demoWeightsProblem` says why). */
-async function loadDemoWeights(name) {
+ * cannot be had (`demoWeightsProblem` says why). `onProgress` hears of the download, in the
+ * package's `LoadProgress` shape (file 'weights'), so the page shows one progress for all files. */
+async function loadDemoWeights(name, onProgress) {
   try {
     if (!MODEL_NAMES.includes(name)) throw new Error(`there is no shipped model named ${JSON.stringify(name)} (${MODEL_NAMES.join(', ')})`);
     const file = shippedFile(name);
-    const response = await fetch(new URL(file, import.meta.url), { cache: 'no-cache' });
+    const url = new URL(file, import.meta.url);
+    // `no-cache`: revalidated on every visit (a 304 when unchanged), never a stale model.
+    const response = await fetch(url, { cache: 'no-cache' });
     if (!response.ok) throw new Error(`the server answered ${response.status} for ${file}`);
-    return unpackWeights(await gunzipIfNeeded(new Uint8Array(await response.arrayBuffer())));
+    return unpackWeights(await gunzipIfNeeded(await readWithProgress(response, String(url), onProgress)));
   } catch (e) {
     demoWeightsProblem = e?.message ?? String(e);
     return null;
   }
+}
+
+/**
+ * A response's bytes, telling `onProgress` as they arrive: `start`, `progress`, `done`, with
+ * `total` from Content-Length unless the body was compressed in transit (then unknown).
+ */
+async function readWithProgress(response, url, onProgress) {
+  const encoded = (response.headers.get('Content-Encoding') ?? 'identity') !== 'identity';
+  const length = Number(response.headers.get('Content-Length'));
+  let total = !encoded && response.headers.has('Content-Length') && Number.isSafeInteger(length) ? length : null;
+  const tell = (status, loaded) => onProgress({ status, file: 'weights', build: null, url, loaded, total });
+  tell('start', 0);
+  const chunks = [];
+  let loaded = 0;
+  const reader = response.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    loaded += value.byteLength;
+    if (total !== null && loaded > total) total = null;
+    tell('progress', loaded);
+  }
+  total = loaded;
+  tell('done', loaded);
+  const bytes = new Uint8Array(loaded);
+  let at = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return bytes;
 }
 
 function describe(s, weightsKind, label) {
@@ -136,14 +177,16 @@ function describe(s, weightsKind, label) {
 }
 
 const handlers = {
-  async create({ backend, inputSize, weights, model: name = DEFAULT_MODEL, kind = 'user', label }) {
+  async create({ backend, inputSize, weights, model: name = DEFAULT_MODEL, kind = 'user', label }, signal, id) {
     if (segmenter) throw Object.assign(new Error('config: this worker already has a model; the page starts a new worker instead'), { kind: 'config' });
+    // Each file's download, for the page's "Downloading the model… 1.2 of 3.1 MB".
+    const onProgress = (p) => post({ id, type: 'progress', phase: 'download', ...p });
     // The shipped weights download while the package fetches and compiles the core.
-    const demo = weights === 'demo' ? loadDemoWeights(name) : null;
+    const demo = weights === 'demo' ? loadDemoWeights(name, onProgress) : null;
     const source = demo ? demo.then((bytes) => bytes ?? undefined) : new Uint8Array(weights);
     // Without its weights, the shipped model's network is still the right shape (its classes).
     const classes = demo ? FRESH_CLASSES[name] ?? 1 : undefined;
-    segmenter = await Segmenter.create({ backend, inputSize, weights: source, classes });
+    segmenter = await Segmenter.create({ backend, inputSize, weights: source, classes, onProgress });
     if (demo) kind = (await demo) ? 'demo' : 'random';
     state = describe(segmenter, kind, label);
     // Warm-up while the visitor looks at the page: the first inference would otherwise run in the
@@ -204,7 +247,11 @@ const handlers = {
       signal,
       onProgress: (p) => post({ id, type: 'progress', ...p }),
     });
-    return { ...result, weights: await changedWeights(s, result.kept !== 'previous') };
+    lastRun = null;
+    // A run that did not help: what its last weights do to each held-back pair, for the page to
+    // show beside the kept weights' (ui/train-result.js); the kept ones stay in use.
+    const runPerPair = result.kept === 'previous' && result.lastAvailable && heldOut.length ? await scoreLastRun(s, heldOut) : null;
+    return { ...result, runPerPair, weights: await changedWeights(s, result.kept !== 'previous') };
   },
 
   async usePrevious() {
@@ -219,7 +266,10 @@ const handlers = {
 
   async useLastTrained() {
     const s = model();
-    if (!(await s.useLastTrainedWeights())) throw Object.assign(new Error('config: there are no other weights from the last run to use'), { kind: 'config' });
+    if (lastRun) {
+      await s.loadWeights(lastRun);
+      lastRun = null;
+    } else if (!(await s.useLastTrainedWeights())) throw Object.assign(new Error('config: there are no other weights from the last run to use'), { kind: 'config' });
     return { weights: await changedWeights(s, true) };
   },
 
@@ -228,6 +278,23 @@ const handlers = {
     return bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
   },
 };
+
+/**
+ * The held-back pairs' scores with the last run's final weights (null if they cannot be had),
+ * which are kept in `lastRun` for "use them anyway"; the weights in use are put back after.
+ */
+async function scoreLastRun(s, heldOut) {
+  const kept = await s.exportWeights();
+  if (!(await s.useLastTrainedWeights())) return null;
+  try {
+    lastRun = await s.exportWeights();
+    return (await s.evaluate(heldOut)).perImage;
+  } catch {
+    return null;
+  } finally {
+    await s.loadWeights(kept);
+  }
+}
 
 /** Whether a Blob is a DICOM Part 10 file: "DICM" after its 128-byte preamble (any name). */
 async function isDicomFile(blob) {

@@ -12,8 +12,8 @@ use crate::infer::check_input_size;
 use crate::metrics::{Scores, class_scores, mean_class_scores};
 use crate::model::TinyUNet;
 use crate::train::{
-    EpochRecord, Evaluation, Event, FineTune, HeldOut, MIN_RELIABLE_HELD_OUT, Outcome,
-    SessionConfig, Stop,
+    EpochRecord, Evaluation, Event, FineTune, HeldOut, MICRO_BATCH_PIXELS, MIN_RELIABLE_HELD_OUT,
+    Outcome, SessionConfig, Stop,
 };
 use crate::weights::ModelCard;
 use crate::{Error, Result};
@@ -46,6 +46,9 @@ pub struct TrainOptions {
     pub zoom: Option<bool>,
     /// Pull of the weights towards the starting ones (L2-SP strength; 0: none).
     pub anchor: Option<f64>,
+    /// Most images per forward/backward pass within a step (micro-batches, summed: the same
+    /// update for less memory; only with BatchNorm frozen). Left out: the core's automatic size.
+    pub micro_batch: Option<usize>,
 }
 
 impl TrainOptions {
@@ -81,6 +84,7 @@ impl TrainOptions {
             stickers: d.stickers,
             ink: d.ink,
             anchor: self.anchor.unwrap_or(d.anchor),
+            micro_batch: self.micro_batch.or(d.micro_batch),
         }
     }
 }
@@ -110,6 +114,11 @@ pub struct TrainDefaults {
     pub zoom: bool,
     /// [`SessionConfig::anchor`].
     pub anchor: f64,
+    /// [`SessionConfig::micro_batch`]: `None` (null) is the automatic size, as many images as
+    /// [`MICRO_BATCH_PIXELS`] pixels (one at 256²).
+    pub micro_batch: Option<usize>,
+    /// [`MICRO_BATCH_PIXELS`].
+    pub micro_batch_pixels: usize,
     /// [`MIN_RELIABLE_HELD_OUT`].
     pub min_reliable_held_out: usize,
 }
@@ -148,6 +157,8 @@ impl TrainDefaults {
             recalibrate_batch_norm: d.recalibrate_batch_norm,
             zoom: d.zoom,
             anchor: d.anchor,
+            micro_batch: d.micro_batch,
+            micro_batch_pixels: MICRO_BATCH_PIXELS,
             min_reliable_held_out: MIN_RELIABLE_HELD_OUT,
         }
     }
@@ -182,6 +193,9 @@ pub struct OutcomeReport {
     pub steps_done: usize,
     /// Steps the full run would have taken.
     pub total_steps: usize,
+    /// Most pairs a step put through one forward/backward pass: the micro-batch, or the batch
+    /// size when BatchNorm used each batch's statistics (batches then run whole).
+    pub micro_batch: usize,
     /// True when the last step's weights differ from those kept and can be taken instead.
     pub last_available: bool,
     /// For a multi-class model judged by held-back pairs: each foreground class's scores before
@@ -231,6 +245,7 @@ impl OutcomeReport {
             epochs: outcome.epochs.clone(),
             steps_done: outcome.steps_done,
             total_steps: outcome.total_steps,
+            micro_batch: outcome.micro_batch,
             last_available,
             class_scores: Vec::new(),
         }

@@ -7,6 +7,7 @@ use crate::data::augment::Example;
 use crate::data::image::{MaskKind, RgbaImage, check_mask_size, example_from_pair, mask_from_rgba};
 use crate::domain::OutOfDomain;
 use crate::infer::{DEFAULT_FLIPS, Prediction, check_flips, check_input_size, segment};
+use crate::islands::Islands;
 use crate::metrics::{Scores, class_scores, mask_scores};
 use crate::model::{TinyUNet, TinyUNetConfig};
 use crate::train::HeldOut;
@@ -32,6 +33,9 @@ pub struct SegmenterOptions {
     pub input_size: usize,
     /// Mirrored passes averaged per image: 1, 2 or 4.
     pub flips: usize,
+    /// What happens to a mask's stray pieces (see [`Islands`]); `None`: the model's default
+    /// ([`Islands::default_for`]).
+    pub islands: Option<Islands>,
 }
 
 impl Default for SegmenterOptions {
@@ -40,6 +44,7 @@ impl Default for SegmenterOptions {
             classes: 1,
             input_size: DEFAULT_INPUT_SIZE,
             flips: DEFAULT_FLIPS,
+            islands: None,
         }
     }
 }
@@ -58,6 +63,11 @@ impl SegmenterOptions {
     /// These options with `flips` mirrored passes per image.
     pub fn with_flips(mut self, flips: usize) -> Self {
         self.flips = flips;
+        self
+    }
+    /// These options with `islands` applied to every mask.
+    pub fn with_islands(mut self, islands: Option<Islands>) -> Self {
+        self.islands = islands;
         self
     }
     fn check(&self) -> Result<()> {
@@ -116,6 +126,7 @@ pub struct Segmenter {
     card: ModelCard,
     input_size: usize,
     flips: usize,
+    islands: Islands,
 }
 
 impl Segmenter {
@@ -142,11 +153,16 @@ impl Segmenter {
     pub fn from_model(model: TinyUNet, options: &SegmenterOptions) -> Result<Self> {
         options.check()?;
         check_runnable(&model.config)?;
+        let islands = options
+            .islands
+            .unwrap_or_else(|| Islands::default_for(model.config.classes));
+        islands.check(model.config.classes)?;
         Ok(Self {
             card: ModelCard::fallback(model.config.classes),
             model,
             input_size: options.input_size,
             flips: options.flips,
+            islands,
         })
     }
 
@@ -197,6 +213,10 @@ impl Segmenter {
     pub fn flips(&self) -> usize {
         self.flips
     }
+    /// What happens to a mask's stray pieces.
+    pub fn islands(&self) -> Islands {
+        self.islands
+    }
     /// Trainable parameters.
     pub fn parameters(&self) -> usize {
         self.model.trainable_params()
@@ -207,9 +227,15 @@ impl Segmenter {
         MaskKind::for_classes(self.classes())
     }
 
-    /// Segments one image of any size.
+    /// Segments one image of any size, stray pieces handled by the segmenter's [`Islands`].
     pub async fn segment(&self, image: &RgbaImage) -> Result<Prediction> {
-        segment(
+        self.segment_with(image, self.islands).await
+    }
+
+    /// [`Segmenter::segment`] with `islands` for this image instead of the segmenter's rule.
+    pub async fn segment_with(&self, image: &RgbaImage, islands: Islands) -> Result<Prediction> {
+        islands.check(self.classes())?;
+        let mut prediction = segment(
             &self.model,
             std::slice::from_ref(image),
             self.input_size,
@@ -218,7 +244,9 @@ impl Segmenter {
         )
         .await?
         .pop()
-        .ok_or_else(|| Error::Backend("no result was produced".into()))
+        .ok_or_else(|| Error::Backend("no result was produced".into()))?;
+        islands.apply(&mut prediction.mask, prediction.width as usize);
+        Ok(prediction)
     }
 
     /// Segments `image` and scores the mask against `mask` (same size) at the image's own size;

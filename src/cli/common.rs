@@ -67,6 +67,11 @@ pub struct ModelArgs {
     /// Mirrored passes averaged per image: 1 (none), 2 (left-right) or 4 (and top-bottom).
     #[arg(long, default_value_t = tinyunet::infer::DEFAULT_FLIPS)]
     pub flips: usize,
+    /// Stray pieces of each mask: `keep` them, keep only the `main` piece (the lesion; one-class
+    /// models), or remove pieces below a share of the image (such as `0.002`). Default: the
+    /// model's (`main` for one class, `keep` for several).
+    #[arg(long)]
+    pub islands: Option<tinyunet::islands::Islands>,
 }
 
 impl ModelArgs {
@@ -75,7 +80,8 @@ impl ModelArgs {
         let device = tinyunet::backend::device_by_name(&self.backend)?;
         let options = SegmenterOptions::default()
             .with_input_size(self.size)
-            .with_flips(self.flips);
+            .with_flips(self.flips)
+            .with_islands(self.islands);
         let path = self
             .weights
             .clone()

@@ -75,6 +75,10 @@ pub struct Args {
     /// Pull of the weights towards the starting ones (L2-SP strength; 0: none).
     #[arg(long)]
     anchor: Option<f64>,
+    /// Most pairs per forward/backward pass within a step (the same update for less memory;
+    /// BatchNorm frozen only); default: the core's automatic size.
+    #[arg(long)]
+    micro_batch: Option<usize>,
 }
 
 impl Args {
@@ -91,6 +95,7 @@ impl Args {
             recalibrate_batch_norm: self.recalibrate_bn,
             zoom: self.zoom,
             anchor: self.anchor,
+            micro_batch: self.micro_batch,
         }
     }
 }

@@ -68,6 +68,10 @@ pub struct Args {
     /// Pull every weight towards its starting value with this strength (L2-SP; 0: none).
     #[arg(long, default_value_t = 0.0)]
     anchor: f64,
+    /// Most images per forward/backward pass within a step (the same update for less memory;
+    /// with `--freeze-bn` only); default: as many as one 256² image's pixels.
+    #[arg(long)]
+    micro_batch: Option<usize>,
     /// Output classes of a fresh network (1 = binary lesion masks).
     #[arg(long, default_value_t = 1)]
     classes: usize,
@@ -271,6 +275,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         stickers: args.stickers,
         ink: args.ink,
         anchor: args.anchor,
+        micro_batch: args.micro_batch,
     };
     let fingerprint = fingerprint(&args, examples.len());
     let checkpoints = args
@@ -295,10 +300,12 @@ pub fn run(args: Args) -> Result<ExitCode> {
         }
     };
     println!(
-        "training on {} pair(s) ({} skipped), {} step(s) per epoch, backend {}, {}{}",
+        "training on {} pair(s) ({} skipped), {} step(s) per epoch ({} image(s) per pass), \
+         backend {}, {}{}",
         pairs.len() - skipped.len(),
         skipped.len(),
         run.steps_per_epoch(),
+        run.session().micro_batch(),
         args.backend,
         match kind {
             MaskKind::Binary => "binary masks (≥ 128 is lesion)".to_string(),

@@ -4,7 +4,7 @@
 
 use burn::prelude::*;
 
-use super::session::batch_tensors;
+use super::batch::batch_tensors;
 use crate::data::augment::Example;
 use crate::error::{Error, Result};
 use crate::model::TinyUNet;

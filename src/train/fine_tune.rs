@@ -192,6 +192,9 @@ pub struct Outcome {
     pub steps_done: usize,
     /// Steps planned.
     pub total_steps: usize,
+    /// Most images a step put through one forward/backward pass
+    /// ([`TrainingSession::micro_batch`]).
+    pub micro_batch: usize,
 }
 
 impl Outcome {
@@ -502,6 +505,7 @@ impl FineTune {
             held_out: self.held_out.into_iter().map(|h| h.name).collect(),
             steps_done: self.steps_done,
             total_steps: self.session.total_steps(),
+            micro_batch: self.session.micro_batch(),
         }
     }
 }

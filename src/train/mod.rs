@@ -1,13 +1,15 @@
 //! Training: single optimisation steps and whole fine-tuning runs.
 
 pub mod adapt;
+pub mod batch;
 pub mod fine_tune;
 pub mod session;
 pub mod trainer;
 
 pub use adapt::adapt_batch_norm;
+pub use batch::batch_tensors;
 pub use fine_tune::{
     EpochRecord, Evaluation, Event, FineTune, HeldOut, MIN_RELIABLE_HELD_OUT, Outcome, Stop,
 };
-pub use session::{ResumePoint, SessionConfig, SessionStep, TrainingSession, batch_tensors};
+pub use session::{MICRO_BATCH_PIXELS, ResumePoint, SessionConfig, SessionStep, TrainingSession};
 pub use trainer::{StepOutput, Trainer, loss_and_gradients};

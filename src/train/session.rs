@@ -4,6 +4,7 @@
 use burn::prelude::*;
 
 use super::adapt::adapt_batch_norm;
+use super::batch::batch_tensors;
 use super::trainer::{StepOutput, Trainer};
 use crate::data::augment::{Example, augment, zoom};
 use crate::data::ink::add_ink_ring;
@@ -51,6 +52,27 @@ pub struct SessionConfig {
     /// Strength of the pull of every weight towards its value at the start of the run (L2-SP:
     /// `anchor · (w − w₀)` added to each gradient); 0 turns it off.
     pub anchor: f64,
+    /// Most images per forward/backward pass within a step: the batch runs as micro-batches of
+    /// this size whose gradients are summed before the one optimiser step, the same update for
+    /// a fraction of the memory (see [`Trainer::with_micro_batch`]). `None`: as many images as
+    /// [`MICRO_BATCH_PIXELS`] holds. Only with BatchNorm frozen: on batch statistics the
+    /// micro-batches would each be normalised by their own, so batches then run whole.
+    pub micro_batch: Option<usize>,
+}
+
+/// The pixels one forward/backward pass takes when [`SessionConfig::micro_batch`] is left
+/// automatic: one 256² image. A training pass holds ~400 MiB of wasm memory per 256² image
+/// (its saved activations), so one image at a time keeps the page's default fine-tune (batch 4
+/// at 256²) at 426 MiB, within 512, against 1.6 GB in whole batches, for a step as fast
+/// (docs/BENCHMARKS.md, "Training memory").
+pub const MICRO_BATCH_PIXELS: usize = 256 * 256;
+
+/// The micro-batch [`SessionConfig::micro_batch`] means for `size`² examples.
+fn micro_batch_for(config: &SessionConfig, size: usize) -> usize {
+    config
+        .micro_batch
+        .unwrap_or_else(|| MICRO_BATCH_PIXELS / (size * size).max(1))
+        .max(1)
 }
 
 /// The fine-tuning defaults (the page's, the package's and `tinyunet fine-tune`'s), chosen on
@@ -74,6 +96,7 @@ impl Default for SessionConfig {
             stickers: false,
             ink: false,
             anchor: 0.0,
+            micro_batch: None,
         }
     }
 }
@@ -172,6 +195,11 @@ impl TrainingSession {
                 config.anchor
             )));
         }
+        if config.micro_batch == Some(0) {
+            return Err(Error::config(
+                "the micro-batch must hold at least 1 image (leave it out for the automatic size)",
+            ));
+        }
         if !rate_ok(config.min_learning_rate, 0.0) {
             return Err(Error::config(format!(
                 "minimum learning rate must be a number from 0 to {high}, got {}",
@@ -229,6 +257,7 @@ impl TrainingSession {
                 (trainer, point.epochs_done)
             }
         };
+        let trainer = trainer.with_micro_batch(micro_batch_for(&config, size));
         let device = trainer.device().without_autodiff();
         let mut session = Self {
             trainer,
@@ -280,6 +309,13 @@ impl TrainingSession {
     /// The Adam state, for a checkpoint (see [`TrainingSession::resume`]).
     pub fn optimizer_state(&self) -> Result<Vec<u8>> {
         self.trainer.optimizer_state()
+    }
+
+    /// Most images a step puts through one forward/backward pass: the micro-batch
+    /// ([`SessionConfig::micro_batch`]), or the batch size when BatchNorm normalises with each
+    /// batch's statistics (then batches run whole).
+    pub fn micro_batch(&self) -> usize {
+        self.trainer.micro_batch().min(self.config.batch_size)
     }
 
     /// Steps in one epoch.
@@ -347,32 +383,4 @@ impl TrainingSession {
     pub fn model(&self) -> TinyUNet {
         self.trainer.model()
     }
-}
-
-/// Stacks examples into images `[N, 3, S, S]` and targets `[N, C, S, S]` (0/1 masks for one class,
-/// one-hot for several).
-pub fn batch_tensors(batch: &[Example], classes: usize, device: &Device) -> (Tensor<4>, Tensor<4>) {
-    let n = batch.len();
-    let size = batch.first().map_or(0, |e| e.size);
-    let plane = size * size;
-    let mut images = Vec::with_capacity(n * 3 * plane);
-    let mut targets = Vec::with_capacity(n * classes * plane);
-    for example in batch {
-        images.extend_from_slice(&example.image);
-        if classes == 1 {
-            targets.extend(example.mask.iter().map(|&m| (m != 0) as u8 as f32));
-        } else {
-            for class in 0..classes {
-                targets.extend(
-                    example
-                        .mask
-                        .iter()
-                        .map(|&m| (m as usize == class) as u8 as f32),
-                );
-            }
-        }
-    }
-    let images = Tensor::from_data(TensorData::new(images, [n, 3, size, size]), device);
-    let targets = Tensor::from_data(TensorData::new(targets, [n, classes, size, size]), device);
-    (images, targets)
 }

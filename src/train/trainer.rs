@@ -1,13 +1,22 @@
 //! One optimisation step at a time: forward in training mode, loss, backward, Adam, cosine LR.
+//!
+//! A step may run its batch as several micro-batches whose gradients are summed before the one
+//! Adam update ([`Trainer::with_micro_batch`]): the memory a step needs is then that of one
+//! micro-batch's autodiff graph (its saved activations), not the whole batch's. The loss is a
+//! mean of per-image terms (`crate::loss`), so the batch's gradient is the images-weighted mean
+//! of the micro-batches' — exactly, as long as the forward of one image does not depend on the
+//! others, i.e. BatchNorm normalises with its running statistics (frozen). With batch
+//! statistics a micro-batch would be normalised by its own, a different network: the batch then
+//! runs whole.
 
 use std::collections::HashMap;
 
 use burn::module::{ModuleVisitor, Param, ParamId};
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{AdamConfig, GradientsAccumulator, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 
 use crate::error::{Error, Result};
-use crate::loss::segmentation_loss;
+use crate::loss::{LossParts, segmentation_loss};
 use crate::model::TinyUNet;
 use crate::schedule::CosineSchedule;
 
@@ -56,6 +65,11 @@ pub struct Trainer {
     schedule: CosineSchedule,
     steps_done: usize,
     anchor: Option<Anchor>,
+    /// Most images per forward/backward pass within a step (see [`Trainer::with_micro_batch`]).
+    micro_batch: usize,
+    /// Whether the training forward normalises with each batch's BatchNorm statistics, which
+    /// ties the images of a batch together (then no micro-batches).
+    batch_statistics: bool,
 }
 
 /// The pull towards the weights a run started from (L2-SP, Li et al. 2018): a fine-tune on a
@@ -124,13 +138,40 @@ impl Trainer {
                 schedule.initial, schedule.minimum
             )));
         }
+        let mut model = model.valid().train();
+        let device = model.devices().into_iter().next();
+        let batch_statistics = model
+            .batch_norms_mut()
+            .any(|bn| device.as_ref().is_none_or(|d| bn.uses_batch_stats(d)));
         Ok(Self {
-            model: model.valid().train(),
+            model,
             optimizer: pytorch_adam(),
             schedule,
             steps_done: 0,
             anchor: None,
+            micro_batch: usize::MAX,
+            batch_statistics,
         })
+    }
+
+    /// Runs each step's batch as passes of at most `images` images (at least 1) and sums their
+    /// gradients, each weighted by its share of the batch, before the one optimiser step: the
+    /// same update as the whole batch (to rounding), for the memory of `images` images. Only
+    /// when BatchNorm does not use the batch's statistics ([`Trainer::micro_batch`]); otherwise
+    /// batches run whole. Default: whole batches.
+    pub fn with_micro_batch(mut self, images: usize) -> Self {
+        self.micro_batch = images.max(1);
+        self
+    }
+
+    /// Most images a step puts through one forward/backward pass: the micro-batch size, or
+    /// `usize::MAX` (whole batches) when BatchNorm normalises with each batch's statistics.
+    pub fn micro_batch(&self) -> usize {
+        if self.batch_statistics {
+            usize::MAX
+        } else {
+            self.micro_batch
+        }
     }
 
     /// Pulls every weight towards its value now with `strength` (see [`Anchor`]); 0: no pull.
@@ -180,14 +221,10 @@ impl Trainer {
     }
 
     /// One step on `images` `[N, C, H, W]` and `targets` `[N, classes, H, W]`. Shapes must
-    /// already be checked. Nothing is read back from the device.
+    /// already be checked. Nothing is read back from the device. The batch runs in passes of at
+    /// most [`Trainer::micro_batch`] images; the loss and Dice reported are the whole batch's.
     pub fn step(&mut self, images: Tensor<4>, targets: Tensor<4>) -> StepOutput {
-        let device = self.device();
-        let images = images.to_device(&device);
-        let targets = targets.to_device(&device);
-        let logits = self.model.forward(images);
-        let parts = segmentation_loss(logits, targets);
-        let mut grads = GradientsParams::from_grads(parts.total.backward(), &self.model);
+        let (parts, mut grads) = batch_gradients(&self.model, self.micro_batch(), images, targets);
         if let Some(anchor) = &self.anchor {
             anchor.pull(&self.model, &mut grads);
         }
@@ -199,10 +236,24 @@ impl Trainer {
         self.model = model;
         self.steps_done += 1;
         StepOutput {
-            loss: parts.total.detach(),
+            loss: parts.total,
             soft_dice: parts.soft_dice,
             learning_rate,
         }
+    }
+
+    /// The gradient of every trainable parameter, by its reference name, that the next
+    /// [`Trainer::step`] on this batch would apply (micro-batches summed; before the pull
+    /// towards the starting weights), and the batch's loss. The model is not changed (its
+    /// running statistics are updated on a private copy when it uses the batch's).
+    pub fn gradients(
+        &self,
+        images: Tensor<4>,
+        targets: Tensor<4>,
+    ) -> (Tensor<1>, Vec<(String, Tensor<1>)>) {
+        let model = self.model.valid().train();
+        let (parts, grads) = batch_gradients(&model, self.micro_batch(), images, targets);
+        (parts.total.inner(), named_gradients(&model, &grads))
     }
 
     /// A snapshot of the current weights for inference (running statistics, no autodiff, no
@@ -210,6 +261,63 @@ impl Trainer {
     pub fn model(&self) -> TinyUNet {
         self.model.valid().with_frozen_batch_norm(false)
     }
+}
+
+/// The loss parts (detached) and gradients of `model` (on an autodiff device) on a batch, in
+/// passes of at most `micro` images.
+fn batch_gradients(
+    model: &TinyUNet,
+    micro: usize,
+    images: Tensor<4>,
+    targets: Tensor<4>,
+) -> (LossParts, GradientsParams) {
+    let device = model
+        .devices()
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| Device::default().autodiff());
+    let n = images.dims()[0];
+    if micro >= n {
+        let logits = model.forward(images.to_device(&device));
+        let parts = segmentation_loss(logits, targets.to_device(&device));
+        let grads = GradientsParams::from_grads(parts.total.backward(), model);
+        let parts = LossParts {
+            total: parts.total.detach(),
+            soft_dice: parts.soft_dice,
+        };
+        return (parts, grads);
+    }
+    let mut accumulator = GradientsAccumulator::<TinyUNet>::new();
+    let mut total: Option<LossParts> = None;
+    for start in (0..n).step_by(micro) {
+        let len = micro.min(n - start);
+        // The batch's loss is the mean of its images' (a mean over images of per-image
+        // terms), so each pass counts by its share of the images.
+        let share = len as f64 / n as f64;
+        let images = images.clone().narrow(0, start, len).to_device(&device);
+        let targets = targets.clone().narrow(0, start, len).to_device(&device);
+        let parts = segmentation_loss(model.forward(images), targets);
+        // Scaling the loss scales every gradient by the same factor (exactly, for the
+        // powers of two of even splits) without another pass over the gradients.
+        let weighted = parts.total.mul_scalar(share);
+        let grads = GradientsParams::from_grads(weighted.backward(), model);
+        accumulator.accumulate(model, grads);
+        let part = LossParts {
+            total: weighted.detach(),
+            soft_dice: parts.soft_dice.mul_scalar(share),
+        };
+        // The backward consumed this pass's graph and what is kept of it is detached: nothing
+        // holds its saved activations when the next pass allocates its own.
+        total = Some(match total {
+            None => part,
+            Some(sum) => LossParts {
+                total: sum.total + part.total,
+                soft_dice: sum.soft_dice + part.soft_dice,
+            },
+        });
+    }
+    let parts = total.expect("n > micro ≥ 1: at least one pass ran");
+    (parts, accumulator.grads())
 }
 
 /// The loss of one train-mode forward pass and the gradient of every trainable parameter, by its
@@ -221,15 +329,12 @@ pub fn loss_and_gradients(
     targets: Tensor<4>,
 ) -> (Tensor<1>, Vec<(String, Tensor<1>)>) {
     let model = model.valid().train();
-    let device = model
-        .devices()
-        .into_iter()
-        .next()
-        .unwrap_or_else(|| Device::default().autodiff());
-    let logits = model.forward(images.to_device(&device));
-    let loss = segmentation_loss(logits, targets.to_device(&device)).total;
-    let grads = GradientsParams::from_grads(loss.backward(), &model);
+    let (parts, grads) = batch_gradients(&model, usize::MAX, images, targets);
+    (parts.total.inner(), named_gradients(&model, &grads))
+}
 
+/// Each trainable parameter's gradient in `grads`, flattened, by its reference name.
+fn named_gradients(model: &TinyUNet, grads: &GradientsParams) -> Vec<(String, Tensor<1>)> {
     struct Named<'a> {
         path: Vec<String>,
         grads: &'a GradientsParams,
@@ -250,9 +355,9 @@ pub fn loss_and_gradients(
     }
     let mut named = Named {
         path: Vec::new(),
-        grads: &grads,
+        grads,
         out: Vec::new(),
     };
     model.visit(&mut named);
-    (loss.detach().inner(), named.out)
+    named.out
 }

@@ -9,6 +9,7 @@ use crate::app::{FineTuning, Segmenter, SegmenterOptions};
 use crate::backend::{BackendKind, cpu_device, wgpu_device_async};
 use crate::data::image::mask_from_rgba;
 use crate::infer::{ClassArea, Prediction};
+use crate::islands::Islands;
 use crate::limits::LIMITS;
 use crate::{Error, Result};
 
@@ -117,7 +118,7 @@ pub struct WasmSegmenter {
 #[wasm_bindgen]
 impl WasmSegmenter {
     /// Creates a segmenter. `backend` is `"cpu"` or `"webgpu"`; `options` a `SegmenterOptions`
-    /// object (`classes`, `inputSize`, `flips`; camelCase, unknown keys refused); `weights`
+    /// object (`classes`, `inputSize`, `flips`, `islands`; camelCase, unknown keys refused); `weights`
     /// (safetensors or `.pth` bytes) decide the classes when given, else the network is fresh.
     pub async fn create(
         backend: String,
@@ -197,14 +198,30 @@ impl WasmSegmenter {
         self.core.parameters() as u32
     }
 
-    /// Segments one `{ data, width, height }` RGBA image of any size.
+    /// What happens to a mask's stray pieces: `"keep"`, `"main"` or a share of the image.
+    #[wasm_bindgen(getter)]
+    pub fn islands(&self) -> JsValue {
+        match self.core.islands() {
+            Islands::SmallerThan(share) => JsValue::from_f64(share),
+            rule => JsValue::from_str(&rule.to_string()),
+        }
+    }
+
+    /// Segments one `{ data, width, height }` RGBA image of any size; `islands` (undefined: the
+    /// segmenter's rule) says what happens to the mask's stray pieces.
     pub async fn segment(
         &self,
         image: JsValue,
         probabilities: bool,
+        islands: JsValue,
     ) -> std::result::Result<Segmentation, JsValue> {
         let image = rgba_image(&image, "image").map_err(js_error)?;
-        let prediction = compute(self.core.segment(&image)).await.map_err(js_error)?;
+        let islands = options::<Option<Islands>>(islands, "segment options")
+            .map_err(js_error)?
+            .unwrap_or(self.core.islands());
+        let prediction = compute(self.core.segment_with(&image, islands))
+            .await
+            .map_err(js_error)?;
         let areas = prediction.class_areas(&self.core.card().classes);
         Ok(Segmentation {
             prediction,

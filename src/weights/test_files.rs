@@ -1,5 +1,5 @@
 //! Test fixtures of the weights readers: the small hand-made files in `tests/fixtures/weights/`
-//! and the reference checkpoint in `../shared/fixtures/reference/`, read by name; and the checks on
+//! and the PyTorch reference checkpoint in `tests/fixtures/reference/`, read by name; and the checks on
 //! error messages both readers' tests make.
 
 use crate::error::Result;
@@ -13,10 +13,10 @@ pub(crate) fn fixture(name: &str) -> Vec<u8> {
     ))
 }
 
-/// A file from the reference fixtures shared with the other checkouts.
-pub(crate) fn shared(name: &str) -> Vec<u8> {
+/// A file from the PyTorch reference fixtures (`tests/fixtures/reference/`).
+pub(crate) fn reference(name: &str) -> Vec<u8> {
     read(&format!(
-        "{}/../shared/fixtures/reference/{name}",
+        "{}/tests/fixtures/reference/{name}",
         env!("CARGO_MANIFEST_DIR")
     ))
 }

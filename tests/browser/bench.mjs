@@ -6,24 +6,121 @@
 // Environment: BENCH_ITERS (default 5), BENCH_GPU=0 to skip the (very slow) SwiftShader WebGPU rows,
 // BENCH_NATIVE=0 to skip the native figures (and the CLI they need), BENCH_THREAD_ROUNDS (default 3)
 // alternations of the 1-thread and threaded CPU builds,
-// BENCH_STARTUP_RUNS (default 3) page loads per start-up figure, BENCH_CHROMIUM_ARGS (below),
+// BENCH_STARTUP_RUNS (default 3) page loads per start-up figure (and first/second visit pairs),
+// BENCH_ONLY_VISITS=1 to print only the first/second visit figure, BENCH_CHROMIUM_ARGS (below),
+// BENCH_MEMORY_ROUNDS (default 1) alternations of each training-memory row (bench-memory.mjs,
+// which also runs alone),
 // TINYUNET_BIN for the native CLI to time (default target/release/tinyunet).
 
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { startServer, launchBrowser, evaluateWithTimeout, demoServerOptions, withPage } from './harness.mjs';
+import { chromium } from 'playwright-core';
+import { startServer, launchBrowser, evaluateWithTimeout, demoServerOptions, withPage, CHROMIUM_PATH, BASE_ARGS } from './harness.mjs';
+import { trainingMemory } from './bench-memory.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '../..');
 const ITERS = Number(process.env.BENCH_ITERS ?? 5);
 const GPU = process.env.BENCH_GPU !== '0';
 const HOUR = 3_600_000;
+const STARTUP_RUNS = Number(process.env.BENCH_STARTUP_RUNS ?? 3);
+
+/**
+ * Marks the demo page's start-up in the page itself (ms since navigation start): `ready` when the
+ * model is, `click` when Real photo 1 is clicked (`pause` ms after ready), `mask` when its mask is
+ * done. Playwright's own clicks and waits added 0.1–0.5 s of harness latency.
+ */
+function markStartup(pause) {
+  const marks = (window.startupMarks = {});
+  new MutationObserver(() => {
+    if (!marks.ready && document.body?.dataset.model === 'ready') {
+      marks.ready = performance.now();
+      setTimeout(() => {
+        marks.click = performance.now();
+        // The first sample, a real photo: what a visitor clicks first.
+        document.querySelector('button[aria-label="Segment Real photo 1"]').click();
+      }, pause);
+    }
+    if (!marks.mask && document.querySelector('.card[data-name="isic-0010018.jpg"][data-state="done"]')) marks.mask = performance.now();
+  }).observe(document, { subtree: true, childList: true, attributes: true });
+}
+
+/**
+ * First and second visit to the demo page (CPU, served as `./build.sh demo` serves it, with
+ * `caching`): a fresh browser profile on disk loads the page to its first mask, the browser is
+ * closed, then started again on the same profile (its HTTP cache and compiled-code cache) and
+ * loads it again; `slow`: both on a 1.5 MB/s, 40 ms connection (Chromium's throttling, which
+ * the page's Workers get too). Resolves to `{ first, second }`, each `{ mask, ready, fresh, revalidated }`:
+ * ms from navigation to the first mask and to ready, and the files the server sent (200) and
+ * confirmed unchanged (304) during that visit.
+ */
+async function visitTwice(caching, slow) {
+  const demo = await startServer({ ...demoServerOptions({ pkg: path.join(ROOT, 'pkg') }), caching });
+  const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'tinyunet-bench-profile-'));
+  const visit = async () => {
+    const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM_PATH, headless: true, args: [...BASE_ARGS] });
+    try {
+      const page = context.pages()[0] ?? (await context.newPage());
+      await page.addInitScript(markStartup, 0);
+      if (slow) {
+        const cdp = await context.newCDPSession(page);
+        await cdp.send('Network.enable');
+        await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 40, downloadThroughput: 1_500_000, uploadThroughput: 1_500_000 });
+      }
+      const from = demo.log.length;
+      await page.goto(demo.url);
+      await page.waitForFunction(() => window.startupMarks.mask, undefined, { timeout: 120_000, polling: 50 });
+      const marks = await page.evaluate(() => window.startupMarks);
+      // The warm-up and the first mask have run the core a while: time for the browser to write
+      // its compiled code next to the cached .wasm before the visitor leaves.
+      await page.waitForTimeout(3000);
+      const served = demo.log.slice(from);
+      return { mask: marks.mask, ready: marks.ready, fresh: served.filter((e) => e.status === 200).length, revalidated: served.filter((e) => e.status === 304).length };
+    } finally {
+      await context.close();
+    }
+  };
+  try {
+    return { first: await visit(), second: await visit() };
+  } finally {
+    await demo.close();
+    fs.rmSync(profile, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Prints the first/second visit figures: the demo server's revalidation against no-store, on
+ * loopback and on a slow connection.
+ */
+async function benchVisits() {
+  const med = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const range = (xs) => `${fmt(Math.min(...xs))}–${fmt(Math.max(...xs))}`;
+  for (const [caching, slow] of [['revalidate', false], ['none', false], ['revalidate', true], ['none', true]]) {
+    const runs = [];
+    for (let i = 0; i < STARTUP_RUNS; i++) runs.push(await visitTwice(caching, slow));
+    const first = runs.map((r) => r.first.mask);
+    const second = runs.map((r) => r.second.mask);
+    const how = caching === 'revalidate' ? 'Cache-Control: no-cache + ETag, as www/serve.mjs serves it' : 'Cache-Control: no-store, as the demo server did before';
+    const files = (v) => `${v.fresh} files sent, ${v.revalidated} answered 304`;
+    const link = slow ? 'a 1.5 MB/s connection (throttled)' : 'loopback';
+    console.log(`\nFirst visit / second visit time to first mask (demo page, CPU, ${link}, ${how}; a fresh browser profile, then the same profile after a browser restart; median of ${runs.length}, range): ` +
+      `**${fmt(med(first))} ms / ${fmt(med(second))} ms** (${range(first)} / ${range(second)}); ready ${fmt(med(runs.map((r) => r.first.ready)))} / ${fmt(med(runs.map((r) => r.second.ready)))} ms; ` +
+      `second visit: ${files(runs[0].second)}.`);
+  }
+}
+
 
 const fmt = (ms) => (ms >= 100 ? ms.toFixed(0) : ms.toFixed(1));
 const mib = (bytes) => `${(bytes / 2 ** 20).toFixed(0)} MiB`;
+
+if (process.env.BENCH_ONLY_VISITS === '1') {
+  await benchVisits();
+  process.exit(0);
+}
 
 const server = await startServer({
   root: path.join(HERE, 'bench-pages'),
@@ -127,6 +224,8 @@ try {
   }
   const memory = await call('memoryFlat', 1000);
   console.log(`\n1,000 inferences in a row (CPU, 64 px): wasm memory ${mib(memory.before)} before, ${mib(memory.after)} after.`);
+  // Training memory: micro-batching off and on, each run in a fresh wasm instance (bench-memory.mjs).
+  await trainingMemory(browser, server.url, ITERS, Number(process.env.BENCH_MEMORY_ROUNDS ?? 1));
 
   // The threaded CPU build against the 1-thread one, side by side in one Worker of a cross-origin
   // isolated page (the only place the package runs it), each through the package: `threads: 1`
@@ -173,9 +272,7 @@ try {
 // Start-up as a visitor sees it: the demo page, CPU only (no WebGPU flag), from navigation to the
 // first mask of a bundled sample at the default 256×256 working size, each time in a fresh browser
 // (no code cache): clicking the moment the page is ready, or a second later, which leaves the
-// worker's warm-up time to finish. The page clicks and times itself (ms since navigation start):
-// Playwright's own clicks and waits added 0.1–0.5 s of harness latency. Three runs of each.
-const STARTUP_RUNS = Number(process.env.BENCH_STARTUP_RUNS ?? 3);
+// worker's warm-up time to finish. The page clicks and times itself (markStartup). Three runs of each.
 for (const pause of [0, 1000]) {
   const runs = [];
   for (let i = 0; i < STARTUP_RUNS; i++) {
@@ -183,20 +280,7 @@ for (const pause of [0, 1000]) {
     const cpuBrowser = await launchBrowser({ webgpu: false });
     try {
       const page = await cpuBrowser.newPage();
-      await page.addInitScript((pause) => {
-        const marks = (window.startupMarks = {});
-        new MutationObserver(() => {
-          if (!marks.ready && document.body?.dataset.model === 'ready') {
-            marks.ready = performance.now();
-            setTimeout(() => {
-              marks.click = performance.now();
-              // The first sample, a real photo: what a visitor clicks first.
-              document.querySelector('button[aria-label="Segment Real photo 1"]').click();
-            }, pause);
-          }
-          if (!marks.mask && document.querySelector('.card[data-name="isic-0010018.jpg"][data-state="done"]')) marks.mask = performance.now();
-        }).observe(document, { subtree: true, childList: true, attributes: true });
-      }, pause);
+      await page.addInitScript(markStartup, pause);
       await page.goto(demo.url);
       await page.waitForFunction(() => window.startupMarks.mask, undefined, { timeout: 120_000, polling: 50 });
       runs.push(await page.evaluate(() => window.startupMarks));
@@ -212,6 +296,8 @@ for (const pause of [0, 1000]) {
   const fromStart = `${fmt(median((m) => m.mask))} ms after navigation (${range((m) => m.mask)})`;
   console.log(`\nStart-up (demo page, CPU, click ${pause} ms after ready; median of ${runs.length}, range): ready ${ready}; first mask ${fromClick}, ${fromStart}.`);
 }
+// A visitor's second visit against the first (issue 30): what caching saves.
+await benchVisits();
 
 const weights = fs.readFileSync(path.join(ROOT, 'www/models/skin-lesion.safetensors'));
 const gz = (b) => zlib.gzipSync(b, { level: 9 }).length;

@@ -39,8 +39,8 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '../..');
 const WWW = path.join(ROOT, 'www');
 const SAMPLES = path.join(WWW, 'samples');
-// The PyTorch reference's own checkpoint (the shared fixtures, as the Rust tests use them).
-const REFERENCE_PTH = path.join(ROOT, '../shared/fixtures/reference/tinyunet_c1_s1_64x64.weights.pth');
+// The PyTorch reference's own checkpoint (the repository's reference cases, as the Rust tests use them).
+const REFERENCE_PTH = path.join(ROOT, 'tests/fixtures/reference/tinyunet_c1_s1_64x64.weights.pth');
 const WRONG_WEIGHTS = path.join(ROOT, 'tests/fixtures/weights/small.safetensors');
 const QUERY = '?size=64';
 const SLOW = 900_000; // per test; SwiftShader is a CPU pretending to be a GPU
@@ -395,7 +395,11 @@ test('on SwiftShader, auto runs on the CPU and the page says why', { timeout: SL
     assert.equal(await page.locator('#backend-select').inputValue(), 'auto');
     assert.equal(await page.locator('#backend-badge').innerText(), 'CPU');
     assert.match(await page.locator('#backend-badge').getAttribute('title'), /software renderer \(swiftshader\), far slower than the CPU build/);
-    assert.match(await page.locator('.notice[data-key="fallback"]').innerText(), /WebGPU only through a software renderer \(swiftshader\), slower than the CPU build, so the network runs on the CPU\. Choose WebGPU under Backend/);
+    // Said for a clinician under the settings; the technical reason is the note's title.
+    const note = page.locator('#engine-note');
+    assert.equal(await note.innerText(), 'This browser has no graphics acceleration available; the model runs on the processor, which is fast for this model.');
+    assert.match(await note.getAttribute('title'), /software renderer \(swiftshader\)/);
+    assert.equal(await page.locator('#notices .notice').count(), 0, 'a notice moves the page down');
     await page.getByRole('button', { name: 'Segment Generated 4' }).click();
     await expectDone(page, 'sample-4.jpg');
     assert.deepEqual(log.errors, [], log.format());
@@ -422,13 +426,13 @@ for (const backend of ['cpu', 'webgpu']) {
 
           // Backend shown, and the CPU fallback explained when WebGPU is missing.
           const badge = page.locator('#backend-badge');
-          const fallback = page.locator('.notice[data-key="fallback"]');
+          const note = page.locator('#engine-note');
           if (backend === 'webgpu') {
             assert.equal(await badge.innerText(), 'WebGPU');
-            assert.equal(await fallback.count(), 0, 'fallback notice shown although WebGPU runs');
+            assert.equal(await note.innerText(), "The model runs on this device's graphics processor.");
           } else {
             assert.equal(await badge.innerText(), 'CPU');
-            assert.match(await fallback.innerText(), /WebGPU is not available here .*runs on the CPU/);
+            assert.match(await note.innerText(), /^This browser has no graphics acceleration available; the model runs on the processor/);
           }
           assert.match(await page.locator('#privacy').innerText(), /stay on this device/);
           await screenshot(page, `${backend}-1-idle`, t);

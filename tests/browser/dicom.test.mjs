@@ -17,14 +17,17 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startServer, launchBrowser, withPage, evaluateWithTimeout, demoServerOptions } from './harness.mjs';
+import { startServer, launchBrowser, withPage, evaluateWithTimeout, demoServerOptions, sharedData } from './harness.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '../..');
 const PKG = process.env.TINYUNET_PKG_DIR ? path.resolve(process.env.TINYUNET_PKG_DIR) : path.join(ROOT, 'pkg');
 const SLOW = 300_000;
 const FIXTURES = path.join(ROOT, 'tests/fixtures/dicom');
-const CT_JPEG = fs.readFileSync(path.join(ROOT, '../shared/data/medseg-covid-ct/images/medseg_000.jpg'));
+// Both tests use the CT slice: each skips, naming the folder, where ../shared/data lacks it (see
+// sharedData); CT_JPEG and JPEG_FILE are then null.
+const SHARED = sharedData('medseg-covid-ct');
+const CT_JPEG = SHARED.read('medseg-covid-ct/images/medseg_000.jpg');
 const PATIENT = ['Doe^Jane', 'PAT-123456', '19700101', 'CompressedSamples', '1CT1'];
 
 const EXPLICIT = '1.2.840.10008.1.2.1';
@@ -100,8 +103,8 @@ function rampFile(uid, extra = {}) {
 
 // The CT slice's own JPEG as baseline JPEG pixel data (two fragments, split at an even offset),
 // with the rescale that undoes the lung window: its grey levels come back unchanged.
-const half = (CT_JPEG.length >> 1) & ~1;
-const JPEG_FILE = dicomFile({
+const half = CT_JPEG && (CT_JPEG.length >> 1) & ~1;
+const JPEG_FILE = CT_JPEG && dicomFile({
   uid: JPEG_BASELINE, rows: CT_JPEG.readUInt16BE(CT_JPEG.indexOf(Buffer.from([0xff, 0xc0])) + 5),
   columns: CT_JPEG.readUInt16BE(CT_JPEG.indexOf(Buffer.from([0xff, 0xc0])) + 7),
   bits: 8, signed: false, slope: 1500 / 255, intercept: -1350, spacing: '0.7\\0.68',
@@ -141,7 +144,7 @@ after(async () => {
   await browser?.close();
 });
 
-test('decodeImage reads DICOM slices, segment takes them at their size, and bad files are clear errors without patient data', { timeout: SLOW }, async () => {
+test('decodeImage reads DICOM slices, segment takes them at their size, and bad files are clear errors without patient data', { timeout: SLOW, skip: SHARED.skip }, async () => {
   const routes = { '/dicom.html': { body: PAGE, type: 'text/html' } };
   for (const [route, body] of Object.entries(FILES)) routes[route] = { body, type: route.endsWith('.jpg') ? 'image/jpeg' : 'application/dicom' };
   const server = await startServer({ root: path.join(HERE, 'package-pages'), mounts: { '/pkg/': PKG }, routes });
@@ -287,7 +290,7 @@ const meanGrey = (card) => card.locator('.figure img').evaluate(async (img) => {
   return { mean: sum / (px.length / 4), width: canvas.width, height: canvas.height };
 });
 
-test('the demo page: a dropped DICOM CT slice under the CT model gets its 3-class mask, its description and a window control that re-segments; bad DICOM files are clear errors and lose nothing', { timeout: SLOW }, async () => {
+test('the demo page: a dropped DICOM CT slice under the CT model gets its 3-class mask, its description and a window control that re-segments; bad DICOM files are clear errors and lose nothing', { timeout: SLOW, skip: SHARED.skip }, async () => {
   await withPage(async ({ page, url, console: log }) => {
     await page.setViewportSize({ width: 1280, height: 900 });
     await page.goto(`${url}?size=64&backend=cpu&model=lung-ct`);

@@ -8,7 +8,9 @@
 import http from 'node:http';
 import net from 'node:net';
 import fs from 'node:fs';
+import path from 'node:path';
 import zlib from 'node:zlib';
+import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
 /**
@@ -73,6 +75,45 @@ export { startServer };
 export { MIME_TYPES, mimeType, CSP as DEMO_CSP, demoServerOptions } from '../../www/serve.mjs';
 
 /** @typedef {import('../../www/serve.mjs').StaticServer} StaticServer */
+
+/**
+ * The folder beside the clone that holds the real images (`<repo>/../shared`),
+ * or TINYUNET_SHARED_DIR when set: the override lets a machine that has the
+ * data run the tests as a clone without it would (`TINYUNET_SHARED_DIR=/nonexistent`).
+ */
+export const SHARED_DIR = process.env.TINYUNET_SHARED_DIR
+  ? path.resolve(process.env.TINYUNET_SHARED_DIR)
+  : path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../shared');
+
+/**
+ * Sets of `../shared/data` (real patient images under research-use terms, so
+ * not in the repository) that a test file needs. node:test has a skip but no
+ * way to skip from inside a file's set-up, so the file asks here at its top:
+ *
+ *   const CT = sharedData('medseg-covid-ct');
+ *   test('…', { skip: CT.skip }, async () => { … CT.read('medseg-covid-ct/images/medseg_000.jpg') … });
+ *
+ * `skip` is false when every set is there, else the reason, naming each
+ * missing folder. Under TINYUNET_REQUIRE_SHARED=1 (as `./build.sh test`, and so
+ * CI, sets) a missing set throws instead, failing the file: CI cannot pass by
+ * skipping.
+ *
+ * @param {...string} sets  Folder names under `../shared/data`.
+ * @returns {{ skip: string | false, path: (rel: string) => string, read: (rel: string) => Buffer | null }}
+ *   `path` and `read` take a path under `../shared/data`; `read` gives null
+ *   when skipping, so a file's top-level reads do not throw before its tests skip.
+ */
+export function sharedData(...sets) {
+  const data = path.join(SHARED_DIR, 'data');
+  const missing = sets.map((set) => path.join(data, set)).filter((dir) => !fs.existsSync(dir));
+  const skip = missing.length > 0 && `${missing.join(' and ')} ${missing.length > 1 ? 'are' : 'is'} missing (real images, not in the repository: see CONTRIBUTING.md)`;
+  if (skip && process.env.TINYUNET_REQUIRE_SHARED === '1') throw new Error(`TINYUNET_REQUIRE_SHARED=1 but ${skip}`);
+  return {
+    skip,
+    path: (rel) => path.join(data, rel),
+    read: (rel) => (skip ? null : fs.readFileSync(path.join(data, rel))),
+  };
+}
 
 /**
  * Launches Debian's Chromium headless through playwright-core.

@@ -109,9 +109,12 @@ describe('startServer', () => {
     assert.equal(mimeType('model.SAFETENSORS'), 'application/octet-stream');
   });
 
-  test('sends no-store, CSP, and no isolation headers unless asked', async () => {
+  test('sends files for revalidation (no-cache + ETag), the rest no-store, CSP, and no isolation headers unless asked', async () => {
     const r = await rawRequest(server.origin, '/file.js');
-    assert.equal(r.headers['cache-control'], 'no-store');
+    // Files are kept by the browser and revalidated (first-visit.test.mjs tests the 304s).
+    assert.equal(r.headers['cache-control'], 'no-cache');
+    assert.match(r.headers.etag ?? '', /^"[0-9a-f]+-[0-9a-f]+"$/);
+    assert.equal((await rawRequest(server.origin, '/nope.js')).headers['cache-control'], 'no-store');
     assert.equal(r.headers['content-security-policy'], "default-src 'self'");
     assert.equal(r.headers['cross-origin-opener-policy'], undefined, 'COOP sent without crossOriginIsolated');
     assert.equal(r.headers['cross-origin-embedder-policy'], undefined, 'COEP sent without crossOriginIsolated');

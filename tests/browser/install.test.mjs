@@ -155,7 +155,7 @@ test('npm pack ships the package\'s files, every export among them, with its met
   const builds = ['cpu', 'cpu-threads', 'webgpu'].flatMap((b) => [`tinyunet_${b}.d.ts`, `tinyunet_${b}.js`, `tinyunet_${b}_bg.wasm`, `tinyunet_${b}_bg.wasm.d.ts`].map((f) => `wasm/${f}`));
   assert.deepEqual(files, [
     'LICENSE', 'README.md', 'cpu.d.ts', 'cpu.js', 'demo-weights.d.ts', 'demo-weights.js',
-    ...['skin-lesion', 'lung-ct'].flatMap((m) => [`models/${m}.d.ts`, `models/${m}.js`, `models/${m}.safetensors`]),
+    ...['skin-lesion', 'lung-ct'].flatMap((m) => [`models/${m}.TERMS.md`, `models/${m}.d.ts`, `models/${m}.js`, `models/${m}.safetensors`]),
     'errors.js', 'image.js', 'package.json', 'segmenter.js', 'thread-worker.js', 'threads.js', 'tinyunet.d.ts', 'tinyunet.js', ...builds,
   ].sort());
   const manifest = JSON.parse(fs.readFileSync(path.join(PKG, 'package.json'), 'utf8'));
@@ -164,8 +164,13 @@ test('npm pack ships the package\'s files, every export among them, with its met
     const pattern = new RegExp(`^${target.replace(/^\.\//, '').replace(/[.]/g, '\\.').replace('*', '.+')}$`);
     assert.ok(files.some((f) => pattern.test(f)), `export ${target} is not in the package`);
   }
-  assert.equal(manifest.license, 'MIT');
-  assert.match(fs.readFileSync(path.join(PKG, 'LICENSE'), 'utf8'), /^MIT License/);
+  // Code MIT, weights under their data's terms: the field, the LICENSE and each terms file say so.
+  assert.equal(manifest.license, 'MIT AND LicenseRef-Model-Weights-Research-Use');
+  const licence = fs.readFileSync(path.join(PKG, 'LICENSE'), 'utf8');
+  assert.match(licence, /^MIT License$/m);
+  assert.match(licence, /model weights are NOT/);
+  assert.match(fs.readFileSync(path.join(PKG, 'models/skin-lesion.TERMS.md'), 'utf8'), /Research use only/);
+  assert.match(fs.readFileSync(path.join(PKG, 'models/lung-ct.TERMS.md'), 'utf8'), /Non-commercial research use only/);
   assert.equal(manifest.engines.node, '>=20');
 });
 
@@ -189,5 +194,5 @@ test('in Node the CPU backend runs from the package\'s folder; encoded images ge
   const run = await segmenter.train([{ image, mask }], { epochs: 1, size: 32 });
   assert.equal(run.stepsDone, 1);
   const png = fs.readFileSync(path.join(ROOT, 'www/samples/isic-0010018_mask.png'));
-  await assert.rejects(segmenter.segment(png), /^Error: input: image: decoding PNG needs the browser's createImageBitmap, which this environment lacks \(Node\?\): pass decoded pixels/);
+  await assert.rejects(segmenter.segment(png), /^TinyunetError: input: image: decoding PNG needs the browser's createImageBitmap, which this environment lacks \(Node\?\): pass decoded pixels/);
 });

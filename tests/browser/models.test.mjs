@@ -18,16 +18,18 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startServer, launchBrowser, withPage, evaluateWithTimeout, demoServerOptions } from './harness.mjs';
+import { startServer, launchBrowser, withPage, evaluateWithTimeout, demoServerOptions, sharedData } from './harness.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '../..');
 const PKG = path.join(ROOT, 'pkg');
 const SLOW = 600_000;
 
-const CT_DIR = path.join(ROOT, '../shared/data/medseg-covid-ct');
-const ct = (i) => fs.readFileSync(path.join(CT_DIR, `images/medseg_${String(i).padStart(3, '0')}.jpg`));
-const ctMask = (i) => fs.readFileSync(path.join(CT_DIR, `masks/medseg_${String(i).padStart(3, '0')}_segmentation.png`));
+// Every test here uses a CT slice: each skips, naming the folder, where ../shared/data lacks them
+// (see sharedData).
+const SHARED = sharedData('medseg-covid-ct');
+const ct = (i) => SHARED.read(`medseg-covid-ct/images/medseg_${String(i).padStart(3, '0')}.jpg`);
+const ctMask = (i) => SHARED.read(`medseg-covid-ct/masks/medseg_${String(i).padStart(3, '0')}_segmentation.png`);
 const CT = ct(0);
 const SKIN = fs.readFileSync(path.join(ROOT, 'www/samples/isic-0010018.jpg'));
 
@@ -54,7 +56,7 @@ after(async () => {
   await browser?.close();
 });
 
-test('the package: segmenter.model for both shipped models, per-class areas, doubt and scores, and out-of-domain both ways', { timeout: SLOW }, async () => {
+test('the package: segmenter.model for both shipped models, per-class areas, doubt and scores, and out-of-domain both ways', { timeout: SLOW, skip: SHARED.skip }, async () => {
   const routes = {
     '/models.html': { body: PAGE, type: 'text/html' },
     '/skin.jpg': { body: SKIN, type: 'image/jpeg' },
@@ -200,7 +202,7 @@ async function settled(page, name) {
   return card;
 }
 
-test('the demo page with the CT model: a 3-class overlay in the card\'s colours, a legend and each class\'s area; a photo is flagged', { timeout: SLOW }, async () => {
+test('the demo page with the CT model: a 3-class overlay in the card\'s colours, a legend and each class\'s area; a photo is flagged', { timeout: SLOW, skip: SHARED.skip }, async () => {
   await withPage(async ({ page, url, console: log, requests }) => {
     await page.setViewportSize({ width: 1280, height: 900 });
     await page.goto(`${url}?size=64&backend=cpu&model=lung-ct`);
@@ -276,7 +278,7 @@ test('the demo page with the CT model: a 3-class overlay in the card\'s colours,
   }, { browser, server: demoServerOptions(), timeout: SLOW });
 });
 
-test('the model picker remembers the choice; each model keeps its own corrected masks, and those stored before there were two stay the skin model\'s', { timeout: SLOW }, async () => {
+test('the model picker remembers the choice; each model keeps its own corrected masks, and those stored before there were two stay the skin model\'s', { timeout: SLOW, skip: SHARED.skip }, async () => {
   await withPage(async ({ page, url, console: log }) => {
     await page.goto(`${url}?size=64&backend=cpu`);
     await ready(page);

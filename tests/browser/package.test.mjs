@@ -40,7 +40,7 @@ before(async () => {
     root: path.join(HERE, 'package-pages'),
     mounts: {
       '/pkg/': PKG,
-      '/fixtures/': path.join(ROOT, '../shared/fixtures/reference'),
+      '/fixtures/': path.join(ROOT, 'tests/fixtures/reference'),
       '/local-fixtures/': path.join(ROOT, 'tests/fixtures'),
     },
     routes: {

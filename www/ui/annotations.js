@@ -1,8 +1,9 @@
 // The user's annotation work: images whose mask was corrected by hand (in the editor) or that were
-// added to the fine-tuning set from the page. It is data, so it is kept in IndexedDB as it changes
-// (each change is written as soon as the one before it is), survives reloads, crashes and failed
-// runs, and stays in memory when storage refuses it (tried again later). The mask and the flags
-// are one small record; the image and the model's masks, which change far less often, another.
+// added to the fine-tuning set from the page, and the image + mask file pairs they added there.
+// It is data, so it is kept in IndexedDB as it changes (each change is written as soon as the one
+// before it is), survives reloads, crashes and failed runs, and stays in memory when storage
+// refuses it (tried again later). The mask and the flags are one small record; the image and the
+// model's masks, which change far less often, another.
 //
 // Events: 'change' (detail: the annotation; also for new ones), 'remove' (detail: the annotation),
 // 'restored' (detail: annotations back from storage, an import or an undone removal),
@@ -40,6 +41,9 @@ export class Annotation {
    * @param {boolean} [r.inTraining] one of the fine-tuning pairs
    * @param {object} [r.stats]       the model's figures for its mask (foreground, doubt)
    * @param {string} [r.model]       the model (ui/models.js) it belongs to: skin-lesion when unsaid
+   * @param {string} [r.pairKey]     a pair made from files: the key its files paired by (pairs.js),
+   *   so that a file added later with the same name replaces its side of the pair
+   * @param {{ image: string | null, mask: string | null }} [r.files]  that pair's file paths, as shown
    */
   constructor(r) {
     Object.assign(this, {
@@ -73,8 +77,8 @@ export class Annotation {
 
   /** The small record: the user's mask and what the page knows of it (written on every change). */
   record() {
-    const { id, name, width, height, classes, mask, corrected, inResults, inTraining, stats, created, model } = this;
-    return { id, name, width, height, classes, mask, corrected, inResults, inTraining, stats, created, model, saved: Date.now() };
+    const { id, name, width, height, classes, mask, corrected, inResults, inTraining, stats, created, model, pairKey, files } = this;
+    return { id, name, width, height, classes, mask, corrected, inResults, inTraining, stats, created, model, pairKey, files, saved: Date.now() };
   }
 
   /** The large, seldom changing record: the image as given and the model's side of the mask. */

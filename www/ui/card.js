@@ -26,6 +26,8 @@ export class Card {
   #listening = new AbortController();
   /** An annotation opened and left unchanged: not stored, but its edits can still be undone. */
   #parked = null;
+  /** How the shown result was made ("0.3 s on CPU", "restored"), for its figures' last line. */
+  #made = '';
   /**
    * A DICOM slice's: the window the user chose (undefined: the model's), the windowed slice as a
    * PNG (what the card, the editor and a training pair show; the DICOM bytes stay in `file`, in
@@ -304,12 +306,25 @@ export class Card {
     this.change.hidden = false;
   }
 
-  /** The user's mask changed (in the editor, or flags): redraw and retag. */
+  /** The user's mask changed (in the editor, or flags): redraw, retag, and its figures anew. */
   #annotationChanged() {
     if (!this.seg) return;
     this.overlay = new Overlay({ ...this.seg, mask: this.mask });
     this.redraw();
     this.#showTags();
+    if (!this.stats.hidden) this.#showStats(this.#made);
+  }
+
+  /**
+   * Whose mask the card shows, for its figures: `model` (the result), `corrected` (the user's,
+   * changed by hand), or `pair` (the user's as it went into the fine-tuning set, which newer
+   * weights' masks no longer change).
+   */
+  #shownMask() {
+    const a = this.annotation;
+    if (!a || !this.seg) return 'model';
+    if (a.corrected) return 'corrected';
+    return sameMask(a.mask, this.seg.mask) ? 'model' : 'pair';
   }
 
   /** Opens the editor on this image, starting from the model's mask (or the user's, once made). */
@@ -350,28 +365,43 @@ export class Card {
     this.status.setAttribute('role', state === 'error' ? 'alert' : 'status');
   }
 
-  /** @param {number | null} seconds  how long the run took (null for a restored result) */
+  /**
+   * The figures of the mask the card shows, saying whose it is: the model's (its area and doubt)
+   * or the user's (its area; the model's doubt says nothing of a mask drawn by hand).
+   * @param {number | string | null} seconds  how long the run took (null for a restored result;
+   *   a string: the line made earlier, when only the mask changed)
+   */
   #showStats(seconds) {
-    const { foreground, doubt, width, height, classDoubt } = this.seg;
-    const pixels = Math.round(foreground * width * height);
-    const flagged = doubt > DOUBTFUL_ABOVE;
-    const made = seconds == null ? 'restored' : `${seconds.toFixed(1)} s on ${this.model.state?.backend === 'webgpu' ? 'WebGPU' : 'CPU'}`;
-    const areas = this.#areas();
+    const { doubt, width, height, classDoubt } = this.seg;
+    const whose = this.#shownMask();
+    const model = whose === 'model';
+    const flagged = model && doubt > DOUBTFUL_ABOVE;
+    this.#made = typeof seconds === 'string' ? seconds
+      : seconds == null ? 'restored' : `${seconds.toFixed(1)} s on ${this.model.state?.backend === 'webgpu' ? 'WebGPU' : 'CPU'}`;
+    // The user's mask counted with the classes' names and colours of the result's (known before
+    // the model is, for a card restored from an earlier visit).
+    const areas = model ? this.#areas() : areasOf(this.mask, this.#areas());
     const area = (fraction, count) => (count > 0 ? `${percent(fraction)} (${count.toLocaleString('en')} px)` : 'none found');
     // One line per class for a multi-class model (its name in its colour); "Lesion area" for one.
     const rows = areas.length > 2
       ? areas.slice(1).map((c, i) => el('div', { class: 'class-area', dataset: { class: c.name, pixels: String(c.pixels) } },
         el('dt', {}, swatch(c.colour), capitalised(c.name)),
         el('dd', { class: 'area' }, area(c.fraction, c.pixels),
-          classDoubt?.[i] > DOUBTFUL_ABOVE ? el('span', { class: 'doubt flagged' }, ` · doubt ${percent(classDoubt[i])}`) : '')))
-      : [el('div', {}, el('dt', {}, `${capitalised(areas[1]?.name ?? 'lesion')} area`), el('dd', { class: 'area' }, area(foreground, pixels)))];
+          model && classDoubt?.[i] > DOUBTFUL_ABOVE ? el('span', { class: 'doubt flagged' }, ` · doubt ${percent(classDoubt[i])}`) : '')))
+      : [el('div', {}, el('dt', {}, `${capitalised(areas[1]?.name ?? 'lesion')} area`), el('dd', { class: 'area' }, area(areas[1]?.fraction ?? 0, areas[1]?.pixels ?? 0)))];
+    const source = { model: "the model's mask", corrected: 'your corrected mask', pair: 'your mask in the fine-tuning set' }[whose];
+    this.stats.dataset.mask = whose;
+    const doubtRow = el('div', { title: 'Share of the marked pixels (and of any the model was unsure of) whose probability lies between 20% and 80%' },
+      el('dt', {}, 'Doubt'),
+      el('dd', { class: `doubt${flagged ? ' flagged' : ''}` }, flagged ? `${percent(doubt)} — check this mask` : percent(doubt)));
     this.stats.replaceChildren(
+      el('div', { class: 'stats-source' }, el('dt', {}, 'Figures of'), el('dd', {}, source)),
       ...rows,
-      el('div', { title: 'Share of the marked pixels (and of any the model was unsure of) whose probability lies between 20% and 80%' },
-        el('dt', {}, 'Doubt'),
-        el('dd', { class: `doubt${flagged ? ' flagged' : ''}` }, flagged ? `${percent(doubt)} — check this mask` : percent(doubt))),
-      el('div', {}, el('dt', {}, 'Image'), el('dd', {}, `${width}×${height} · ${made}`)),
+      ...(model ? [doubtRow] : []),
+      el('div', {}, el('dt', {}, 'Image'), el('dd', {}, `${width}×${height} · ${this.#made}`)),
     );
+    // The doubt flag is the model's about its own mask: a mask the user drew is not flagged.
+    this.node.dataset.doubtful = String(flagged);
     this.stats.hidden = false;
   }
 
@@ -441,6 +471,14 @@ async function isDicomBlob(blob) {
   } catch {
     return false;
   }
+}
+
+/** True when two label masks are the same, pixel for pixel. */
+function sameMask(a, b) {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** What an annotation keeps of the model's result for its figures. */

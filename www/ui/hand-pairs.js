@@ -1,7 +1,8 @@
-// The Fine-tune panel's pairs made in the page (annotations.js): each corrected mask added to the
-// fine-tuning set is a row that follows it (added, updated, removed as it changes); a pair from
-// files opened in the editor becomes one of them. A mask of another class count than the
-// weights in use is flagged, not trained on.
+// The Fine-tune panel's pairs kept in this browser (annotations.js): each corrected mask added to
+// the fine-tuning set, and each image + mask file pair once checked, is a row that follows its
+// annotation (added, updated, removed as it changes), so all of them come back after a reload and
+// go by the same storage and quota rules. A mask of another class count than the weights in use
+// is flagged, not trained on.
 
 import { announce, sentence } from './dom.js';
 import { friendly } from './client.js';
@@ -16,7 +17,30 @@ import { friendly } from './client.js';
  * @param {HTMLElement} panel.body  the table body (for focus after editing)
  */
 export function linkHandPairs({ table, annotations, editor, model, render, body }) {
-  const keyOf = (a) => `hand:${a.id}`;
+  // A file pair keeps the key its files paired by, so that a file of the same name added later
+  // replaces its side of the pair, as before the pair was kept.
+  const keyOf = (a) => a.pairKey ?? `hand:${a.id}`;
+
+  /**
+   * Keeps a checked file pair (`read`: its mask as labels, from the worker) as an annotation; a
+   * pair already kept under the same key gets the new file(s) instead.
+   */
+  function keepFilePair(entry, read) {
+    const files = { image: entry.imagePath ?? null, mask: entry.maskPath ?? null };
+    const fields = { image: entry.image, width: read.width, height: read.height, classes: read.classes, mask: read.labels, files };
+    const a = entry.annotation;
+    if (a && annotations.all.has(a.id)) {
+      // A new mask file replaces the mask, hand corrections included: the user asked for it.
+      if (entry.mask) a.corrected = false;
+      entry.mask = null;
+      Object.assign(a, fields);
+      editor.forget(a);
+      annotations.changed(a, { parts: true });
+      return;
+    }
+    table.delete(entry.key);
+    annotations.add({ name: entry.name, ...fields, inTraining: true, pairKey: entry.key });
+  }
 
   /** Takes a pair out; the corrected annotation this deleted (to be offered back), if any. */
   function removeEntry(entry) {
@@ -54,11 +78,12 @@ export function linkHandPairs({ table, annotations, editor, model, render, body 
       if (table.delete(key)) render();
       return;
     }
-    const entry = table.get(key) ?? { key, annotation: a };
+    const entry = table.get(key) ?? { key };
     const classes = model.state?.classes;
     const fits = !classes || a.classes === classes;
     Object.assign(entry, {
-      name: a.name, image: a.image, width: a.width, height: a.height,
+      annotation: a, name: a.name, image: a.image, width: a.width, height: a.height,
+      imagePath: a.files?.image ?? null, maskPath: a.files?.mask ?? null,
       status: fits ? 'ok' : 'error',
       message: fits
         ? `${model.state?.model?.classes?.length > 2 ? 'Marked' : 'Lesion'} ${(a.foreground * 100).toFixed(0)}% of the mask`
@@ -78,5 +103,5 @@ export function linkHandPairs({ table, annotations, editor, model, render, body 
     for (const a of annotations.all.values()) if (a.inTraining) sync(a);
   });
 
-  return { removeEntry, editEntry };
+  return { removeEntry, editEntry, keepFilePair };
 }

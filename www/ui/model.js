@@ -23,6 +23,14 @@ export class Model extends EventTarget {
   busy = 'starting';
   /** True once the worker could not start at all. */
   failed = false;
+  /**
+   * The files the model being started downloads (the core's .wasm, the weights), summed:
+   * `{ loaded, total, done }` in bytes (`total` null while a file's size is unknown); null before
+   * the first byte. The page shows it in #model-progress until the model is ready.
+   */
+  loadProgress = null;
+  /** Each file's latest download progress (the worker's 'download' phase), by file and build. */
+  #downloads = new Map();
   settings;
 
   constructor(workerUrl) {
@@ -71,9 +79,10 @@ export class Model extends EventTarget {
   async #fresh({ weights, kind, label, backend = this.settings.backend, inputSize = this.settings.inputSize }) {
     const client = this.#newClient();
     let state;
+    this.#downloads.clear();
     try {
       await client.ready();
-      state = await client.request('create', { backend, inputSize, weights, kind, label, model: this.settings.model });
+      state = await client.request('create', { backend, inputSize, weights, kind, label, model: this.settings.model }, { onProgress: (p) => this.#onDownload(p) });
     } catch (e) {
       client.terminate();
       throw e;
@@ -117,7 +126,7 @@ export class Model extends EventTarget {
     }
     const create = (weights, label) => this.client.request('create', {
       backend: this.settings.backend, inputSize: this.settings.inputSize, weights, label, model: this.settings.model,
-    });
+    }, { onProgress: (p) => this.#onDownload(p) });
     if (record) {
       try {
         this.#setState(await create(record.bytes, labelOf(record.meta)));
@@ -162,7 +171,38 @@ export class Model extends EventTarget {
 
   #changed() {
     document.body.dataset.model = this.failed ? 'failed' : this.busy ? 'busy' : this.state ? 'ready' : 'loading';
+    this.#showProgress();
     this.dispatchEvent(new Event('change'));
+  }
+
+  /** A file's download progress from the worker (`create`'s 'download' phase), summed over files. */
+  #onDownload(p) {
+    if (p.phase !== 'download') return;
+    this.#downloads.set(`${p.file}:${p.build ?? ''}`, p);
+    const files = [...this.#downloads.values()];
+    const loaded = files.reduce((sum, f) => sum + f.loaded, 0);
+    const total = files.every((f) => f.total !== null) ? files.reduce((sum, f) => sum + f.total, 0) : null;
+    this.loadProgress = { loaded, total, done: files.every((f) => f.status === 'done') };
+    this.#showProgress();
+  }
+
+  /**
+   * "Downloading the model… 1.2 of 3.1 MB" while the files arrive (on a slow connection the
+   * first visit's 4 MB take a while, and "starting…" alone looks stuck), then "Preparing the
+   * model…" while it compiles; nothing once it is ready. Rewritten only when the text changes.
+   */
+  #showProgress() {
+    const line = document.getElementById('model-progress');
+    if (!line) return;
+    const p = this.loadProgress;
+    const loading = (this.busy === 'starting' || this.busy === 'switching') && !this.failed && p;
+    const mb = (bytes) => (bytes / 1e6).toFixed(1);
+    const text = !loading ? ''
+      : p.done ? 'Preparing the model…'
+        : p.total ? `Downloading the model… ${mb(p.loaded)} of ${mb(p.total)} MB`
+          : `Downloading the model… ${mb(p.loaded)} MB`;
+    if (line.textContent !== text) line.textContent = text;
+    line.hidden = !text;
   }
 
   /** Runs `job` with `busy` set, so panels lock what must not change meanwhile. */

@@ -1,19 +1,21 @@
 // The Fine-tune panel: collects image + mask pairs (files, and masks corrected in the page's
 // editor: annotations), checks each file pair in the worker as it arrives (so a bad file is named
 // next to itself, not at the end of a long run), trains with a live curve and ETA, can be
-// cancelled, and reports Dice before and after on held-back pairs. Corrected pairs can be edited,
-// exported as a zip and imported back.
+// cancelled, and reports Dice before and after on held-back pairs (train-result.js). Every usable
+// pair is kept in this browser (hand-pairs.js); pairs can be edited, exported as a zip and
+// imported back.
 
 import { $, el, announce, formatDuration, sentence } from './dom.js';
 import { friendly, isAbort } from './client.js';
 import { TrainingChart } from './chart.js';
-import { MIN_RELIABLE_HELD_OUT, addToPairs, filesFromDrop, filesFromInput, heldOutKeys, isImageFile } from './pairs.js';
+import { addToPairs, filesFromDrop, filesFromInput, heldOutKeys, isImageFile } from './pairs.js';
 import { SAMPLES, fetchSample } from './samples.js';
 import { enableDrop } from './segment.js';
 import { setupExchange } from './exchange-panel.js';
 import { linkHandPairs } from './hand-pairs.js';
 import { offerBack } from './removed.js';
-import { capitalised, swatch } from './classes.js';
+import { capitalised } from './classes.js';
+import { setupTrainResult } from './train-result.js';
 
 /**
  * @param {import('./model.js').Model} model
@@ -34,8 +36,8 @@ export function setupTrainPanel(model, annotations, editor) {
   const progressBar = $('#train-progress');
   const eta = $('#train-eta');
   const status = $('#train-status');
-  const resultLine = $('#train-result');
   const chart = new TrainingChart($('#train-chart'));
+  const shown = setupTrainResult(model, status);
   const inputs = [$('#pair-input'), $('#folder-input'), $('#use-samples'), $('#clear-pairs'), $('#import-pairs')];
   let controller = null;
   let ignoredNote = '';
@@ -47,9 +49,15 @@ export function setupTrainPanel(model, annotations, editor) {
     render();
   }
 
-  /** Asks the worker to decode both files and compare sizes. */
+  /**
+   * Asks the worker to decode both files and compare sizes; a good pair is then kept in this
+   * browser (hand-pairs.js), where its row comes from from then on.
+   */
   async function check(entry) {
-    if (!entry.image || !entry.mask) {
+    const kept = entry.annotation;
+    // A kept pair given only one new file keeps its other side.
+    const mask = entry.mask ?? (kept ? await kept.maskPng() : null);
+    if (!entry.image || !mask) {
       entry.status = 'incomplete';
       entry.message = entry.image
         ? 'No mask yet: add NAME_mask.png or NAME_segmentation.png'
@@ -60,9 +68,9 @@ export function setupTrainPanel(model, annotations, editor) {
     entry.message = 'Checking…';
     const token = (entry.token = {});
     try {
-      const info = await model.inspect({ image: entry.image, mask: entry.mask, name: entry.name });
+      const read = await model.inspect({ image: entry.image, mask, name: entry.name, labels: true });
       if (entry.token !== token) return;
-      Object.assign(entry, info, { status: 'ok', message: `${markedName(model)} ${(info.foreground * 100).toFixed(0)}% of the mask` });
+      keepFilePair(entry, read);
     } catch (e) {
       if (entry.token !== token) return;
       entry.status = 'error';
@@ -93,15 +101,33 @@ export function setupTrainPanel(model, annotations, editor) {
     if (problems) parts.push(`${problems} need${problems === 1 ? 's' : ''} attention`);
     if (ignoredNote) parts.push(ignoredNote);
     summary.textContent = parts.join(' · ');
+    showStorage();
     updateButtons();
     fitRows();
   }
 
-  /** Ends the pairs' scroll box at a row's bottom (at most 18rem), never half-way through one. */
+  /** Says whether the pairs are kept in this browser (the annotations' storage, its quota rules). */
+  function showStorage() {
+    const line = $('#pairs-storage');
+    const kept = [...table.values()].filter((e) => e.annotation).length;
+    const loose = [...table.values()].filter((e) => !e.annotation && (e.status === 'error' || e.status === 'incomplete')).length;
+    line.hidden = table.size === 0;
+    const { problem, saving } = annotations;
+    line.classList.toggle('error', Boolean(problem) && kept > 0);
+    line.textContent = problem && kept
+      ? `Not kept in this browser: ${problem}. These pairs stay in this tab until it is closed; export them (Export corrected pairs) to keep them.`
+      : [
+        kept ? (saving ? 'Saving the pairs in this browser…' : 'Kept in this browser: these pairs come back when this page is opened again.') : '',
+        loose ? `${loose === 1 ? 'A pair' : 'Pairs'} without a mask or with a problem ${loose === 1 ? 'is' : 'are'} not kept.` : '',
+      ].filter(Boolean).join(' ');
+  }
+  annotations.addEventListener('storage', showStorage);
+
+  /** Ends the pairs' scroll box at a row's bottom (at most its CSS max-height), never half-way through one. */
   function fitRows() {
     wrap.style.maxHeight = '';
     if (wrap.hidden) return;
-    const limit = 18 * parseFloat(getComputedStyle(document.documentElement).fontSize);
+    const limit = parseFloat(getComputedStyle(wrap).maxHeight);
     const top = wrap.getBoundingClientRect().top - wrap.scrollTop;
     const bottoms = [...body.rows].map((r) => r.getBoundingClientRect().bottom - top);
     if (!bottoms.length || bottoms.at(-1) <= limit) return;
@@ -123,17 +149,20 @@ export function setupTrainPanel(model, annotations, editor) {
       heldOut ? el('span', { class: 'tag' }, 'held back') : null,
       entry.annotation?.corrected ? el('span', { class: 'tag hand' }, 'corrected by hand') : null,
     ];
-    const files = entry.annotation ? 'mask made in this page' : [entry.imagePath, entry.maskPath].filter(Boolean).join(' + ');
+    // Its size and files on one line under its name (no column of their own: the table must fit a phone).
+    const files = [
+      entry.width ? `${entry.width}×${entry.height}` : null,
+      [entry.imagePath, entry.maskPath].filter(Boolean).join(' + ') || 'mask made in this page',
+    ].filter(Boolean).join(' · ');
     const statusClass = { ok: 'ok', error: 'error', incomplete: 'warn', checking: 'muted' }[entry.status] ?? 'muted';
     return el('tr', { dataset: { key: entry.key, status: entry.status, corrected: String(Boolean(entry.annotation?.corrected)) } },
       el('th', { scope: 'row' }, el('span', { class: 'pair-name' }, entry.name), ...tags,
-        el('span', { class: 'pair-files' }, files)),
-      el('td', {}, entry.width ? `${entry.width}×${entry.height}` : '—'),
+        el('span', { class: 'pair-files', title: files }, files)),
       el('td', { class: `pair-status ${statusClass}` }, entry.message ?? ''),
-      el('td', { class: 'pair-buttons' }, edit, remove));
+      el('td', { class: 'pair-buttons' }, el('div', {}, edit, remove)));
   }
 
-  const { removeEntry, editEntry } = linkHandPairs({ table, annotations, editor, model, render, body });
+  const { removeEntry, editEntry, keepFilePair } = linkHandPairs({ table, annotations, editor, model, render, body });
 
   function updateButtons() {
     const checking = [...table.values()].some((e) => e.status === 'checking');
@@ -177,23 +206,6 @@ export function setupTrainPanel(model, annotations, editor) {
     if (!edited.has('augment')) $('#augment').checked = d.augment;
   });
 
-  // The last run's result speaks of the weights it left; once others are loaded (reset, upload)
-  // it would mislead, so it gives way to a line that says so.
-  let resultWeights = null; // the weights generation the result line describes
-  model.addEventListener('weights', () => {
-    if (resultWeights === null || model.busy === 'training' || resultLine.hidden) return;
-    if (model.generation === resultWeights) return;
-    queueMicrotask(() => {
-      // A switch made from the result's own buttons updates resultWeights when it is done.
-      if (switchingFromResult || model.generation === resultWeights) return;
-      resultWeights = null;
-      resultLine.hidden = true;
-      $('#train-per-pair').hidden = true;
-      $('#train-per-class').hidden = true;
-      status.textContent = 'Other weights are in use since the last training run.';
-    });
-  });
-  let switchingFromResult = false;
 
   $('#pair-input').addEventListener('change', (e) => {
     addFiles(filesFromInput(e.target));
@@ -303,9 +315,7 @@ export function setupTrainPanel(model, annotations, editor) {
     controller = new AbortController();
     cancel.disabled = false;
     training.hidden = false;
-    resultLine.hidden = true;
-    $('#train-per-pair').hidden = true;
-    $('#train-per-class').hidden = true;
+    shown.clear();
     progressBar.removeAttribute('value'); // indeterminate until the first step
     eta.textContent = '';
     chart.reset(1);
@@ -353,142 +363,18 @@ export function setupTrainPanel(model, annotations, editor) {
       );
       progressBar.value = result.stepsDone;
       progressBar.max = Math.max(1, result.totalSteps);
-      showResult(result, heldOut, (performance.now() - started) / 1000);
+      shown.show(result, heldOut, (performance.now() - started) / 1000);
     } catch (e) {
       if (isAbort(e)) {
         status.textContent = 'Cancelled before training started; the weights are unchanged.';
       } else {
-        status.textContent = '';
-        resultLine.hidden = false;
-        resultLine.className = 'train-result error';
-        resultLine.setAttribute('role', 'alert');
-        resultLine.textContent = `Training failed: ${sentence(friendly(e))}`;
-        announce(resultLine.textContent);
+        shown.fail(e);
       }
     } finally {
       controller = null;
       eta.textContent = '';
       updateButtons();
     }
-  }
-
-  /** Says how the run went, which weights are in use now, and offers the others. */
-  function showResult(result, heldOut, seconds) {
-    resultLine.className = 'train-result';
-    resultLine.removeAttribute('role');
-    if (result.stepsDone === 0) {
-      status.textContent = 'Cancelled before the first step; the weights are unchanged.';
-      resultLine.hidden = true;
-      announce(status.textContent);
-      return;
-    }
-    resultLine.hidden = false;
-    const steps = `${result.stepsDone} of ${result.totalSteps} steps`;
-    status.textContent = result.stop === 'diverged'
-      ? `Stopped at step ${result.divergedAtStep}: the loss is no longer a number (try a lower learning rate).`
-      : result.cancelled
-        ? `Cancelled after ${steps} (${formatDuration(seconds)}).`
-        : `Done: ${result.totalSteps} steps in ${formatDuration(seconds)}.`;
-    const parts = [];
-    const n = heldOut.length;
-    const scoredOn = `${n} held-back pair${n > 1 ? 's' : ''}`;
-    if (result.before && result.after) {
-      const before = result.before.dice;
-      const after = result.after.dice;
-      const delta = after - before;
-      parts.push(el('span', {}, `Dice on ${scoredOn}: `),
-        el('strong', { class: 'dice-before' }, before.toFixed(3)), ' → ',
-        el('strong', { class: 'dice-after' }, after.toFixed(3)),
-        el('span', { class: delta > 0 ? 'delta up' : 'delta same' }, ` (${delta > 0 ? '+' : '±'}${Math.abs(delta).toFixed(3)}).`));
-      if (result.kept === 'best') {
-        parts.push(` Kept epoch ${result.chosenEpoch} of ${result.epochs.length}, the best on the held-back pairs.`);
-      }
-    }
-    if (result.kept === 'previous') {
-      const best = bestEpoch(result);
-      parts.push(el('strong', { class: 'not-helped' }, ' This run did not improve on your previous weights, so they are kept'),
-        best ? `: its best epoch scored ${best.heldOut.dice.toFixed(3)}.` : '.');
-    } else if (result.kept === 'last') {
-      parts.push('Nothing was held back to judge the run by (add a second pair): the last step\'s weights are in use.');
-    }
-    if (n > 0 && !result.reliable) {
-      parts.push(el('span', { class: 'muted' }, ` With only ${scoredOn} this figure means little; from 10 pairs on, ${MIN_RELIABLE_HELD_OUT} are held back.`));
-    }
-    if (result.kept !== 'previous') {
-      parts.push(result.persistError
-        ? el('span', { class: 'error' }, ` The weights could not be saved in this browser (${result.persistError}); download them to keep them.`)
-        : el('span', {}, ' The new weights are saved in this browser.'));
-    }
-    /** A button that switches weights and then says what is in use. */
-    const offer = (id, label, action, done) => {
-      const button = el('button', { type: 'button', class: 'button small', id }, label);
-      button.addEventListener('click', async () => {
-        for (const b of resultLine.querySelectorAll('button')) b.disabled = true;
-        switchingFromResult = true;
-        try {
-          const problem = await action();
-          resultWeights = model.generation;
-          button.replaceWith(el('span', { class: 'ok' }, ` ${done}${problem ? ` (not saved in this browser: ${problem})` : ''}.`));
-          for (const b of resultLine.querySelectorAll('button')) b.remove();
-          announce(`${done}.`);
-        } catch (e) {
-          button.replaceWith(el('span', { class: 'error' }, ` ${sentence(friendly(e))}`));
-        } finally {
-          switchingFromResult = false;
-        }
-      });
-      return button;
-    };
-    if (result.lastAvailable) {
-      const label = result.kept === 'previous' ? 'Use the new weights anyway' : 'Use the last step\'s weights instead';
-      parts.push(' ', offer('train-use-last', label, () => model.useLastTrained(), 'The last step\'s weights are in use'));
-    }
-    if (result.kept !== 'previous') {
-      parts.push(' ', offer('train-use-previous', 'Keep my previous weights', () => model.usePrevious(), 'Your previous weights are back in use'));
-    }
-    resultLine.replaceChildren(...parts);
-    resultWeights = model.generation;
-    perPairTable(result, heldOut);
-    perClassTable(result);
-    announce(`${status.textContent} ${resultLine.textContent}`);
-  }
-
-  /** A multi-class model's held-back Dice before training and with the weights kept, per class. */
-  function perClassTable(result) {
-    const table = $('#train-per-class');
-    const rows = result.classScores ?? [];
-    table.hidden = rows.length === 0;
-    if (table.hidden) return;
-    const dice = (s) => (s ? s.dice.toFixed(3) : '—');
-    table.tBodies[0].replaceChildren(...rows.map((c) => {
-      const d = c.before && c.after ? c.after.dice - c.before.dice : null;
-      return el('tr', { dataset: { class: c.name } },
-        el('th', { scope: 'row' }, swatch(c.colour), capitalised(c.name)),
-        el('td', { class: 'dice-before' }, dice(c.before)),
-        el('td', { class: 'dice-after' }, dice(c.after)),
-        d === null
-          ? el('td', { class: 'delta same', title: 'in no held-back pair' }, '—')
-          : el('td', { class: d > 0.0005 ? 'delta up' : d < -0.0005 ? 'delta down' : 'delta same' }, `${d >= 0 ? '+' : '−'}${Math.abs(d).toFixed(3)}`));
-    }));
-  }
-
-  /** Each held-back pair's Dice before training and with the weights kept. */
-  function perPairTable(result, heldOut) {
-    const table = $('#train-per-pair');
-    const before = result.before?.perPair;
-    const after = result.after?.perPair;
-    table.hidden = !before || !after || result.kept === 'previous';
-    if (table.hidden) return;
-    const rows = heldOut.map((pair, i) => ({ name: pair.name, before: before[i].dice, after: after[i].dice }))
-      .sort((a, b) => (a.after - a.before) - (b.after - b.before));
-    table.tBodies[0].replaceChildren(...rows.map((r) => {
-      const d = r.after - r.before;
-      return el('tr', {},
-        el('th', { scope: 'row' }, r.name),
-        el('td', {}, r.before.toFixed(3)),
-        el('td', {}, r.after.toFixed(3)),
-        el('td', { class: d > 0.0005 ? 'delta up' : d < -0.0005 ? 'delta down' : 'delta same' }, `${d >= 0 ? '+' : '−'}${Math.abs(d).toFixed(3)}`));
-    }));
   }
 
   render();
@@ -498,11 +384,6 @@ export function setupTrainPanel(model, annotations, editor) {
 function markedName(model) {
   const classes = model.state?.model?.classes;
   return classes?.length === 2 ? capitalised(classes[1].name) : 'Marked';
-}
-
-/** The epoch with the best held-back Dice, if any was scored. */
-function bestEpoch(result) {
-  return result.epochs.filter((e) => e.heldOut).reduce((best, e) => (!best || e.heldOut.dice > best.heldOut.dice ? e : best), null);
 }
 
 function escapeRegExp(s) {

@@ -5,7 +5,6 @@ use std::f32::consts::PI;
 
 use super::canvas::{Canvas, Frame};
 use super::math::{lerp, lerp3, scale3, smoothstep};
-use super::noise::hash_unit;
 use crate::rng::Rng;
 
 /// The black ring of a contact dermatoscope's round field of view.
@@ -63,46 +62,5 @@ impl Vignette {
                 canvas.rgb[i] = lerp3(lit, self.outside, cover);
             }
         }
-    }
-}
-
-/// Per-pixel sensor noise: a luminance part and a weaker chroma part.
-#[derive(Clone, Copy)]
-pub(super) struct SensorNoise {
-    luma: f32,
-    chroma: f32,
-    seed: u32,
-}
-
-impl SensorNoise {
-    pub(super) const NONE: Self = Self {
-        luma: 0.0,
-        chroma: 0.0,
-        seed: 0,
-    };
-
-    pub(super) fn random(rng: &mut Rng) -> Self {
-        let luma = rng.uniform_f32(1.0, 5.0);
-        Self {
-            luma,
-            chroma: luma * rng.uniform_f32(0.2, 0.6),
-            seed: rng.next_u32(),
-        }
-    }
-
-    pub(super) fn at(&self, x: i32, y: i32) -> [f32; 3] {
-        if self.luma == 0.0 {
-            return [0.0; 3];
-        }
-        // Triangular noise (sum of two uniforms) is close enough to Gaussian for grain.
-        let tri = |salt: u32| {
-            hash_unit(x, y, self.seed ^ salt) + hash_unit(x, y, self.seed ^ salt ^ 0x9E37) - 1.0
-        };
-        let luma = self.luma * tri(0x1111);
-        [
-            luma + self.chroma * tri(0x2222),
-            luma + self.chroma * tri(0x3333),
-            luma + self.chroma * tri(0x4444),
-        ]
     }
 }

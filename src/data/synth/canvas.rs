@@ -1,9 +1,10 @@
 //! Where pixels live: the normalised [`Frame`] coordinates, slowly varying [`CoarseField`]s and
-//! the [`Canvas`] that is painted, softened and finished into a [`SynthSample`].
+//! the [`Canvas`] that is painted, softened and finished (with [`SensorNoise`]) into a [`SynthSample`].
 
 use super::SynthSample;
-use super::camera::SensorNoise;
 use super::math::{lerp, lerp3};
+use super::noise::hash_unit;
+use crate::rng::Rng;
 
 /// Maps pixels to normalised coordinates: origin at the image centre, short side spanning 1,
 /// so shapes keep their look at any resolution and aspect ratio.
@@ -200,4 +201,45 @@ fn binomial(a: [f32; 3], b: [f32; 3], c: [f32; 3]) -> [f32; 3] {
         0.25 * (a[1] + c[1]) + 0.5 * b[1],
         0.25 * (a[2] + c[2]) + 0.5 * b[2],
     ]
+}
+
+/// Per-pixel sensor noise: a luminance part and a weaker chroma part.
+#[derive(Clone, Copy)]
+pub(super) struct SensorNoise {
+    luma: f32,
+    chroma: f32,
+    seed: u32,
+}
+
+impl SensorNoise {
+    pub(super) const NONE: Self = Self {
+        luma: 0.0,
+        chroma: 0.0,
+        seed: 0,
+    };
+
+    pub(super) fn random(rng: &mut Rng) -> Self {
+        let luma = rng.uniform_f32(1.0, 5.0);
+        Self {
+            luma,
+            chroma: luma * rng.uniform_f32(0.2, 0.6),
+            seed: rng.next_u32(),
+        }
+    }
+
+    pub(super) fn at(&self, x: i32, y: i32) -> [f32; 3] {
+        if self.luma == 0.0 {
+            return [0.0; 3];
+        }
+        // Triangular noise (sum of two uniforms) is close enough to Gaussian for grain.
+        let tri = |salt: u32| {
+            hash_unit(x, y, self.seed ^ salt) + hash_unit(x, y, self.seed ^ salt ^ 0x9E37) - 1.0
+        };
+        let luma = self.luma * tri(0x1111);
+        [
+            luma + self.chroma * tri(0x2222),
+            luma + self.chroma * tri(0x3333),
+            luma + self.chroma * tri(0x4444),
+        ]
+    }
 }

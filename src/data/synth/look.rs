@@ -3,9 +3,9 @@
 
 use std::f32::consts::{PI, TAU};
 
-use super::lesion::Shape;
 use super::math::{cos, lerp, lerp3, mul3, sin, smoothstep};
 use super::noise::{cell_wall_distance, fbm, floor_i32, gradient_noise};
+use super::shape::Shape;
 use crate::rng::Rng;
 
 /// Pigment colours as factors on the local skin colour, so that a lesion on dark skin is

@@ -28,6 +28,7 @@ mod look;
 mod math;
 mod noise;
 mod paint;
+mod shape;
 mod skin;
 #[cfg(test)]
 mod tests;
@@ -35,7 +36,8 @@ mod tests;
 use crate::rng::Rng;
 use artifacts::paint_artifacts;
 use calibrate::calibrate_scale;
-use camera::{SensorNoise, Vignette};
+use camera::Vignette;
+use canvas::SensorNoise;
 use canvas::{Canvas, Frame};
 use hairs::paint_hairs;
 use lesion::{PlacedLesion, random_lesions, target_fraction};

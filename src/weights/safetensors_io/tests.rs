@@ -5,7 +5,7 @@ use safetensors::{Dtype, SafeTensors};
 use super::*;
 use crate::weights::dtype::{ElementType, decode_le};
 use crate::weights::tensor_set::{NamedTensor, TensorValues};
-use crate::weights::test_files::{assert_mentions, error_text, fixture, shared};
+use crate::weights::test_files::{assert_mentions, error_text, fixture, reference};
 
 /// A file from a header text and a data section.
 fn file(header: &str, data: &[u8]) -> Vec<u8> {
@@ -67,7 +67,7 @@ fn same_bits(a: &TensorSet, b: &TensorSet) -> bool {
 
 #[test]
 fn shared_fixture_matches_the_reference_reader() {
-    let bytes = shared("tinyunet_c1_s1_64x64.weights.safetensors");
+    let bytes = reference("tinyunet_c1_s1_64x64.weights.safetensors");
     let set = read_safetensors(&bytes).expect("read");
     assert_eq!(set.len(), 434);
     let oracle = SafeTensors::deserialize(&bytes).expect("reference reader");
@@ -396,7 +396,7 @@ fn every_truncation_fails_without_panicking() {
     for cut in 0..small.len() {
         assert!(read_safetensors(&small[..cut]).is_err(), "cut {cut}");
     }
-    let big = shared("tinyunet_c1_s1_64x64.weights.safetensors");
+    let big = reference("tinyunet_c1_s1_64x64.weights.safetensors");
     for i in 0..64 {
         let cut = (big.len() * i / 64 + i).min(big.len() - 1);
         assert!(read_safetensors(&big[..cut]).is_err(), "cut {cut}");

@@ -6,7 +6,7 @@ import * as cpuBuild from '/pkg/wasm/tinyunet_cpu.js';
 import * as webgpuBuild from '/pkg/wasm/tinyunet_webgpu.js';
 import { Segmenter } from '/pkg/tinyunet.js';
 import { tinyUNet, PARAMS_1_CLASS } from './tfjs-tinyunet.js';
-import { median, input, trainStepMs } from './timing.js';
+import { median, input, trainStepMs, trainingPairs } from './timing.js';
 
 // Each backend is timed in the build of the core the package loads for it. Initialising a build
 // twice returns the same instance, so these exports are the ones `Segmenter` uses too.
@@ -151,6 +151,42 @@ async function memoryFlat(count) {
   return { before, after };
 }
 
+/**
+ * The CPU build's wasm memory around a fine-tune at `size`², in a page of its own (a wasm memory
+ * only grows: what an earlier call grew would hide this one's): after one inference, after the
+ * run (its peak, as the memory never shrinks) and after an inference that follows it, with the
+ * median step time, for the shipped skin-lesion model. `run` is `{ batch, iters, warmup }` for the bench's step loop (no
+ * augmentation), or `{ defaults: true, pairs, heldOut }` for the page's default fine-tune (one
+ * epoch of `pairs` pairs, `heldOut` of them held back); `options` are further `train` options.
+ */
+async function trainMemory(size, run, options) {
+  const memory = () => wasmExports.cpu.memory.buffer.byteLength;
+  // The shipped model the page fine-tunes: trained, so its BatchNorm statistics are frozen by
+  // default, which micro-batches need (a fresh network trains on batch statistics, whole batches).
+  const { skinLesionWeightsUrl } = await import('/pkg/models/skin-lesion.js');
+  const seg = await Segmenter.create({ backend: 'cpu', inputSize: size, weights: skinLesionWeightsUrl });
+  const image = trainingPairs(1, size)[0].image;
+  await seg.segment(image);
+  const inference = memory();
+  let ms;
+  if (run.defaults) {
+    const pairs = trainingPairs(run.pairs, size);
+    const stamps = [];
+    await seg.train(pairs.slice(run.heldOut), {
+      ...options, heldOut: pairs.slice(0, run.heldOut), epochs: 1, size,
+      onProgress: (p) => { if (p.phase === 'train') stamps.push(performance.now()); },
+    });
+    ms = median(stamps.slice(1).map((t, i) => t - stamps[i]));
+  } else {
+    ms = await trainStepMs(seg, run.batch, size, run.iters, run.warmup, options);
+  }
+  const peak = memory();
+  await seg.segment(image);
+  const after = memory();
+  seg.dispose();
+  return { inference, peak, after, ms };
+}
+
 /** The WebGPU adapter this browser offers (`{ vendor, architecture, description }`), or null. */
 async function gpuAdapter() {
   const adapter = await navigator.gpu?.requestAdapter();
@@ -159,5 +195,5 @@ async function gpuAdapter() {
   return { vendor, architecture, description };
 }
 
-window.bench = { ort256, tfjs256, tinyInfer, tinyTrain, memoryFlat, gpuAdapter, wasmMemory: () => wasmExports.cpu.memory.buffer.byteLength };
+window.bench = { ort256, tfjs256, tinyInfer, tinyTrain, trainMemory, memoryFlat, gpuAdapter, wasmMemory: () => wasmExports.cpu.memory.buffer.byteLength };
 window.benchReady = true;

@@ -16,10 +16,10 @@ export function input(batch, size) {
   return data;
 }
 
-/** Median ms per training step (forward, backward, Adam) of `seg` at `batch` × `size`². */
-export async function trainStepMs(seg, batch, size, iters, warmup) {
+/** `count` synthetic `{ image, mask }` pairs of `size`²: a dark rectangle on light skin. */
+export function trainingPairs(count, size) {
   const samples = [];
-  for (let i = 0; i < batch; i++) {
+  for (let i = 0; i < count; i++) {
     const image = new ImageData(size, size);
     const mask = new ImageData(size, size);
     for (let p = 0; p < size * size; p++) {
@@ -29,8 +29,18 @@ export async function trainStepMs(seg, batch, size, iters, warmup) {
     }
     samples.push({ image, mask });
   }
+  return samples;
+}
+
+/**
+ * Median ms per training step (forward, backward, Adam) of `seg` at `batch` × `size`²;
+ * `options` are further `train` options (e.g. `microBatch`).
+ */
+export async function trainStepMs(seg, batch, size, iters, warmup, options = {}) {
+  const samples = trainingPairs(batch, size);
   const stamps = [];
   await seg.train(samples, {
+    ...options,
     epochs: iters + warmup, batchSize: batch, size, augment: false,
     // One stamp per training step: `train` reports other phases too ('epoch' right after each
     // step, 'score' with held-out pairs), and stamping those made the "step" the gap between a

@@ -494,10 +494,13 @@ export class MaskEditor {
 
   #showSaved() {
     const { problem, saving } = this.annotations;
+    // A mask left as the model made it and not a pair is not kept (the card lets it go on
+    // closing): nothing to say about saving until it is changed or added to fine-tuning.
+    const kept = this.a && (this.a.corrected || this.a.inTraining);
     this.saved.className = `editor-saved${problem ? ' error' : ''}`;
-    this.saved.textContent = problem
-      ? `Not saved: ${problem}. Your edits stay in this tab; export them under Fine-tune to keep them.`
-      : saving ? 'Saving…' : this.a?.version ? 'Saved in this browser.' : '';
+    this.saved.textContent = !kept ? ''
+      : problem ? `Not saved: ${problem}. Your edits stay in this tab; export them under Fine-tune to keep them.`
+        : saving ? 'Saving…' : 'Saved in this browser.';
     this.saved.dataset.state = problem ? 'problem' : saving ? 'saving' : 'saved';
   }
 

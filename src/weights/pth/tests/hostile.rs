@@ -4,7 +4,7 @@
 use super::writers::{
     archive_of_pickle, archive_with, entries_of, one_tensor_pickle, unicode, zip_of,
 };
-use super::{assert_error, error_of, fixture, floats, read_pth, shared};
+use super::{assert_error, error_of, fixture, floats, read_pth, reference};
 
 #[test]
 fn hostile_pickles_fail_cleanly() {
@@ -110,7 +110,7 @@ fn every_truncation_fails_without_panicking() {
             "cut {cut}: {message}"
         );
     }
-    let big = shared("tinyunet_c1_s1_64x64.weights.pth");
+    let big = reference("tinyunet_c1_s1_64x64.weights.pth");
     for i in 0..64 {
         let cut = big.len() * i / 64 + i;
         assert!(
@@ -150,7 +150,7 @@ fn byte_flips_never_panic() {
             let _ = read_pth(&zip_of(&edited, false));
         }
     }
-    let big = shared("tinyunet_c1_s1_64x64.weights.pth");
+    let big = reference("tinyunet_c1_s1_64x64.weights.pth");
     let mut state = 0x2545_f491_4f6c_dd1d_u64;
     for _ in 0..64 {
         state ^= state << 13;

@@ -8,7 +8,7 @@ mod writers;
 use super::*;
 use crate::weights::safetensors_io::read_safetensors;
 use crate::weights::tensor_set::TensorValues;
-use crate::weights::test_files::{assert_mentions, error_text, fixture, shared};
+use crate::weights::test_files::{assert_mentions, error_text, fixture, reference};
 use writers::{SIX, archive_with, entries_of, one_tensor_pickle, zip_of};
 
 /// The error text of a read that must fail.
@@ -45,8 +45,8 @@ fn ints(set: &TensorSet, name: &str) -> (Vec<usize>, Vec<i64>) {
 
 #[test]
 fn shared_fixture_pth_matches_safetensors() {
-    let pth = read_pth(&shared("tinyunet_c1_s1_64x64.weights.pth")).expect("pth");
-    let st = read_safetensors(&shared("tinyunet_c1_s1_64x64.weights.safetensors")).expect("st");
+    let pth = read_pth(&reference("tinyunet_c1_s1_64x64.weights.pth")).expect("pth");
+    let st = read_safetensors(&reference("tinyunet_c1_s1_64x64.weights.safetensors")).expect("st");
     assert_eq!(pth.len(), 434);
     assert_eq!(pth, st);
     let counters: Vec<_> = pth

@@ -1,0 +1,86 @@
+// The training-memory table of ./build.sh bench (bench.mjs calls `trainingMemory`), or on its own:
+//   node tests/browser/bench-memory.mjs
+// (BENCH_ITERS timed steps a row, default 5; BENCH_MEMORY_ROUNDS alternations of off and default,
+// default 1: the step time is the median over them.)
+// Needs the built package (`./build.sh pkg`). For each run, a page of its own, so a fresh wasm
+// instance of the CPU build (a wasm memory only grows: one run's peak would hide the next's):
+// wasm memory after one inference, after the run (its peak), after an inference that follows the
+// run, and the median step time. Each row runs twice: micro-batching off (`microBatch` = the
+// batch: the whole batch in one pass, as before micro-batches existed) and at the core's default.
+
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startServer, launchBrowser, evaluateWithTimeout } from './harness.mjs';
+
+const HERE = path.dirname(fileURLToPath(import.meta.url));
+const ROOT = path.resolve(HERE, '../..');
+const HOUR = 3_600_000;
+const SIZE = 256;
+// The page's default fine-tune: its defaults (batch 4, augmentation, BatchNorm frozen) at 256²,
+// one epoch of 20 pairs of which 4 are held back (scored before and after), as the page holds
+// back about a fifth.
+const PAGE_RUN = { defaults: true, pairs: 20, heldOut: 4 };
+
+const mib = (bytes) => `${(bytes / 2 ** 20).toFixed(0)}`;
+const fmt = (ms) => (ms >= 100 ? ms.toFixed(0) : ms.toFixed(1));
+
+/** Prints the table, running each row in a fresh page of `url` (the bench pages) in `browser`. */
+export async function trainingMemory(browser, url, iters, rounds = 1) {
+  const measure = async (run, options) => {
+    const page = await browser.newPage();
+    try {
+      await page.goto(url);
+      await page.waitForFunction(() => window.benchReady === true, undefined, { timeout: 120_000 });
+      return await evaluateWithTimeout(page, ([s, r, o]) => window.bench.trainMemory(s, r, o), [SIZE, run, options], HOUR);
+    } finally {
+      await page.close();
+    }
+  };
+  console.log(`\n### Training memory (CPU build, ${SIZE}², a fresh wasm instance a row)\n`);
+  console.log('Wasm memory in MiB: after one inference; after the run (its peak: a wasm memory never shrinks); after an inference that follows the run. Off: `microBatch` = the batch (one pass, as before micro-batches); default: the core\'s (one 256² image a pass).\n');
+  console.log('| run | micro-batch | after inference | after the run (peak) | after a later inference | step ms |');
+  console.log('|---|---|---|---|---|---|');
+  const rows = [
+    ...[1, 2, 4].map((batch) => [`batch ${batch}, bench steps (no augmentation)`, { batch, iters, warmup: 1 }, batch]),
+    [`the page's default fine-tune (batch 4, ${PAGE_RUN.pairs - PAGE_RUN.heldOut} pairs + ${PAGE_RUN.heldOut} held back, 1 epoch)`, PAGE_RUN, 4],
+  ];
+  const settings = [['off', { microBatch: undefined }], ['default', {}]];
+  for (const [label, run, batch] of rows) {
+    // Off and default alternate, `rounds` times: a busy spell of the shared machine then falls
+    // on both. Memory is the same every round (a fresh instance each); the time is the median.
+    const results = settings.map(() => []);
+    for (let round = 0; round < rounds; round++) {
+      for (const [i, [, options]] of settings.entries()) {
+        results[i].push(await measure(run, 'microBatch' in options ? { microBatch: batch } : options));
+      }
+    }
+    for (const [i, [name]] of settings.entries()) {
+      const rs = results[i];
+      const most = (f) => Math.max(...rs.map(f));
+      const times = rs.map((r) => r.ms).sort((a, b) => a - b);
+      const spread = rs.length > 1 ? ` (${fmt(times[0])}–${fmt(times.at(-1))})` : '';
+      console.log(`| ${label} | ${name} | ${mib(most((r) => r.inference))} | ${mib(most((r) => r.peak))} | ${mib(most((r) => r.after))} | ${fmt(times[times.length >> 1])}${spread} |`);
+    }
+  }
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const server = await startServer({
+    root: path.join(HERE, 'bench-pages'),
+    mounts: {
+      '/pkg/': path.join(ROOT, 'pkg'),
+      '/ort/': path.join(HERE, 'node_modules/onnxruntime-web/dist'),
+      '/tfjs-core/': path.join(HERE, 'node_modules/@tensorflow/tfjs-core/dist'),
+      '/tfjs-wasm/': path.join(HERE, 'node_modules/@tensorflow/tfjs-backend-wasm/dist'),
+      '/tfjs-webgpu/': path.join(HERE, 'node_modules/@tensorflow/tfjs-backend-webgpu/dist'),
+      '/bench-files/': path.join(ROOT, '../shared/bench'),
+    },
+  });
+  const browser = await launchBrowser();
+  try {
+    await trainingMemory(browser, server.url, Number(process.env.BENCH_ITERS ?? 5), Number(process.env.BENCH_MEMORY_ROUNDS ?? 1));
+  } finally {
+    await browser.close();
+    await server.close();
+  }
+}
