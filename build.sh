@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # tinyunet's one entry point.
 #
-#   ./build.sh demo    set up, build the npm package and demo weights, serve the demo on 127.0.0.1
+#   ./build.sh demo    set up (Rust, Node), build what changed of the npm package, serve the demo on 127.0.0.1
 #   ./build.sh test    set up, then run every check and test (what CI runs)
 #   ./build.sh pkg     build the npm package into pkg/ (wasm + JS glue + types)
 #   ./build.sh pkg-threads   rebuild only the threaded CPU module of pkg/wasm/
@@ -94,27 +94,44 @@ build_module() {
   CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=+simd128${MODULE_RUSTFLAGS:+ $MODULE_RUSTFLAGS}" \
     cargo rustc --lib --crate-type cdylib --profile wasm-release --target wasm32-unknown-unknown --target-dir "$target_dir" "$@" \
     -- "${link[@]}"
-  wasm-bindgen --target web --out-dir pkg/wasm --out-name "tinyunet_$name" \
-    "$target_dir/wasm32-unknown-unknown/wasm-release/tinyunet.wasm"
+  local built="$target_dir/wasm32-unknown-unknown/wasm-release/tinyunet.wasm"
+  # wasm-bindgen and wasm-opt (5 minutes for the WebGPU module) run only when cargo's output, the
+  # tools or their flags changed since the module in pkg/wasm was made: a rebuild of a built tree
+  # (`./build.sh demo`) then takes seconds. The stamp lives beside cargo's output, not in pkg/
+  # (which npm packs).
+  local stamp="$target_dir/tinyunet_$name.pkg-stamp" digest
+  digest="$(sha256sum "$built" | cut -d' ' -f1) $(wasm-bindgen --version) $(wasm_opt_flags)"
+  if [ -f "pkg/wasm/tinyunet_${name}_bg.wasm" ] && [ -f "pkg/wasm/tinyunet_$name.js" ] \
+    && [ "$(cat "$stamp" 2>/dev/null)" = "$digest" ]; then
+    log "wasm module $name: unchanged, pkg/wasm kept"
+    return
+  fi
+  rm -f "$stamp"
+  wasm-bindgen --target web --out-dir pkg/wasm --out-name "tinyunet_$name" "$built"
   if [ -n "${MODULE_OPT_IN_BACKGROUND:-}" ]; then
-    optimise_module "$name" &
+    optimise_module "$name" "$stamp" "$digest" &
     OPTIMISERS+=($!)
   else
-    optimise_module "$name"
+    optimise_module "$name" "$stamp" "$digest"
   fi
 }
 
-# wasm-opt on one module built by build_module.
+# Every flag wasm-opt gets for the module being built (also part of its stamp).
+wasm_opt_flags() {
+  echo "-O3 --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int --enable-sign-ext" \
+    "--enable-mutable-globals --enable-reference-types --enable-multivalue ${MODULE_WASM_OPT_FLAGS:-}"
+}
+
+# wasm-opt on one module built by build_module; writes the module's stamp once it is done.
 optimise_module() {
-  local name=$1 wasm="pkg/wasm/tinyunet_$1_bg.wasm"
+  local name=$1 stamp=$2 digest=$3 wasm="pkg/wasm/tinyunet_$1_bg.wasm"
   # binaryen from npm: Debian's wasm-opt (108) predates the reference-types tables that
   # wasm-bindgen now emits and produces a module that fails to instantiate.
   log "wasm-opt: $name"
-  # shellcheck disable=SC2086 # MODULE_WASM_OPT_FLAGS is a list of flags
-  "$WASM_OPT" -O3 --enable-simd --enable-bulk-memory --enable-nontrapping-float-to-int \
-    --enable-sign-ext --enable-mutable-globals --enable-reference-types --enable-multivalue \
-    ${MODULE_WASM_OPT_FLAGS:-} "$wasm" -o "$wasm"
+  # shellcheck disable=SC2046 # the flags are a list
+  "$WASM_OPT" $(wasm_opt_flags) "$wasm" -o "$wasm"
   echo "$wasm: $(stat -c %s "$wasm") bytes raw, $(gzip -9c "$wasm" | wc -c) bytes gzip"
+  echo "$digest" > "$stamp"
 }
 
 # The multi-threaded CPU build (the `threads` feature): wasm atomics and a shared memory, so the
@@ -138,7 +155,8 @@ build_threads_module() {
 
 OPTIMISERS=()
 build_pkg() {
-  rm -rf pkg/wasm
+  # pkg/wasm is kept: each module replaces its own files when it changed (build_module).
+  mkdir -p pkg/wasm
   # wasm-opt (binaryen.js: one thread, ~5 minutes for the WebGPU module) and the end of each
   # cargo build (fat LTO: one thread) leave a core idle: each module's wasm-opt runs while the
   # next module compiles, the largest first. A failed one fails the build at the `wait`.
@@ -229,6 +247,14 @@ install_and_build_pkg() {
   build_pkg
 }
 
+# The JS gates (CONTRIBUTING.md, "JS checks"): ESLint over pkg/, www/ and tests/browser/, and
+# TypeScript's strict check of the package's .d.ts files against an app's code
+# (tests/browser/types/consumer.ts). A few seconds; needs only setup_npm's packages.
+js_checks() {
+  log "JS checks: eslint (pkg/, www/, tests/browser/), tsc --strict on the package's types"
+  (cd tests/browser && npm run --silent lint && npm run --silent typecheck)
+}
+
 run_tests() {
   # The real-image tests skip, naming what is missing, when ../shared/data is not beside the
   # clone (CONTRIBUTING.md); here, and so in CI, a missing set fails them instead, so that a
@@ -237,6 +263,7 @@ run_tests() {
   export TINYUNET_REQUIRE_SHARED="${TINYUNET_REQUIRE_SHARED:-1}"
   log "cargo fmt --check"
   cargo fmt --check
+  js_checks
   # Steps that do not depend on each other overlap, as each alone leaves a core idle much of the
   # time (a cold run used 1.3 of 2 cores on average: fat-LTO links, binaryen's one thread,
   # lavapipe's serial parts, crates that wait on one another, the browser tests' pauses): the
@@ -266,7 +293,9 @@ case "${1:-}" in
   pkg) setup_rust; setup_wasm_bindgen; setup_npm; build_pkg ;;
   pkg-threads) setup_rust; setup_wasm_bindgen; setup_npm; build_threads_module ;; # only the threaded CPU module, into pkg/wasm/
   models) copy_models ;; # only the shipped models: into pkg/models/, and packed for the page
-  demo) setup; build_pkg; exec node www/serve.mjs ;;
+  # The demo needs Rust, Node and the npm tools (binaryen's wasm-opt), not the test machinery
+  # (Chromium, Mesa): no apt here.
+  demo) setup_rust; setup_wasm_bindgen; setup_npm; build_pkg; exec node www/serve.mjs ;;
   bench) setup; build_pkg; cargo build --release --features cli --bin tinyunet; exec node tests/browser/bench.mjs ;;
   *) sed -n '2,14p' "$0"; exit 2 ;;
 esac

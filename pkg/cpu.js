@@ -9,6 +9,8 @@ registerBuilds({
   'cpu-threads': () => import('./wasm/tinyunet_cpu-threads.js'),
 }, {
   threadWorker: () => new Worker(new URL('./thread-worker.js', import.meta.url), { type: 'module', name: 'tinyunet pool thread' }),
+  // A CPU segmenter fine-tunes in an instance of its own, in this Worker, ended with the run.
+  trainingWorker: () => new Worker(new URL('./training-worker.js', import.meta.url), { type: 'module', name: 'tinyunet training' }),
   // Literal URLs (see tinyunet.js): the package fetches these itself to report their download.
   wasm: {
     cpu: () => new URL('./wasm/tinyunet_cpu_bg.wasm', import.meta.url),

@@ -166,7 +166,7 @@ async function decodeBytes(bytes, what, options = {}) {
       colorSpaceConversion: 'none',
       premultiplyAlpha: 'none',
     });
-  } catch (e) {
+  } catch {
     throw corruptError(what, probe.type);
   }
   try {

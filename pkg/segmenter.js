@@ -6,8 +6,13 @@
 // honours AbortSignals and falls back from WebGPU to the CPU.
 
 import { asError, failure } from './errors.js';
+import { Download, compileWasm, fetchWasm, isNode, readFileUrl, weightsOf } from './download.js';
+import {
+  booleanOption, integerOption, islandsOption, numberOption, segmenterOptions, sizeOption, windowOption,
+} from './options.js';
 import { decodeImage, MAX_PIXELS, MAX_SIDE, useDicomReader } from './image.js';
 import { chooseCpuBuild, startThreadPool, threadsOption } from './threads.js';
+import { TrainingInstance } from './training-instance.js';
 
 export { decodeImage, MAX_PIXELS, MAX_SIDE };
 export { TinyunetError } from './errors.js';
@@ -20,6 +25,9 @@ export { TinyunetError } from './errors.js';
 // `tinyunet/cpu` registers no `webgpu`, so its bundles never carry the WebGPU build.
 const importers = {};
 let spawnThread = null;
+// Starts the Worker a CPU segmenter's fine-tuning runs in (training-worker.js; see
+// training-instance.js): from a literal `new Worker(new URL(…))` in the entry module, as the pool's.
+let spawnTraining = null;
 // Each build's `.wasm` URL, from a literal `new URL(…, import.meta.url)` in the entry module (so
 // bundlers see it and rewrite it to where they put the file, as they do the glue's own). With the
 // URL the package fetches the file itself, to count its bytes for `onProgress`; without it the
@@ -28,165 +36,25 @@ const wasmFiles = {};
 
 /**
  * Adds builds of the core: `{ cpu: () => import(…), 'cpu-threads': …, webgpu: … }`, with
- * `cpu-threads` the function that starts one of its pool's Workers (`threadWorker`), and `wasm`,
- * each build's `() => new URL(…)` of its `.wasm` file (for load progress).
+ * `cpu-threads` the function that starts one of its pool's Workers (`threadWorker`), `wasm`,
+ * each build's `() => new URL(…)` of its `.wasm` file (for load progress), and `trainingWorker`,
+ * the function that starts the Worker a CPU segmenter fine-tunes in (its memory given back after).
  */
-export function registerBuilds(builds, { threadWorker, wasm } = {}) {
+export function registerBuilds(builds, { threadWorker, wasm, trainingWorker } = {}) {
   Object.assign(importers, builds);
   if (threadWorker) spawnThread = threadWorker;
+  if (trainingWorker) spawnTraining = trainingWorker;
   if (wasm) Object.assign(wasmFiles, wasm);
 }
 
 /** The builds `wasmUrls` may name. */
 const BUILDS = ['cpu', 'cpu-threads', 'webgpu'];
 
-const isNode = typeof process !== 'undefined' && Boolean(process.versions?.node) && typeof window === 'undefined';
-
-/** Node's `fs/promises`, behind a name bundlers for the browser do not try to resolve. */
-function nodeFs() {
-  const name = 'node:fs/promises';
-  return import(/* @vite-ignore */ /* webpackIgnore: true */ name);
-}
-
-/** The bytes behind a `file:` URL in Node (where `fetch` does not read files); `download` told. */
-async function readFileUrl(url, download) {
-  const { readFile } = await nodeFs();
-  const bytes = new Uint8Array(await readFile(url));
-  // A local file arrives at once: `start` and `done`, with its size.
-  download?.start(String(url), bytes.length);
-  download?.done(bytes.length);
-  return bytes;
-}
-
-/**
- * Calls a user's progress callback. Its exception must not fail (or half-fail) a download that
- * other segmenters may share, so it is rethrown on its own, where the page sees it as any
- * uncaught error.
- */
-function tell(listener, event) {
-  try {
-    listener(event);
-  } catch (e) {
-    queueMicrotask(() => {
-      throw e;
-    });
-  }
-}
-
-/**
- * One file's download as `onProgress` reports it (`LoadProgress` in tinyunet.d.ts): `start`, then
- * `progress` as bytes arrive, then `done`. A build's `.wasm` is fetched once per page however many
- * `preload`/`create` calls wait for it, so a listener that joins late is first told where it stands.
- */
-class Download {
-  #listeners = new Set();
-  #last = null;
-
-  constructor(file, build = null) {
-    this.file = file;
-    this.build = build;
-  }
-
-  /** Adds a listener (nothing for none); one that joins late hears `start` and the latest news. */
-  listen(listener) {
-    if (!listener) return;
-    const last = this.#last;
-    if (last) {
-      tell(listener, { ...last, status: 'start', loaded: last.status === 'start' ? last.loaded : 0, progress: last.total ? 0 : null });
-      if (last.status !== 'start') tell(listener, { ...last });
-    }
-    this.#listeners.add(listener);
-  }
-
-  #emit(status, loaded, total) {
-    const event = {
-      status, file: this.file, build: this.build, url: this.url ?? null, loaded, total,
-      progress: total ? Math.min(100, (100 * loaded) / total) : null,
-    };
-    this.#last = event;
-    for (const listener of this.#listeners) tell(listener, { ...event });
-  }
-
-  start(url, total) {
-    this.url = url;
-    this.total = total;
-    this.#emit('start', 0, total);
-  }
-
-  progress(loaded) {
-    // A Content-Length that the body outgrows was not the body's size (a compressed transfer whose
-    // Content-Encoding this origin may not read): the size is unknown from then on.
-    if (this.total !== null && loaded > this.total) this.total = null;
-    this.#emit('progress', loaded, this.total);
-  }
-
-  done(loaded) {
-    this.total = loaded;
-    this.#emit('done', loaded, loaded);
-  }
-}
-
-/**
- * The size a response's body will have once read, from Content-Length; null when unknown: no
- * header, or a body compressed in transit (Content-Length then counts the compressed bytes, while
- * the body yields them decompressed).
- */
-function declaredSize(response) {
-  const encoding = response.headers.get('Content-Encoding');
-  if (encoding && encoding.toLowerCase() !== 'identity') return null;
-  const length = response.headers.get('Content-Length');
-  const n = length === null ? NaN : Number(length);
-  return Number.isSafeInteger(n) && n >= 0 ? n : null;
-}
-
-/**
- * Reads a body stream to its end, telling `download` as bytes arrive; resolves to its bytes, or
- * to null when `keep` is false (the bytes are only counted).
- */
-async function readCounted(body, download, keep = true) {
-  const reader = body.getReader();
-  const chunks = [];
-  let loaded = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    if (keep) chunks.push(value);
-    loaded += value.byteLength;
-    download.progress(loaded);
-  }
-  download.done(loaded);
-  if (!keep) return null;
-  if (chunks.length === 1) return chunks[0];
-  const bytes = new Uint8Array(loaded);
-  let at = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, at);
-    at += chunk.byteLength;
-  }
-  return bytes;
-}
-
-/**
- * Fetches a build's `.wasm` for the glue. The glue gets the `Response` itself, so it still
- * compiles while the bytes arrive (`instantiateStreaming`) and the browser can cache the compiled
- * code under the file's URL; the bytes are counted on a clone (a tee of the same download: no
- * second request, and at most the bytes the compiler has not yet taken are held twice).
- */
-async function fetchWasm(url, download) {
-  const response = await fetch(url);
-  if (!response.ok || !response.body) return response; // the glue reports a bad status
-  // Told once the headers are in, so that `start` already has the size.
-  download.start(response.url || String(url), declaredSize(response));
-  const counting = response.clone();
-  readCounted(counting.body, download, false).catch(() => {
-    // The glue's read of the same download fails too, and that failure is the one reported.
-  });
-  return response;
-}
-
 const loading = new Map();
 /** Each build's `.wasm` download, kept so that a later `create` or `preload` hears of it. */
 const downloads = new Map();
+/** Each loaded build's compiled module (null when the glue fetched it itself) and memory. */
+const instances = new Map();
 
 /**
  * Loads one build of the wasm core once, however many segmenters use it; resolves to its bindings.
@@ -205,7 +73,10 @@ function loadWasm(build, wasmUrls, threads = 1, onProgress) {
         const where = url ?? wasmFiles[build]?.();
         const source = fileUrl && fileUrl.protocol === 'file:' ? await readFileUrl(fileUrl, download)
           : where ? await fetchWasm(where, download) : undefined;
-        await glue.default(source ? { module_or_path: source } : undefined);
+        const compiled = source === undefined ? undefined : await compileWasm(source);
+        const exports = await glue.default(compiled === undefined ? undefined : { module_or_path: compiled });
+        const module = compiled instanceof WebAssembly.Module ? compiled : null;
+        instances.set(build, { module, memory: exports.memory });
         if (build === 'cpu-threads') await startThreadPool(glue, threads, spawnThread);
         return glue;
       })
@@ -221,52 +92,6 @@ function loadWasm(build, wasmUrls, threads = 1, onProgress) {
 
 // DICOM files (decodeImage) are read by the core: a build already loaded, else the CPU one.
 useDicomReader(() => loading.values().next().value ?? loadWasm('cpu'));
-
-/**
- * The bytes of weights in any accepted form (a `Response` must be 2xx; a URL is fetched). A URL
- * fetched or a `Response` read here is told to `onProgress` as file `weights`; bytes and Blobs,
- * already in memory, are not.
- */
-async function weightBytes(source, onProgress) {
-  const download = new Download('weights');
-  download.listen(onProgress);
-  if (typeof source === 'string' || (typeof URL !== 'undefined' && source instanceof URL)) {
-    try {
-      if (isNode && String(source).startsWith('file:')) return await readFileUrl(new URL(source), onProgress && download);
-      source = await fetch(source);
-    } catch (e) {
-      throw failure('weights', `${source} could not be fetched: ${e?.message ?? e}`, e);
-    }
-  }
-  if (typeof Response !== 'undefined' && source instanceof Response) {
-    if (!source.ok) {
-      throw failure('weights', `the server answered ${source.status}${source.statusText ? ` ${source.statusText}` : ''} for ${source.url || 'the weights'}`);
-    }
-    if (!onProgress || !source.body) return new Uint8Array(await source.arrayBuffer());
-    download.start(source.url || null, declaredSize(source));
-    return readCounted(source.body, download);
-  }
-  if (source instanceof Uint8Array) return source;
-  if (source instanceof ArrayBuffer) return new Uint8Array(source);
-  if (ArrayBuffer.isView(source)) return new Uint8Array(source.buffer, source.byteOffset, source.byteLength);
-  if (typeof Blob !== 'undefined' && source instanceof Blob) return new Uint8Array(await source.arrayBuffer());
-  throw failure('input', 'weights must be an ArrayBuffer, a Uint8Array, a Blob, a Response or a URL');
-}
-
-/**
- * The bytes of a weights option that may be a promise (of a `Response`, say); undefined for none
- * when they are `optional`. A failed fetch becomes a `weights:` error like every other problem with
- * the weights. `onProgress` hears of a URL's or a `Response`'s download (see weightBytes).
- */
-async function weightsOf(source, optional = false, onProgress = undefined) {
-  let value;
-  try {
-    value = await source;
-  } catch (e) {
-    throw failure('weights', `they could not be loaded: ${e?.message ?? e}`, e);
-  }
-  return value === undefined && optional ? undefined : weightBytes(value, onProgress);
-}
 
 /** Words in an adapter's description that mean the GPU is emulated on the CPU. */
 const SOFTWARE_RENDERERS = ['swiftshader', 'llvmpipe', 'lavapipe', 'softpipe', 'microsoft basic render', 'warp'];
@@ -300,14 +125,6 @@ function adapterName(adapter) {
   return [adapter.vendor, adapter.architecture].filter(Boolean).join(' ') || 'an unnamed adapter';
 }
 
-function integerOption(value, name, min, max, fallback) {
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value < min || value > max) {
-    throw failure('config', `${name} must be an integer from ${min} to ${max}, got ${value}`);
-  }
-  return value;
-}
-
 /**
  * Each foreground class's mean `{ name, colour, dice, iou }` over the images where it was scored
  * (in the truth or the mask; `dice`/`iou` null where it never was); empty for one class.
@@ -323,64 +140,6 @@ function meanClassScores(perImage) {
 /** A core evaluation `{ epoch, mean: { dice, iou }, perPair }` as `{ epoch, dice, iou, perPair }`. */
 function evaluation(e) {
   return e ? { epoch: e.epoch, dice: e.mean.dice, iou: e.mean.iou, perPair: e.perPair } : null;
-}
-
-function booleanOption(value, name) {
-  if (value !== undefined && typeof value !== 'boolean') {
-    throw failure('config', `${name} must be true or false, got ${JSON.stringify(value)}`);
-  }
-  return value;
-}
-
-function numberOption(value, name, min, max, fallback) {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < min || value > max) {
-    throw failure('config', `${name} must be a number from ${min} to ${max}, got ${value}`);
-  }
-  return value;
-}
-
-/**
- * The CT window a call maps DICOM slices through: `value` (`{ center, width }` in Hounsfield
- * units) when given, checked, else `fallback` (the model card's window; undefined: the lung window).
- */
-function windowOption(value, fallback) {
-  if (value === undefined) return fallback ?? undefined;
-  const ok = value !== null && typeof value === 'object' && Number.isFinite(value.center) && Number.isFinite(value.width) && value.width > 0;
-  if (!ok) {
-    throw failure('config', `window must be { center, width } in Hounsfield units with a width above 0 (e.g. { center: -600, width: 1500 }), got ${JSON.stringify(value)}`);
-  }
-  return { center: value.center, width: value.width };
-}
-
-/** A working size: a multiple of the core's `sizeMultiple` up to its `maxInputSize`. */
-function sizeOption(value, name, limits, fallback) {
-  const size = integerOption(value, name, limits.sizeMultiple, limits.maxInputSize, fallback);
-  if (size % limits.sizeMultiple !== 0) throw failure('config', `${name} must be a multiple of ${limits.sizeMultiple}, got ${size}`);
-  return size;
-}
-
-/** An `islands` option: a name or a share, whose value the core checks. */
-function islandsOption(value) {
-  if (typeof value !== 'string' && typeof value !== 'number') {
-    throw failure('config', `islands must be "keep", "main" or a share of the image such as 0.002, got ${JSON.stringify(value)}`);
-  }
-  return value;
-}
-
-/** The core's `SegmenterOptions` from `create`'s options, checked against the core's limits. */
-function segmenterOptions(options, limits) {
-  const flips = options.flips;
-  if (flips !== undefined && !limits.flips.includes(flips)) {
-    throw failure('config', `flips must be 1 (no mirroring), 2 (left-right) or 4 (left-right and top-bottom), got ${flips}`);
-  }
-  const settings = {
-    classes: integerOption(options.classes, 'classes', 1, limits.maxClasses, 1),
-    inputSize: sizeOption(options.inputSize, 'inputSize', limits, 256),
-  };
-  if (flips !== undefined) settings.flips = flips;
-  if (options.islands !== undefined) settings.islands = islandsOption(options.islands);
-  return settings;
 }
 
 /** The `backend`, `wasmUrls`, `threads` and `onProgress` options, checked. */
@@ -407,6 +166,7 @@ function backendOptions(options) {
 }
 
 let threadsFailure = null; // why the threaded build did not start, once it has failed here
+let trainingFailure = null; // why a training instance did not start, once one has failed here
 
 /**
  * Loads the CPU build for the `threads` option here: `{ glue, build, threads, threadsReason }`.
@@ -541,6 +301,7 @@ export class Segmenter {
   #adapter;
   #threads; // { build, threads, threadsReason }
   #timings; // auto's race on a hardware GPU: { webgpu, cpu, size } (ms), else null
+  #lastTrained = null; // a run's last-step weights, when it trained in an instance of its own and kept others
   #disposed = false;
 
   constructor(glue, core, weights, inputSize, { fallbackReason, backendReason, adapter, threads, timings }, token) {
@@ -687,6 +448,15 @@ export class Segmenter {
     this.#alive();
     return this.#core.parameters;
   }
+  /**
+   * A diagnostic: the bytes of WebAssembly memory the instance this segmenter runs in holds now
+   * (shared by the segmenters of the same build on this page); null when unknown. A wasm memory
+   * never shrinks; fine-tuning on the CPU runs in an instance of its own, so this stays at what
+   * inference needs (see `TrainResult.memoryBytes`).
+   */
+  get memoryBytes() {
+    return instances.get(this.#threads.build)?.memory.buffer.byteLength ?? null;
+  }
 
   /** The window DICOM slices go through in a call: its `window` option, else the model card's. */
   #window(value) {
@@ -832,94 +602,153 @@ export class Segmenter {
       const window = this.#window(options.window);
       if (signal?.aborted) throw new DOMException('training was aborted before it started', 'AbortError');
 
-      this.#core.clearTrainingSamples();
-      const add = async (sample, i, held) => {
-        const name = sample?.name ?? `${held ? 'held-back sample' : 'sample'} ${i}`;
-        if (!sample || sample.image == null || sample.mask == null) {
-          throw failure('input', `${name}: each sample needs an image and a mask`);
-        }
-        const image = await decodeImage(sample.image, name, { window });
-        const mask = await decodeImage(sample.mask, `${name} (mask)`);
-        this.#core.addTrainingSample(name, image, mask, size, held);
-      };
+      // On the CPU builds the run trains in an instance of its own, dropped when it ends (see
+      // training-instance.js); on WebGPU (activations in GPU buffers) in this segmenter's core.
+      const instance = await this.#trainingInstance();
       try {
-        for (const [i, sample] of samples.entries()) await add(sample, i, false);
-        for (const [i, sample] of heldOut.entries()) await add(sample, i, true);
-      } catch (e) {
-        this.#core.clearTrainingSamples();
-        throw asError(e);
+        return await this.#train(instance, { samples, heldOut, settings, size, signal, window, options });
+      } finally {
+        instance?.close();
       }
-      this.#core.startTraining(Object.fromEntries(Object.entries(settings).filter(([, v]) => v !== undefined)));
-
-      const started = performance.now();
-      const history = [];
-      let cancelled = false;
-      let epochs = 0;
-      let outcome;
-      try {
-        while (true) {
-          if (signal?.aborted) {
-            cancelled = true;
-            break;
-          }
-          const p = await this.#core.trainStep();
-          if (p === null) break;
-          const elapsed = (performance.now() - started) / 1000;
-          if (p.kind === 'trained') {
-            history.push({ loss: p.loss, dice: p.dice });
-            epochs = Math.round(p.totalSteps / p.stepsPerEpoch);
-            options.onProgress?.({
-              phase: 'train',
-              epoch: p.epoch + 1,
-              epochs,
-              step: p.stepInEpoch + 1,
-              stepsPerEpoch: p.stepsPerEpoch,
-              stepsDone: p.stepsDone,
-              totalSteps: p.totalSteps,
-              loss: p.loss,
-              dice: p.dice,
-              learningRate: p.learningRate,
-              elapsedSeconds: elapsed,
-              etaSeconds: (elapsed / p.stepsDone) * (p.totalSteps - p.stepsDone),
-            });
-          } else if (p.kind === 'scored') {
-            options.onProgress?.({ phase: p.epoch === 0 ? 'before' : 'score', epoch: p.epoch, done: p.done, total: p.total, heldOut: p.mean ?? null, elapsedSeconds: elapsed });
-          } else {
-            options.onProgress?.({ phase: 'epoch', epoch: p.epoch, epochs, loss: p.loss, dice: p.dice, heldOut: p.heldOut ?? null, elapsedSeconds: elapsed });
-          }
-          // Let the event loop deliver aborts and repaint between units of work.
-          await new Promise((resolve) => setTimeout(resolve, 0));
-        }
-        // A multi-class model scores each class before and after on the held-back pairs here.
-        if (heldOut.length && this.#core.classes > 1) options.onProgress?.({ phase: 'classes', total: heldOut.length, elapsedSeconds: (performance.now() - started) / 1000 });
-        outcome = await this.#core.finishTraining(cancelled);
-      } catch (e) {
-        // A failed step leaves the weights as they were before the run.
-        this.#core.abandonTraining();
-        throw e;
-      }
-      if (outcome.kept !== 'previous') this.#weights = await this.#core.exportWeights();
-      return {
-        cancelled: outcome.stop === 'cancelled',
-        stop: outcome.stop,
-        divergedAtStep: outcome.divergedAtStep ?? null,
-        kept: outcome.kept,
-        improved: outcome.improved ?? null,
-        reliable: outcome.reliable,
-        chosenEpoch: outcome.chosenEpoch,
-        heldOut: outcome.heldOut,
-        before: evaluation(outcome.before),
-        after: evaluation(outcome.chosen),
-        epochs: outcome.epochs.map((e) => ({ ...e, heldOut: e.heldOut ?? null })),
-        classScores: outcome.classScores.map((c) => ({ name: c.name, colour: c.colour, before: c.before ?? null, after: c.after ?? null })),
-        lastAvailable: outcome.lastAvailable,
-        stepsDone: outcome.stepsDone,
-        totalSteps: outcome.totalSteps,
-        microBatch: outcome.microBatch,
-        history,
-        seconds: (performance.now() - started) / 1000,
-      };
     });
+  }
+
+  /**
+   * A training instance for the next run (CPU builds, where Workers can start), built from this
+   * segmenter's current weights; null to train in this segmenter's core.
+   */
+  async #trainingInstance() {
+    const build = this.#threads.build;
+    if (build === 'webgpu' || this.#core.backend !== 'cpu' || !spawnTraining || trainingFailure || typeof Worker === 'undefined') return null;
+    // The weights (and card) as the core has them now.
+    const weights = await this.#core.exportWeights();
+    const settings = { inputSize: this.#inputSize, flips: this.#core.flips, islands: this.#core.islands };
+    try {
+      return await TrainingInstance.open(spawnTraining, spawnThread, {
+        build, module: instances.get(build)?.module ?? undefined, threads: this.#threads.threads, settings, weights,
+      });
+    } catch (e) {
+      // This run and later ones train in the segmenter's core (its memory then stays grown).
+      trainingFailure = asError(e).message;
+      return null;
+    }
+  }
+
+  /** One run, in `instance` or (null) in this segmenter's core; see `train`. */
+  async #train(instance, { samples, heldOut, settings, size, signal, window, options }) {
+    const core = this.#core;
+    const target = instance ? {
+      add: (...args) => instance.call('add', ...args),
+      start: (s) => instance.call('start', s),
+      step: () => instance.call('step'),
+      finish: (cancelled) => instance.call('finish', cancelled),
+    } : {
+      add: (...args) => core.addTrainingSample(...args),
+      start: (s) => core.startTraining(s),
+      step: () => core.trainStep(),
+      finish: async (cancelled) => ({ outcome: await core.finishTraining(cancelled), memoryBytes: this.memoryBytes }),
+    };
+    if (!instance) core.clearTrainingSamples();
+    const add = async (sample, i, held) => {
+      const name = sample?.name ?? `${held ? 'held-back sample' : 'sample'} ${i}`;
+      if (!sample || sample.image == null || sample.mask == null) {
+        throw failure('input', `${name}: each sample needs an image and a mask`);
+      }
+      const image = await decodeImage(sample.image, name, { window });
+      const mask = await decodeImage(sample.mask, `${name} (mask)`);
+      await target.add(name, image, mask, size, held);
+    };
+    try {
+      for (const [i, sample] of samples.entries()) await add(sample, i, false);
+      for (const [i, sample] of heldOut.entries()) await add(sample, i, true);
+    } catch (e) {
+      if (!instance) core.clearTrainingSamples();
+      throw asError(e);
+    }
+    await target.start(Object.fromEntries(Object.entries(settings).filter(([, v]) => v !== undefined)));
+    // A run that starts drops the last run's other weights (the core does so for its own).
+    this.#lastTrained = null;
+
+    const started = performance.now();
+    const history = [];
+    let cancelled = false;
+    let epochs = 0;
+    let outcome;
+    let finished;
+    try {
+      while (true) {
+        if (signal?.aborted) {
+          cancelled = true;
+          break;
+        }
+        const p = await target.step();
+        if (p === null) break;
+        const elapsed = (performance.now() - started) / 1000;
+        if (p.kind === 'trained') {
+          history.push({ loss: p.loss, dice: p.dice });
+          epochs = Math.round(p.totalSteps / p.stepsPerEpoch);
+          options.onProgress?.({
+            phase: 'train',
+            epoch: p.epoch + 1,
+            epochs,
+            step: p.stepInEpoch + 1,
+            stepsPerEpoch: p.stepsPerEpoch,
+            stepsDone: p.stepsDone,
+            totalSteps: p.totalSteps,
+            loss: p.loss,
+            dice: p.dice,
+            learningRate: p.learningRate,
+            elapsedSeconds: elapsed,
+            etaSeconds: (elapsed / p.stepsDone) * (p.totalSteps - p.stepsDone),
+          });
+        } else if (p.kind === 'scored') {
+          options.onProgress?.({ phase: p.epoch === 0 ? 'before' : 'score', epoch: p.epoch, done: p.done, total: p.total, heldOut: p.mean ?? null, elapsedSeconds: elapsed });
+        } else {
+          options.onProgress?.({ phase: 'epoch', epoch: p.epoch, epochs, loss: p.loss, dice: p.dice, heldOut: p.heldOut ?? null, elapsedSeconds: elapsed });
+        }
+        // Let the event loop deliver aborts and repaint between units of work.
+        await new Promise((resolve) => setTimeout(resolve, 0));
+      }
+      // A multi-class model scores each class before and after on the held-back pairs here.
+      if (heldOut.length && core.classes > 1) options.onProgress?.({ phase: 'classes', total: heldOut.length, elapsedSeconds: (performance.now() - started) / 1000 });
+      finished = await target.finish(cancelled);
+      outcome = finished.outcome;
+    } catch (e) {
+      // A failed step leaves the weights as they were before the run (an instance of its own
+      // never touched them).
+      if (!instance) core.abandonTraining();
+      throw e;
+    }
+    if (instance) {
+      // The weights the run kept, into this segmenter's core (on error its own stay).
+      if (finished.weights) core.loadWeights(finished.weights);
+      this.#lastTrained = finished.last;
+      if (finished.weights) this.#weights = finished.weights;
+    } else if (outcome.kept !== 'previous') {
+      this.#weights = await core.exportWeights();
+    }
+    return {
+      cancelled: outcome.stop === 'cancelled',
+      stop: outcome.stop,
+      divergedAtStep: outcome.divergedAtStep ?? null,
+      kept: outcome.kept,
+      improved: outcome.improved ?? null,
+      reliable: outcome.reliable,
+      chosenEpoch: outcome.chosenEpoch,
+      heldOut: outcome.heldOut,
+      before: evaluation(outcome.before),
+      after: evaluation(outcome.chosen),
+      epochs: outcome.epochs.map((e) => ({ ...e, heldOut: e.heldOut ?? null })),
+      classScores: outcome.classScores.map((c) => ({ name: c.name, colour: c.colour, before: c.before ?? null, after: c.after ?? null })),
+      lastAvailable: outcome.lastAvailable,
+      stepsDone: outcome.stepsDone,
+      totalSteps: outcome.totalSteps,
+      microBatch: outcome.microBatch,
+      history,
+      seconds: (performance.now() - started) / 1000,
+      memoryBytes: finished.memoryBytes,
+      memoryReleased: Boolean(instance),
+    };
   }
 
   /**
@@ -928,6 +757,13 @@ export class Segmenter {
    */
   useLastTrainedWeights() {
     return this.#exclusive(async () => {
+      if (this.#lastTrained) {
+        // Kept from a run in an instance of its own.
+        this.#core.loadWeights(this.#lastTrained);
+        this.#weights = this.#lastTrained;
+        this.#lastTrained = null;
+        return true;
+      }
       if (!this.#core.useLastTrainedWeights()) return false;
       this.#weights = await this.#core.exportWeights();
       return true;

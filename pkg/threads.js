@@ -17,7 +17,7 @@ export const DEFAULT_MAX_THREADS = 8;
 /** How long a pool Worker may take to instantiate the module before the 1-thread build runs. */
 const START_TIMEOUT_MS = 60_000;
 
-const isNode = typeof process !== 'undefined' && Boolean(process.versions?.node) && typeof window === 'undefined';
+const isNode = Boolean(globalThis.process?.versions?.node) && typeof window === 'undefined';
 
 /** Why this context cannot run the threaded build, or null when it can. */
 export function threadsUnavailable() {

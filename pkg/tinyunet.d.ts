@@ -447,6 +447,18 @@ export interface TrainResult {
   /** Loss and Dice of every step. */
   history: { loss: number; dice: number }[];
   seconds: number;
+  /**
+   * A diagnostic: the bytes of WebAssembly memory the run's instance ended with (its peak: a wasm
+   * memory never shrinks). On the CPU builds the run trains in an instance of its own, in a Worker
+   * ended with the run (`memoryReleased`); on WebGPU, in the segmenter's own.
+   */
+  memoryBytes: number | null;
+  /**
+   * True when the run trained in an instance of its own that is now gone, its memory given back:
+   * the segmenter's `memoryBytes` stays at what inference needs. False on WebGPU (the activations
+   * live in GPU buffers), in Node, and where the training Worker could not start.
+   */
+  memoryReleased: boolean;
 }
 
 /** The core's training defaults. */
@@ -541,6 +553,13 @@ export declare class Segmenter {
   readonly islands: Islands;
   /** Trainable parameters (481,105 for one class). */
   readonly parameters: number;
+  /**
+   * A diagnostic: the bytes of WebAssembly memory of the instance this segmenter runs in (shared
+   * by the page's segmenters on the same build); null when unknown. A wasm memory never shrinks;
+   * CPU fine-tuning runs in an instance of its own (`TrainResult.memoryReleased`), so this stays
+   * at what inference needs after a run.
+   */
+  readonly memoryBytes: number | null;
   /** What `train` uses for each setting left out, for this model: the core's defaults, with the
    * model card's `fineTuneLearningRate` when it has one (the lung-CT model: 3e-4). */
   readonly trainingDefaults: TrainingDefaults;

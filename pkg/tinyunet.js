@@ -13,6 +13,8 @@ registerBuilds({
   webgpu: () => import('./wasm/tinyunet_webgpu.js'),
 }, {
   threadWorker: () => new Worker(new URL('./thread-worker.js', import.meta.url), { type: 'module', name: 'tinyunet pool thread' }),
+  // A CPU segmenter fine-tunes in an instance of its own, in this Worker, ended with the run.
+  trainingWorker: () => new Worker(new URL('./training-worker.js', import.meta.url), { type: 'module', name: 'tinyunet training' }),
   wasm: {
     cpu: () => new URL('./wasm/tinyunet_cpu_bg.wasm', import.meta.url),
     'cpu-threads': () => new URL('./wasm/tinyunet_cpu-threads_bg.wasm', import.meta.url),

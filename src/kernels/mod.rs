@@ -2,13 +2,15 @@
 //! `burn-flex`, burn's own kernels (composed) for the GPU backend, and a hand-written backward for
 //! autodiff. Model code calls the `Tensor`-level functions here and stays backend-agnostic.
 //!
-//! Three operations need it. Exact GELU: burn's fused GELU backward differentiates the tanh
+//! It began with three operations. Exact GELU: burn's fused GELU backward differentiates the tanh
 //! approximation on the GPU backend, and composing the exact one from `erf` costs five passes
 //! over the activations on the CPU, where burn-flex has an exact fused kernel. ×2 bicubic
 //! upsampling: burn's generic `interpolate` was a third of a 256×256 CPU inference, has no
 //! backward at all, and its GPU kernel does not compile on SwiftShader's WebGPU. 2×2
-//! max-pooling: burn-flex's general pooling kernel took a tenth. The last two are small,
-//! fixed-shape stencils that a direct loop does many times faster.
+//! max-pooling: burn-flex's general pooling kernel took a tenth. Speed added the rest
+//! (`tensor_ops.rs` lists them all): 1×1 and depthwise convolutions, BatchNorm (training and
+//! inference, GELU fused), the CMRF cascade fused for inference and training, and the decoder's
+//! bicubic join; on the GPU our own CubeCL kernels (`cube/`), on the CPU direct loops (`flex/`).
 
 mod autodiff;
 pub mod bicubic_taps;

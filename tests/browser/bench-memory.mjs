@@ -4,9 +4,13 @@
 // default 1: the step time is the median over them.)
 // Needs the built package (`./build.sh pkg`). For each run, a page of its own, so a fresh wasm
 // instance of the CPU build (a wasm memory only grows: one run's peak would hide the next's):
-// wasm memory after one inference, after the run (its peak), after an inference that follows the
-// run, and the median step time. Each row runs twice: micro-batching off (`microBatch` = the
-// batch: the whole batch in one pass, as before micro-batches existed) and at the core's default.
+// the segmenter's wasm memory after one inference, the run's peak (the memory of the instance it
+// trained in: since runs train in an instance of their own, given back at the end, not the
+// segmenter's), the segmenter's memory after the run and after an inference that follows it, and
+// the median step time. Each row runs twice: micro-batching off (`microBatch` = the batch: the
+// whole batch in one pass, as before micro-batches existed) and at the core's default; the page's
+// default fine-tune a third time in the segmenter's own instance (`inPlace`: as before runs had
+// an instance of their own, the memory kept after the run).
 
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,15 +41,17 @@ export async function trainingMemory(browser, url, iters, rounds = 1) {
     }
   };
   console.log(`\n### Training memory (CPU build, ${SIZE}², a fresh wasm instance a row)\n`);
-  console.log('Wasm memory in MiB: after one inference; after the run (its peak: a wasm memory never shrinks); after an inference that follows the run. Off: `microBatch` = the batch (one pass, as before micro-batches); default: the core\'s (one 256² image a pass).\n');
-  console.log('| run | micro-batch | after inference | after the run (peak) | after a later inference | step ms |');
-  console.log('|---|---|---|---|---|---|');
+  console.log('Wasm memory in MiB: the segmenter\'s after one inference; the run\'s peak (the memory of the instance it trained in, at its end: a wasm memory never shrinks); the segmenter\'s after the run, and after an inference that follows it. Off: `microBatch` = the batch (one pass, as before micro-batches); default: the core\'s (one 256² image a pass). Released: the run trained in an instance of its own, dropped at its end; in place: in the segmenter\'s (as before).\n');
+  console.log('| run | micro-batch | trained | after inference | run\'s peak | after the run | after a later inference | step ms |');
+  console.log('|---|---|---|---|---|---|---|---|');
   const rows = [
     ...[1, 2, 4].map((batch) => [`batch ${batch}, bench steps (no augmentation)`, { batch, iters, warmup: 1 }, batch]),
     [`the page's default fine-tune (batch 4, ${PAGE_RUN.pairs - PAGE_RUN.heldOut} pairs + ${PAGE_RUN.heldOut} held back, 1 epoch)`, PAGE_RUN, 4],
   ];
-  const settings = [['off', { microBatch: undefined }], ['default', {}]];
+  const baseSettings = [['off', { microBatch: undefined }], ['default', {}]];
+  const inPlace = ['default', { inPlace: true }];
   for (const [label, run, batch] of rows) {
+    const settings = run === PAGE_RUN ? [...baseSettings, inPlace] : baseSettings;
     // Off and default alternate, `rounds` times: a busy spell of the shared machine then falls
     // on both. Memory is the same every round (a fresh instance each); the time is the median.
     const results = settings.map(() => []);
@@ -59,7 +65,8 @@ export async function trainingMemory(browser, url, iters, rounds = 1) {
       const most = (f) => Math.max(...rs.map(f));
       const times = rs.map((r) => r.ms).sort((a, b) => a - b);
       const spread = rs.length > 1 ? ` (${fmt(times[0])}–${fmt(times.at(-1))})` : '';
-      console.log(`| ${label} | ${name} | ${mib(most((r) => r.inference))} | ${mib(most((r) => r.peak))} | ${mib(most((r) => r.after))} | ${fmt(times[times.length >> 1])}${spread} |`);
+      const trained = rs.every((r) => r.released) ? 'released' : 'in place';
+      console.log(`| ${label} | ${name} | ${trained} | ${mib(most((r) => r.inference))} | ${mib(most((r) => r.peak))} | ${mib(most((r) => r.afterRun))} | ${mib(most((r) => r.after))} | ${fmt(times[times.length >> 1])}${spread} |`);
     }
   }
 }

@@ -144,16 +144,20 @@ describe('in the browser', () => {
     const wasmSize = sizeOf(path.join(PKG, 'wasm/tinyunet_cpu_bg.wasm'));
     const weightsSize = sizeOf(path.join(PKG, 'models/skin-lesion.safetensors'));
     await withPage(async ({ context, page, url }) => {
-      // What instantiateStreaming is given: the fetch's own Response (its URL keys the browser's
-      // cache of compiled code), not a copy made in the page.
+      // What the streaming compiler is given: the fetch's own Response (its URL keys the browser's
+      // cache of compiled code), not a copy made in the page. The package compiles the module
+      // itself (compileStreaming: the compiled module is kept for the training instance); the
+      // glue would use instantiateStreaming: either counts.
       await page.addInitScript(() => {
-        const original = WebAssembly.instantiateStreaming;
         window.streamed = [];
-        WebAssembly.instantiateStreaming = async (source, imports) => {
-          const response = await source;
-          window.streamed.push({ url: response.url, type: response.type });
-          return original.call(WebAssembly, response, imports);
-        };
+        for (const name of ['compileStreaming', 'instantiateStreaming']) {
+          const original = WebAssembly[name];
+          WebAssembly[name] = async (source, ...rest) => {
+            const response = await source;
+            window.streamed.push({ url: response.url, type: response.type });
+            return original.call(WebAssembly, response, ...rest);
+          };
+        }
       });
       await page.goto(`${url}progress.html`);
       await throttle(context, page);

@@ -225,10 +225,10 @@ describe('WebGPU in headless Chromium', () => {
     await withPage(
       async ({ page, url, console: log }) => {
         await page.goto(url + 'webgpu.html');
-        const inPage = await evaluateWithTimeout(page, () => probeWebGPU(), undefined, 60_000);
+        const inPage = await evaluateWithTimeout(page, () => window.probeWebGPU(), undefined, 60_000);
         printReport(t, 'page', inPage);
         checkReport('page', inPage);
-        const inWorker = await evaluateWithTimeout(page, () => probeInWorker(), undefined, 60_000);
+        const inWorker = await evaluateWithTimeout(page, () => window.probeInWorker(), undefined, 60_000);
         printReport(t, 'worker', inWorker);
         checkReport('worker', inWorker);
         assert.deepEqual(inWorker.adapterLimits, inPage.adapterLimits, 'worker and page adapters differ');
@@ -242,10 +242,10 @@ describe('WebGPU in headless Chromium', () => {
     await withPage(
       async ({ page, url }) => {
         await page.goto(url + 'webgpu.html');
-        const r = await evaluateWithTimeout(page, () => probeWebGPU(), undefined, 30_000);
+        const r = await evaluateWithTimeout(page, () => window.probeWebGPU(), undefined, 30_000);
         assert.equal(r.hasNavigatorGpu, true, 'navigator.gpu should still exist');
         assert.equal(r.adapter, false, `expected requestAdapter() to give null without --enable-unsafe-webgpu, got ${JSON.stringify(r.adapterInfo)}`);
-        const w = await evaluateWithTimeout(page, () => probeInWorker(), undefined, 30_000);
+        const w = await evaluateWithTimeout(page, () => window.probeInWorker(), undefined, 30_000);
         assert.equal(w.adapter, false, 'worker got an adapter without --enable-unsafe-webgpu');
       },
       { server: { root: PAGES }, launch: { webgpu: false } },
@@ -357,7 +357,7 @@ describe('request recording', () => {
       await withPage(
         async ({ page, server }) => {
           await page.goto(server.url + 'webgpu.html');
-          await evaluateWithTimeout(page, () => probeInWorker(), undefined, 30_000);
+          await evaluateWithTimeout(page, () => window.probeInWorker(), undefined, 30_000);
           // Start-up chatter comes within a few seconds of launch.
           await page.waitForTimeout(3000);
           assert.deepEqual(proxy.offOrigin(server.origin), [], `off-origin traffic:\n${JSON.stringify(proxy.entries, null, 1)}`);

@@ -156,7 +156,7 @@ test('npm pack ships the package\'s files, every export among them, with its met
   assert.deepEqual(files, [
     'LICENSE', 'README.md', 'cpu.d.ts', 'cpu.js', 'demo-weights.d.ts', 'demo-weights.js',
     ...['skin-lesion', 'lung-ct'].flatMap((m) => [`models/${m}.TERMS.md`, `models/${m}.d.ts`, `models/${m}.js`, `models/${m}.safetensors`]),
-    'errors.js', 'image.js', 'package.json', 'segmenter.js', 'thread-worker.js', 'threads.js', 'tinyunet.d.ts', 'tinyunet.js', ...builds,
+    'download.js', 'errors.js', 'image.js', 'options.js', 'package.json', 'segmenter.js', 'thread-worker.js', 'threads.js', 'tinyunet.d.ts', 'tinyunet.js', 'training-instance.js', 'training-worker.js', ...builds,
   ].sort());
   const manifest = JSON.parse(fs.readFileSync(path.join(PKG, 'package.json'), 'utf8'));
   const targets = Object.values(manifest.exports).flatMap((e) => (typeof e === 'string' ? [e] : Object.values(e)));

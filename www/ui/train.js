@@ -14,7 +14,6 @@ import { enableDrop } from './segment.js';
 import { setupExchange } from './exchange-panel.js';
 import { linkHandPairs } from './hand-pairs.js';
 import { offerBack } from './removed.js';
-import { capitalised } from './classes.js';
 import { setupTrainResult } from './train-result.js';
 
 /**
@@ -378,12 +377,6 @@ export function setupTrainPanel(model, annotations, editor) {
   }
 
   render();
-}
-
-/** What a pair's mask marks, as its check says: "Lesion" for one class, "Marked" for several. */
-function markedName(model) {
-  const classes = model.state?.model?.classes;
-  return classes?.length === 2 ? capitalised(classes[1].name) : 'Marked';
 }
 
 function escapeRegExp(s) {

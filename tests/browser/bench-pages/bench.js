@@ -128,12 +128,25 @@ async function tinyInfer(backend, batch, size, iters, warmup) {
   return ms;
 }
 
-/** ms per training step (forward, backward, Adam) at `batch` × `size`². */
+/**
+ * Keeps `seg.train`'s last result in `runs.last`: its `memoryBytes` is the wasm memory of the
+ * instance the run trained in (its peak), which on the CPU is an instance of its own, given back
+ * after the run (pkg/training-instance.js), not the segmenter's.
+ */
+function keepRuns(seg) {
+  const runs = { last: null };
+  const train = seg.train.bind(seg);
+  seg.train = (...args) => train(...args).then((r) => (runs.last = r));
+  return runs;
+}
+
+/** ms per training step (forward, backward, Adam) at `batch` × `size`², and the run's wasm memory. */
 async function tinyTrain(backend, batch, size, iters, warmup) {
   await build(backend);
   const seg = await Segmenter.create({ backend, inputSize: size });
+  const runs = keepRuns(seg);
   const ms = await trainStepMs(seg, batch, size, iters, warmup);
-  const memory = wasmExports[backend].memory.buffer.byteLength;
+  const memory = runs.last?.memoryBytes ?? wasmExports[backend].memory.buffer.byteLength;
   seg.dispose();
   return { ms, memory };
 }
@@ -153,9 +166,10 @@ async function memoryFlat(count) {
 
 /**
  * The CPU build's wasm memory around a fine-tune at `size`², in a page of its own (a wasm memory
- * only grows: what an earlier call grew would hide this one's): after one inference, after the
- * run (its peak, as the memory never shrinks) and after an inference that follows it, with the
- * median step time, for the shipped skin-lesion model. `run` is `{ batch, iters, warmup }` for the bench's step loop (no
+ * only grows: what an earlier call grew would hide this one's): the segmenter's after one
+ * inference, the run's instance at its end (its peak, as the memory never shrinks), the
+ * segmenter's after the run (the same instance when `options.inPlace`) and after an inference
+ * that follows it, with the median step time, for the shipped skin-lesion model. `run` is `{ batch, iters, warmup }` for the bench's step loop (no
  * augmentation), or `{ defaults: true, pairs, heldOut }` for the page's default fine-tune (one
  * epoch of `pairs` pairs, `heldOut` of them held back); `options` are further `train` options.
  */
@@ -165,9 +179,16 @@ async function trainMemory(size, run, options) {
   // default, which micro-batches need (a fresh network trains on batch statistics, whole batches).
   const { skinLesionWeightsUrl } = await import('/pkg/models/skin-lesion.js');
   const seg = await Segmenter.create({ backend: 'cpu', inputSize: size, weights: skinLesionWeightsUrl });
+  const runs = keepRuns(seg);
   const image = trainingPairs(1, size)[0].image;
   await seg.segment(image);
   const inference = memory();
+  // `inPlace`: train in the segmenter's own instance, as before runs had one of their own (the
+  // package does so where it cannot start a Worker).
+  const { inPlace, ...trainOptions } = options;
+  options = trainOptions;
+  const RealWorker = globalThis.Worker;
+  if (inPlace) globalThis.Worker = undefined;
   let ms;
   if (run.defaults) {
     const pairs = trainingPairs(run.pairs, size);
@@ -180,11 +201,13 @@ async function trainMemory(size, run, options) {
   } else {
     ms = await trainStepMs(seg, run.batch, size, run.iters, run.warmup, options);
   }
-  const peak = memory();
+  globalThis.Worker = RealWorker;
+  const peak = runs.last.memoryBytes; // the run's instance at its end: its peak
+  const afterRun = memory();
   await seg.segment(image);
   const after = memory();
   seg.dispose();
-  return { inference, peak, after, ms };
+  return { inference, peak, afterRun, after, ms, released: runs.last.memoryReleased };
 }
 
 /** The WebGPU adapter this browser offers (`{ vendor, architecture, description }`), or null. */
