@@ -76,9 +76,12 @@ setup() {
   mkdir -p "$XDG_RUNTIME_DIR" && chmod 0700 "$XDG_RUNTIME_DIR"
 }
 
-# The wasm build has its own target directory so that it never waits on (or invalidates) the
-# native test build's lock and artifacts.
+# The wasm builds have target directories of their own so that they never wait on (or
+# invalidate) the native test build's lock and artifacts, nor each other's: the WebGPU and CPU-only
+# modules differ in features, and in one directory each rebuilt our crate after the other (3 min
+# 47 s for a `./build.sh pkg` that changed nothing, against seconds apart).
 WASM_TARGET_DIR=target/wasm
+CPU_TARGET_DIR=target/wasm-cpu
 WASM_OPT=tests/browser/node_modules/.bin/wasm-opt
 
 # One build of the core: `build_module NAME [cargo flags]` → pkg/wasm/tinyunet_NAME.js + _bg.wasm.
@@ -162,7 +165,7 @@ build_pkg() {
   # next module compiles, the largest first. A failed one fails the build at the `wait`.
   MODULE_OPT_IN_BACKGROUND=1 build_module webgpu
   # The page loads the CPU-only build unless it runs on WebGPU: a fifth of the download.
-  MODULE_OPT_IN_BACKGROUND=1 build_module cpu --no-default-features
+  MODULE_OPT_IN_BACKGROUND=1 MODULE_TARGET_DIR=$CPU_TARGET_DIR build_module cpu --no-default-features
   build_threads_module
   for pid in "${OPTIMISERS[@]}"; do wait "$pid"; done
   OPTIMISERS=()

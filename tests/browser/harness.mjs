@@ -5,12 +5,14 @@
 // anywhere else. Browsers come from Debian's `chromium` package because
 // Playwright's own browser downloads cannot be fetched here.
 
+import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import { fileURLToPath } from 'node:url';
+import { before, after } from 'node:test';
 import { chromium } from 'playwright-core';
 
 /**
@@ -477,6 +479,44 @@ export function onHelpersPage(browser, server, fn) {
     await page.waitForFunction(() => window.helpersReady === true);
     return fn(page, log);
   }, { browser, server });
+}
+
+/** The built npm package's folder: `TINYUNET_PKG_DIR`, else the repository's `pkg/`. */
+export const PKG_DIR = process.env.TINYUNET_PKG_DIR
+  ? path.resolve(process.env.TINYUNET_PKG_DIR)
+  : path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../pkg');
+
+/**
+ * The set-up most package test files share, registered with node:test's `before`/`after`: checks
+ * that the built package has `files` (failing with the command that builds it), serves
+ * `package-pages/` with the package at `/pkg/` and the extra `routes`, and launches Chromium, once
+ * for the file. `inPage(fn, arg)` runs `fn` on the helpers page (`window.tinyunet` and the test
+ * pictures ready) within `ms`.
+ *
+ * @param {{ files?: string[], routes?: Record<string, { body: string | Buffer, type: string }>, ms?: number }} [opts]
+ */
+export function packageTestSetup({ files = ['wasm/tinyunet_cpu.js'], routes, ms = 300_000 } = {}) {
+  const state = { browser: null, server: null };
+  before(async () => {
+    for (const file of files) {
+      assert.ok(fs.existsSync(path.join(PKG_DIR, file)), `${PKG_DIR}/${file} is missing: run ./build.sh pkg first`);
+    }
+    state.server = await startServer({
+      root: path.join(path.dirname(fileURLToPath(import.meta.url)), 'package-pages'),
+      mounts: { '/pkg/': PKG_DIR },
+      routes,
+    });
+    state.browser = await launchBrowser();
+  });
+  after(async () => {
+    await state.browser?.close();
+    await state.server?.close();
+  });
+  return {
+    get browser() { return state.browser; },
+    get server() { return state.server; },
+    inPage: (fn, arg) => onHelpersPage(state.browser, state.server, (page) => evaluateWithTimeout(page, fn, arg, ms)),
+  };
 }
 
 /**

@@ -7,33 +7,12 @@
 // Run: cd tests/browser && node --test --test-concurrency=1 memory-release.test.mjs
 // Needs the built package's CPU module (`./build.sh pkg`).
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { startServer, launchBrowser, onHelpersPage, evaluateWithTimeout } from './harness.mjs';
+import { packageTestSetup } from './harness.mjs';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const ROOT = path.resolve(HERE, '../..');
-const PKG = process.env.TINYUNET_PKG_DIR ? path.resolve(process.env.TINYUNET_PKG_DIR) : path.join(ROOT, 'pkg');
 const SLOW = 300_000;
-
-let server;
-let browser;
-
-before(async () => {
-  assert.ok(fs.existsSync(path.join(PKG, 'wasm/tinyunet_cpu.js')), `${PKG}/wasm/ is missing: run ./build.sh pkg first`);
-  server = await startServer({ root: path.join(HERE, 'package-pages'), mounts: { '/pkg/': PKG } });
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.close();
-});
-
-const inPage = (fn, arg) => onHelpersPage(browser, server, (page) => evaluateWithTimeout(page, fn, arg, SLOW));
+const { inPage } = packageTestSetup();
 
 test('after a run the segmenter\'s memory is no larger than before it; a second run trains as on a fresh segmenter', { timeout: SLOW }, async () => {
   const r = await inPage(async () => {

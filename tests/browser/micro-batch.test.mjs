@@ -7,34 +7,15 @@
 // Run: cd tests/browser && node --test --test-concurrency=1 micro-batch.test.mjs
 // Needs the built package's CPU module (`./build.sh pkg`).
 
-import { test, before, after } from 'node:test';
+import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import fs from 'node:fs';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { startServer, launchBrowser, onHelpersPage, evaluateWithTimeout } from './harness.mjs';
+import { packageTestSetup } from './harness.mjs';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const ROOT = path.resolve(HERE, '../..');
-const PKG = process.env.TINYUNET_PKG_DIR ? path.resolve(process.env.TINYUNET_PKG_DIR) : path.join(ROOT, 'pkg');
 const SLOW = 300_000;
-
-let server;
-let browser;
-
-before(async () => {
-  assert.ok(fs.existsSync(path.join(PKG, 'wasm/tinyunet_cpu.js')), `${PKG}/wasm/ is missing: run ./build.sh pkg first`);
-  server = await startServer({ root: path.join(HERE, 'package-pages'), mounts: { '/pkg/': PKG } });
-  browser = await launchBrowser();
-});
-
-after(async () => {
-  await browser?.close();
-  await server?.close();
-});
+const { inPage } = packageTestSetup();
 
 test('microBatch: one sample a pass trains as the whole batch does; 0 is refused', { timeout: SLOW }, async () => {
-  const r = await onHelpersPage(browser, server, (page) => evaluateWithTimeout(page, async () => {
+  const r = await inPage(async () => {
     const { Segmenter } = window.tinyunet;
     const samples = [1, 2, 3, 4].map((seed) => ({ image: window.blobImage(48, 48, seed), mask: window.blobMask(48, 48, seed) }));
     const probe = window.blobImage(48, 48, 9);
@@ -65,7 +46,7 @@ test('microBatch: one sample a pass trains as the whole batch does; 0 is refused
       defaults: single.defaults,
       refused,
     };
-  }, null, SLOW));
+  });
   assert.deepEqual(r.passes, [4, 1, 4]);
   assert.equal(r.whole.length, 2);
   for (const [i, step] of r.single.entries()) {
