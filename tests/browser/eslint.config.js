@@ -33,12 +33,12 @@ const CLASSIC_SHARED_WORKERS = ['tests/browser/pages/shared-worker-fetch.js'];
 // Node: the test runner's files, which hand callbacks to the page (page.evaluate,
 // waitForFunction) whose bodies run in the browser, so they get the browser's globals too…
 const NODE = ['tests/browser/*.mjs'];
-// …and Node only: the demo's server, the bundler configs, this file.
-const NODE_ONLY = ['www/serve.mjs', 'tests/browser/vite-*/vite.config.js', 'tests/browser/eslint.config.js'];
+// …and Node only: the demo's server, the bundler configs, this file, the type check's scripts.
+const NODE_ONLY = ['www/serve.mjs', 'tests/browser/vite-*/vite.config.js', 'tests/browser/eslint.config.js', 'tests/browser/types/*.mjs'];
 
 export default [
-  // Generated: wasm-bindgen's glue (./build.sh pkg) and bundler output.
-  { ignores: ['pkg/wasm/**', 'www/pkg/**', '**/dist/**'] },
+  // Generated: wasm-bindgen's glue (./build.sh pkg), bundler output, the README example's copy.
+  { ignores: ['pkg/wasm/**', 'www/pkg/**', '**/dist/**', 'tests/browser/types/*.gen.js'] },
   js.configs.recommended,
   {
     files: ['**/*.js', '**/*.mjs'],
