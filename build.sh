@@ -103,9 +103,11 @@ build_module() {
   # (`./build.sh demo`) then takes seconds. The stamp lives beside cargo's output, not in pkg/
   # (which npm packs).
   local stamp="$target_dir/tinyunet_$name.pkg-stamp" digest
-  digest="$(sha256sum "$built" | cut -d' ' -f1) $(wasm-bindgen --version) $(wasm_opt_flags)"
+  digest="$(sha256sum "$built" | cut -d' ' -f1) $(wasm-bindgen --version) $("$WASM_OPT" --version) $(wasm_opt_flags)"
+  # The stamp also holds what pkg/wasm had when it was written: a module put there by anything
+  # else (an older checkout's build, a hand copy) does not match, and is made again.
   if [ -f "pkg/wasm/tinyunet_${name}_bg.wasm" ] && [ -f "pkg/wasm/tinyunet_$name.js" ] \
-    && [ "$(cat "$stamp" 2>/dev/null)" = "$digest" ]; then
+    && [ "$(cat "$stamp" 2>/dev/null)" = "$digest $(module_files_digest "$name")" ]; then
     log "wasm module $name: unchanged, pkg/wasm kept"
     return
   fi
@@ -117,6 +119,11 @@ build_module() {
   else
     optimise_module "$name" "$stamp" "$digest"
   fi
+}
+
+# The digest of a module's files in pkg/wasm (part of its stamp).
+module_files_digest() {
+  sha256sum "pkg/wasm/tinyunet_$1_bg.wasm" "pkg/wasm/tinyunet_$1.js" | cut -d' ' -f1 | tr '\n' ' '
 }
 
 # Every flag wasm-opt gets for the module being built (also part of its stamp).
@@ -134,7 +141,7 @@ optimise_module() {
   # shellcheck disable=SC2046 # the flags are a list
   "$WASM_OPT" $(wasm_opt_flags) "$wasm" -o "$wasm"
   echo "$wasm: $(stat -c %s "$wasm") bytes raw, $(gzip -9c "$wasm" | wc -c) bytes gzip"
-  echo "$digest" > "$stamp"
+  echo "$digest $(module_files_digest "$name")" > "$stamp"
 }
 
 # The multi-threaded CPU build (the `threads` feature): wasm atomics and a shared memory, so the

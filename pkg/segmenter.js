@@ -12,7 +12,7 @@ import {
 } from './options.js';
 import { decodeImage, MAX_PIXELS, MAX_SIDE, useDicomReader } from './image.js';
 import { chooseCpuBuild, startThreadPool, threadsOption } from './threads.js';
-import { TrainingInstance } from './training-instance.js';
+import { TrainingInstance, isLastingFailure } from './training-instance.js';
 
 export { decodeImage, MAX_PIXELS, MAX_SIDE };
 export { TinyunetError } from './errors.js';
@@ -166,7 +166,7 @@ function backendOptions(options) {
 }
 
 let threadsFailure = null; // why the threaded build did not start, once it has failed here
-let trainingFailure = null; // why a training instance did not start, once one has failed here
+let trainingFailure = null; // why no training instance can start here, once that is known
 
 /**
  * Loads the CPU build for the `threads` option here: `{ glue, build, threads, threadsReason }`.
@@ -628,8 +628,10 @@ export class Segmenter {
         build, module: instances.get(build)?.module ?? undefined, threads: this.#threads.threads, settings, weights,
       });
     } catch (e) {
-      // This run and later ones train in the segmenter's core (its memory then stays grown).
-      trainingFailure = asError(e).message;
+      // This run trains in the segmenter's core (its memory then stays grown). Later ones do too
+      // only when no training Worker can start in this page (it cannot be made, its script does
+      // not load); after one that was slow to start or failed to build, the next run tries again.
+      if (isLastingFailure(e)) trainingFailure = asError(e).message;
       return null;
     }
   }

@@ -150,7 +150,7 @@ export interface CtWindow {
  * text, glare, small stickers — and larger ones stay (a one-class model only); a number in
  * (0, 0.25]: pieces below that share of the image go, whatever their class. A one-class model
  * uses `"main"` unless told otherwise (on wide-field ISIC 2017 photos it raised mean Dice by
- * 0.014–0.036 and left PH2 and ISIC 2016 within 0.002), a multi-class one `"keep"`.
+ * 0.014–0.036 and left PH2 and ISIC 2016 within 0.001), a multi-class one `"keep"`.
  */
 export type Islands = 'keep' | 'main' | number;
 

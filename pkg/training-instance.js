@@ -10,14 +10,26 @@
 // URL) lives as long as the page. The threaded build's pool threads for that instance are started
 // here, by the entry module's pool-Worker function, and ended with the run.
 
+import { failure } from './errors.js';
+
 const START_TIMEOUT_MS = 60_000;
+
+// Failures that will happen again on every later try in this page (the Worker cannot be made, or
+// its script does not load), as against one slow start or one run that went wrong.
+const lasting = new WeakSet();
+
+/** True when `error` (from `TrainingInstance.open`) says no training Worker can start in this page. */
+export function isLastingFailure(error) {
+  return lasting.has(error);
+}
 
 /** An error from the Worker as the core would have thrown it (a `kind`, or a trap). */
 function errorFrom(data) {
   if (data.trap) return new WebAssembly.RuntimeError(data.message);
-  const error = new Error(data.message);
-  if (data.kind) error.kind = data.kind;
   if (data.name === 'AbortError') return new DOMException(data.message, 'AbortError');
+  if (!data.kind) return failure('backend', `the training Worker: ${data.message}`);
+  const error = new Error(data.message);
+  error.kind = data.kind;
   return error;
 }
 
@@ -26,15 +38,15 @@ function startPoolThread(spawn, module, memory, workers) {
   const worker = spawn();
   workers.push(worker);
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`a pool thread did not start within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
+    const timer = setTimeout(() => reject(failure('backend', `a pool thread did not start within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
     worker.addEventListener('message', ({ data }) => {
       if (data?.type === 'tinyunet-thread-ready') { clearTimeout(timer); resolve(worker); }
-      else if (data?.type === 'tinyunet-thread-failed') { clearTimeout(timer); reject(new Error(data.message)); }
+      else if (data?.type === 'tinyunet-thread-failed') { clearTimeout(timer); reject(failure('backend', `a pool thread did not start: ${data.message}`)); }
     });
     worker.addEventListener('error', (e) => {
       e.preventDefault?.();
       clearTimeout(timer);
-      reject(new Error(e.message || "the pool thread's script (thread-worker.js) did not load"));
+      reject(failure('backend', e.message || "the pool thread's script (thread-worker.js) did not load"));
     });
     worker.postMessage({ type: 'tinyunet-thread-init', module, memory });
   });
@@ -47,17 +59,24 @@ export class TrainingInstance {
   #pending = new Map();
   #next = 0;
   #broken = null; // why the Worker stopped answering, once it has
+  #closed = false;
   #spawnThread;
 
   constructor(worker, spawnThread) {
     this.#worker = worker;
     this.#spawnThread = spawnThread;
     worker.addEventListener('message', ({ data }) => this.#receive(data));
+    // A Worker whose script does not load, or that throws outside a call, fires `error`: every
+    // call waiting on it fails (a step would otherwise wait for ever, and the segmenter's queue
+    // behind it). One that dies without a word (killed for memory) cannot be told from a slow
+    // step here: no watchdog, which would fail slow but sound runs on a slow tablet.
     worker.addEventListener('error', (e) => {
       e.preventDefault?.();
-      this.#fail(new Error(`the training Worker failed: ${e.message || "its script (training-worker.js) did not load"}`));
+      const error = failure('backend', `the training Worker failed: ${e.message || "its script (training-worker.js) did not load"}`);
+      if (!this.#broken) lasting.add(error);
+      this.#fail(error);
     });
-    worker.addEventListener('messageerror', () => this.#fail(new Error('the training Worker sent a message that could not be read')));
+    worker.addEventListener('messageerror', () => this.#fail(failure('backend', 'the training Worker sent a message that could not be read')));
   }
 
   /**
@@ -65,11 +84,19 @@ export class TrainingInstance {
    * from `spawnThread` on `cpu-threads`) and builds the network from `weights` with `settings`.
    */
   static async open(spawn, spawnThread, { build, module, threads, settings, weights }) {
-    const instance = new TrainingInstance(spawn(), spawnThread);
+    let worker;
+    try {
+      worker = spawn();
+    } catch (e) {
+      const error = failure('backend', `the training Worker could not be made: ${e?.message ?? e}`, e);
+      lasting.add(error);
+      throw error;
+    }
+    const instance = new TrainingInstance(worker, spawnThread);
     try {
       let timer;
       const timeout = new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`the training Worker did not start within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
+        timer = setTimeout(() => reject(failure('backend', `the training Worker did not start within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
       });
       try {
         await Promise.race([instance.call('init', { build, module, threads, settings, weights }), timeout]);
@@ -84,6 +111,8 @@ export class TrainingInstance {
   }
 
   #receive(data) {
+    // A message queued before `close()` finds nothing to answer (and must start no pool thread).
+    if (this.#closed) return;
     if (data?.type === 'pool') {
       this.#startPool(data);
     } else if (data?.type === 'result') {
@@ -96,11 +125,19 @@ export class TrainingInstance {
   }
 
   async #startPool({ module, memory, threads }) {
+    // A pool thread spawned once the instance is closed is ended at once (none outlives it).
+    const spawn = () => {
+      const worker = this.#spawnThread();
+      if (this.#closed) worker.terminate();
+      return worker;
+    };
     try {
-      if (!this.#spawnThread) throw new Error('this entry of the package has no pool thread to start');
-      await Promise.all(Array.from({ length: threads }, () => startPoolThread(this.#spawnThread, module, memory, this.#poolWorkers)));
+      if (!this.#spawnThread) throw failure('backend', 'this entry of the package has no pool thread to start');
+      await Promise.all(Array.from({ length: threads }, () => startPoolThread(spawn, module, memory, this.#poolWorkers)));
+      if (this.#closed) return;
       this.#worker.postMessage({ type: 'pool-started' });
     } catch (e) {
+      if (this.#closed) return;
       this.#worker.postMessage({ type: 'pool-started', error: String(e?.message ?? e) });
     }
   }
@@ -123,7 +160,8 @@ export class TrainingInstance {
 
   /** Ends the Worker and its pool threads: the instance and its memory go with them. */
   close() {
-    this.#fail(new Error('the training instance was closed'));
+    this.#closed = true;
+    this.#fail(failure('backend', 'the training instance was closed'));
     this.#worker.terminate();
     for (const worker of this.#poolWorkers.splice(0)) worker.terminate();
   }

@@ -6,7 +6,7 @@
 //! The default ([`Islands::default_for`]) was chosen on the real validation photos with two sets
 //! of weights (the shipped ones and `tests/fixtures/no-isic2017.safetensors`, docs/VALIDATION.md):
 //! for one class, `Main` raised mean Dice on wide-field ISIC 2017 by 0.014–0.036 and left PH2 and
-//! ISIC 2016 within 0.002 (lower) to 0.006 (higher); removing pieces below a share of the image did
+//! ISIC 2016 within 0.001 (lower) to 0.006 (higher); removing pieces below a share of the image did
 //! little on either. On the lung-CT validation slices every removal lowered Dice a little (infections
 //! come in many small pieces), so a multi-class model keeps its mask.
 
@@ -31,8 +31,10 @@ pub enum Islands {
     Keep,
     /// The pieces smaller than the main piece go (a one-class model only): specks of ruler
     /// text, glare, small stickers. Larger pieces stay (one may be the lesion itself, cut by the
-    /// frame), and a mask without a main piece (skin marked wholesale, one piece touching all
-    /// four sides) stays as it is: nothing tells which part is the lesion.
+    /// frame); so do inner pieces when the main piece touches the frame (one may be a small
+    /// lesion beside a dark corner marked whole); and a mask without a main piece (skin marked
+    /// wholesale, one piece touching all four sides) stays as it is: nothing tells which part is
+    /// the lesion.
     Main,
     /// Pieces with fewer pixels than this share of the image are removed (0 < share ≤
     /// [`MAX_ISLAND_SHARE`]), whatever their class.
@@ -141,7 +143,12 @@ impl Islands {
             Islands::Keep => false,
             // A larger piece may be the lesion itself, cut by the frame, beside an inner piece
             // the rule took for it (a PH2 close-up lost its lesion that way: Dice 0.83 → 0.01).
-            Islands::Main => main.is_some_and(|m| pieces.size(root) < pieces.size(m)),
+            // And when the main piece touches the frame (no inner piece was large enough), an
+            // inner piece may be a small lesion beside a dark corner marked whole: it stays.
+            Islands::Main => main.is_some_and(|m| {
+                pieces.size(root) < pieces.size(m)
+                    && (pieces.touches_frame(root) || !pieces.touches_frame(m))
+            }),
             Islands::SmallerThan(_) => pieces.size(root) < least,
         };
         let mut removed = 0;
@@ -215,6 +222,24 @@ mod tests {
         ]);
         assert_eq!(Islands::Main.apply(&mut mask, width), 1);
         assert_eq!(mask.iter().filter(|&&m| m != 0).count(), 16);
+    }
+
+    #[test]
+    fn main_keeps_a_small_inner_lesion_beside_a_corner_marked_whole() {
+        // A dark corner marked whole (30 pixels, touching two sides) and a small lesion inside
+        // (1 pixel: under 5 % of the corner, so the corner is the main piece): the lesion stays;
+        // a speck at the other edge, smaller than the corner, goes.
+        let (mut mask, width) = mask_of(&[
+            "111111....",
+            "111111....",
+            "111111...1",
+            "111111....",
+            "111111.1..",
+            "..........",
+        ]);
+        assert_eq!(Islands::Main.apply(&mut mask, width), 1);
+        assert_eq!(mask[4 * width + 7], 1, "the inner lesion was removed");
+        assert_eq!(mask[2 * width + 9], 0, "the speck at the edge stayed");
     }
 
     #[test]

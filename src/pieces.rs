@@ -88,6 +88,11 @@ impl Pieces {
         self.pieces[root].0
     }
 
+    /// Whether the piece whose root run is `root` touches the frame's edge.
+    pub(crate) fn touches_frame(&self, root: usize) -> bool {
+        self.pieces[root].1 != 0
+    }
+
     /// See [`main_piece`]: the root run of the main piece.
     pub(crate) fn main(&self) -> Option<usize> {
         let roots: Vec<usize> = (0..self.runs.len())

@@ -103,7 +103,7 @@ annotations.addEventListener('storage', () => {
   document.body.dataset.annotationsSaved = annotations.problem ? 'failed' : annotations.saving ? 'saving' : 'saved';
 });
 annotations.addEventListener('storage', () => notice('annotations-storage', 'error', annotations.problem
-  ? `Your pairs and corrected masks could not be saved in this browser: ${annotations.problem}. They stay in this tab; export them (Fine-tune → Export corrected pairs) to keep them.`
+  ? `Your pairs and corrected masks could not be saved in this browser: ${annotations.problem}. They stay in this tab; export them (Fine-tune → Export pairs) to keep them.`
   : null));
 annotations.restore().then((list) => {
   annotations.dispatchEvent(new CustomEvent('restored', { detail: list }));

@@ -9,6 +9,7 @@ use super::segmenter::Segmenter;
 use crate::data::augment::Example;
 use crate::data::image::RgbaImage;
 use crate::infer::check_input_size;
+use crate::islands::Islands;
 use crate::metrics::{Scores, class_scores, mean_class_scores};
 use crate::model::TinyUNet;
 use crate::train::{
@@ -257,12 +258,12 @@ async fn mean_class_scores_of(
     model: &TinyUNet,
     pairs: &[HeldOut],
     size: usize,
-    flips: usize,
+    (flips, islands): (usize, Islands),
 ) -> Result<Vec<Option<Scores>>> {
     let classes = model.config.classes;
     let mut per_pair = Vec::with_capacity(pairs.len());
     for pair in pairs {
-        let prediction = pair.predict(model, size, flips).await?;
+        let prediction = pair.predict(model, size, flips, islands).await?;
         per_pair.push(class_scores(&prediction.mask, pair.truth(), classes));
     }
     let mut means = mean_class_scores(&per_pair);
@@ -365,7 +366,8 @@ impl FineTuning {
             self.held_out.clone(),
             options.config_for(segmenter.card()),
         )?
-        .with_flips(segmenter.flips())?;
+        .with_flips(segmenter.flips())?
+        .with_islands(segmenter.islands());
         self.class_scoring = match self.size {
             Some(size) if segmenter.classes() > 1 && !self.held_out.is_empty() => {
                 Some(ClassScoring {
@@ -422,9 +424,10 @@ impl FineTuning {
             return Ok(Vec::new());
         };
         let flips = segmenter.flips();
-        let before = mean_class_scores_of(&s.start, &s.pairs, s.size, flips).await?;
+        let masks = (flips, segmenter.islands());
+        let before = mean_class_scores_of(&s.start, &s.pairs, s.size, masks).await?;
         let after = if changed {
-            mean_class_scores_of(segmenter.model(), &s.pairs, s.size, flips).await?
+            mean_class_scores_of(segmenter.model(), &s.pairs, s.size, masks).await?
         } else {
             before.clone()
         };

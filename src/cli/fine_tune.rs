@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use tinyunet::app::{FineTuning, Segmenter, SegmenterOptions, TrainOptions, held_out_mask};
 use tinyunet::data::folder::{Pair, dataset_folders, pair_folders};
+use tinyunet::islands::Islands;
 use tinyunet::metrics::{Scores, class_scores, mask_scores, mean_class_scores, mean_scores};
 use tinyunet::train::{Event, HeldOut};
 use tinyunet::{Error, Result, TinyUNet};
@@ -134,11 +135,11 @@ fn score(
     model: &TinyUNet,
     pairs: &[HeldOut],
     size: usize,
-    flips: usize,
+    (flips, islands): (usize, Islands),
 ) -> Result<(Scores, Vec<Option<Scores>>)> {
     let (mut scores, mut per_class) = (Vec::new(), Vec::new());
     for pair in pairs {
-        let prediction = pollster::block_on(pair.predict(model, size, flips))?;
+        let prediction = pollster::block_on(pair.predict(model, size, flips, islands))?;
         let classes = model.config.classes;
         scores.push(mask_scores(&prediction.mask, pair.truth(), classes));
         if classes > 1 {
@@ -247,9 +248,9 @@ pub fn run(args: Args) -> Result<ExitCode> {
         _ => println!("wrote the last epoch's weights to {}", args.out.display()),
     }
     if !unseen.is_empty() {
-        let flips = segmenter.flips();
-        let (before, classes_before) = score(&start, &unseen, args.size, flips)?;
-        let (after, classes_after) = score(segmenter.model(), &unseen, args.size, flips)?;
+        let masks = (segmenter.flips(), segmenter.islands());
+        let (before, classes_before) = score(&start, &unseen, args.size, masks)?;
+        let (after, classes_after) = score(segmenter.model(), &unseen, args.size, masks)?;
         let per_class: String = classes_before
             .iter()
             .zip(&classes_after)

@@ -13,6 +13,7 @@ use crate::data::augment::Example;
 use crate::data::image::{MaskKind, RgbaImage, check_mask_size, image_to_chw, mask_from_rgba};
 use crate::error::{Error, Result};
 use crate::infer::{DEFAULT_FLIPS, Prediction, check_flips, segment_prepared};
+use crate::islands::Islands;
 use crate::metrics::{Scores, mask_scores, mean_scores};
 use crate::model::TinyUNet;
 
@@ -53,9 +54,16 @@ impl HeldOut {
     }
 
     /// `model`'s segmentation of this pair's image at its own size, from `flips` mirrored
-    /// passes (see [`crate::infer::segment`]).
-    pub async fn predict(&self, model: &TinyUNet, size: usize, flips: usize) -> Result<Prediction> {
-        segment_prepared(
+    /// passes (see [`crate::infer::segment`]), its stray pieces handled by `islands` as the
+    /// user's segmentations are.
+    pub async fn predict(
+        &self,
+        model: &TinyUNet,
+        size: usize,
+        flips: usize,
+        islands: Islands,
+    ) -> Result<Prediction> {
+        let mut prediction = segment_prepared(
             model,
             self.input.clone(),
             size,
@@ -64,7 +72,9 @@ impl HeldOut {
         )
         .await?
         .pop()
-        .ok_or_else(|| Error::Backend("no prediction was produced".into()))
+        .ok_or_else(|| Error::Backend("no prediction was produced".into()))?;
+        islands.apply(&mut prediction.mask, self.width as usize);
+        Ok(prediction)
     }
 
     /// The pair's mask as labels, one byte per pixel at the image's own size.
@@ -72,9 +82,16 @@ impl HeldOut {
         &self.truth
     }
 
-    /// Dice and IoU of `model`'s mask for this pair, from `flips` mirrored passes.
-    pub async fn score(&self, model: &TinyUNet, size: usize, flips: usize) -> Result<Scores> {
-        let prediction = self.predict(model, size, flips).await?;
+    /// Dice and IoU of `model`'s mask for this pair, from `flips` mirrored passes, with
+    /// `islands` applied.
+    pub async fn score(
+        &self,
+        model: &TinyUNet,
+        size: usize,
+        flips: usize,
+        islands: Islands,
+    ) -> Result<Scores> {
+        let prediction = self.predict(model, size, flips, islands).await?;
         Ok(mask_scores(
             &prediction.mask,
             &self.truth,
@@ -229,6 +246,8 @@ pub struct FineTune {
     held_out: Vec<HeldOut>,
     size: usize,
     flips: usize,
+    /// What happens to the held-back masks' stray pieces (see [`FineTune::with_islands`]).
+    islands: Islands,
     /// `Some` while an evaluation is under way.
     scoring: Option<Scoring>,
     evaluations: Vec<Evaluation>,
@@ -285,6 +304,7 @@ impl FineTune {
             held_out,
             size,
             flips: DEFAULT_FLIPS,
+            islands: Islands::Keep,
             scoring,
             evaluations: Vec::new(),
             best: None,
@@ -304,6 +324,14 @@ impl FineTune {
         check_flips(flips)?;
         self.flips = flips;
         Ok(self)
+    }
+
+    /// Scores the held-back masks with their stray pieces handled by `islands`, as the user's
+    /// segmentations are (default [`Islands::Keep`]: the network's own masks), so that the epoch
+    /// kept and the before/after figures judge the masks the user will see.
+    pub fn with_islands(mut self, islands: Islands) -> Self {
+        self.islands = islands;
+        self
     }
 
     /// The weights after the last step, their BatchNorm statistics re-estimated on the training
@@ -359,7 +387,9 @@ impl FineTune {
         }
         if let Some(scoring) = &mut self.scoring {
             let pair = &self.held_out[scoring.scores.len()];
-            let score = pair.score(&scoring.model, self.size, self.flips).await?;
+            let score = pair
+                .score(&scoring.model, self.size, self.flips, self.islands)
+                .await?;
             scoring.scores.push(score);
             let (epoch, done) = (scoring.epoch, scoring.scores.len());
             let mut mean = None;

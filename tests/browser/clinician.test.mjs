@@ -166,6 +166,84 @@ describe('uploaded image + mask pairs', () => {
     }, { browser, contextOptions: { viewport: WIDE } });
   });
 
+  test('a pair corrected by hand keeps its correction when its files are added again, and its row says so', { timeout: SLOW }, async () => {
+    await withPage(async ({ page }) => {
+      await openDemo(page);
+      const files = PAIRS.slice(0, 2);
+      await addPairs(page, files, 1);
+      // The export takes every pair kept here, uploaded ones too: its label says pairs, not corrected ones.
+      assert.equal((await page.locator('#export-pairs').innerText()).trim(), 'Export pairs (zip)');
+      const row = page.locator('#pairs-body tr[data-key="lesion-a"]');
+      const editorMask = async () => {
+        const [dl] = await Promise.all([page.waitForEvent('download', { timeout: 60_000 }), page.click('#editor-download')]);
+        return lesionPixels(fs.readFileSync(await dl.path())).n;
+      };
+
+      // Wide eraser strokes through the middle of the file's mask.
+      await row.getByRole('button', { name: 'Edit the mask of lesion-a' }).click();
+      await page.locator('#editor[data-ready="true"]').waitFor();
+      const fromFile = await editorMask();
+      await page.keyboard.press('e');
+      await page.locator('#editor-size').fill(await page.locator('#editor-size').getAttribute('max'));
+      await settle(page);
+      const at = await mapper(page);
+      await drag(page, [at(10, 110), at(246, 110)]);
+      await drag(page, [at(10, 150), at(246, 150)]);
+      await page.locator('#editor-saved').filter({ hasText: 'Saved in this browser.' }).waitFor({ timeout: 60_000 });
+      const corrected = await editorMask();
+      assert.notEqual(corrected, fromFile, 'the strokes did not change the mask: the test would prove nothing');
+      await page.click('#editor-close');
+      await stored(page);
+      assert.equal(await row.getAttribute('data-corrected'), 'true');
+
+      // The same files again (as when a folder is dropped a second time).
+      await page.setInputFiles('#pair-input', files);
+      await page.waitForFunction(() => {
+        const r = document.querySelector('#pairs-body tr[data-key="lesion-a"]');
+        return r && r.dataset.status !== 'checking' && (r.dataset.corrected === 'false' || /kept/i.test(r.innerText));
+      }, null, { timeout: 120_000 });
+      assert.equal(await row.getAttribute('data-corrected'), 'true', 'the new mask file replaced the correction');
+      assert.equal(await row.getAttribute('data-status'), 'ok');
+      assert.match(await row.locator('.pair-status').innerText(), /Corrected by hand: kept\. Remove the pair to use the new mask file/);
+      await row.getByRole('button', { name: 'Edit the mask of lesion-a' }).click();
+      await page.locator('#editor[data-ready="true"]').waitFor();
+      assert.equal(await editorMask(), corrected, 'the mask in use is not the corrected one');
+      await page.click('#editor-close');
+
+      // And so it stays after a reload.
+      await stored(page);
+      await page.reload();
+      await openDemo(page);
+      assert.equal(await row.getAttribute('data-corrected'), 'true', 'the correction is gone after a reload');
+      await row.getByRole('button', { name: 'Edit the mask of lesion-a' }).click();
+      await page.locator('#editor[data-ready="true"]').waitFor();
+      assert.equal(await editorMask(), corrected, 'the stored mask is not the corrected one');
+    }, { browser, contextOptions: { viewport: WIDE } });
+  });
+
+  test('a kept pair given a new image is being checked (Train waits) from the moment it arrives', { timeout: SLOW }, async () => {
+    await withPage(async ({ page }) => {
+      await openDemo(page);
+      await addPairs(page, PAIRS.slice(0, 4), 2);
+      await stored(page);
+      assert.equal(await page.locator('#train-start').isEnabled(), true);
+      // Only a new image for lesion-a (its kept mask is the other side), looked at in the same
+      // task as the input's change event: nothing the check awaits can have finished yet.
+      const now = await page.evaluate(async (bytes) => {
+        const input = document.querySelector('#pair-input');
+        const transfer = new DataTransfer();
+        transfer.items.add(new File([new Uint8Array(bytes)], 'lesion-a.jpg', { type: 'image/jpeg' }));
+        input.files = transfer.files;
+        input.dispatchEvent(new Event('change', { bubbles: true }));
+        const row = document.querySelector('#pairs-body tr[data-key="lesion-a"]');
+        return { status: row?.dataset.status, train: !document.querySelector('#train-start').disabled };
+      }, [...sample('sample-3.jpg')]);
+      assert.deepEqual(now, { status: 'checking', train: false }, 'Train could be clicked while the new image was not checked yet');
+      await page.waitForFunction(() => document.querySelector('#pairs-body tr[data-key="lesion-a"]')?.dataset.status === 'ok', null, { timeout: 120_000 });
+      assert.equal(await page.locator('#train-start').isEnabled(), true);
+    }, { browser, contextOptions: { viewport: WIDE } });
+  });
+
   test('a storage that refuses them is said plainly in the panel; the pairs stay usable in the tab', { timeout: SLOW }, async () => {
     await withPage(async ({ page, context }) => {
       // Chromium's own quota, far below one pair: a real refusal.

@@ -167,3 +167,106 @@ test('useLastTrainedWeights takes the last step\'s weights of a run that kept ot
   assert.equal(r.plainKept, 'last');
   assert.ok(r.sameAsPlain, 'the last weights differ from the same run\'s with nothing held back');
 });
+
+test('a training Worker that dies mid-run fails the run with a TinyunetError, and the segmenter carries on', { timeout: SLOW }, async () => {
+  const r = await inPage(async () => {
+    const { Segmenter, TinyunetError } = window.tinyunet;
+    const pairs = (seeds) => seeds.map((seed) => ({ image: window.blobImage(48, 48, seed), mask: window.blobMask(48, 48, seed) }));
+    const seg = await Segmenter.create({ backend: 'cpu', inputSize: 32 });
+    // The Worker "dies" at its second step: the browser fires `error` on it, and never answers.
+    const RealWorker = window.Worker;
+    window.Worker = class extends RealWorker {
+      #steps = 0;
+      postMessage(message, ...rest) {
+        if (message?.type === 'call' && message.op === 'step' && ++this.#steps === 2) {
+          this.dispatchEvent(new ErrorEvent('error', { message: 'the Worker was lost' }));
+          return undefined;
+        }
+        return super.postMessage(message, ...rest);
+      }
+    };
+    let error;
+    try {
+      await seg.train(pairs([1, 2]), { epochs: 2, batchSize: 1, size: 32 });
+    } catch (e) {
+      error = e;
+    } finally {
+      window.Worker = RealWorker;
+    }
+    const run = await seg.train(pairs([1, 2]), { epochs: 1, batchSize: 1, size: 32 });
+    return {
+      tinyunet: error instanceof TinyunetError, kind: error?.kind ?? null, message: error?.message ?? null,
+      run: [run.stepsDone, run.memoryReleased],
+    };
+  });
+  assert.equal(r.tinyunet, true, `not a TinyunetError: ${r.message}`);
+  assert.equal(r.kind, 'backend');
+  assert.match(r.message, /^backend: the training Worker failed: the Worker was lost/);
+  assert.deepEqual(r.run, [2, true]);
+});
+
+test('a training Worker slow to start makes that run train in place; the next run tries a Worker again', { timeout: SLOW }, async () => {
+  const r = await inPage(async () => {
+    const { Segmenter } = window.tinyunet;
+    const pairs = (seeds) => seeds.map((seed) => ({ image: window.blobImage(48, 48, seed), mask: window.blobMask(48, 48, seed) }));
+    const seg = await Segmenter.create({ backend: 'cpu', inputSize: 32 });
+    // The first Worker never answers `init`, and its start timeout (60 s) is let run out at once.
+    const RealWorker = window.Worker;
+    const realSetTimeout = window.setTimeout;
+    window.Worker = class extends RealWorker {
+      postMessage(message, ...rest) {
+        if (message?.type === 'call' && message.op === 'init') return undefined;
+        return super.postMessage(message, ...rest);
+      }
+    };
+    window.setTimeout = (fn, ms, ...args) => realSetTimeout(fn, ms === 60_000 ? 0 : ms, ...args);
+    let slow;
+    try {
+      slow = await seg.train(pairs([1, 2]), { epochs: 1, batchSize: 1, size: 32 });
+    } finally {
+      window.Worker = RealWorker;
+      window.setTimeout = realSetTimeout;
+    }
+    const next = await seg.train(pairs([1, 2]), { epochs: 1, batchSize: 1, size: 32 });
+    return { slow: [slow.stepsDone, slow.memoryReleased], next: [next.stepsDone, next.memoryReleased] };
+  });
+  assert.deepEqual(r.slow, [2, false], 'the run whose Worker did not start did not train in place');
+  assert.deepEqual(r.next, [2, true], 'after one slow start, later runs no longer train in a Worker of their own');
+});
+
+test('a training instance closed with a pool request still queued starts no pool thread, and its errors are TinyunetErrors', { timeout: SLOW }, async () => {
+  const r = await inPage(async () => {
+    const { TinyunetError } = window.tinyunet;
+    const { TrainingInstance } = await import('/pkg/training-instance.js');
+    // A stand-in for the training Worker and the pool threads it asks for, counting who ends.
+    class FakeWorker extends EventTarget {
+      ended = false;
+      postMessage() {}
+      terminate() { this.ended = true; }
+    }
+    const worker = new FakeWorker();
+    const threads = [];
+    const instance = new TrainingInstance(worker, () => {
+      const t = new FakeWorker();
+      threads.push(t);
+      return t;
+    });
+    const pending = instance.call('step').catch((e) => e);
+    instance.close();
+    // The Worker's `pool` message was already queued when close() ran.
+    worker.dispatchEvent(new MessageEvent('message', { data: { type: 'pool', module: null, memory: null, threads: 2 } }));
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    const closed = await pending;
+    const after = await instance.call('step').catch((e) => e);
+    return {
+      ended: worker.ended,
+      left: threads.filter((t) => !t.ended).length,
+      closed: [closed instanceof TinyunetError, closed?.kind, closed?.message],
+      after: [after instanceof TinyunetError, after?.kind],
+    };
+  });
+  assert.equal(r.ended, true);
+  assert.equal(r.left, 0, `${r.left} pool thread(s) started after close() and never ended`);
+  assert.deepEqual(r.closed, [true, 'backend', 'backend: the training instance was closed']);
+  assert.deepEqual(r.after, [true, 'backend']);
+});

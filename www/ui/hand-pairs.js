@@ -18,7 +18,8 @@ import { friendly } from './client.js';
  */
 export function linkHandPairs({ table, annotations, editor, model, render, body }) {
   // A file pair keeps the key its files paired by, so that a file of the same name added later
-  // replaces its side of the pair, as before the pair was kept.
+  // replaces its side of the pair, as before the pair was kept (a mask corrected by hand excepted:
+  // see keepCorrection).
   const keyOf = (a) => a.pairKey ?? `hand:${a.id}`;
 
   /**
@@ -30,8 +31,12 @@ export function linkHandPairs({ table, annotations, editor, model, render, body 
     const fields = { image: entry.image, width: read.width, height: read.height, classes: read.classes, mask: read.labels, files };
     const a = entry.annotation;
     if (a && annotations.all.has(a.id)) {
-      // A new mask file replaces the mask, hand corrections included: the user asked for it.
-      if (entry.mask) a.corrected = false;
+      // A mask corrected by hand is the user's work: a new mask file never replaces it (checked
+      // before the files are read, and again here in case it was corrected meanwhile).
+      if (entry.mask && a.corrected) {
+        keepCorrection(entry);
+        return;
+      }
       entry.mask = null;
       Object.assign(a, fields);
       editor.forget(a);
@@ -40,6 +45,20 @@ export function linkHandPairs({ table, annotations, editor, model, render, body 
     }
     table.delete(entry.key);
     annotations.add({ name: entry.name, ...fields, inTraining: true, pairKey: entry.key });
+  }
+
+  /**
+   * A kept pair corrected by hand that was given a new mask file: the correction stays (with its
+   * image), the new file(s) are let go, and the row says so.
+   */
+  function keepCorrection(entry) {
+    const a = entry.annotation;
+    entry.token = null; // a check under way for earlier files ends unheard
+    entry.mask = null;
+    sync(a);
+    entry.message = 'Corrected by hand: kept. Remove the pair to use the new mask file';
+    render();
+    announce(`${a.name}: ${entry.message}.`);
   }
 
   /** Takes a pair out; the corrected annotation this deleted (to be offered back), if any. */
@@ -103,5 +122,5 @@ export function linkHandPairs({ table, annotations, editor, model, render, body 
     for (const a of annotations.all.values()) if (a.inTraining) sync(a);
   });
 
-  return { removeEntry, editEntry, keepFilePair };
+  return { removeEntry, editEntry, keepFilePair, keepCorrection };
 }

@@ -54,19 +54,27 @@ export function setupTrainPanel(model, annotations, editor) {
    */
   async function check(entry) {
     const kept = entry.annotation;
-    // A kept pair given only one new file keeps its other side.
-    const mask = entry.mask ?? (kept ? await kept.maskPng() : null);
-    if (!entry.image || !mask) {
+    // A mask corrected by hand is never replaced by a mask file (hand-pairs.js says so on the row).
+    if (kept?.corrected && entry.mask && annotations.all.has(kept.id)) {
+      keepCorrection(entry);
+      return;
+    }
+    if (!entry.image || !(entry.mask || kept)) {
       entry.status = 'incomplete';
       entry.message = entry.image
         ? 'No mask yet: add NAME_mask.png or NAME_segmentation.png'
         : 'No image for this mask yet';
       return;
     }
+    // Checking from here on (Train waits), and only the latest files' check counts.
     entry.status = 'checking';
     entry.message = 'Checking…';
     const token = (entry.token = {});
+    render();
     try {
+      // A kept pair given only one new file keeps its other side.
+      const mask = entry.mask ?? await kept.maskPng();
+      if (entry.token !== token) return;
       const read = await model.inspect({ image: entry.image, mask, name: entry.name, labels: true });
       if (entry.token !== token) return;
       keepFilePair(entry, read);
@@ -114,7 +122,7 @@ export function setupTrainPanel(model, annotations, editor) {
     const { problem, saving } = annotations;
     line.classList.toggle('error', Boolean(problem) && kept > 0);
     line.textContent = problem && kept
-      ? `Not kept in this browser: ${problem}. These pairs stay in this tab until it is closed; export them (Export corrected pairs) to keep them.`
+      ? `Not kept in this browser: ${problem}. These pairs stay in this tab until it is closed; export them (Export pairs) to keep them.`
       : [
         kept ? (saving ? 'Saving the pairs in this browser…' : 'Kept in this browser: these pairs come back when this page is opened again.') : '',
         loose ? `${loose === 1 ? 'A pair' : 'Pairs'} without a mask or with a problem ${loose === 1 ? 'is' : 'are'} not kept.` : '',
@@ -161,7 +169,7 @@ export function setupTrainPanel(model, annotations, editor) {
       el('td', { class: 'pair-buttons' }, el('div', {}, edit, remove)));
   }
 
-  const { removeEntry, editEntry, keepFilePair } = linkHandPairs({ table, annotations, editor, model, render, body });
+  const { removeEntry, editEntry, keepFilePair, keepCorrection } = linkHandPairs({ table, annotations, editor, model, render, body });
 
   function updateButtons() {
     const checking = [...table.values()].some((e) => e.status === 'checking');
