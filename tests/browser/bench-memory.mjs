@@ -14,10 +14,8 @@
 
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startServer, launchBrowser, evaluateWithTimeout } from './harness.mjs';
+import { startServer, launchBrowser, evaluateWithTimeout, benchServerOptions } from './harness.mjs';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const ROOT = path.resolve(HERE, '../..');
 const HOUR = 3_600_000;
 const SIZE = 256;
 // The page's default fine-tune: its defaults (batch 4, augmentation, BatchNorm frozen) at 256²,
@@ -72,17 +70,7 @@ export async function trainingMemory(browser, url, iters, rounds = 1) {
 }
 
 if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const server = await startServer({
-    root: path.join(HERE, 'bench-pages'),
-    mounts: {
-      '/pkg/': path.join(ROOT, 'pkg'),
-      '/ort/': path.join(HERE, 'node_modules/onnxruntime-web/dist'),
-      '/tfjs-core/': path.join(HERE, 'node_modules/@tensorflow/tfjs-core/dist'),
-      '/tfjs-wasm/': path.join(HERE, 'node_modules/@tensorflow/tfjs-backend-wasm/dist'),
-      '/tfjs-webgpu/': path.join(HERE, 'node_modules/@tensorflow/tfjs-backend-webgpu/dist'),
-      '/bench-files/': path.join(ROOT, '../shared/bench'),
-    },
-  });
+  const server = await startServer(benchServerOptions());
   const browser = await launchBrowser();
   try {
     await trainingMemory(browser, server.url, Number(process.env.BENCH_ITERS ?? 5), Number(process.env.BENCH_MEMORY_ROUNDS ?? 1));

@@ -19,7 +19,7 @@ import zlib from 'node:zlib';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
-import { startServer, launchBrowser, evaluateWithTimeout, demoServerOptions, withPage, CHROMIUM_PATH, BASE_ARGS } from './harness.mjs';
+import { startServer, launchBrowser, evaluateWithTimeout, demoServerOptions, benchServerOptions, withPage, CHROMIUM_PATH, BASE_ARGS } from './harness.mjs';
 import { trainingMemory } from './bench-memory.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -122,19 +122,7 @@ if (process.env.BENCH_ONLY_VISITS === '1') {
   process.exit(0);
 }
 
-const server = await startServer({
-  root: path.join(HERE, 'bench-pages'),
-  mounts: {
-    '/pkg/': path.join(ROOT, 'pkg'),
-    '/ort/': path.join(HERE, 'node_modules/onnxruntime-web/dist'),
-    // TensorFlow.js from the exact versions in package.json; the wasm backend fetches its .wasm
-    // from /tfjs-wasm/ (setWasmPaths in the page), so nothing leaves 127.0.0.1.
-    '/tfjs-core/': path.join(HERE, 'node_modules/@tensorflow/tfjs-core/dist'),
-    '/tfjs-wasm/': path.join(HERE, 'node_modules/@tensorflow/tfjs-backend-wasm/dist'),
-    '/tfjs-webgpu/': path.join(HERE, 'node_modules/@tensorflow/tfjs-backend-webgpu/dist'),
-    '/bench-files/': path.join(ROOT, '../shared/bench'),
-  },
-});
+const server = await startServer(benchServerOptions());
 // BENCH_CHROMIUM_ARGS: extra flags, e.g. for a real GPU under headless Linux Chromium
 // (`--enable-features=Vulkan --use-angle=vulkan --use-vulkan=native`).
 const EXTRA_ARGS = (process.env.BENCH_CHROMIUM_ARGS ?? '').split(/\s+/).filter(Boolean);

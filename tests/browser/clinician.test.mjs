@@ -10,10 +10,9 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startServer, demoServerOptions, launchBrowser, withPage, inflatePng } from './harness.mjs';
+import { startServer, demoServerOptions, launchBrowser, withPage, inflatePng, screenshotFolder } from './harness.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '../..');
@@ -23,19 +22,8 @@ const QUERY = '?size=64&backend=cpu';
 const WIDE = { width: 1280, height: 800 };
 const PHONE = { viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true };
 
-const SHOTS = fs.mkdtempSync(path.join(os.tmpdir(), 'tinyunet-clinician-screens-'));
-const shots = [];
-after(() => {
-  if (shots.length) console.log(`\nclinician screenshots (${SHOTS}):\n${shots.map((s) => `  ${s}`).join('\n')}`);
-});
-
-/** A screenshot of one element (or the page), remembered for the summary. */
-async function screenshot(target, name, t) {
-  const file = path.join(SHOTS, `${name}.png`);
-  await target.screenshot({ path: file });
-  shots.push(file);
-  t?.diagnostic(`screenshot: ${file}`);
-}
+/** A screenshot of one element (or the page), listed in the summary when the tests end. */
+const screenshot = screenshotFolder('clinician');
 
 let server;
 let browser;

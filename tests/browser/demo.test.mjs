@@ -32,6 +32,7 @@ import {
   inflatePng,
   pngWith,
   rgbaPng,
+  screenshotFolder,
 } from './harness.mjs';
 import { classify, addToPairs, heldOutKeys } from '../../www/ui/pairs.js';
 
@@ -54,21 +55,8 @@ function demoServerOptions() {
   return demoOptions({ pkg: PKG });
 }
 
-const SHOTS = fs.mkdtempSync(path.join(os.tmpdir(), 'tinyunet-demo-screens-'));
-const shots = [];
-
-/** Saves a full-page screenshot and remembers its path for the summary. */
-async function screenshot(page, name, t) {
-  const file = path.join(SHOTS, `${name}.png`);
-  await page.screenshot({ path: file, fullPage: true });
-  shots.push(file);
-  t?.diagnostic(`screenshot: ${file}`);
-  return file;
-}
-
-after(() => {
-  if (shots.length) console.log(`\ndemo screenshots (${SHOTS}):\n${shots.map((s) => `  ${s}`).join('\n')}`);
-});
+/** Saves a full-page screenshot, listed in the summary when the tests end. */
+const screenshot = screenshotFolder('demo', { fullPage: true });
 
 // ---------------------------------------------------------------------------------------------
 // Files the tests upload

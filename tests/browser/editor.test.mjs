@@ -6,14 +6,14 @@
 //
 // Run: cd tests/browser && node --test --test-concurrency=1 editor.test.mjs  (needs ./build.sh pkg)
 
-import { test, describe, after } from 'node:test';
+import { test, describe } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { startServer, demoServerOptions, launchBrowser, startRecordingProxy, withPage, newWeightsInPage, cameraJpegInPage, inflatePng } from './harness.mjs';
+import { startServer, demoServerOptions, launchBrowser, startRecordingProxy, withPage, newWeightsInPage, cameraJpegInPage, inflatePng, screenshotFolder } from './harness.mjs';
 import { readZip } from '../../www/ui/zip.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -21,18 +21,7 @@ const ROOT = path.resolve(HERE, '../..');
 const SLOW = 900_000;
 const QUERY = '?size=64&backend=cpu';
 
-const SHOTS = fs.mkdtempSync(path.join(os.tmpdir(), 'tinyunet-editor-screens-'));
-const shots = [];
-after(() => {
-  if (shots.length) console.log(`\neditor screenshots (${SHOTS}):\n${shots.map((s) => `  ${s}`).join('\n')}`);
-});
-
-async function screenshot(page, name, t) {
-  const file = path.join(SHOTS, `${name}.png`);
-  await page.screenshot({ path: file });
-  shots.push(file);
-  t?.diagnostic(`screenshot: ${file}`);
-}
+const screenshot = screenshotFolder('editor');
 
 function server() {
   assert.ok(fs.existsSync(path.join(ROOT, 'pkg/wasm/tinyunet_cpu.js')), 'pkg/wasm/ is missing: build the package first (./build.sh pkg)');

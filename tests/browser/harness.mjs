@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import net from 'node:net';
+import os from 'node:os';
 import fs from 'node:fs';
 import path from 'node:path';
 import zlib from 'node:zlib';
@@ -479,6 +480,51 @@ export function onHelpersPage(browser, server, fn) {
     await page.waitForFunction(() => window.helpersReady === true);
     return fn(page, log);
   }, { browser, server });
+}
+
+/**
+ * A fresh `tinyunet-LABEL-screens-*` folder in the system temp dir and a function that saves a
+ * screenshot of `target` (a page or a locator) there as `NAME.png`, tells the test (`t`) where,
+ * and returns the path; the folder's screenshots are listed when the file's tests end, so that a
+ * person can look at them. `options` go to every `screenshot` call (`{ fullPage: true }`, say).
+ *
+ * @param {string} label
+ * @param {object} [options]
+ */
+export function screenshotFolder(label, options = {}) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `tinyunet-${label}-screens-`));
+  const shots = [];
+  after(() => {
+    if (shots.length) console.log(`\n${label} screenshots (${dir}):\n${shots.map((s) => `  ${s}`).join('\n')}`);
+  });
+  return async (target, name, t) => {
+    const file = path.join(dir, `${name}.png`);
+    await target.screenshot({ path: file, ...options });
+    shots.push(file);
+    t?.diagnostic(`screenshot: ${file}`);
+    return file;
+  };
+}
+
+/**
+ * The benchmark's server: its pages (`bench-pages/`), the package, the other libraries it measures
+ * against from the exact versions in package.json (TensorFlow.js's wasm backend fetches its .wasm
+ * from /tfjs-wasm/, so nothing leaves 127.0.0.1), and `../shared/bench`.
+ */
+export function benchServerOptions() {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const modules = path.join(here, 'node_modules');
+  return {
+    root: path.join(here, 'bench-pages'),
+    mounts: {
+      '/pkg/': PKG_DIR,
+      '/ort/': path.join(modules, 'onnxruntime-web/dist'),
+      '/tfjs-core/': path.join(modules, '@tensorflow/tfjs-core/dist'),
+      '/tfjs-wasm/': path.join(modules, '@tensorflow/tfjs-backend-wasm/dist'),
+      '/tfjs-webgpu/': path.join(modules, '@tensorflow/tfjs-backend-webgpu/dist'),
+      '/bench-files/': path.join(here, '../../../shared/bench'),
+    },
+  };
 }
 
 /** The built npm package's folder: `TINYUNET_PKG_DIR`, else the repository's `pkg/`. */
