@@ -161,3 +161,67 @@ fn the_lung_ct_model_keeps_its_pieces_and_refuses_main() {
         .to_string();
     assert!(e.contains("several classes"), "{e}");
 }
+
+/// The README's command-line use: `tinyunet eval` takes the rule by name (`--islands keep` gives
+/// the network's own mask, the default removes the specks), and a bad rule is refused by name.
+#[test]
+fn the_cli_takes_the_rule_and_refuses_a_bad_one() {
+    let eval = |extra: &[&str], images: &Path, masks: &Path| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_tinyunet"))
+            .args([
+                "eval",
+                "--model",
+                "skin-lesion",
+                "--size",
+                "512",
+                "--images",
+            ])
+            .arg(images)
+            .arg("--masks")
+            .arg(masks)
+            .args(extra)
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).to_string(),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
+    };
+    let nowhere = Path::new("/nonexistent");
+    let (ok, _, err) = eval(&["--islands", "largest"], nowhere, nowhere);
+    assert!(!ok && err.contains("islands"), "{err}");
+    let Some(root) = common::shared_data("isic2017") else {
+        return;
+    };
+    // The two photos a new user saw specks on, in a folder of their own.
+    let dir = std::env::temp_dir().join(format!("tinyunet-islands-cli-{}", std::process::id()));
+    for sub in ["images", "masks"] {
+        std::fs::create_dir_all(dir.join(sub)).unwrap();
+    }
+    for stem in ["ISIC_0012306", "ISIC_0014610"] {
+        let image = format!("images/{stem}.jpg");
+        let mask = format!("masks/{stem}_segmentation.png");
+        std::fs::copy(root.join(&image), dir.join(&image)).unwrap();
+        std::fs::copy(root.join(&mask), dir.join(&mask)).unwrap();
+    }
+    let mean = |out: &str| -> f64 {
+        let field = out
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("mean_dice="))
+            .unwrap_or_else(|| panic!("no mean_dice in {out}"));
+        field.parse().unwrap()
+    };
+    let (ok, kept, err) = eval(
+        &["--islands", "keep"],
+        &dir.join("images"),
+        &dir.join("masks"),
+    );
+    assert!(ok, "{err}");
+    let (ok, cleaned, err) = eval(&[], &dir.join("images"), &dir.join("masks"));
+    assert!(ok, "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+    let (kept, cleaned) = (mean(&kept), mean(&cleaned));
+    eprintln!("tinyunet eval at 512 px: --islands keep {kept:.4}, default {cleaned:.4}");
+    assert!(cleaned > kept, "keep {kept}, default {cleaned}");
+}
