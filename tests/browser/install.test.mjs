@@ -119,7 +119,7 @@ test('weights given as a URL or a string are fetched, and a Response is an image
   }
 });
 
-test('a Vite app on tinyunet/cpu carries neither the WebGPU build nor the demo weights', { timeout: SLOW }, async () => {
+test('a Vite app on tinyunet/cpu carries neither the WebGPU build nor the demo weights, and fine-tunes in its training Worker', { timeout: SLOW }, async () => {
   const { build } = await import('vite');
   const outDir = tempDir('vite-cpu');
   try {
@@ -138,7 +138,7 @@ test('a Vite app on tinyunet/cpu carries neither the WebGPU build nor the demo w
       await withPage(async ({ page, url, requests }) => {
         await page.goto(url);
         const r = await evaluateWithTimeout(page, () => window.viteResult, undefined, SLOW);
-        assert.deepEqual(r, { backend: 'cpu', reason: 'this is the CPU-only entry (tinyunet/cpu)', width: 64, height: 48, parameters: 481_105 });
+        assert.deepEqual(r, { backend: 'cpu', reason: 'this is the CPU-only entry (tinyunet/cpu)', width: 64, height: 48, parameters: 481_105, trained: { steps: 1, memoryReleased: true } });
         assert.ok(!requests.urls().some((u) => /webgpu|demo-weights|skin-lesion|lung-ct/.test(u)), `fetched: ${requests.urls()}`);
       }, { browser, server: app });
     } finally {
