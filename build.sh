@@ -257,12 +257,12 @@ install_and_build_pkg() {
   build_pkg
 }
 
-# The JS gates (CONTRIBUTING.md, "JS checks"): ESLint over pkg/, www/ and tests/browser/, and
-# TypeScript's strict check of the package's .d.ts files against an app's code
+# The JS gates (CONTRIBUTING.md, "JS checks"): ESLint and Prettier's check over pkg/, www/,
+# tests/browser/ and bench/, and TypeScript's strict check of the package's .d.ts files against an app's code
 # (tests/browser/types/consumer.ts). A few seconds; needs only setup_npm's packages.
 js_checks() {
-  log "JS checks: eslint (pkg/, www/, tests/browser/), tsc --strict on the package's types"
-  (cd tests/browser && npm run --silent lint && npm run --silent typecheck)
+  log "JS checks: eslint and prettier (pkg/, www/, tests/browser/, bench/), tsc --strict on the package's types"
+  (cd tests/browser && npm run --silent lint && npm run --silent format:check && npm run --silent typecheck)
 }
 
 run_tests() {
@@ -306,6 +306,7 @@ case "${1:-}" in
   # The demo needs Rust, Node and the npm tools (binaryen's wasm-opt), not the test machinery
   # (Chromium, Mesa): no apt here.
   demo) setup_rust; setup_wasm_bindgen; setup_npm; build_pkg; exec node www/serve.mjs ;;
-  bench) setup; build_pkg; cargo build --release --features cli --bin tinyunet; exec node tests/browser/bench.mjs ;;
+  # The benchmark's other libraries (onnxruntime-web, TensorFlow.js) come from bench/package.json.
+  bench) setup; build_pkg; (cd bench && npm ci --no-audit --no-fund); cargo build --release --features cli --bin tinyunet; exec node bench/bench.mjs ;;
   *) sed -n '2,14p' "$0"; exit 2 ;;
 esac

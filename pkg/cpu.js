@@ -4,18 +4,23 @@
 
 import { registerBuilds } from './segmenter.js';
 
-registerBuilds({
-  cpu: () => import('./wasm/tinyunet_cpu.js'),
-  'cpu-threads': () => import('./wasm/tinyunet_cpu-threads.js'),
-}, {
-  threadWorker: () => new Worker(new URL('./thread-worker.js', import.meta.url), { type: 'module', name: 'tinyunet pool thread' }),
-  // A CPU segmenter fine-tunes in an instance of its own, in this Worker, ended with the run.
-  trainingWorker: () => new Worker(new URL('./training-worker.js', import.meta.url), { type: 'module', name: 'tinyunet training' }),
-  // Literal URLs (see tinyunet.js): the package fetches these itself to report their download.
-  wasm: {
-    cpu: () => new URL('./wasm/tinyunet_cpu_bg.wasm', import.meta.url),
-    'cpu-threads': () => new URL('./wasm/tinyunet_cpu-threads_bg.wasm', import.meta.url),
+registerBuilds(
+  {
+    cpu: () => import('./wasm/tinyunet_cpu.js'),
+    'cpu-threads': () => import('./wasm/tinyunet_cpu-threads.js'),
   },
-});
+  {
+    threadWorker: () =>
+      new Worker(new URL('./thread-worker.js', import.meta.url), { type: 'module', name: 'tinyunet pool thread' }),
+    // A CPU segmenter fine-tunes in an instance of its own, in this Worker, ended with the run.
+    trainingWorker: () =>
+      new Worker(new URL('./training-worker.js', import.meta.url), { type: 'module', name: 'tinyunet training' }),
+    // Literal URLs (see tinyunet.js): the package fetches these itself to report their download.
+    wasm: {
+      cpu: () => new URL('./wasm/tinyunet_cpu_bg.wasm', import.meta.url),
+      'cpu-threads': () => new URL('./wasm/tinyunet_cpu-threads_bg.wasm', import.meta.url),
+    },
+  },
+);
 
 export { Segmenter, preload, decodeImage, MAX_PIXELS, MAX_SIDE, TinyunetError } from './segmenter.js';

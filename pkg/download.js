@@ -55,7 +55,12 @@ export class Download {
     if (!listener) return;
     const last = this.#last;
     if (last) {
-      tell(listener, { ...last, status: 'start', loaded: last.status === 'start' ? last.loaded : 0, progress: last.total ? 0 : null });
+      tell(listener, {
+        ...last,
+        status: 'start',
+        loaded: last.status === 'start' ? last.loaded : 0,
+        progress: last.total ? 0 : null,
+      });
       if (last.status !== 'start') tell(listener, { ...last });
     }
     this.#listeners.add(listener);
@@ -63,7 +68,12 @@ export class Download {
 
   #emit(status, loaded, total) {
     const event = {
-      status, file: this.file, build: this.build, url: this.url ?? null, loaded, total,
+      status,
+      file: this.file,
+      build: this.build,
+      url: this.url ?? null,
+      loaded,
+      total,
       progress: total ? Math.min(100, (100 * loaded) / total) : null,
     };
     this.#last = event;
@@ -159,7 +169,8 @@ export async function compileWasm(source) {
     return await WebAssembly.compileStreaming(source);
   } catch (e) {
     // A server that does not say `application/wasm` (streaming refuses the body before reading it).
-    if (source.headers.get('Content-Type') !== 'application/wasm' && !source.bodyUsed) return WebAssembly.compile(await source.arrayBuffer());
+    if (source.headers.get('Content-Type') !== 'application/wasm' && !source.bodyUsed)
+      return WebAssembly.compile(await source.arrayBuffer());
     throw e;
   }
 }
@@ -174,7 +185,8 @@ export async function weightBytes(source, onProgress) {
   download.listen(onProgress);
   if (typeof source === 'string' || (typeof URL !== 'undefined' && source instanceof URL)) {
     try {
-      if (isNode && String(source).startsWith('file:')) return await readFileUrl(new URL(source), onProgress && download);
+      if (isNode && String(source).startsWith('file:'))
+        return await readFileUrl(new URL(source), onProgress && download);
       source = await fetch(source);
     } catch (e) {
       throw failure('weights', `${source} could not be fetched: ${e?.message ?? e}`, e);
@@ -182,7 +194,10 @@ export async function weightBytes(source, onProgress) {
   }
   if (typeof Response !== 'undefined' && source instanceof Response) {
     if (!source.ok) {
-      throw failure('weights', `the server answered ${source.status}${source.statusText ? ` ${source.statusText}` : ''} for ${source.url || 'the weights'}`);
+      throw failure(
+        'weights',
+        `the server answered ${source.status}${source.statusText ? ` ${source.statusText}` : ''} for ${source.url || 'the weights'}`,
+      );
     }
     if (!onProgress || !source.body) return new Uint8Array(await source.arrayBuffer());
     download.start(source.url || null, declaredSize(source));

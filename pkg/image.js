@@ -24,14 +24,22 @@ export function isDicom(b) {
  */
 async function decodeDicom(bytes, what, window) {
   if (!dicomCore) {
-    throw failure('input', `${what}: reading a DICOM file needs the tinyunet core: import decodeImage from 'tinyunet' or 'tinyunet/cpu'`);
+    throw failure(
+      'input',
+      `${what}: reading a DICOM file needs the tinyunet core: import decodeImage from 'tinyunet' or 'tinyunet/cpu'`,
+    );
   }
   const core = await dicomCore();
   const read = (decoded) => core.readDicom(bytes, what, window ?? undefined, decoded);
   let slice = read(undefined);
   // A baseline JPEG slice: the browser decodes its JPEG stream, the core applies rescale and window.
   if (slice.jpeg) slice = read(await decodeBytes(slice.jpeg, `${what} (its JPEG pixel data)`));
-  return { data: slice.data, width: slice.width, height: slice.height, dicom: { ...slice.dicom, window: slice.window } };
+  return {
+    data: slice.data,
+    width: slice.width,
+    height: slice.height,
+    dicom: { ...slice.dicom, window: slice.window },
+  };
 }
 
 // The two image limits are needed before any wasm module is loaded (to refuse a huge photo
@@ -44,7 +52,9 @@ export const MAX_SIDE = 8192;
 export const MAX_PIXELS = 40_000_000;
 
 function sizeError(what, width, height) {
-  return failure('input', `${what}: ${width}×${height} pixels is too large (at most ${MAX_SIDE} px per side and ` +
+  return failure(
+    'input',
+    `${what}: ${width}×${height} pixels is too large (at most ${MAX_SIDE} px per side and ` +
       `${MAX_PIXELS / 1e6} megapixels); downscale it first`,
   );
 }
@@ -79,10 +89,14 @@ export function probeSize(bytes) {
   }
   if (starts(0xff, 0xd8)) return probeJpeg(b);
   if (ascii(0, 'GIF87a') || ascii(0, 'GIF89a')) {
-    return b.length < 10 ? { type: 'gif', corrupt: true } : { type: 'gif', width: view.getUint16(6, true), height: view.getUint16(8, true) };
+    return b.length < 10
+      ? { type: 'gif', corrupt: true }
+      : { type: 'gif', width: view.getUint16(6, true), height: view.getUint16(8, true) };
   }
   if (ascii(0, 'BM')) {
-    return b.length < 26 ? { type: 'bmp', corrupt: true } : { type: 'bmp', width: Math.abs(view.getInt32(18, true)), height: Math.abs(view.getInt32(22, true)) };
+    return b.length < 26
+      ? { type: 'bmp', corrupt: true }
+      : { type: 'bmp', width: Math.abs(view.getInt32(18, true)), height: Math.abs(view.getInt32(22, true)) };
   }
   if (ascii(0, 'RIFF') && ascii(8, 'WEBP')) return probeWebp(b, view);
   return null;
@@ -152,12 +166,18 @@ async function decodeBytes(bytes, what, options = {}) {
   if (isDicom(bytes)) return decodeDicom(bytes, what, options.window);
   const probe = probeSize(bytes);
   if (!probe) {
-    throw failure('input', `${what}: not a PNG, JPEG or DICOM image, nor WebP, GIF or BMP (unrecognised file signature)`);
+    throw failure(
+      'input',
+      `${what}: not a PNG, JPEG or DICOM image, nor WebP, GIF or BMP (unrecognised file signature)`,
+    );
   }
   if (probe.corrupt) throw corruptError(what, probe.type);
   if (probe.width && probe.height) checkSize(what, probe.width, probe.height);
   if (typeof createImageBitmap === 'undefined') {
-    throw failure('input', `${what}: decoding ${probe.type.toUpperCase()} needs the browser's createImageBitmap, which this environment lacks (Node?): pass decoded pixels, { data (RGBA), width, height }`);
+    throw failure(
+      'input',
+      `${what}: decoding ${probe.type.toUpperCase()} needs the browser's createImageBitmap, which this environment lacks (Node?): pass decoded pixels, { data (RGBA), width, height }`,
+    );
   }
   let bitmap;
   try {
@@ -186,11 +206,18 @@ export async function decodeImage(source, what = 'image', options = {}) {
   if (source == null) throw failure('input', `${what}: no image was given`);
   if (typeof ImageData !== 'undefined' && source instanceof ImageData) {
     checkSize(what, source.width, source.height);
-    return { data: new Uint8Array(source.data.buffer, source.data.byteOffset, source.data.byteLength), width: source.width, height: source.height };
+    return {
+      data: new Uint8Array(source.data.buffer, source.data.byteOffset, source.data.byteLength),
+      width: source.width,
+      height: source.height,
+    };
   }
   if (typeof Response !== 'undefined' && source instanceof Response) {
     if (!source.ok) {
-      throw failure('input', `${what}: the server answered ${source.status}${source.statusText ? ` ${source.statusText}` : ''} for ${source.url || 'the image'}`);
+      throw failure(
+        'input',
+        `${what}: the server answered ${source.status}${source.statusText ? ` ${source.statusText}` : ''} for ${source.url || 'the image'}`,
+      );
     }
     return decodeBytes(new Uint8Array(await source.arrayBuffer()), what, options);
   }
@@ -205,9 +232,16 @@ export async function decodeImage(source, what = 'image', options = {}) {
     checkSize(what, source.width, source.height);
     const expected = source.width * source.height * 4;
     if (source.data.length !== expected) {
-      throw failure('input', `${what}: ${source.width}×${source.height} RGBA needs ${expected} bytes, got ${source.data.length}`);
+      throw failure(
+        'input',
+        `${what}: ${source.width}×${source.height} RGBA needs ${expected} bytes, got ${source.data.length}`,
+      );
     }
-    return { data: new Uint8Array(source.data.buffer, source.data.byteOffset, source.data.byteLength), width: source.width, height: source.height };
+    return {
+      data: new Uint8Array(source.data.buffer, source.data.byteOffset, source.data.byteLength),
+      width: source.width,
+      height: source.height,
+    };
   }
   const width = source.naturalWidth ?? source.videoWidth ?? source.width;
   const height = source.naturalHeight ?? source.videoHeight ?? source.height;
@@ -215,7 +249,9 @@ export async function decodeImage(source, what = 'image', options = {}) {
     checkSize(what, width, height);
     return pixelsOf(source, width, height);
   }
-  throw failure('input', `${what}: unsupported image type (${Object.prototype.toString.call(source)}); pass ImageData, ` +
+  throw failure(
+    'input',
+    `${what}: unsupported image type (${Object.prototype.toString.call(source)}); pass ImageData, ` +
       'an ImageBitmap, a canvas, an <img>, a Blob, a Response, or PNG/JPEG/DICOM bytes',
   );
 }

@@ -33,9 +33,17 @@ export function numberOption(value, name, min, max, fallback) {
  */
 export function windowOption(value, fallback) {
   if (value === undefined) return fallback ?? undefined;
-  const ok = value !== null && typeof value === 'object' && Number.isFinite(value.center) && Number.isFinite(value.width) && value.width > 0;
+  const ok =
+    value !== null &&
+    typeof value === 'object' &&
+    Number.isFinite(value.center) &&
+    Number.isFinite(value.width) &&
+    value.width > 0;
   if (!ok) {
-    throw failure('config', `window must be { center, width } in Hounsfield units with a width above 0 (e.g. { center: -600, width: 1500 }), got ${JSON.stringify(value)}`);
+    throw failure(
+      'config',
+      `window must be { center, width } in Hounsfield units with a width above 0 (e.g. { center: -600, width: 1500 }), got ${JSON.stringify(value)}`,
+    );
   }
   return { center: value.center, width: value.width };
 }
@@ -43,14 +51,18 @@ export function windowOption(value, fallback) {
 /** A working size: a multiple of the core's `sizeMultiple` up to its `maxInputSize`. */
 export function sizeOption(value, name, limits, fallback) {
   const size = integerOption(value, name, limits.sizeMultiple, limits.maxInputSize, fallback);
-  if (size % limits.sizeMultiple !== 0) throw failure('config', `${name} must be a multiple of ${limits.sizeMultiple}, got ${size}`);
+  if (size % limits.sizeMultiple !== 0)
+    throw failure('config', `${name} must be a multiple of ${limits.sizeMultiple}, got ${size}`);
   return size;
 }
 
 /** An `islands` option: a name or a share, whose value the core checks. */
 export function islandsOption(value) {
   if (typeof value !== 'string' && typeof value !== 'number') {
-    throw failure('config', `islands must be "keep", "main" or a share of the image such as 0.002, got ${JSON.stringify(value)}`);
+    throw failure(
+      'config',
+      `islands must be "keep", "main" or a share of the image such as 0.002, got ${JSON.stringify(value)}`,
+    );
   }
   return value;
 }
@@ -59,7 +71,10 @@ export function islandsOption(value) {
 export function segmenterOptions(options, limits) {
   const flips = options.flips;
   if (flips !== undefined && !limits.flips.includes(flips)) {
-    throw failure('config', `flips must be 1 (no mirroring), 2 (left-right) or 4 (left-right and top-bottom), got ${flips}`);
+    throw failure(
+      'config',
+      `flips must be 1 (no mirroring), 2 (left-right) or 4 (left-right and top-bottom), got ${flips}`,
+    );
   }
   const settings = {
     classes: integerOption(options.classes, 'classes', 1, limits.maxClasses, 1),

@@ -8,7 +8,13 @@
 import { asError, failure } from './errors.js';
 import { Download, compileWasm, fetchWasm, isNode, readFileUrl, weightsOf } from './download.js';
 import {
-  booleanOption, integerOption, islandsOption, numberOption, segmenterOptions, sizeOption, windowOption,
+  booleanOption,
+  integerOption,
+  islandsOption,
+  numberOption,
+  segmenterOptions,
+  sizeOption,
+  windowOption,
 } from './options.js';
 import { decodeImage, MAX_PIXELS, MAX_SIDE, useDicomReader } from './image.js';
 import { chooseCpuBuild, startThreadPool, threadsOption } from './threads.js';
@@ -71,8 +77,12 @@ function loadWasm(build, wasmUrls, threads = 1, onProgress) {
         // In Node the glue's own `fetch(file://…)` fails: read the package's wasm file instead.
         const fileUrl = isNode && new URL(url ?? `./wasm/tinyunet_${build}_bg.wasm`, import.meta.url);
         const where = url ?? wasmFiles[build]?.();
-        const source = fileUrl && fileUrl.protocol === 'file:' ? await readFileUrl(fileUrl, download)
-          : where ? await fetchWasm(where, download) : undefined;
+        const source =
+          fileUrl && fileUrl.protocol === 'file:'
+            ? await readFileUrl(fileUrl, download)
+            : where
+              ? await fetchWasm(where, download)
+              : undefined;
         const compiled = source === undefined ? undefined : await compileWasm(source);
         const exports = await glue.default(compiled === undefined ? undefined : { module_or_path: compiled });
         const module = compiled instanceof WebAssembly.Module ? compiled : null;
@@ -104,7 +114,8 @@ const SOFTWARE_RENDERERS = ['swiftshader', 'llvmpipe', 'lavapipe', 'softpipe', '
  */
 async function webgpuAdapter() {
   if (isNode) return { problem: 'Node has no WebGPU (navigator.gpu is missing)' };
-  if (typeof navigator === 'undefined' || !navigator.gpu) return { problem: 'this browser has no WebGPU (navigator.gpu is missing)' };
+  if (typeof navigator === 'undefined' || !navigator.gpu)
+    return { problem: 'this browser has no WebGPU (navigator.gpu is missing)' };
   let adapter;
   try {
     adapter = await navigator.gpu.requestAdapter();
@@ -156,11 +167,17 @@ function backendOptions(options) {
     throw failure('config', 'wasmUrls must be an object with the keys "cpu", "cpu-threads" and/or "webgpu"');
   }
   if (backend === 'webgpu' && !importers.webgpu) {
-    throw failure('config', 'backend "webgpu" needs the WebGPU build, which tinyunet/cpu leaves out: import from "tinyunet"');
+    throw failure(
+      'config',
+      'backend "webgpu" needs the WebGPU build, which tinyunet/cpu leaves out: import from "tinyunet"',
+    );
   }
   const onProgress = options.onProgress;
   if (onProgress !== undefined && typeof onProgress !== 'function') {
-    throw failure('config', `onProgress must be a function (called with each file's download progress), got ${onProgress === null ? 'null' : typeof onProgress}`);
+    throw failure(
+      'config',
+      `onProgress must be a function (called with each file's download progress), got ${onProgress === null ? 'null' : typeof onProgress}`,
+    );
   }
   return { backend, wasmUrls, threads: threadsOption(options.threads), onProgress };
 }
@@ -177,25 +194,41 @@ let trainingFailure = null; // why no training instance can start here, once tha
 async function loadCpu(wasmUrls, asked, onProgress) {
   const choice = chooseCpuBuild(asked, Boolean(importers['cpu-threads'] && spawnThread));
   if (choice.build === 'cpu-threads' && threadsFailure) {
-    return { glue: await loadWasm('cpu', wasmUrls, 1, onProgress), build: 'cpu', threads: 1, threadsReason: threadsFailure };
+    return {
+      glue: await loadWasm('cpu', wasmUrls, 1, onProgress),
+      build: 'cpu',
+      threads: 1,
+      threadsReason: threadsFailure,
+    };
   }
   if (choice.build === 'cpu-threads') {
     try {
       const glue = await loadWasm('cpu-threads', wasmUrls, choice.threads, onProgress);
       const threads = glue.poolThreads();
-      const threadsReason = threads === choice.threads ? choice.threadsReason
-        : `${threads} threads (Web Workers): the page's pool was started with ${threads} by an earlier segmenter, and its size is fixed`;
+      const threadsReason =
+        threads === choice.threads
+          ? choice.threadsReason
+          : `${threads} threads (Web Workers): the page's pool was started with ${threads} by an earlier segmenter, and its size is fixed`;
       return { glue, build: 'cpu-threads', threads, threadsReason };
     } catch (e) {
       threadsFailure = `1 thread: the threaded build did not start (${asError(e).message})`;
-      return { glue: await loadWasm('cpu', wasmUrls, 1, onProgress), build: 'cpu', threads: 1, threadsReason: threadsFailure };
+      return {
+        glue: await loadWasm('cpu', wasmUrls, 1, onProgress),
+        build: 'cpu',
+        threads: 1,
+        threadsReason: threadsFailure,
+      };
     }
   }
   return { glue: await loadWasm('cpu', wasmUrls, 1, onProgress), ...choice };
 }
 
 /** What a segmenter on the WebGPU build says of its threads. */
-const GPU_THREADS = { build: 'webgpu', threads: 1, threadsReason: '1 thread: the network runs on the GPU, driven from this thread' };
+const GPU_THREADS = {
+  build: 'webgpu',
+  threads: 1,
+  threadsReason: '1 thread: the network runs on the GPU, driven from this thread',
+};
 
 /**
  * The build a backend choice runs on here: `chosen`, `backendReason` (why, for every choice),
@@ -204,18 +237,27 @@ const GPU_THREADS = { build: 'webgpu', threads: 1, threadsReason: '1 thread: the
  * a software one is far slower than the CPU build; `webgpu` takes any adapter.
  */
 async function chooseBuild(backend) {
-  const cpu = (reason, fallback = reason, adapter = null) =>
-    ({ chosen: 'cpu', backendReason: reason, fallbackReason: fallback, adapter });
+  const cpu = (reason, fallback = reason, adapter = null) => ({
+    chosen: 'cpu',
+    backendReason: reason,
+    fallbackReason: fallback,
+    adapter,
+  });
   if (backend === 'cpu') return cpu('the CPU was asked for', null);
   if (!importers.webgpu) return cpu('this is the CPU-only entry (tinyunet/cpu)');
   const { adapter, problem } = await webgpuAdapter();
   if (problem && backend === 'webgpu') throw failure('backend', `${problem}`);
   if (problem) return cpu(`WebGPU is not available: ${problem}`, problem);
   if (adapter.software && backend === 'auto') {
-    return cpu(`the only WebGPU adapter here is a software renderer (${adapter.software}), far slower than the CPU build`,
-      `the only WebGPU adapter is a software renderer (${adapter.software})`, adapter);
+    return cpu(
+      `the only WebGPU adapter here is a software renderer (${adapter.software}), far slower than the CPU build`,
+      `the only WebGPU adapter is a software renderer (${adapter.software})`,
+      adapter,
+    );
   }
-  const on = adapter.software ? `a software renderer (${adapter.software}), because WebGPU was asked for` : `the GPU (${adapterName(adapter)})`;
+  const on = adapter.software
+    ? `a software renderer (${adapter.software}), because WebGPU was asked for`
+    : `the GPU (${adapterName(adapter)})`;
   return { chosen: 'webgpu', backendReason: `WebGPU on ${on}`, fallbackReason: null, adapter };
 }
 
@@ -262,7 +304,11 @@ async function raceCpu(gpuCore, weights, size, gpuName, loadCpuBuild, options) {
     cpuCore = await cpuGlue.WasmSegmenter.create('cpu', segmenterOptions(options, cpuGlue.limits()), weights);
   } catch (e) {
     if (gpuError) throw gpuError;
-    return { timings: null, backendReason: `WebGPU on the GPU (${gpuName}); the CPU build could not be timed against it (${asError(e).message})`, cpu: null };
+    return {
+      timings: null,
+      backendReason: `WebGPU on the GPU (${gpuName}); the CPU build could not be timed against it (${asError(e).message})`,
+      cpu: null,
+    };
   }
   if (gpuError) {
     const why = `WebGPU failed its first inference (${gpuError.message})`;
@@ -276,13 +322,32 @@ async function raceCpu(gpuCore, weights, size, gpuName, loadCpuBuild, options) {
     return { timings, backendReason: why, cpu: { glue: cpuGlue, core: cpuCore, fallbackReason: why } };
   }
   cpuCore.free();
-  return { timings, backendReason: `WebGPU on the GPU (${gpuName}), faster than the CPU build (${figures})`, cpu: null };
+  return {
+    timings,
+    backendReason: `WebGPU on the GPU (${gpuName}), faster than the CPU build (${figures})`,
+    cpu: null,
+  };
 }
 
 /** What `train` takes (see `TrainOptions` in tinyunet.d.ts); anything else is a typo to report. */
 const TRAIN_OPTIONS = [
-  'heldOut', 'epochs', 'batchSize', 'learningRate', 'minLearningRate', 'size', 'augment', 'seed',
-  'freezeBatchNorm', 'adaptBatchNorm', 'recalibrateBatchNorm', 'zoom', 'anchor', 'microBatch', 'window', 'onProgress', 'signal',
+  'heldOut',
+  'epochs',
+  'batchSize',
+  'learningRate',
+  'minLearningRate',
+  'size',
+  'augment',
+  'seed',
+  'freezeBatchNorm',
+  'adaptBatchNorm',
+  'recalibrateBatchNorm',
+  'zoom',
+  'anchor',
+  'microBatch',
+  'window',
+  'onProgress',
+  'signal',
 ];
 
 /** Heap that one warm-up step grows and touches on the CPU: ~20 ms on a slow 2-core machine. */
@@ -367,7 +432,11 @@ export class Segmenter {
       timings = race.timings;
       backendReason = race.backendReason;
       if (race.cpu) {
-        try { core.free(); } catch { /* the GPU side may already be gone */ }
+        try {
+          core.free();
+        } catch {
+          /* the GPU side may already be gone */
+        }
         ({ glue, core, fallbackReason } = race.cpu);
       } else {
         threads = GPU_THREADS;
@@ -486,19 +555,30 @@ export class Segmenter {
 
   /** On a GPU failure, moves to the CPU with the last known weights; returns the error to throw. */
   async #recover(error) {
-    const gpuFailure = this.#core.backend === 'webgpu' &&
-      (error.kind === 'backend' || error instanceof WebAssembly.RuntimeError);
+    const gpuFailure =
+      this.#core.backend === 'webgpu' && (error.kind === 'backend' || error instanceof WebAssembly.RuntimeError);
     if (!gpuFailure) return error;
     try {
       // The WebGPU build runs on the CPU too: no second download when the GPU is lost.
       const settings = { inputSize: this.#inputSize, flips: this.#core.flips, islands: this.#core.islands };
       const core = await this.#glue.WasmSegmenter.create('cpu', settings, this.#weights);
-      try { this.#core.free(); } catch { /* the GPU side may already be gone */ }
+      try {
+        this.#core.free();
+      } catch {
+        /* the GPU side may already be gone */
+      }
       this.#core = core;
-      this.#threads = { ...GPU_THREADS, threadsReason: "1 thread: the WebGPU build's own CPU code runs since the GPU failed" };
+      this.#threads = {
+        ...GPU_THREADS,
+        threadsReason: "1 thread: the WebGPU build's own CPU code runs since the GPU failed",
+      };
       this.#fallbackReason = `the GPU failed (${error.message}); now running on the CPU with the same weights`;
       this.#backendReason = this.#fallbackReason;
-      return failure('backend', `${error.message.replace(/^backend: /, '')} — switched to the CPU, weights intact; please retry`, error);
+      return failure(
+        'backend',
+        `${error.message.replace(/^backend: /, '')} — switched to the CPU, weights intact; please retry`,
+        error,
+      );
     } catch {
       return error;
     }
@@ -577,7 +657,10 @@ export class Segmenter {
       }
       const unknown = Object.keys(options).filter((k) => !TRAIN_OPTIONS.includes(k));
       if (unknown.length) {
-        throw failure('config', `unknown training option ${JSON.stringify(unknown[0])}; the options are ${TRAIN_OPTIONS.join(', ')}`);
+        throw failure(
+          'config',
+          `unknown training option ${JSON.stringify(unknown[0])}; the options are ${TRAIN_OPTIONS.join(', ')}`,
+        );
       }
       const heldOut = options.heldOut ?? [];
       if (!Array.isArray(heldOut)) throw failure('input', 'heldOut must be an array of {image, mask} samples');
@@ -586,7 +669,12 @@ export class Segmenter {
       const settings = {
         epochs: integerOption(options.epochs, 'epochs', 1, limits.maxEpochs),
         batchSize: integerOption(options.batchSize, 'batchSize', 1, limits.maxBatchSize),
-        learningRate: numberOption(options.learningRate, 'learningRate', limits.minLearningRate, limits.maxLearningRate),
+        learningRate: numberOption(
+          options.learningRate,
+          'learningRate',
+          limits.minLearningRate,
+          limits.maxLearningRate,
+        ),
         augment: booleanOption(options.augment, 'augment'),
         seed: integerOption(options.seed, 'seed', 0, limits.maxSeed),
         freezeBatchNorm: booleanOption(options.freezeBatchNorm, 'freezeBatchNorm'),
@@ -596,7 +684,12 @@ export class Segmenter {
         anchor: numberOption(options.anchor, 'anchor', 0, limits.maxAnchor),
         microBatch: integerOption(options.microBatch, 'microBatch', 1, limits.maxBatchSize),
       };
-      settings.minLearningRate = numberOption(options.minLearningRate, 'minLearningRate', 0, settings.learningRate ?? limits.maxLearningRate);
+      settings.minLearningRate = numberOption(
+        options.minLearningRate,
+        'minLearningRate',
+        0,
+        settings.learningRate ?? limits.maxLearningRate,
+      );
       const size = sizeOption(options.size, 'size', limits, this.#inputSize);
       const signal = options.signal;
       const window = this.#window(options.window);
@@ -619,13 +712,24 @@ export class Segmenter {
    */
   async #trainingInstance() {
     const build = this.#threads.build;
-    if (build === 'webgpu' || this.#core.backend !== 'cpu' || !spawnTraining || trainingFailure || typeof Worker === 'undefined') return null;
+    if (
+      build === 'webgpu' ||
+      this.#core.backend !== 'cpu' ||
+      !spawnTraining ||
+      trainingFailure ||
+      typeof Worker === 'undefined'
+    )
+      return null;
     // The weights (and card) as the core has them now.
     const weights = await this.#core.exportWeights();
     const settings = { inputSize: this.#inputSize, flips: this.#core.flips, islands: this.#core.islands };
     try {
       return await TrainingInstance.open(spawnTraining, spawnThread, {
-        build, module: instances.get(build)?.module ?? undefined, threads: this.#threads.threads, settings, weights,
+        build,
+        module: instances.get(build)?.module ?? undefined,
+        threads: this.#threads.threads,
+        settings,
+        weights,
       });
     } catch (e) {
       // This run trains in the segmenter's core (its memory then stays grown). Later ones do too
@@ -639,17 +743,22 @@ export class Segmenter {
   /** One run, in `instance` or (null) in this segmenter's core; see `train`. */
   async #train(instance, { samples, heldOut, settings, size, signal, window, options }) {
     const core = this.#core;
-    const target = instance ? {
-      add: (...args) => instance.call('add', ...args),
-      start: (s) => instance.call('start', s),
-      step: () => instance.call('step'),
-      finish: (cancelled) => instance.call('finish', cancelled),
-    } : {
-      add: (...args) => core.addTrainingSample(...args),
-      start: (s) => core.startTraining(s),
-      step: () => core.trainStep(),
-      finish: async (cancelled) => ({ outcome: await core.finishTraining(cancelled), memoryBytes: this.memoryBytes }),
-    };
+    const target = instance
+      ? {
+          add: (...args) => instance.call('add', ...args),
+          start: (s) => instance.call('start', s),
+          step: () => instance.call('step'),
+          finish: (cancelled) => instance.call('finish', cancelled),
+        }
+      : {
+          add: (...args) => core.addTrainingSample(...args),
+          start: (s) => core.startTraining(s),
+          step: () => core.trainStep(),
+          finish: async (cancelled) => ({
+            outcome: await core.finishTraining(cancelled),
+            memoryBytes: this.memoryBytes,
+          }),
+        };
     if (!instance) core.clearTrainingSamples();
     const add = async (sample, i, held) => {
       const name = sample?.name ?? `${held ? 'held-back sample' : 'sample'} ${i}`;
@@ -704,15 +813,35 @@ export class Segmenter {
             etaSeconds: (elapsed / p.stepsDone) * (p.totalSteps - p.stepsDone),
           });
         } else if (p.kind === 'scored') {
-          options.onProgress?.({ phase: p.epoch === 0 ? 'before' : 'score', epoch: p.epoch, done: p.done, total: p.total, heldOut: p.mean ?? null, elapsedSeconds: elapsed });
+          options.onProgress?.({
+            phase: p.epoch === 0 ? 'before' : 'score',
+            epoch: p.epoch,
+            done: p.done,
+            total: p.total,
+            heldOut: p.mean ?? null,
+            elapsedSeconds: elapsed,
+          });
         } else {
-          options.onProgress?.({ phase: 'epoch', epoch: p.epoch, epochs, loss: p.loss, dice: p.dice, heldOut: p.heldOut ?? null, elapsedSeconds: elapsed });
+          options.onProgress?.({
+            phase: 'epoch',
+            epoch: p.epoch,
+            epochs,
+            loss: p.loss,
+            dice: p.dice,
+            heldOut: p.heldOut ?? null,
+            elapsedSeconds: elapsed,
+          });
         }
         // Let the event loop deliver aborts and repaint between units of work.
         await new Promise((resolve) => setTimeout(resolve, 0));
       }
       // A multi-class model scores each class before and after on the held-back pairs here.
-      if (heldOut.length && core.classes > 1) options.onProgress?.({ phase: 'classes', total: heldOut.length, elapsedSeconds: (performance.now() - started) / 1000 });
+      if (heldOut.length && core.classes > 1)
+        options.onProgress?.({
+          phase: 'classes',
+          total: heldOut.length,
+          elapsedSeconds: (performance.now() - started) / 1000,
+        });
       finished = await target.finish(cancelled);
       outcome = finished.outcome;
     } catch (e) {
@@ -741,7 +870,12 @@ export class Segmenter {
       before: evaluation(outcome.before),
       after: evaluation(outcome.chosen),
       epochs: outcome.epochs.map((e) => ({ ...e, heldOut: e.heldOut ?? null })),
-      classScores: outcome.classScores.map((c) => ({ name: c.name, colour: c.colour, before: c.before ?? null, after: c.after ?? null })),
+      classScores: outcome.classScores.map((c) => ({
+        name: c.name,
+        colour: c.colour,
+        before: c.before ?? null,
+        after: c.after ?? null,
+      })),
       lastAvailable: outcome.lastAvailable,
       stepsDone: outcome.stepsDone,
       totalSteps: outcome.totalSteps,
@@ -809,7 +943,10 @@ export class Segmenter {
     return this.#exclusive(async () => {
       const name = options.name ?? 'mask';
       const pixels = await decodeImage(mask, `${name} (mask)`);
-      const image = options.image == null ? undefined : await decodeImage(options.image, name, { window: this.#window(options.window) });
+      const image =
+        options.image == null
+          ? undefined
+          : await decodeImage(options.image, name, { window: this.#window(options.window) });
       const labels = this.#core.readMask(name, pixels, image);
       let marked = 0;
       for (const label of labels) if (label !== 0) marked++;

@@ -11,6 +11,10 @@ self.addEventListener('message', function onMessage({ data }) {
       postMessage({ type: 'tinyunet-thread-ready' });
       runPoolThread();
     },
-    (e) => postMessage({ type: 'tinyunet-thread-failed', message: `the pool thread could not instantiate the module: ${e?.message ?? e}` }),
+    (e) =>
+      postMessage({
+        type: 'tinyunet-thread-failed',
+        message: `the pool thread could not instantiate the module: ${e?.message ?? e}`,
+      }),
   );
 });

@@ -41,7 +41,10 @@ export function reportedCores() {
 /** The `threads` option, checked: undefined (the default) or an integer from 1 to MAX_THREADS. */
 export function threadsOption(value) {
   if (value !== undefined && (!Number.isInteger(value) || value < 1 || value > MAX_THREADS)) {
-    throw failure('config', `threads must be an integer from 1 to ${MAX_THREADS}, got ${typeof value === 'string' ? JSON.stringify(value) : value}`);
+    throw failure(
+      'config',
+      `threads must be an integer from 1 to ${MAX_THREADS}, got ${typeof value === 'string' ? JSON.stringify(value) : value}`,
+    );
   }
   return value;
 }
@@ -59,9 +62,10 @@ export function chooseCpuBuild(asked, offered) {
   const cores = reportedCores();
   if (asked === undefined && cores < 2) return one('the browser reports 1 core');
   const threads = asked ?? Math.min(cores, DEFAULT_MAX_THREADS);
-  const why = asked === undefined
-    ? `the browser reports ${cores} cores${cores > DEFAULT_MAX_THREADS ? ` (the default takes at most ${DEFAULT_MAX_THREADS})` : ''}`
-    : `${asked} threads were asked for`;
+  const why =
+    asked === undefined
+      ? `the browser reports ${cores} cores${cores > DEFAULT_MAX_THREADS ? ` (the default takes at most ${DEFAULT_MAX_THREADS})` : ''}`
+      : `${asked} threads were asked for`;
   return { build: 'cpu-threads', threads, threadsReason: `${threads} threads (Web Workers): ${why}` };
 }
 
@@ -73,7 +77,10 @@ function startWorker(spawn, module, memory) {
   const worker = spawn();
   poolWorkers.push(worker);
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`a pool thread did not start within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
+    const timer = setTimeout(
+      () => reject(new Error(`a pool thread did not start within ${START_TIMEOUT_MS / 1000} s`)),
+      START_TIMEOUT_MS,
+    );
     const done = (f, value) => {
       clearTimeout(timer);
       f(value);
@@ -84,7 +91,7 @@ function startWorker(spawn, module, memory) {
     });
     worker.addEventListener('error', (e) => {
       e.preventDefault?.();
-      done(reject, new Error(e.message || 'the pool thread\'s script (thread-worker.js) did not load'));
+      done(reject, new Error(e.message || "the pool thread's script (thread-worker.js) did not load"));
     });
     worker.postMessage({ type: 'tinyunet-thread-init', module, memory });
   });

@@ -56,7 +56,12 @@ export type ImageSource =
  * while the core compiles.
  */
 export type WeightsSource =
-  | ArrayBuffer | Uint8Array | Blob | Response | URL | string
+  | ArrayBuffer
+  | Uint8Array
+  | Blob
+  | Response
+  | URL
+  | string
   | PromiseLike<ArrayBuffer | Uint8Array | Blob | Response | URL | string>;
 
 export interface CreateOptions {
@@ -589,8 +594,12 @@ export declare class Segmenter {
    * `options.image` goes through `options.window`, as in `segment`.
    */
   readMask(mask: ImageSource, options?: { image?: ImageSource; name?: string; window?: CtWindow }): Promise<MaskLabels>;
-  /** The current weights as safetensors bytes (the PyTorch reference's names), with the model's card. */
-  exportWeights(): Promise<Uint8Array>;
+  /**
+   * The current weights as safetensors bytes (the PyTorch reference's names), with the model's card:
+   * a fresh, unshared buffer, so it goes straight into a `Blob` or a `Response` (typed as such for
+   * TypeScript 5.7 and later).
+   */
+  exportWeights(): Promise<Uint8Array<ArrayBuffer>>;
   /**
    * Replaces the weights (safetensors or `.pth`), and `model` with the file's card when it has
    * one; on error the current weights stay.
@@ -652,7 +661,6 @@ export declare function decodeImage(
   options?: { window?: CtWindow },
 ): Promise<DecodedImage>;
 
-
 /**
  * Starts fetching and compiling the build of the core that `backend` needs in this browser, so
  * that a later `Segmenter.create` with the same `backend` and `wasmUrls` finds it ready (call it
@@ -660,7 +668,9 @@ export declare function decodeImage(
  * `webgpu` (the threaded build's pool is started too, of `threads` Workers). `onProgress` is told
  * of the `.wasm` download (`LoadProgress`).
  */
-export declare function preload(options?: Pick<CreateOptions, 'backend' | 'wasmUrls' | 'threads' | 'onProgress'>): Promise<Build>;
+export declare function preload(
+  options?: Pick<CreateOptions, 'backend' | 'wasmUrls' | 'threads' | 'onProgress'>,
+): Promise<Build>;
 
 /** Largest accepted image side in pixels. */
 export declare const MAX_SIDE: number;

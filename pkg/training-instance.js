@@ -38,10 +38,18 @@ function startPoolThread(spawn, module, memory, workers) {
   const worker = spawn();
   workers.push(worker);
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(failure('backend', `a pool thread did not start within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
+    const timer = setTimeout(
+      () => reject(failure('backend', `a pool thread did not start within ${START_TIMEOUT_MS / 1000} s`)),
+      START_TIMEOUT_MS,
+    );
     worker.addEventListener('message', ({ data }) => {
-      if (data?.type === 'tinyunet-thread-ready') { clearTimeout(timer); resolve(worker); }
-      else if (data?.type === 'tinyunet-thread-failed') { clearTimeout(timer); reject(failure('backend', `a pool thread did not start: ${data.message}`)); }
+      if (data?.type === 'tinyunet-thread-ready') {
+        clearTimeout(timer);
+        resolve(worker);
+      } else if (data?.type === 'tinyunet-thread-failed') {
+        clearTimeout(timer);
+        reject(failure('backend', `a pool thread did not start: ${data.message}`));
+      }
     });
     worker.addEventListener('error', (e) => {
       e.preventDefault?.();
@@ -72,11 +80,16 @@ export class TrainingInstance {
     // step here: no watchdog, which would fail slow but sound runs on a slow tablet.
     worker.addEventListener('error', (e) => {
       e.preventDefault?.();
-      const error = failure('backend', `the training Worker failed: ${e.message || "its script (training-worker.js) did not load"}`);
+      const error = failure(
+        'backend',
+        `the training Worker failed: ${e.message || 'its script (training-worker.js) did not load'}`,
+      );
       if (!this.#broken) lasting.add(error);
       this.#fail(error);
     });
-    worker.addEventListener('messageerror', () => this.#fail(failure('backend', 'the training Worker sent a message that could not be read')));
+    worker.addEventListener('messageerror', () =>
+      this.#fail(failure('backend', 'the training Worker sent a message that could not be read')),
+    );
   }
 
   /**
@@ -96,7 +109,10 @@ export class TrainingInstance {
     try {
       let timer;
       const timeout = new Promise((_, reject) => {
-        timer = setTimeout(() => reject(failure('backend', `the training Worker did not start within ${START_TIMEOUT_MS / 1000} s`)), START_TIMEOUT_MS);
+        timer = setTimeout(
+          () => reject(failure('backend', `the training Worker did not start within ${START_TIMEOUT_MS / 1000} s`)),
+          START_TIMEOUT_MS,
+        );
       });
       try {
         await Promise.race([instance.call('init', { build, module, threads, settings, weights }), timeout]);
@@ -133,7 +149,9 @@ export class TrainingInstance {
     };
     try {
       if (!this.#spawnThread) throw failure('backend', 'this entry of the package has no pool thread to start');
-      await Promise.all(Array.from({ length: threads }, () => startPoolThread(spawn, module, memory, this.#poolWorkers)));
+      await Promise.all(
+        Array.from({ length: threads }, () => startPoolThread(spawn, module, memory, this.#poolWorkers)),
+      );
       if (this.#closed) return;
       this.#worker.postMessage({ type: 'pool-started' });
     } catch (e) {

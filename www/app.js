@@ -10,13 +10,14 @@ import { legend } from './ui/classes.js';
 // The worker starts loading the network now; the panels' code loads meanwhile (a first mask
 // comes ~0.1 s sooner than when the worker waited for every module of the page).
 const model = new Model(new URL('worker.js', import.meta.url));
-const [{ setupSegmentPanel }, { setupTrainPanel }, { setupWeightsPanel }, { Annotations }, { LazyEditor }] = await Promise.all([
-  import('./ui/segment.js'),
-  import('./ui/train.js'),
-  import('./ui/weights.js'),
-  import('./ui/annotations.js'),
-  import('./ui/editor/lazy.js'),
-]);
+const [{ setupSegmentPanel }, { setupTrainPanel }, { setupWeightsPanel }, { Annotations }, { LazyEditor }] =
+  await Promise.all([
+    import('./ui/segment.js'),
+    import('./ui/train.js'),
+    import('./ui/weights.js'),
+    import('./ui/annotations.js'),
+    import('./ui/editor/lazy.js'),
+  ]);
 
 // A file dropped outside a drop zone would make the browser open it and leave the page.
 for (const type of ['dragover', 'drop']) {
@@ -30,7 +31,9 @@ for (const type of ['dragover', 'drop']) {
 document.body.dataset.modelName = model.modelName;
 const annotations = new Annotations(model.modelName);
 const look = { opacity: () => Number($('#opacity').value) / 100 };
-const editor = new LazyEditor(() => import('./ui/editor/editor.js').then(({ MaskEditor }) => new MaskEditor(annotations, look)));
+const editor = new LazyEditor(() =>
+  import('./ui/editor/editor.js').then(({ MaskEditor }) => new MaskEditor(annotations, look)),
+);
 setupSegmentPanel(model, annotations, editor);
 setupTrainPanel(model, annotations, editor);
 setupWeightsPanel(model, switchModel);
@@ -69,26 +72,46 @@ function setupModelPicker(model) {
     if (!m || m === shown) return;
     shown = m;
     const foreground = m.classes.slice(1);
-    $('#model-card-summary').replaceChildren(el('strong', {}, m.title), ` — marks ${foreground.map((c) => c.name).join(', ')}`);
+    $('#model-card-summary').replaceChildren(
+      el('strong', {}, m.title),
+      ` — marks ${foreground.map((c) => c.name).join(', ')}`,
+    );
     const fact = (label, ...value) => [el('dt', {}, label), el('dd', {}, ...value)];
     $('#model-card-facts').replaceChildren(
       ...fact('Classes', legend(m.classes)),
-      ...fact('Images', { dermoscopy: 'colour dermoscopy photographs of the skin', ctSlice: `axial chest CT slices, greyscale${m.window ? ` (lung window: centre ${m.window.center} HU, width ${m.window.width} HU)` : ''}` }[m.imageKind] ?? 'any'),
+      ...fact(
+        'Images',
+        {
+          dermoscopy: 'colour dermoscopy photographs of the skin',
+          ctSlice: `axial chest CT slices, greyscale${m.window ? ` (lung window: centre ${m.window.center} HU, width ${m.window.width} HU)` : ''}`,
+        }[m.imageKind] ?? 'any',
+      ),
       ...(m.trainedOn ? fact('Trained on', m.trainedOn) : []),
       ...(m.terms ? fact('Terms', m.terms) : []),
-      ...(m.citations?.length ? fact('Cite', el('ul', {}, m.citations.map((c) => el('li', {}, c)))) : []),
+      ...(m.citations?.length
+        ? fact(
+            'Cite',
+            el(
+              'ul',
+              {},
+              m.citations.map((c) => el('li', {}, c)),
+            ),
+          )
+        : []),
     );
     card.hidden = false;
     card.dataset.name = m.name;
     // The page's heading says what it segments now (the skin model keeps the words it had).
-    if (m.name !== 'skin-lesion') $('.subtitle').textContent = `${m.title.replace(/^./, (c) => c.toLowerCase())} segmentation`;
+    if (m.name !== 'skin-lesion')
+      $('.subtitle').textContent = `${m.title.replace(/^./, (c) => c.toLowerCase())} segmentation`;
     document.body.dataset.imageKind = m.imageKind;
     const hint = $('#segment-hint');
-    hint.textContent = m.imageKind === 'ctSlice'
-      ? `Add CT slices: DICOM files (.dcm, or without an extension: drop them here), or PNG or JPEG greyscale in a lung window; any size, one or many. Each gets its ${foreground.map((c) => c.name).join(' and ')} drawn over it; a DICOM slice's window can be changed on its card.`
-      : m.imageKind === 'dermoscopy'
-        ? 'Add dermoscopy images (PNG, JPEG or WebP, any size, one or many). Each gets its lesion mask drawn over it.'
-        : `Add images (PNG, JPEG or WebP, any size, one or many). Each gets its mask (${foreground.map((c) => c.name).join(', ')}) drawn over it.`;
+    hint.textContent =
+      m.imageKind === 'ctSlice'
+        ? `Add CT slices: DICOM files (.dcm, or without an extension: drop them here), or PNG or JPEG greyscale in a lung window; any size, one or many. Each gets its ${foreground.map((c) => c.name).join(' and ')} drawn over it; a DICOM slice's window can be changed on its card.`
+        : m.imageKind === 'dermoscopy'
+          ? 'Add dermoscopy images (PNG, JPEG or WebP, any size, one or many). Each gets its lesion mask drawn over it.'
+          : `Add images (PNG, JPEG or WebP, any size, one or many). Each gets its mask (${foreground.map((c) => c.name).join(', ')}) drawn over it.`;
   }
   model.addEventListener('change', render);
   render();
@@ -102,9 +125,15 @@ function setupModelPicker(model) {
 annotations.addEventListener('storage', () => {
   document.body.dataset.annotationsSaved = annotations.problem ? 'failed' : annotations.saving ? 'saving' : 'saved';
 });
-annotations.addEventListener('storage', () => notice('annotations-storage', 'error', annotations.problem
-  ? `Your pairs and corrected masks could not be saved in this browser: ${annotations.problem}. They stay in this tab; export them (Fine-tune → Export pairs) to keep them.`
-  : null));
+annotations.addEventListener('storage', () =>
+  notice(
+    'annotations-storage',
+    'error',
+    annotations.problem
+      ? `Your pairs and corrected masks could not be saved in this browser: ${annotations.problem}. They stay in this tab; export them (Fine-tune → Export pairs) to keep them.`
+      : null,
+  ),
+);
 annotations.restore().then((list) => {
   annotations.dispatchEvent(new CustomEvent('restored', { detail: list }));
   if (list.length) announce(`${list.length} of your masks (pairs and corrections) restored from this browser.`);
@@ -152,9 +181,13 @@ function setupEngine(model) {
     $('#engine-note').textContent = engineNote(s);
     // The technical reason (the package's words) stays one hover away, for whoever asks.
     $('#engine-note').title = [s.fallbackReason, s.backendReason].filter(Boolean).join('\n');
-    notice('demo-weights', 'warning', s.weightsKind === 'random'
-      ? `The demo weights could not be loaded (${s.demoWeightsProblem ?? 'missing'}). The network is untrained, so its masks mean nothing until you fine-tune it or upload weights.`
-      : null);
+    notice(
+      'demo-weights',
+      'warning',
+      s.weightsKind === 'random'
+        ? `The demo weights could not be loaded (${s.demoWeightsProblem ?? 'missing'}). The network is untrained, so its masks mean nothing until you fine-tune it or upload weights.`
+        : null,
+    );
   }
   model.addEventListener('change', render);
   render();
@@ -167,14 +200,18 @@ function setupEngine(model) {
     try {
       await model.changeSettings(patch);
       notice('switch', 'info', null);
-      announce(`Now running on ${model.state.backend === 'webgpu' ? 'WebGPU' : 'the CPU'} at ${model.state.inputSize} px.`);
+      announce(
+        `Now running on ${model.state.backend === 'webgpu' ? 'WebGPU' : 'the CPU'} at ${model.state.inputSize} px.`,
+      );
     } catch (e) {
       select.value = previous;
       notice('switch', 'error', `Could not switch: ${friendly(e)}. The previous setting is still in use.`);
     }
   }
   backend.addEventListener('change', () => change({ backend: backend.value }, backend, model.settings.backend));
-  size.addEventListener('change', () => change({ inputSize: Number(size.value) }, size, String(model.settings.inputSize)));
+  size.addEventListener('change', () =>
+    change({ inputSize: Number(size.value) }, size, String(model.settings.inputSize)),
+  );
 }
 
 /**
@@ -189,6 +226,7 @@ function engineNote(s) {
     return `The model runs on the processor: faster here than the graphics processor (a mask in ${Math.round(t.cpu)} ms against ${Math.round(t.webgpu)} ms).`;
   }
   // No GPU for web pages, or only an emulated one (SwiftShader, llvmpipe: slower than the CPU build).
-  if (s.fallbackReason) return 'This browser has no graphics acceleration available; the model runs on the processor, which is fast for this model.';
+  if (s.fallbackReason)
+    return 'This browser has no graphics acceleration available; the model runs on the processor, which is fast for this model.';
   return 'The model runs on the processor, as chosen under Backend.';
 }

@@ -153,7 +153,15 @@ export function mimeType(file) {
  * @returns {Promise<StaticServer>}
  */
 export async function startServer(opts = {}) {
-  const { root, mounts = {}, routes = {}, crossOriginIsolated = false, csp, headers = {}, caching = 'revalidate' } = opts;
+  const {
+    root,
+    mounts = {},
+    routes = {},
+    crossOriginIsolated = false,
+    csp,
+    headers = {},
+    caching = 'revalidate',
+  } = opts;
   if (!['revalidate', 'none'].includes(caching)) {
     throw new Error(`startServer: caching must be 'revalidate' or 'none', got ${JSON.stringify(caching)}`);
   }
@@ -209,7 +217,8 @@ export async function startServer(opts = {}) {
       if (route) {
         return send(route.status ?? 200, route.body ?? '', route.type ?? mimeType(rawPath), route.headers);
       }
-      if (method !== 'GET' && method !== 'HEAD') return send(405, 'method not allowed\n', undefined, { Allow: 'GET, HEAD' });
+      if (method !== 'GET' && method !== 'HEAD')
+        return send(405, 'method not allowed\n', undefined, { Allow: 'GET, HEAD' });
 
       let decoded;
       try {
@@ -253,7 +262,9 @@ export async function startServer(opts = {}) {
       log.push({ method, path: rawPath, status: 200 });
       res.writeHead(200, { ...common, ...validators, 'Content-Type': mimeType(file), 'Content-Length': stat.size });
       if (method === 'HEAD') return res.end();
-      fs.createReadStream(file).on('error', (e) => res.destroy(e)).pipe(res);
+      fs.createReadStream(file)
+        .on('error', (e) => res.destroy(e))
+        .pipe(res);
     } catch (e) {
       if (!res.headersSent) send(500, `server error: ${e?.message ?? e}\n`);
       else res.destroy();
@@ -309,7 +320,6 @@ function closeServer(server) {
     server.closeAllConnections();
   });
 }
-
 
 /** Parses `--port N` / `--port=N` (or $PORT); undefined when not given. */
 function requestedPort(argv) {

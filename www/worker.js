@@ -6,6 +6,7 @@
 // served as is (`/www/worker.js` → `/pkg/tinyunet.js`).
 
 import { Segmenter, decodeImage, preload } from '../pkg/tinyunet.js';
+import { Download, declaredSize, readCounted } from '../pkg/download.js';
 import { gunzipIfNeeded, unpackWeights } from './ui/packed-weights.js';
 import { DEFAULT_MODEL, MODELS } from './ui/models.js';
 
@@ -108,49 +109,22 @@ function post(message, transfer = []) {
  * package's `LoadProgress` shape (file 'weights'), so the page shows one progress for all files. */
 async function loadDemoWeights(name, onProgress) {
   try {
-    if (!MODEL_NAMES.includes(name)) throw new Error(`there is no shipped model named ${JSON.stringify(name)} (${MODEL_NAMES.join(', ')})`);
+    if (!MODEL_NAMES.includes(name))
+      throw new Error(`there is no shipped model named ${JSON.stringify(name)} (${MODEL_NAMES.join(', ')})`);
     const file = shippedFile(name);
     const url = new URL(file, import.meta.url);
     // `no-cache`: revalidated on every visit (a 304 when unchanged), never a stale model.
     const response = await fetch(url, { cache: 'no-cache' });
     if (!response.ok) throw new Error(`the server answered ${response.status} for ${file}`);
-    return unpackWeights(await gunzipIfNeeded(await readWithProgress(response, String(url), onProgress)));
+    // Counted as the package counts its own files (its `LoadProgress` events, file 'weights').
+    const download = new Download('weights');
+    download.listen(onProgress);
+    download.start(String(url), declaredSize(response));
+    return unpackWeights(await gunzipIfNeeded(await readCounted(response.body, download)));
   } catch (e) {
     demoWeightsProblem = e?.message ?? String(e);
     return null;
   }
-}
-
-/**
- * A response's bytes, telling `onProgress` as they arrive: `start`, `progress`, `done`, with
- * `total` from Content-Length unless the body was compressed in transit (then unknown).
- */
-async function readWithProgress(response, url, onProgress) {
-  const encoded = (response.headers.get('Content-Encoding') ?? 'identity') !== 'identity';
-  const length = Number(response.headers.get('Content-Length'));
-  let total = !encoded && response.headers.has('Content-Length') && Number.isSafeInteger(length) ? length : null;
-  const tell = (status, loaded) => onProgress({ status, file: 'weights', build: null, url, loaded, total });
-  tell('start', 0);
-  const chunks = [];
-  let loaded = 0;
-  const reader = response.body.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value);
-    loaded += value.byteLength;
-    if (total !== null && loaded > total) total = null;
-    tell('progress', loaded);
-  }
-  total = loaded;
-  tell('done', loaded);
-  const bytes = new Uint8Array(loaded);
-  let at = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, at);
-    at += chunk.byteLength;
-  }
-  return bytes;
 }
 
 function describe(s, weightsKind, label) {
@@ -178,14 +152,17 @@ function describe(s, weightsKind, label) {
 
 const handlers = {
   async create({ backend, inputSize, weights, model: name = DEFAULT_MODEL, kind = 'user', label }, signal, id) {
-    if (segmenter) throw Object.assign(new Error('config: this worker already has a model; the page starts a new worker instead'), { kind: 'config' });
+    if (segmenter)
+      throw Object.assign(new Error('config: this worker already has a model; the page starts a new worker instead'), {
+        kind: 'config',
+      });
     // Each file's download, for the page's "Downloading the model… 1.2 of 3.1 MB".
     const onProgress = (p) => post({ id, type: 'progress', phase: 'download', ...p });
     // The shipped weights download while the package fetches and compiles the core.
     const demo = weights === 'demo' ? loadDemoWeights(name, onProgress) : null;
     const source = demo ? demo.then((bytes) => bytes ?? undefined) : new Uint8Array(weights);
     // Without its weights, the shipped model's network is still the right shape (its classes).
-    const classes = demo ? FRESH_CLASSES[name] ?? 1 : undefined;
+    const classes = demo ? (FRESH_CLASSES[name] ?? 1) : undefined;
     segmenter = await Segmenter.create({ backend, inputSize, weights: source, classes, onProgress });
     if (demo) kind = (await demo) ? 'demo' : 'random';
     state = describe(segmenter, kind, label);
@@ -219,8 +196,18 @@ const handlers = {
     }
     const r = await s.segment(input);
     return {
-      width: r.width, height: r.height, classes: r.classes, mask: r.mask, doubtful: r.doubtful, foreground: r.foreground, doubt: r.doubt,
-      classAreas: r.classAreas, classDoubt: [...r.classDoubt], outOfDomain: r.outOfDomain, dicom, picture,
+      width: r.width,
+      height: r.height,
+      classes: r.classes,
+      mask: r.mask,
+      doubtful: r.doubtful,
+      foreground: r.foreground,
+      doubt: r.doubt,
+      classAreas: r.classAreas,
+      classDoubt: [...r.classDoubt],
+      outOfDomain: r.outOfDomain,
+      dicom,
+      picture,
     };
   },
 
@@ -228,7 +215,9 @@ const handlers = {
     // The core reads the mask (the rule training uses) and checks that the sizes match.
     const read = await model().readMask(mask, { image, name });
     const { width, height, foreground } = read;
-    return labels ? { width, height, foreground, labels: read.labels, classes: model().classes } : { width, height, foreground };
+    return labels
+      ? { width, height, foreground, labels: read.labels, classes: model().classes }
+      : { width, height, foreground };
   },
 
   async train({ train, heldOut, epochs, learningRate, batchSize, augment }, signal, id) {
@@ -250,13 +239,17 @@ const handlers = {
     lastRun = null;
     // A run that did not help: what its last weights do to each held-back pair, for the page to
     // show beside the kept weights' (ui/train-result.js); the kept ones stay in use.
-    const runPerPair = result.kept === 'previous' && result.lastAvailable && heldOut.length ? await scoreLastRun(s, heldOut) : null;
+    const runPerPair =
+      result.kept === 'previous' && result.lastAvailable && heldOut.length ? await scoreLastRun(s, heldOut) : null;
     return { ...result, runPerPair, weights: await changedWeights(s, result.kept !== 'previous') };
   },
 
   async usePrevious() {
     const s = model();
-    if (!previous) throw Object.assign(new Error('config: there are no weights from before a run to go back to'), { kind: 'config' });
+    if (!previous)
+      throw Object.assign(new Error('config: there are no weights from before a run to go back to'), {
+        kind: 'config',
+      });
     await s.loadWeights(previous.weights);
     state = { ...state, model: s.model, weightsKind: previous.kind, weightsLabel: previous.label };
     post({ type: 'state', state });
@@ -269,7 +262,8 @@ const handlers = {
     if (lastRun) {
       await s.loadWeights(lastRun);
       lastRun = null;
-    } else if (!(await s.useLastTrainedWeights())) throw Object.assign(new Error('config: there are no other weights from the last run to use'), { kind: 'config' });
+    } else if (!(await s.useLastTrainedWeights()))
+      throw Object.assign(new Error('config: there are no other weights from the last run to use'), { kind: 'config' });
     return { weights: await changedWeights(s, true) };
   },
 
@@ -306,7 +300,13 @@ async function isDicomFile(blob) {
 /** Decoded RGBA pixels as a PNG file, for an <img> and the editor. */
 async function pngOf({ data, width, height }) {
   const canvas = new OffscreenCanvas(width, height);
-  canvas.getContext('2d').putImageData(new ImageData(new Uint8ClampedArray(data.buffer, data.byteOffset, data.byteLength), width, height), 0, 0);
+  canvas
+    .getContext('2d')
+    .putImageData(
+      new ImageData(new Uint8ClampedArray(data.buffer, data.byteOffset, data.byteLength), width, height),
+      0,
+      0,
+    );
   return canvas.convertToBlob({ type: 'image/png' });
 }
 
@@ -354,11 +354,18 @@ self.onmessage = (event) => {
   const backendBefore = segmenter ? segmenter.backend : null;
   serially(id, (signal) => handler(args, signal, id))
     .then((value) => post({ id, type: 'result', value }, transferables(value)))
-    .catch((e) => post({ id, type: 'error', error: { name: e?.name ?? 'Error', message: e?.message ?? String(e), kind: e?.kind } }))
+    .catch((e) =>
+      post({ id, type: 'error', error: { name: e?.name ?? 'Error', message: e?.message ?? String(e), kind: e?.kind } }),
+    )
     .finally(() => {
       // The package moves to the CPU by itself when the GPU fails mid-run; tell the page.
       if (segmenter && state && backendBefore && segmenter.backend !== state.backend) {
-        state = { ...state, backend: segmenter.backend, fallbackReason: segmenter.fallbackReason, backendReason: segmenter.backendReason };
+        state = {
+          ...state,
+          backend: segmenter.backend,
+          fallbackReason: segmenter.fallbackReason,
+          backendReason: segmenter.backendReason,
+        };
         post({ type: 'state', state });
       }
     });

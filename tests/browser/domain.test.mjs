@@ -16,7 +16,14 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startServer, launchBrowser, withPage, evaluateWithTimeout, demoServerOptions, sharedData } from './harness.mjs';
+import {
+  startServer,
+  launchBrowser,
+  withPage,
+  evaluateWithTimeout,
+  demoServerOptions,
+  sharedData,
+} from './harness.mjs';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ROOT = path.resolve(HERE, '../..');
@@ -52,97 +59,139 @@ after(async () => {
   await browser?.close();
 });
 
-test('the package: outOfDomain says why for a CT slice and a photo of an object, and is null for dermoscopy', { timeout: SLOW, skip: SHARED.skip }, async () => {
-  const server = await startServer({
-    root: path.join(HERE, 'package-pages'),
-    mounts: { '/pkg/': PKG },
-    routes: {
-      '/domain.html': { body: PAGE, type: 'text/html' },
-      '/ct.jpg': { body: CT, type: 'image/jpeg' },
-      '/ct_mask.png': { body: CT_MASK, type: 'image/png' },
-      '/skin.jpg': { body: SKIN, type: 'image/jpeg' },
-      '/skin_mask.png': { body: SKIN_MASK, type: 'image/png' },
-      '/object.jpg': { body: OBJECT, type: 'image/jpeg' },
-    },
-  });
-  try {
-    const r = await withPage(async ({ page, url }) => {
-      await page.goto(`${url}domain.html`);
-      await page.waitForFunction(() => window.helpersReady === true);
-      return evaluateWithTimeout(page, async () => {
-        const { Segmenter } = window.tinyunet;
-        const blob = async (u) => (await fetch(u)).blob();
-        // The verdict is on the image, not the weights: a fresh network at 64 px is enough.
-        const seg = await Segmenter.create({ backend: 'cpu', inputSize: 64 });
-        const out = {};
-        for (const name of ['ct', 'skin', 'object']) {
-          const s = await seg.segment(await blob(`/${name}.jpg`));
-          out[name] = { hasKey: 'outOfDomain' in s, outOfDomain: s.outOfDomain, width: s.width };
-        }
-        const evaluated = await seg.evaluate([
-          { name: 'ct', image: await blob('/ct.jpg'), mask: await blob('/ct_mask.png') },
-          { name: 'skin', image: await blob('/skin.jpg'), mask: await blob('/skin_mask.png') },
-        ]);
-        out.evaluated = evaluated.perImage.map((p) => p.outOfDomain);
-        return out;
-      }, null, SLOW);
-    }, { browser, server });
-    assert.equal(r.ct.outOfDomain?.reason, 'greyscale', JSON.stringify(r.ct));
-    assert.match(r.ct.outOfDomain.message, /greyscale image \(for example a CT, MRI or X-ray slice\).*colour photographs of skin lesions/);
-    assert.equal(r.object.outOfDomain?.reason, 'vividColours', JSON.stringify(r.object));
-    assert.match(r.object.outOfDomain.message, /vivid colours/);
-    assert.ok(r.skin.hasKey, 'the result has no outOfDomain key');
-    assert.equal(r.skin.outOfDomain, null);
-    assert.equal(r.evaluated[0]?.reason, 'greyscale');
-    assert.equal(r.evaluated[1], null);
-  } finally {
-    await server.close();
-  }
-});
-
-test('the demo page: a CT slice\'s card says it is not what the model was made for, a dermoscopy photo\'s does not', { timeout: SLOW, skip: SHARED.skip }, async () => {
-  assert.ok(fs.existsSync(path.join(PKG, 'wasm/tinyunet_cpu.js')), `${PKG}/wasm/ is missing: build the package first`);
-  await withPage(async ({ page, url, console: log }) => {
-    await page.setViewportSize({ width: 1280, height: 800 });
-    await page.goto(`${url}?size=64`);
-    await page.waitForFunction(() => ['ready', 'failed'].includes(document.body.dataset.model), null, { timeout: SLOW });
-    assert.equal(await page.evaluate(() => document.body.dataset.model), 'ready', await page.locator('#notices').innerText());
-    await page.setInputFiles('#segment-input', [
-      { name: 'ct-slice.jpg', mimeType: 'image/jpeg', buffer: CT },
-      { name: 'lesion.jpg', mimeType: 'image/jpeg', buffer: SKIN },
-    ]);
-    const settled = async (name) => {
-      const card = page.locator(`.card[data-name="${name}"]`);
-      await card.and(page.locator('[data-state="done"], [data-state="error"]')).waitFor({ timeout: SLOW });
-      assert.equal(await card.getAttribute('data-state'), 'done', await card.innerText());
-      return card;
-    };
-    const ct = await settled('ct-slice.jpg');
-    const skin = await settled('lesion.jpg');
-
-    // The CT slice: a note in plain words, marked on the card, apart from the doubt figure.
-    assert.equal(await ct.getAttribute('data-out-of-domain'), 'greyscale');
-    const note = ct.locator('.card-domain');
-    assert.ok(await note.isVisible(), 'no warning on the CT slice');
-    assert.equal(await note.getAttribute('role'), 'note');
-    assert.match(await note.innerText(), /^Not a skin photo\? This looks like a greyscale image \(for example a CT, MRI or X-ray slice\)\./);
-    assert.doesNotMatch(await ct.locator('.doubt').innerText(), /greyscale/);
-    // It looks unlike the doubt flag: its own colours, and the card's border in the note's colour.
-    const looks = await ct.evaluate((card) => {
-      const n = card.querySelector('.card-domain');
-      const d = card.querySelector('.doubt');
-      return { note: getComputedStyle(n).backgroundColor, doubt: getComputedStyle(d).color, border: getComputedStyle(card).borderTopColor, bar: getComputedStyle(n).borderLeftColor };
+test(
+  'the package: outOfDomain says why for a CT slice and a photo of an object, and is null for dermoscopy',
+  { timeout: SLOW, skip: SHARED.skip },
+  async () => {
+    const server = await startServer({
+      root: path.join(HERE, 'package-pages'),
+      mounts: { '/pkg/': PKG },
+      routes: {
+        '/domain.html': { body: PAGE, type: 'text/html' },
+        '/ct.jpg': { body: CT, type: 'image/jpeg' },
+        '/ct_mask.png': { body: CT_MASK, type: 'image/png' },
+        '/skin.jpg': { body: SKIN, type: 'image/jpeg' },
+        '/skin_mask.png': { body: SKIN_MASK, type: 'image/png' },
+        '/object.jpg': { body: OBJECT, type: 'image/jpeg' },
+      },
     });
-    assert.notEqual(looks.note, 'rgba(0, 0, 0, 0)', 'the note has no background');
-    assert.equal(looks.border, looks.bar, 'the card border is not the note\'s colour');
-    assert.notEqual(looks.border, 'rgb(249, 115, 22)', 'the card border is the doubt flag\'s');
+    try {
+      const r = await withPage(
+        async ({ page, url }) => {
+          await page.goto(`${url}domain.html`);
+          await page.waitForFunction(() => window.helpersReady === true);
+          return evaluateWithTimeout(
+            page,
+            async () => {
+              const { Segmenter } = window.tinyunet;
+              const blob = async (u) => (await fetch(u)).blob();
+              // The verdict is on the image, not the weights: a fresh network at 64 px is enough.
+              const seg = await Segmenter.create({ backend: 'cpu', inputSize: 64 });
+              const out = {};
+              for (const name of ['ct', 'skin', 'object']) {
+                const s = await seg.segment(await blob(`/${name}.jpg`));
+                out[name] = { hasKey: 'outOfDomain' in s, outOfDomain: s.outOfDomain, width: s.width };
+              }
+              const evaluated = await seg.evaluate([
+                { name: 'ct', image: await blob('/ct.jpg'), mask: await blob('/ct_mask.png') },
+                { name: 'skin', image: await blob('/skin.jpg'), mask: await blob('/skin_mask.png') },
+              ]);
+              out.evaluated = evaluated.perImage.map((p) => p.outOfDomain);
+              return out;
+            },
+            null,
+            SLOW,
+          );
+        },
+        { browser, server },
+      );
+      assert.equal(r.ct.outOfDomain?.reason, 'greyscale', JSON.stringify(r.ct));
+      assert.match(
+        r.ct.outOfDomain.message,
+        /greyscale image \(for example a CT, MRI or X-ray slice\).*colour photographs of skin lesions/,
+      );
+      assert.equal(r.object.outOfDomain?.reason, 'vividColours', JSON.stringify(r.object));
+      assert.match(r.object.outOfDomain.message, /vivid colours/);
+      assert.ok(r.skin.hasKey, 'the result has no outOfDomain key');
+      assert.equal(r.skin.outOfDomain, null);
+      assert.equal(r.evaluated[0]?.reason, 'greyscale');
+      assert.equal(r.evaluated[1], null);
+    } finally {
+      await server.close();
+    }
+  },
+);
 
-    // The dermoscopy photo: no warning, nothing reserved for one.
-    assert.equal(await skin.getAttribute('data-out-of-domain'), 'false');
-    assert.equal(await skin.locator('.card-domain').isVisible(), false);
-    // The figures sit as high on both cards: the note comes below the image, never above it.
-    const top = (card) => card.locator('.figure').evaluate((f) => f.getBoundingClientRect().top - f.closest('.card').getBoundingClientRect().top);
-    assert.equal(await top(ct), await top(skin));
-    assert.deepEqual(log.errors, [], log.format());
-  }, { browser, server: demoServerOptions({ pkg: PKG }), timeout: SLOW });
-});
+test(
+  "the demo page: a CT slice's card says it is not what the model was made for, a dermoscopy photo's does not",
+  { timeout: SLOW, skip: SHARED.skip },
+  async () => {
+    assert.ok(
+      fs.existsSync(path.join(PKG, 'wasm/tinyunet_cpu.js')),
+      `${PKG}/wasm/ is missing: build the package first`,
+    );
+    await withPage(
+      async ({ page, url, console: log }) => {
+        await page.setViewportSize({ width: 1280, height: 800 });
+        await page.goto(`${url}?size=64`);
+        await page.waitForFunction(() => ['ready', 'failed'].includes(document.body.dataset.model), null, {
+          timeout: SLOW,
+        });
+        assert.equal(
+          await page.evaluate(() => document.body.dataset.model),
+          'ready',
+          await page.locator('#notices').innerText(),
+        );
+        await page.setInputFiles('#segment-input', [
+          { name: 'ct-slice.jpg', mimeType: 'image/jpeg', buffer: CT },
+          { name: 'lesion.jpg', mimeType: 'image/jpeg', buffer: SKIN },
+        ]);
+        const settled = async (name) => {
+          const card = page.locator(`.card[data-name="${name}"]`);
+          await card.and(page.locator('[data-state="done"], [data-state="error"]')).waitFor({ timeout: SLOW });
+          assert.equal(await card.getAttribute('data-state'), 'done', await card.innerText());
+          return card;
+        };
+        const ct = await settled('ct-slice.jpg');
+        const skin = await settled('lesion.jpg');
+
+        // The CT slice: a note in plain words, marked on the card, apart from the doubt figure.
+        assert.equal(await ct.getAttribute('data-out-of-domain'), 'greyscale');
+        const note = ct.locator('.card-domain');
+        assert.ok(await note.isVisible(), 'no warning on the CT slice');
+        assert.equal(await note.getAttribute('role'), 'note');
+        assert.match(
+          await note.innerText(),
+          /^Not a skin photo\? This looks like a greyscale image \(for example a CT, MRI or X-ray slice\)\./,
+        );
+        assert.doesNotMatch(await ct.locator('.doubt').innerText(), /greyscale/);
+        // It looks unlike the doubt flag: its own colours, and the card's border in the note's colour.
+        const looks = await ct.evaluate((card) => {
+          const n = card.querySelector('.card-domain');
+          const d = card.querySelector('.doubt');
+          return {
+            note: getComputedStyle(n).backgroundColor,
+            doubt: getComputedStyle(d).color,
+            border: getComputedStyle(card).borderTopColor,
+            bar: getComputedStyle(n).borderLeftColor,
+          };
+        });
+        assert.notEqual(looks.note, 'rgba(0, 0, 0, 0)', 'the note has no background');
+        assert.equal(looks.border, looks.bar, "the card border is not the note's colour");
+        assert.notEqual(looks.border, 'rgb(249, 115, 22)', "the card border is the doubt flag's");
+
+        // The dermoscopy photo: no warning, nothing reserved for one.
+        assert.equal(await skin.getAttribute('data-out-of-domain'), 'false');
+        assert.equal(await skin.locator('.card-domain').isVisible(), false);
+        // The figures sit as high on both cards: the note comes below the image, never above it.
+        const top = (card) =>
+          card
+            .locator('.figure')
+            .evaluate((f) => f.getBoundingClientRect().top - f.closest('.card').getBoundingClientRect().top);
+        assert.equal(await top(ct), await top(skin));
+        assert.deepEqual(log.errors, [], log.format());
+      },
+      { browser, server: demoServerOptions({ pkg: PKG }), timeout: SLOW },
+    );
+  },
+);

@@ -21,13 +21,7 @@ test('a brush dot is the disc of pixel centres within the radius, clipped at the
 
 test('fill holes gives each hole the label around it and leaves background at the border', () => {
   // 7×5: a ring of 2s with a hole, a ring of 1s with a hole, background around.
-  const rows = [
-    '2220111',
-    '2020101',
-    '2220111',
-    '0000000',
-    '0000000',
-  ];
+  const rows = ['2220111', '2020101', '2220111', '0000000', '0000000'];
   const w = 7;
   const h = rows.length;
   const mask = Uint8Array.from(rows.join(''), Number);
@@ -55,7 +49,11 @@ test('undo history forgets the oldest edits past its memory bound, never the new
   assert.ok(history.redo(mask, w));
   assert.equal(mask[0], 3);
   const before = mask.slice();
-  assert.equal(history.record({ x0: 0, y0: 0, x1: w, y1: w }, before, mask, w), false, 'an edit that changed nothing is not recorded');
+  assert.equal(
+    history.record({ x0: 0, y0: 0, x1: w, y1: w }, before, mask, w),
+    false,
+    'an edit that changed nothing is not recorded',
+  );
   mask[5] = 9;
   history.record({ x0: 5, y0: 0, x1: 6, y1: 1 }, before, mask, w);
   assert.equal(history.canRedo, false, 'a new edit drops what was undone');

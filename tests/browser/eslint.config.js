@@ -1,12 +1,12 @@
-// ESLint over the repository's JavaScript: pkg/ (the npm package), www/ (the demo page) and
-// tests/browser/ (these tests and their pages). It lives here, beside the npm tooling, and runs
+// ESLint over the repository's JavaScript: pkg/ (the npm package), www/ (the demo page),
+// tests/browser/ (these tests and their pages) and bench/ (benchmarks and profiles). It lives here, beside the npm tooling, and runs
 // from the repository root, so its patterns are relative to the root:
 //
 //   (cd tests/browser && npm run lint)
-//   # the same: tests/browser/node_modules/.bin/eslint -c tests/browser/eslint.config.js pkg www tests/browser
+//   # the same: tests/browser/node_modules/.bin/eslint -c tests/browser/eslint.config.js pkg www tests/browser bench
 //
-// ESLint's recommended rules, plus a few that catch bugs; no style rules (the code has a hand
-// style, and the formatter is a separate question). Globals follow where each file runs.
+// ESLint's recommended rules, plus a few that catch bugs; no style rules: Prettier owns the style
+// (`npm run format:check`, .prettierrc.json here). Globals follow where each file runs.
 import js from '@eslint/js';
 import globals from 'globals';
 
@@ -17,7 +17,7 @@ const WORKERS = [
   'www/worker.js',
   'tests/browser/package-pages/worker.js',
   'tests/browser/threads-pages/worker.js',
-  'tests/browser/bench-pages/threads-worker.js',
+  'bench/bench-pages/threads-worker.js',
   'tests/browser/vite-threads-app/worker.js',
   'tests/browser/demo-fixtures/leaky/leak-worker.js',
 ];
@@ -32,9 +32,14 @@ const CLASSIC_WORKERS = [
 const CLASSIC_SHARED_WORKERS = ['tests/browser/pages/shared-worker-fetch.js'];
 // Node: the test runner's files, which hand callbacks to the page (page.evaluate,
 // waitForFunction) whose bodies run in the browser, so they get the browser's globals too…
-const NODE = ['tests/browser/*.mjs'];
+const NODE = ['tests/browser/*.mjs', 'bench/*.mjs'];
 // …and Node only: the demo's server, the bundler configs, this file, the type check's scripts.
-const NODE_ONLY = ['www/serve.mjs', 'tests/browser/vite-*/vite.config.js', 'tests/browser/eslint.config.js', 'tests/browser/types/*.mjs'];
+const NODE_ONLY = [
+  'www/serve.mjs',
+  'tests/browser/vite-*/vite.config.js',
+  'tests/browser/eslint.config.js',
+  'tests/browser/types/*.mjs',
+];
 
 export default [
   // Generated: wasm-bindgen's glue (./build.sh pkg), bundler output, the README example's copy.

@@ -37,11 +37,13 @@ async function throttle(context, page, conditions = THROTTLE) {
 /** One GET with optional headers, straight to the server (no browser cache in between). */
 function get(url, headers = {}) {
   return new Promise((resolve, reject) => {
-    http.get(url, { headers, agent: false }, (res) => {
-      const chunks = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }));
-    }).on('error', reject);
+    http
+      .get(url, { headers, agent: false }, (res) => {
+        const chunks = [];
+        res.on('data', (c) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }));
+      })
+      .on('error', reject);
   });
 }
 
@@ -55,13 +57,20 @@ function assertOneDownload(events, what, size) {
   const [first, last] = [events[0], events.at(-1)];
   assert.equal(first.status, 'start', `${what}: the first event is ${first.status}`);
   assert.equal(first.loaded, 0, `${what}: start says ${first.loaded} bytes loaded`);
-  assert.equal(first.total, size, `${what}: start's total (Content-Length) is ${first.total}, the file has ${size} bytes`);
+  assert.equal(
+    first.total,
+    size,
+    `${what}: start's total (Content-Length) is ${first.total}, the file has ${size} bytes`,
+  );
   assert.equal(last.status, 'done', `${what}: the last event is ${last.status}`);
   assert.equal(last.loaded, size, `${what}: done after ${last.loaded} of ${size} bytes`);
   assert.equal(last.total, size);
   assert.equal(last.progress, 100);
   const middle = events.slice(1, -1);
-  assert.ok(middle.every((e) => e.status === 'progress'), `${what}: statuses ${events.map((e) => e.status)}`);
+  assert.ok(
+    middle.every((e) => e.status === 'progress'),
+    `${what}: statuses ${events.map((e) => e.status)}`,
+  );
   let before = 0;
   for (const e of middle) {
     assert.ok(e.loaded > before && e.loaded <= size, `${what}: loaded went from ${before} to ${e.loaded} (of ${size})`);
@@ -99,9 +108,15 @@ describe('the server lets the browser keep files (revalidation)', () => {
     const byDate = await get(`${server.url}core.wasm`, { 'If-Modified-Since': first.headers['last-modified'] });
     assert.equal(byDate.status, 304);
     // If-None-Match wins over If-Modified-Since: another tag means the file changed.
-    const otherTag = await get(`${server.url}core.wasm`, { 'If-None-Match': '"0-0"', 'If-Modified-Since': first.headers['last-modified'] });
+    const otherTag = await get(`${server.url}core.wasm`, {
+      'If-None-Match': '"0-0"',
+      'If-Modified-Since': first.headers['last-modified'],
+    });
     assert.equal(otherTag.status, 200);
-    assert.deepEqual(server.log.filter((e) => e.path === '/core.wasm').map((e) => e.status), [200, 304, 304, 200]);
+    assert.deepEqual(
+      server.log.filter((e) => e.path === '/core.wasm').map((e) => e.status),
+      [200, 304, 304, 200],
+    );
   });
 
   test('a rebuilt file (within the same second) gets a new ETag and is sent again', async () => {
@@ -133,146 +148,244 @@ describe('the server lets the browser keep files (revalidation)', () => {
 describe('in the browser', () => {
   let browser;
   before(async () => {
-    assert.ok(fs.existsSync(path.join(PKG, 'wasm/tinyunet_cpu_bg.wasm')), 'pkg/wasm/ is missing: run ./build.sh pkg first');
+    assert.ok(
+      fs.existsSync(path.join(PKG, 'wasm/tinyunet_cpu_bg.wasm')),
+      'pkg/wasm/ is missing: run ./build.sh pkg first',
+    );
     browser = await launchBrowser({ webgpu: false });
   });
   after(async () => {
     await browser?.close();
   });
 
-  test('onProgress: the .wasm and the weights, bytes growing to their size, on a slow connection; compiled while streaming', { timeout: SLOW }, async () => {
-    const wasmSize = sizeOf(path.join(PKG, 'wasm/tinyunet_cpu_bg.wasm'));
-    const weightsSize = sizeOf(path.join(PKG, 'models/skin-lesion.safetensors'));
-    await withPage(async ({ context, page, url }) => {
-      // What the streaming compiler is given: the fetch's own Response (its URL keys the browser's
-      // cache of compiled code), not a copy made in the page. The package compiles the module
-      // itself (compileStreaming: the compiled module is kept for the training instance); the
-      // glue would use instantiateStreaming: either counts.
-      await page.addInitScript(() => {
-        window.streamed = [];
-        for (const name of ['compileStreaming', 'instantiateStreaming']) {
-          const original = WebAssembly[name];
-          WebAssembly[name] = async (source, ...rest) => {
-            const response = await source;
-            window.streamed.push({ url: response.url, type: response.type });
-            return original.call(WebAssembly, response, ...rest);
-          };
-        }
-      });
-      await page.goto(`${url}progress.html`);
-      await throttle(context, page);
-      const result = await evaluateWithTimeout(page, async () => {
-        const { Segmenter, preload } = await import('/pkg/tinyunet.js');
-        const early = [];
-        const late = [];
-        const created = [];
-        // preload starts the .wasm; a create made meanwhile joins that one download.
-        const preloading = preload({ backend: 'cpu', threads: 1, onProgress: (p) => early.push(p) });
-        const segmenter = await Segmenter.create({
-          backend: 'cpu', threads: 1, weights: '/pkg/models/skin-lesion.safetensors', onProgress: (p) => created.push(p),
-        });
-        await preloading;
-        // Once loaded, a later create is told start and done for the .wasm, no download.
-        await Segmenter.create({ backend: 'cpu', threads: 1, onProgress: (p) => late.push(p) });
-        const notAFunction = await Segmenter.create({ onProgress: 'yes' }).then(() => null, (e) => e.message);
-        return { early, created, late, notAFunction, backend: segmenter.backend, model: segmenter.model.name, streamed: window.streamed };
-      }, undefined, SLOW);
-      assert.equal(result.backend, 'cpu');
-      assert.equal(result.model, 'skin-lesion');
-      const of = (events, file) => events.filter((e) => e.file === file);
-      assert.ok(result.early.every((e) => e.file === 'wasm' && e.build === 'cpu' && e.url.endsWith('/pkg/wasm/tinyunet_cpu_bg.wasm')), JSON.stringify(result.early[0]));
-      // Throttled, the .wasm arrives in many pieces: several progress events, not one jump.
-      assert.ok(assertOneDownload(result.early, 'preload: wasm', wasmSize) >= 3, `few progress events: ${result.early.length}`);
-      assertOneDownload(of(result.created, 'wasm'), 'create: wasm', wasmSize);
-      assert.ok(assertOneDownload(of(result.created, 'weights'), 'create: weights', weightsSize) >= 2);
-      assert.ok(of(result.created, 'weights').every((e) => e.build === null && e.url.endsWith('/pkg/models/skin-lesion.safetensors')));
-      assert.deepEqual(result.late.map((e) => [e.file, e.status, e.loaded]), [['wasm', 'start', 0], ['wasm', 'done', wasmSize]]);
-      assert.match(result.notAFunction ?? '', /^config: onProgress must be a function/);
-      // One download of the .wasm, compiled as it streamed, from the server's own response.
-      assert.deepEqual(result.streamed, [{ url: `${url}pkg/wasm/tinyunet_cpu_bg.wasm`, type: 'basic' }]);
-    }, { browser, server: { root: path.join(HERE, 'package-pages'), mounts: { '/pkg/': PKG } } });
-  });
+  test(
+    'onProgress: the .wasm and the weights, bytes growing to their size, on a slow connection; compiled while streaming',
+    { timeout: SLOW },
+    async () => {
+      const wasmSize = sizeOf(path.join(PKG, 'wasm/tinyunet_cpu_bg.wasm'));
+      const weightsSize = sizeOf(path.join(PKG, 'models/skin-lesion.safetensors'));
+      await withPage(
+        async ({ context, page, url }) => {
+          // What the streaming compiler is given: the fetch's own Response (its URL keys the browser's
+          // cache of compiled code), not a copy made in the page. The package compiles the module
+          // itself (compileStreaming: the compiled module is kept for the training instance); the
+          // glue would use instantiateStreaming: either counts.
+          await page.addInitScript(() => {
+            window.streamed = [];
+            for (const name of ['compileStreaming', 'instantiateStreaming']) {
+              const original = WebAssembly[name];
+              WebAssembly[name] = async (source, ...rest) => {
+                const response = await source;
+                window.streamed.push({ url: response.url, type: response.type });
+                return original.call(WebAssembly, response, ...rest);
+              };
+            }
+          });
+          await page.goto(`${url}progress.html`);
+          await throttle(context, page);
+          const result = await evaluateWithTimeout(
+            page,
+            async () => {
+              const { Segmenter, preload } = await import('/pkg/tinyunet.js');
+              const early = [];
+              const late = [];
+              const created = [];
+              // preload starts the .wasm; a create made meanwhile joins that one download.
+              const preloading = preload({ backend: 'cpu', threads: 1, onProgress: (p) => early.push(p) });
+              const segmenter = await Segmenter.create({
+                backend: 'cpu',
+                threads: 1,
+                weights: '/pkg/models/skin-lesion.safetensors',
+                onProgress: (p) => created.push(p),
+              });
+              await preloading;
+              // Once loaded, a later create is told start and done for the .wasm, no download.
+              await Segmenter.create({ backend: 'cpu', threads: 1, onProgress: (p) => late.push(p) });
+              const notAFunction = await Segmenter.create({ onProgress: 'yes' }).then(
+                () => null,
+                (e) => e.message,
+              );
+              return {
+                early,
+                created,
+                late,
+                notAFunction,
+                backend: segmenter.backend,
+                model: segmenter.model.name,
+                streamed: window.streamed,
+              };
+            },
+            undefined,
+            SLOW,
+          );
+          assert.equal(result.backend, 'cpu');
+          assert.equal(result.model, 'skin-lesion');
+          const of = (events, file) => events.filter((e) => e.file === file);
+          assert.ok(
+            result.early.every(
+              (e) => e.file === 'wasm' && e.build === 'cpu' && e.url.endsWith('/pkg/wasm/tinyunet_cpu_bg.wasm'),
+            ),
+            JSON.stringify(result.early[0]),
+          );
+          // Throttled, the .wasm arrives in many pieces: several progress events, not one jump.
+          assert.ok(
+            assertOneDownload(result.early, 'preload: wasm', wasmSize) >= 3,
+            `few progress events: ${result.early.length}`,
+          );
+          assertOneDownload(of(result.created, 'wasm'), 'create: wasm', wasmSize);
+          assert.ok(assertOneDownload(of(result.created, 'weights'), 'create: weights', weightsSize) >= 2);
+          assert.ok(
+            of(result.created, 'weights').every(
+              (e) => e.build === null && e.url.endsWith('/pkg/models/skin-lesion.safetensors'),
+            ),
+          );
+          assert.deepEqual(
+            result.late.map((e) => [e.file, e.status, e.loaded]),
+            [
+              ['wasm', 'start', 0],
+              ['wasm', 'done', wasmSize],
+            ],
+          );
+          assert.match(result.notAFunction ?? '', /^config: onProgress must be a function/);
+          // One download of the .wasm, compiled as it streamed, from the server's own response.
+          assert.deepEqual(result.streamed, [{ url: `${url}pkg/wasm/tinyunet_cpu_bg.wasm`, type: 'basic' }]);
+        },
+        { browser, server: { root: path.join(HERE, 'package-pages'), mounts: { '/pkg/': PKG } } },
+      );
+    },
+  );
 
-  test('the demo page shows "Downloading the model… x of y MB" while it loads on a slow connection, then hides it', { timeout: SLOW }, async () => {
-    await withPage(async ({ context, page, url, server, console: log }) => {
-      // Every text the progress line shows, as it changes.
-      await page.addInitScript(() => {
-        const texts = (window.progressTexts = []);
-        new MutationObserver(() => {
-          const line = document.getElementById('model-progress');
-          if (line && !line.hidden && texts.at(-1) !== line.textContent) texts.push(line.textContent);
-        }).observe(document, { subtree: true, childList: true, attributes: true, characterData: true });
+  test(
+    'the demo page shows "Downloading the model… x of y MB" while it loads on a slow connection, then hides it',
+    { timeout: SLOW },
+    async () => {
+      await withPage(
+        async ({ context, page, url, server, console: log }) => {
+          // Every text the progress line shows, as it changes.
+          await page.addInitScript(() => {
+            const texts = (window.progressTexts = []);
+            new MutationObserver(() => {
+              const line = document.getElementById('model-progress');
+              if (line && !line.hidden && texts.at(-1) !== line.textContent) texts.push(line.textContent);
+            }).observe(document, { subtree: true, childList: true, attributes: true, characterData: true });
+          });
+          await throttle(context, page);
+          await page.goto(url);
+          await page.waitForFunction(() => document.body.dataset.model === 'ready', undefined, { timeout: SLOW });
+          const texts = await page.evaluate(() => window.progressTexts);
+          const figures = texts
+            .map((t) => t.match(/^Downloading the model… (\d+\.\d) of (\d+\.\d) MB$/))
+            .filter(Boolean)
+            .map((m) => [Number(m[1]), Number(m[2])]);
+          assert.ok(figures.length >= 5, `the progress line showed: ${JSON.stringify(texts)}`);
+          // The bytes only grow, up to the total of the files the model needed.
+          for (let i = 1; i < figures.length; i++) {
+            assert.ok(
+              figures[i][0] >= figures[i - 1][0] && figures[i][1] >= figures[i - 1][1],
+              `went back: ${JSON.stringify(figures)}`,
+            );
+          }
+          const downloaded = server.log.filter((e) => e.status === 200 && /\.wasm$|\.packed\.gz$/.test(e.path));
+          assert.equal(downloaded.length, 2, `files: ${JSON.stringify(downloaded)}`);
+          const total = downloaded.reduce(
+            (sum, e) => sum + sizeOf(path.join(e.path.startsWith('/pkg/') ? ROOT : path.join(ROOT, 'www'), e.path)),
+            0,
+          );
+          assert.deepEqual(
+            figures.at(-1),
+            [Number((total / 1e6).toFixed(1)), Number((total / 1e6).toFixed(1))],
+            `texts: ${JSON.stringify(texts)}`,
+          );
+          // Once ready, the line is gone.
+          assert.equal(await page.locator('#model-progress').isHidden(), true);
+          assert.deepEqual(log.errors, [], log.format());
+        },
+        { browser, server: demoServerOptions() },
+      );
+    },
+  );
+
+  test(
+    'a second visit revalidates: 304s for the .wasm and the weights, nothing downloaded again',
+    { timeout: SLOW },
+    async () => {
+      await withPage(
+        async ({ context, page, url, server, console: log }) => {
+          await page.goto(url);
+          await page.waitForFunction(() => document.body.dataset.model === 'ready', undefined, { timeout: SLOW });
+          const firstVisit = server.log.length;
+          const big = (entries) => entries.filter((e) => /\.wasm$|\.packed\.gz$/.test(e.path));
+          assert.deepEqual(
+            big(server.log).map((e) => e.status),
+            [200, 200],
+            JSON.stringify(big(server.log)),
+          );
+          // The visitor comes back: a new tab of the same browser profile.
+          await page.close();
+          const again = await context.newPage();
+          await again.goto(url);
+          await again.waitForFunction(() => document.body.dataset.model === 'ready', undefined, { timeout: SLOW });
+          const second = server.log.slice(firstVisit);
+          assert.deepEqual(
+            big(second).map((e) => e.status),
+            [304, 304],
+            JSON.stringify(big(second)),
+          );
+          const resent = second.filter((e) => e.status === 200);
+          assert.deepEqual(resent, [], `sent again on the second visit: ${JSON.stringify(resent)}`);
+          assert.deepEqual(log.errors, [], log.format());
+        },
+        { browser, server: demoServerOptions() },
+      );
+    },
+  );
+
+  test(
+    "pkg/README.md's Cache API example: the second load makes no request for the weights",
+    { timeout: SLOW },
+    async () => {
+      const readme = fs.readFileSync(path.join(PKG, 'README.md'), 'utf8');
+      const example = readme.match(/### Caching the weights[\s\S]*?```js\n([\s\S]*?)```/)?.[1];
+      assert.ok(example, 'pkg/README.md has no ```js example under "### Caching the weights"');
+      const server = await startServer({
+        root: path.join(HERE, 'package-pages'),
+        mounts: { '/pkg/': PKG },
+        routes: { '/readme-cache-example.js': { body: example, type: 'text/javascript' } },
       });
-      await throttle(context, page);
-      await page.goto(url);
-      await page.waitForFunction(() => document.body.dataset.model === 'ready', undefined, { timeout: SLOW });
-      const texts = await page.evaluate(() => window.progressTexts);
-      const figures = texts.map((t) => t.match(/^Downloading the model… (\d+\.\d) of (\d+\.\d) MB$/)).filter(Boolean).map((m) => [Number(m[1]), Number(m[2])]);
-      assert.ok(figures.length >= 5, `the progress line showed: ${JSON.stringify(texts)}`);
-      // The bytes only grow, up to the total of the files the model needed.
-      for (let i = 1; i < figures.length; i++) {
-        assert.ok(figures[i][0] >= figures[i - 1][0] && figures[i][1] >= figures[i - 1][1], `went back: ${JSON.stringify(figures)}`);
+      try {
+        await withPage(
+          async ({ page, requests, console: log }) => {
+            const weights = (entries) =>
+              entries.filter((e) => (e.path ?? new URL(e.url).pathname) === '/pkg/models/skin-lesion.safetensors');
+            await page.goto(`${server.url}cache-weights.html`);
+            await page.waitForFunction(() => window.cacheExample, undefined, { timeout: SLOW });
+            assert.deepEqual(await page.evaluate(() => window.cacheExample), {
+              backend: 'cpu',
+              model: 'skin-lesion',
+              parameters: 481105,
+            });
+            assert.equal(weights(server.log).length, 1, 'the first load fetched the weights once');
+            assert.equal(await page.evaluate(() => caches.has('my-app-weights-v1')), true);
+            const [logMark, requestMark] = [server.log.length, requests.requests.length];
+            await page.reload();
+            await page.waitForFunction(() => window.cacheExample, undefined, { timeout: SLOW });
+            assert.deepEqual(await page.evaluate(() => window.cacheExample), {
+              backend: 'cpu',
+              model: 'skin-lesion',
+              parameters: 481105,
+            });
+            // Not even a revalidation: neither the server nor the browser saw a request for them.
+            assert.deepEqual(weights(server.log.slice(logMark)), []);
+            assert.deepEqual(weights(requests.requests.slice(requestMark)), []);
+            // The page did load again (the check above is not vacuous).
+            assert.ok(server.log.slice(logMark).some((e) => e.path === '/readme-cache-example.js'));
+            assert.deepEqual(log.errors, [], log.format());
+          },
+          { browser, server },
+        );
+      } finally {
+        await server.close();
       }
-      const downloaded = server.log.filter((e) => e.status === 200 && /\.wasm$|\.packed\.gz$/.test(e.path));
-      assert.equal(downloaded.length, 2, `files: ${JSON.stringify(downloaded)}`);
-      const total = downloaded.reduce((sum, e) => sum + sizeOf(path.join(e.path.startsWith('/pkg/') ? ROOT : path.join(ROOT, 'www'), e.path)), 0);
-      assert.deepEqual(figures.at(-1), [Number((total / 1e6).toFixed(1)), Number((total / 1e6).toFixed(1))], `texts: ${JSON.stringify(texts)}`);
-      // Once ready, the line is gone.
-      assert.equal(await page.locator('#model-progress').isHidden(), true);
-      assert.deepEqual(log.errors, [], log.format());
-    }, { browser, server: demoServerOptions() });
-  });
-
-  test('a second visit revalidates: 304s for the .wasm and the weights, nothing downloaded again', { timeout: SLOW }, async () => {
-    await withPage(async ({ context, page, url, server, console: log }) => {
-      await page.goto(url);
-      await page.waitForFunction(() => document.body.dataset.model === 'ready', undefined, { timeout: SLOW });
-      const firstVisit = server.log.length;
-      const big = (entries) => entries.filter((e) => /\.wasm$|\.packed\.gz$/.test(e.path));
-      assert.deepEqual(big(server.log).map((e) => e.status), [200, 200], JSON.stringify(big(server.log)));
-      // The visitor comes back: a new tab of the same browser profile.
-      await page.close();
-      const again = await context.newPage();
-      await again.goto(url);
-      await again.waitForFunction(() => document.body.dataset.model === 'ready', undefined, { timeout: SLOW });
-      const second = server.log.slice(firstVisit);
-      assert.deepEqual(big(second).map((e) => e.status), [304, 304], JSON.stringify(big(second)));
-      const resent = second.filter((e) => e.status === 200);
-      assert.deepEqual(resent, [], `sent again on the second visit: ${JSON.stringify(resent)}`);
-      assert.deepEqual(log.errors, [], log.format());
-    }, { browser, server: demoServerOptions() });
-  });
-
-  test("pkg/README.md's Cache API example: the second load makes no request for the weights", { timeout: SLOW }, async () => {
-    const readme = fs.readFileSync(path.join(PKG, 'README.md'), 'utf8');
-    const example = readme.match(/### Caching the weights[\s\S]*?```js\n([\s\S]*?)```/)?.[1];
-    assert.ok(example, 'pkg/README.md has no ```js example under "### Caching the weights"');
-    const server = await startServer({
-      root: path.join(HERE, 'package-pages'),
-      mounts: { '/pkg/': PKG },
-      routes: { '/readme-cache-example.js': { body: example, type: 'text/javascript' } },
-    });
-    try {
-      await withPage(async ({ page, requests, console: log }) => {
-        const weights = (entries) => entries.filter((e) => (e.path ?? new URL(e.url).pathname) === '/pkg/models/skin-lesion.safetensors');
-        await page.goto(`${server.url}cache-weights.html`);
-        await page.waitForFunction(() => window.cacheExample, undefined, { timeout: SLOW });
-        assert.deepEqual(await page.evaluate(() => window.cacheExample), { backend: 'cpu', model: 'skin-lesion', parameters: 481105 });
-        assert.equal(weights(server.log).length, 1, 'the first load fetched the weights once');
-        assert.equal(await page.evaluate(() => caches.has('my-app-weights-v1')), true);
-        const [logMark, requestMark] = [server.log.length, requests.requests.length];
-        await page.reload();
-        await page.waitForFunction(() => window.cacheExample, undefined, { timeout: SLOW });
-        assert.deepEqual(await page.evaluate(() => window.cacheExample), { backend: 'cpu', model: 'skin-lesion', parameters: 481105 });
-        // Not even a revalidation: neither the server nor the browser saw a request for them.
-        assert.deepEqual(weights(server.log.slice(logMark)), []);
-        assert.deepEqual(weights(requests.requests.slice(requestMark)), []);
-        // The page did load again (the check above is not vacuous).
-        assert.ok(server.log.slice(logMark).some((e) => e.path === '/readme-cache-example.js'));
-        assert.deepEqual(log.errors, [], log.format());
-      }, { browser, server });
-    } finally {
-      await server.close();
-    }
-  });
+    },
+  );
 });

@@ -24,7 +24,9 @@ import { chromium } from 'playwright-core';
  * directly when present so only our flags apply. Override with CHROMIUM_PATH.
  */
 export const CHROMIUM_PATH =
-  process.env.CHROMIUM_PATH || ['/usr/lib/chromium/chromium', '/usr/bin/chromium'].find((p) => fs.existsSync(p)) || '/usr/bin/chromium';
+  process.env.CHROMIUM_PATH ||
+  ['/usr/lib/chromium/chromium', '/usr/bin/chromium'].find((p) => fs.existsSync(p)) ||
+  '/usr/bin/chromium';
 
 /**
  * Flags every launch gets. `--no-sandbox` because CI runs as root (the
@@ -109,7 +111,9 @@ export const SHARED_DIR = process.env.TINYUNET_SHARED_DIR
 export function sharedData(...sets) {
   const data = path.join(SHARED_DIR, 'data');
   const missing = sets.map((set) => path.join(data, set)).filter((dir) => !fs.existsSync(dir));
-  const skip = missing.length > 0 && `${missing.join(' and ')} ${missing.length > 1 ? 'are' : 'is'} missing (real images, not in the repository: see CONTRIBUTING.md)`;
+  const skip =
+    missing.length > 0 &&
+    `${missing.join(' and ')} ${missing.length > 1 ? 'are' : 'is'} missing (real images, not in the repository: see CONTRIBUTING.md)`;
   if (skip && process.env.TINYUNET_REQUIRE_SHARED === '1') throw new Error(`TINYUNET_REQUIRE_SHARED=1 but ${skip}`);
   return {
     skip,
@@ -139,7 +143,9 @@ export function sharedData(...sets) {
 export async function launchBrowser(opts = {}) {
   const { webgpu = true, headless = true, args = [], proxy, timeout = 30_000 } = opts;
   if (!fs.existsSync(CHROMIUM_PATH)) {
-    throw new Error(`launchBrowser: no Chromium at ${CHROMIUM_PATH}; install Debian's chromium (apt-get install chromium) or set CHROMIUM_PATH`);
+    throw new Error(
+      `launchBrowser: no Chromium at ${CHROMIUM_PATH}; install Debian's chromium (apt-get install chromium) or set CHROMIUM_PATH`,
+    );
   }
   const all = [...BASE_ARGS];
   if (webgpu) all.push(...WEBGPU_ARGS);
@@ -192,7 +198,8 @@ export function recordRequests(context) {
     if (entry) entry.failure = req.failure()?.errorText ?? 'failed';
   };
   // WebSockets are not `request` events; they are per page.
-  const onWebSocket = (ws) => requests.push({ url: ws.url(), method: 'GET', resourceType: 'websocket', source: 'websocket' });
+  const onWebSocket = (ws) =>
+    requests.push({ url: ws.url(), method: 'GET', resourceType: 'websocket', source: 'websocket' });
   const watchPage = (page) => page.on('websocket', onWebSocket);
   context.on('request', onRequest);
   context.on('requestfailed', onFailed);
@@ -252,7 +259,8 @@ export function isAllowedUrl(url, allowed) {
 export async function startRecordingProxy() {
   /** @type {ProxyEntry[]} */
   const entries = [];
-  const isLoopback = (hostname) => /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname) || hostname === 'localhost' || hostname === '[::1]';
+  const isLoopback = (hostname) =>
+    /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(hostname) || hostname === 'localhost' || hostname === '[::1]';
   const sockets = new Set();
   const server = http.createServer((req, res) => {
     const url = req.url ?? '';
@@ -271,7 +279,13 @@ export async function startRecordingProxy() {
     const headers = { ...req.headers };
     delete headers['proxy-connection'];
     const upstream = http.request(
-      { host: target.hostname.replace(/^\[|\]$/g, ''), port: target.port || 80, path: target.pathname + target.search, method: req.method, headers },
+      {
+        host: target.hostname.replace(/^\[|\]$/g, ''),
+        port: target.port || 80,
+        path: target.pathname + target.search,
+        method: req.method,
+        headers,
+      },
       (up) => {
         res.writeHead(up.statusCode ?? 502, up.rawHeaders);
         up.pipe(res);
@@ -369,7 +383,8 @@ export function collectConsole(page) {
       source: worker ? `worker ${worker.url()}` : 'page',
       type: msg.type(),
       text: msg.text(),
-      location: loc && loc.url ? `${loc.url}:${loc.line ?? loc.lineNumber}:${loc.column ?? loc.columnNumber}` : undefined,
+      location:
+        loc && loc.url ? `${loc.url}:${loc.line ?? loc.lineNumber}:${loc.column ?? loc.columnNumber}` : undefined,
     });
   };
   // Worker errors arrive here too; the stack names the worker's script.
@@ -429,7 +444,8 @@ export async function withPage(fn, opts = {}) {
   let consoleLog;
   try {
     let server;
-    if (opts.server && 'close' in opts.server && 'url' in opts.server) server = /** @type {StaticServer} */ (opts.server);
+    if (opts.server && 'close' in opts.server && 'url' in opts.server)
+      server = /** @type {StaticServer} */ (opts.server);
     else if (opts.server) {
       server = await startServer(opts.server);
       cleanups.push(() => server.close());
@@ -475,11 +491,14 @@ export async function withPage(fn, opts = {}) {
  * @returns {Promise<T>}
  */
 export function onHelpersPage(browser, server, fn) {
-  return withPage(async ({ page, console: log }) => {
-    await page.goto(server.url);
-    await page.waitForFunction(() => window.helpersReady === true);
-    return fn(page, log);
-  }, { browser, server });
+  return withPage(
+    async ({ page, console: log }) => {
+      await page.goto(server.url);
+      await page.waitForFunction(() => window.helpersReady === true);
+      return fn(page, log);
+    },
+    { browser, server },
+  );
 }
 
 /**
@@ -503,27 +522,6 @@ export function screenshotFolder(label, options = {}) {
     shots.push(file);
     t?.diagnostic(`screenshot: ${file}`);
     return file;
-  };
-}
-
-/**
- * The benchmark's server: its pages (`bench-pages/`), the package, the other libraries it measures
- * against from the exact versions in package.json (TensorFlow.js's wasm backend fetches its .wasm
- * from /tfjs-wasm/, so nothing leaves 127.0.0.1), and `../shared/bench`.
- */
-export function benchServerOptions() {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  const modules = path.join(here, 'node_modules');
-  return {
-    root: path.join(here, 'bench-pages'),
-    mounts: {
-      '/pkg/': PKG_DIR,
-      '/ort/': path.join(modules, 'onnxruntime-web/dist'),
-      '/tfjs-core/': path.join(modules, '@tensorflow/tfjs-core/dist'),
-      '/tfjs-wasm/': path.join(modules, '@tensorflow/tfjs-backend-wasm/dist'),
-      '/tfjs-webgpu/': path.join(modules, '@tensorflow/tfjs-backend-webgpu/dist'),
-      '/bench-files/': path.join(here, '../../../shared/bench'),
-    },
   };
 }
 
@@ -559,8 +557,12 @@ export function packageTestSetup({ files = ['wasm/tinyunet_cpu.js'], routes, ms 
     await state.server?.close();
   });
   return {
-    get browser() { return state.browser; },
-    get server() { return state.server; },
+    get browser() {
+      return state.browser;
+    },
+    get server() {
+      return state.server;
+    },
     inPage: (fn, arg) => onHelpersPage(state.browser, state.server, (page) => evaluateWithTimeout(page, fn, arg, ms)),
   };
 }
@@ -604,8 +606,15 @@ export function inflatePng(buffer) {
     const length = buffer.readUInt32BE(offset);
     const type = buffer.toString('latin1', offset + 4, offset + 8);
     const data = buffer.subarray(offset + 8, offset + 8 + length);
-    if (buffer.readUInt32BE(offset + 8 + length) !== zlib.crc32(buffer.subarray(offset + 4, offset + 8 + length))) throw new Error(`bad CRC in ${type}`);
-    if (type === 'IHDR') Object.assign(header, { width: data.readUInt32BE(0), height: data.readUInt32BE(4), bitDepth: data[8], colourType: data[9] });
+    if (buffer.readUInt32BE(offset + 8 + length) !== zlib.crc32(buffer.subarray(offset + 4, offset + 8 + length)))
+      throw new Error(`bad CRC in ${type}`);
+    if (type === 'IHDR')
+      Object.assign(header, {
+        width: data.readUInt32BE(0),
+        height: data.readUInt32BE(4),
+        bitDepth: data[8],
+        colourType: data[9],
+      });
     if (type === 'IDAT') idat.push(data);
     offset += 12 + length;
   }
@@ -681,6 +690,7 @@ export function pngWith(width, height, idat, colourType = 2) {
 /** An RGBA PNG of exactly these pixels (unpremultiplied, as the format stores them). */
 export function rgbaPng(width, height, rgba) {
   const rows = [];
-  for (let y = 0; y < height; y++) rows.push(Buffer.from([0]), Buffer.from(rgba.subarray(y * width * 4, (y + 1) * width * 4)));
+  for (let y = 0; y < height; y++)
+    rows.push(Buffer.from([0]), Buffer.from(rgba.subarray(y * width * 4, (y + 1) * width * 4)));
   return pngWith(width, height, zlib.deflateSync(Buffer.concat(rows)), 6);
 }

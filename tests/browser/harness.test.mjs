@@ -64,7 +64,20 @@ describe('startServer', () => {
     fs.writeFileSync(path.join(tmp, 'secret.txt'), 'SECRET');
     fs.writeFileSync(path.join(root, 'index.html'), '<!doctype html><p>root index');
     fs.writeFileSync(path.join(root, 'sub', 'index.html'), '<!doctype html><p>sub index');
-    for (const ext of ['wasm', 'js', 'mjs', 'json', 'html', 'css', 'png', 'jpg', 'svg', 'safetensors', 'bin', 'unknownext']) {
+    for (const ext of [
+      'wasm',
+      'js',
+      'mjs',
+      'json',
+      'html',
+      'css',
+      'png',
+      'jpg',
+      'svg',
+      'safetensors',
+      'bin',
+      'unknownext',
+    ]) {
       fs.writeFileSync(path.join(root, `file.${ext}`), `content of ${ext}`);
     }
     fs.writeFileSync(path.join(root, 'pkg-shadowed.txt'), 'from root');
@@ -179,7 +192,10 @@ describe('startServer', () => {
   });
 
   test('logs what it served', () => {
-    assert.ok(server.log.some((e) => e.path === '/pkg/tinyunet_bg.wasm' && e.status === 200), JSON.stringify(server.log));
+    assert.ok(
+      server.log.some((e) => e.path === '/pkg/tinyunet_bg.wasm' && e.status === 200),
+      JSON.stringify(server.log),
+    );
     assert.ok(server.log.some((e) => e.path === '/../secret.txt' && e.status === 403));
   });
 
@@ -189,7 +205,13 @@ describe('startServer', () => {
 });
 
 describe('WebGPU in headless Chromium', () => {
-  const KEY = ['maxStorageBuffersPerShaderStage', 'maxComputeWorkgroupStorageSize', 'maxBufferSize', 'maxStorageBufferBindingSize', 'maxComputeInvocationsPerWorkgroup'];
+  const KEY = [
+    'maxStorageBuffersPerShaderStage',
+    'maxComputeWorkgroupStorageSize',
+    'maxBufferSize',
+    'maxStorageBufferBindingSize',
+    'maxComputeInvocationsPerWorkgroup',
+  ];
 
   /** Prints a probe report (see pages/webgpu-probe.js) as test diagnostics. */
   function printReport(t, where, r) {
@@ -209,11 +231,18 @@ describe('WebGPU in headless Chromium', () => {
     assert.equal(r.hasNavigatorGpu, true, `${where}: navigator.gpu is missing${dump}`);
     assert.equal(r.adapter, true, `${where}: navigator.gpu.requestAdapter() returned null${dump}`);
     for (const k of KEY) {
-      assert.ok(Number.isFinite(r.adapterLimits[k]) && r.adapterLimits[k] > 0, `${where}: adapter limit ${k} missing${dump}`);
+      assert.ok(
+        Number.isFinite(r.adapterLimits[k]) && r.adapterLimits[k] > 0,
+        `${where}: adapter limit ${k} missing${dump}`,
+      );
     }
     for (const variant of ['deviceDefault', 'deviceAdapterLimitsObject', 'deviceAllLimits']) {
       assert.equal(r[variant].ok, true, `${where}: requestDevice (${variant}) failed: ${r[variant].error}${dump}`);
-      assert.equal(r[variant].kernel, 'ok', `${where}: compute kernel on the ${variant} device: ${r[variant].kernel}${dump}`);
+      assert.equal(
+        r[variant].kernel,
+        'ok',
+        `${where}: compute kernel on the ${variant} device: ${r[variant].kernel}${dump}`,
+      );
     }
     // Asking for everything the adapter has must give exactly that.
     for (const [k, v] of Object.entries(r.adapterLimits)) {
@@ -244,7 +273,11 @@ describe('WebGPU in headless Chromium', () => {
         await page.goto(url + 'webgpu.html');
         const r = await evaluateWithTimeout(page, () => window.probeWebGPU(), undefined, 30_000);
         assert.equal(r.hasNavigatorGpu, true, 'navigator.gpu should still exist');
-        assert.equal(r.adapter, false, `expected requestAdapter() to give null without --enable-unsafe-webgpu, got ${JSON.stringify(r.adapterInfo)}`);
+        assert.equal(
+          r.adapter,
+          false,
+          `expected requestAdapter() to give null without --enable-unsafe-webgpu, got ${JSON.stringify(r.adapterInfo)}`,
+        );
         const w = await evaluateWithTimeout(page, () => window.probeInWorker(), undefined, 30_000);
         assert.equal(w.adapter, false, 'worker got an adapter without --enable-unsafe-webgpu');
       },
@@ -275,7 +308,11 @@ describe('cross-origin isolation', () => {
         for (const where of ['page', 'worker']) {
           assert.equal(r[where].crossOriginIsolated, false, `${where}: ${JSON.stringify(r[where])}`);
           assert.equal(r[where].sharedArrayBuffer, false, `${where}: ${JSON.stringify(r[where])}`);
-          assert.notEqual(r[where].sharedMemory, true, `${where}: shared wasm memory should fail: ${JSON.stringify(r[where])}`);
+          assert.notEqual(
+            r[where].sharedMemory,
+            true,
+            `${where}: shared wasm memory should fail: ${JSON.stringify(r[where])}`,
+          );
         }
       },
       { server: { root: PAGES }, launch: { webgpu: false } },
@@ -302,7 +339,10 @@ describe('request recording', () => {
         const results = await evaluateWithTimeout(page, () => window.done, undefined, 30_000);
         assert.equal(results[0].body, 'same-origin data', `same-origin fetch: ${JSON.stringify(results[0])}`);
         // No CORS header, so the worker sees a failure, but the request was made.
-        assert.ok(foreign.log.some((e) => e.path === '/x'), 'the foreign server never got the request');
+        assert.ok(
+          foreign.log.some((e) => e.path === '/x'),
+          'the foreign server never got the request',
+        );
         // worker-fetch.html itself fetches nothing, so these came from the worker.
         const offOrigin = requests.offOrigin(server.origin);
         assert.deepEqual(
@@ -312,7 +352,7 @@ describe('request recording', () => {
         );
         assert.ok(
           requests.requests.some((r) => r.url === server.url + 'data.txt' && r.resourceType === 'fetch'),
-          'the worker\'s same-origin fetch was not recorded',
+          "the worker's same-origin fetch was not recorded",
         );
       },
       { server: { root: PAGES }, launch: { webgpu: false } },
@@ -324,14 +364,25 @@ describe('request recording', () => {
       async ({ page, server, requests }) => {
         await page.goto(`${server.url}worker-fetch.html?fetch=data.txt&fetch=worker-fetch.js`);
         const results = await evaluateWithTimeout(page, () => window.done, undefined, 30_000);
-        assert.deepEqual(results.map((r) => r.status), [200, 200], JSON.stringify(results));
+        assert.deepEqual(
+          results.map((r) => r.status),
+          [200, 200],
+          JSON.stringify(results),
+        );
         assert.deepEqual(requests.offOrigin(server.origin), [], JSON.stringify(requests.requests, null, 1));
         // Not vacuous: the recorder did see the page, the worker script and both worker fetches.
         const seen = requests.urls();
         for (const p of ['worker-fetch.html', 'worker-fetch.js', 'data.txt']) {
-          assert.ok(seen.some((u) => u.startsWith(server.url + p)), `${p} not recorded; saw ${seen.join(', ')}`);
+          assert.ok(
+            seen.some((u) => u.startsWith(server.url + p)),
+            `${p} not recorded; saw ${seen.join(', ')}`,
+          );
         }
-        assert.equal(requests.requests.filter((r) => r.resourceType === 'fetch').length, 2, JSON.stringify(requests.requests, null, 1));
+        assert.equal(
+          requests.requests.filter((r) => r.resourceType === 'fetch').length,
+          2,
+          JSON.stringify(requests.requests, null, 1),
+        );
       },
       { server: { root: PAGES }, launch: { webgpu: false } },
     );
@@ -348,73 +399,103 @@ describe('request recording', () => {
     assert.equal(isAllowedUrl('https://cdn.example.com/x.js', [o, 'http://127.0.0.2:1']), false);
   });
 
-  test('through the recording proxy, Chromium itself sends nothing off-origin (WebGPU page)', { timeout: 60_000 }, async () => {
-    // Guards BASE_ARGS: without the component-updater/GAIA flags Chromium
-    // 156 contacts update.googleapis.com and accounts.google.com at start-up,
-    // which would make every "no request leaves the origin" check fail.
-    const proxy = await startRecordingProxy();
-    try {
-      await withPage(
-        async ({ page, server }) => {
-          await page.goto(server.url + 'webgpu.html');
-          await evaluateWithTimeout(page, () => window.probeInWorker(), undefined, 30_000);
-          // Start-up chatter comes within a few seconds of launch.
-          await page.waitForTimeout(3000);
-          assert.deepEqual(proxy.offOrigin(server.origin), [], `off-origin traffic:\n${JSON.stringify(proxy.entries, null, 1)}`);
-          assert.ok(proxy.entries.some((e) => e.url === server.url + 'webgpu-worker.js'), `proxy saw no page traffic: ${JSON.stringify(proxy.entries)}`);
-        },
-        { server: { root: PAGES }, launch: { proxy } },
-      );
-    } finally {
-      await proxy.close();
-    }
-  });
+  test(
+    'through the recording proxy, Chromium itself sends nothing off-origin (WebGPU page)',
+    { timeout: 60_000 },
+    async () => {
+      // Guards BASE_ARGS: without the component-updater/GAIA flags Chromium
+      // 156 contacts update.googleapis.com and accounts.google.com at start-up,
+      // which would make every "no request leaves the origin" check fail.
+      const proxy = await startRecordingProxy();
+      try {
+        await withPage(
+          async ({ page, server }) => {
+            await page.goto(server.url + 'webgpu.html');
+            await evaluateWithTimeout(page, () => window.probeInWorker(), undefined, 30_000);
+            // Start-up chatter comes within a few seconds of launch.
+            await page.waitForTimeout(3000);
+            assert.deepEqual(
+              proxy.offOrigin(server.origin),
+              [],
+              `off-origin traffic:\n${JSON.stringify(proxy.entries, null, 1)}`,
+            );
+            assert.ok(
+              proxy.entries.some((e) => e.url === server.url + 'webgpu-worker.js'),
+              `proxy saw no page traffic: ${JSON.stringify(proxy.entries)}`,
+            );
+          },
+          { server: { root: PAGES }, launch: { proxy } },
+        );
+      } finally {
+        await proxy.close();
+      }
+    },
+  );
 
-  test('through the recording proxy, a page with form fields sends nothing off-origin either', { timeout: 60_000 }, async () => {
-    // Guards the --autofill-server-url flag: without it Chromium asks
-    // content-autofill.googleapis.com about every page with text or number fields.
-    const proxy = await startRecordingProxy();
-    try {
-      await withPage(
-        async ({ page, server }) => {
-          await page.goto(server.url + 'form.html');
-          await page.locator('input[type="text"]').fill('x');
-          await page.waitForTimeout(3000);
-          assert.deepEqual(proxy.offOrigin(server.origin), [], `off-origin traffic:\n${JSON.stringify(proxy.entries, null, 1)}`);
-        },
-        { server: { root: PAGES }, launch: { webgpu: false, proxy } },
-      );
-    } finally {
-      await proxy.close();
-    }
-  });
+  test(
+    'through the recording proxy, a page with form fields sends nothing off-origin either',
+    { timeout: 60_000 },
+    async () => {
+      // Guards the --autofill-server-url flag: without it Chromium asks
+      // content-autofill.googleapis.com about every page with text or number fields.
+      const proxy = await startRecordingProxy();
+      try {
+        await withPage(
+          async ({ page, server }) => {
+            await page.goto(server.url + 'form.html');
+            await page.locator('input[type="text"]').fill('x');
+            await page.waitForTimeout(3000);
+            assert.deepEqual(
+              proxy.offOrigin(server.origin),
+              [],
+              `off-origin traffic:\n${JSON.stringify(proxy.entries, null, 1)}`,
+            );
+          },
+          { server: { root: PAGES }, launch: { webgpu: false, proxy } },
+        );
+      } finally {
+        await proxy.close();
+      }
+    },
+  );
 
-  test('the recording proxy also sees SharedWorker fetches and never leaves loopback', { timeout: 60_000 }, async (t) => {
-    const proxy = await startRecordingProxy();
-    try {
-      await withPage(
-        async ({ page, server, requests }) => {
-          const off = foreign.origin + '/x';
-          const nowhere = 'http://example.invalid/never';
-          await page.goto(`${server.url}shared-worker-fetch.html?fetch=data.txt&fetch=${encodeURIComponent(off)}&fetch=${encodeURIComponent(nowhere)}`);
-          const results = await evaluateWithTimeout(page, () => window.done, undefined, 30_000);
-          assert.equal(results[0].status, 200, JSON.stringify(results));
-          const offOrigin = proxy.offOrigin(server.origin).map((e) => e.url);
-          assert.deepEqual(offOrigin, [off, nowhere], `proxy entries:\n${JSON.stringify(proxy.entries, null, 1)}`);
-          // Forwarded to the loopback server; example.invalid was answered by
-          // the proxy itself (no DNS lookup, no connection).
-          assert.ok(foreign.log.some((e) => e.path === '/x'), 'proxy did not forward to the loopback server');
-          // Playwright does not attach to SharedWorkers; report, don't assert,
-          // so a Playwright that learns to will not fail this test.
-          const pw = requests.offOrigin(server.origin).map((r) => r.url);
-          t.diagnostic(`recordRequests saw ${pw.length} of the SharedWorker's 2 off-origin requests: ${pw.join(', ') || 'none'}`);
-        },
-        { server: { root: PAGES }, launch: { webgpu: false, proxy } },
-      );
-    } finally {
-      await proxy.close();
-    }
-  });
+  test(
+    'the recording proxy also sees SharedWorker fetches and never leaves loopback',
+    { timeout: 60_000 },
+    async (t) => {
+      const proxy = await startRecordingProxy();
+      try {
+        await withPage(
+          async ({ page, server, requests }) => {
+            const off = foreign.origin + '/x';
+            const nowhere = 'http://example.invalid/never';
+            await page.goto(
+              `${server.url}shared-worker-fetch.html?fetch=data.txt&fetch=${encodeURIComponent(off)}&fetch=${encodeURIComponent(nowhere)}`,
+            );
+            const results = await evaluateWithTimeout(page, () => window.done, undefined, 30_000);
+            assert.equal(results[0].status, 200, JSON.stringify(results));
+            const offOrigin = proxy.offOrigin(server.origin).map((e) => e.url);
+            assert.deepEqual(offOrigin, [off, nowhere], `proxy entries:\n${JSON.stringify(proxy.entries, null, 1)}`);
+            // Forwarded to the loopback server; example.invalid was answered by
+            // the proxy itself (no DNS lookup, no connection).
+            assert.ok(
+              foreign.log.some((e) => e.path === '/x'),
+              'proxy did not forward to the loopback server',
+            );
+            // Playwright does not attach to SharedWorkers; report, don't assert,
+            // so a Playwright that learns to will not fail this test.
+            const pw = requests.offOrigin(server.origin).map((r) => r.url);
+            t.diagnostic(
+              `recordRequests saw ${pw.length} of the SharedWorker's 2 off-origin requests: ${pw.join(', ') || 'none'}`,
+            );
+          },
+          { server: { root: PAGES }, launch: { webgpu: false, proxy } },
+        );
+      } finally {
+        await proxy.close();
+      }
+    },
+  );
 });
 
 describe('console collection and withPage', () => {
@@ -432,7 +513,10 @@ describe('console collection and withPage', () => {
         assert.ok(texts.includes(`worker ${url}console-worker.js|warning|hello from the worker`), texts.join('\n'));
         const errors = log.errors.map((e) => e.message).sort();
         assert.deepEqual(errors, ['page boom', 'worker boom'], log.format());
-        assert.deepEqual(log.problems().map((m) => m.text), ['hello from the worker']);
+        assert.deepEqual(
+          log.problems().map((m) => m.text),
+          ['hello from the worker'],
+        );
         assert.match(log.format(), /UNCAUGHT: .*worker boom/);
       },
       { server: { root: PAGES }, launch: { webgpu: false } },
@@ -460,16 +544,23 @@ describe('console collection and withPage', () => {
       },
     );
     assert.equal(browser.isConnected(), false, 'browser still open after withPage');
-    await assert.rejects(rawRequest(new URL(serverUrl).origin, '/'), /ECONNREFUSED/, 'server still listening after withPage');
+    await assert.rejects(
+      rawRequest(new URL(serverUrl).origin, '/'),
+      /ECONNREFUSED/,
+      'server still listening after withPage',
+    );
   });
 
   test('withPage leaves a browser and server it was given open', { timeout: 60_000 }, async () => {
     const browser = await launchBrowser({ webgpu: false });
     const server = await startServer({ root: PAGES });
     try {
-      await withPage(async ({ page, url }) => {
-        await page.goto(url + 'data.txt');
-      }, { browser, server });
+      await withPage(
+        async ({ page, url }) => {
+          await page.goto(url + 'data.txt');
+        },
+        { browser, server },
+      );
       assert.equal(browser.isConnected(), true);
       assert.equal((await rawRequest(server.origin, '/data.txt')).status, 200);
       assert.equal(browser.contexts().length, 0, 'withPage left its context open');
@@ -479,14 +570,21 @@ describe('console collection and withPage', () => {
     }
   });
 
-  test('evaluateWithTimeout fails instead of hanging on a promise that never settles', { timeout: 60_000 }, async () => {
-    await withPage(
-      async ({ page }) => {
-        await assert.rejects(evaluateWithTimeout(page, () => new Promise(() => {}), undefined, 500), /did not settle within 500 ms/);
-      },
-      { launch: { webgpu: false } },
-    );
-  });
+  test(
+    'evaluateWithTimeout fails instead of hanging on a promise that never settles',
+    { timeout: 60_000 },
+    async () => {
+      await withPage(
+        async ({ page }) => {
+          await assert.rejects(
+            evaluateWithTimeout(page, () => new Promise(() => {}), undefined, 500),
+            /did not settle within 500 ms/,
+          );
+        },
+        { launch: { webgpu: false } },
+      );
+    },
+  );
 });
 
 describe('using the pieces without withPage', () => {

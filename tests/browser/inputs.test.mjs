@@ -39,8 +39,24 @@ function bmp(width, height, [r, g, b]) {
 /** A JPEG's start with `fill` 0xFF padding bytes before each marker and a frame claiming w×h. */
 function paddedJpegHeader(width, height, fill) {
   const pad = Buffer.alloc(fill, 0xff);
-  const app0 = Buffer.from([0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46, 0x49, 0x46, 0x00, 0x01, 0x01, 0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00]);
-  const sof = Buffer.from([0xff, 0xc0, 0x00, 0x0b, 0x08, height >> 8, height & 0xff, width >> 8, width & 0xff, 0x01, 0x01, 0x11, 0x00]);
+  const app0 = Buffer.from([
+    0xff, 0xe0, 0x00, 0x10, 0x4a, 0x46, 0x49, 0x46, 0x00, 0x01, 0x01, 0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x00,
+  ]);
+  const sof = Buffer.from([
+    0xff,
+    0xc0,
+    0x00,
+    0x0b,
+    0x08,
+    height >> 8,
+    height & 0xff,
+    width >> 8,
+    width & 0xff,
+    0x01,
+    0x01,
+    0x11,
+    0x00,
+  ]);
   return Buffer.concat([Buffer.from([0xff, 0xd8]), pad, app0, pad, sof, Buffer.alloc(64)]);
 }
 
@@ -54,12 +70,19 @@ function safetensorsWithEnd(end) {
 
 const FILES = {
   bmp: bmp(30, 20, [120, 60, 40]),
-  pngGarbage: Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), Buffer.from('not a chunk, just text that follows the signature')]),
+  pngGarbage: Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    Buffer.from('not a chunk, just text that follows the signature'),
+  ]),
   paddedHuge: paddedJpegHeader(20_000, 20, 5),
   // Colour under alpha 0 (left pixel), opaque colour (right pixel).
   transparent: rgbaPng(2, 1, Uint8Array.from([200, 100, 50, 0, 10, 20, 30, 255])),
   // A lesion drawn only in the alpha channel: black, opaque on the left half, transparent elsewhere.
-  alphaMask: rgbaPng(40, 30, Uint8Array.from({ length: 40 * 30 * 4 }, (_, i) => (i % 4 === 3 && (i >> 2) % 40 < 20 ? 255 : 0))),
+  alphaMask: rgbaPng(
+    40,
+    30,
+    Uint8Array.from({ length: 40 * 30 * 4 }, (_, i) => (i % 4 === 3 && (i >> 2) % 40 < 20 ? 255 : 0)),
+  ),
   offsetsPast4GiB: safetensorsWithEnd(2 ** 33),
   hugeClaim: pngWith(9000, 10, Buffer.alloc(16)),
 };
@@ -69,7 +92,9 @@ let browser;
 
 before(async () => {
   assert.ok(fs.existsSync(path.join(PKG, 'wasm/tinyunet_cpu.js')), 'pkg/wasm/ is missing: run ./build.sh pkg first');
-  const routes = Object.fromEntries(Object.entries(FILES).map(([name, body]) => [`/files/${name}`, { body, type: 'application/octet-stream' }]));
+  const routes = Object.fromEntries(
+    Object.entries(FILES).map(([name, body]) => [`/files/${name}`, { body, type: 'application/octet-stream' }]),
+  );
   server = await startServer({ root: path.join(HERE, 'package-pages'), mounts: { '/pkg/': PKG }, routes });
   browser = await launchBrowser();
 });
@@ -79,51 +104,68 @@ after(async () => {
   await server?.close();
 });
 
-test('formats, lying and padded headers, empty files, transparency and alpha-drawn masks', { timeout: SLOW }, async () => {
-  const r = await onHelpersPage(browser, server, (page) => evaluateWithTimeout(page, async () => {
-    const { Segmenter, decodeImage } = window.tinyunet;
-    const { errorOf, fetchBytes } = window;
-    const seg = await Segmenter.create({ backend: 'cpu', inputSize: 64 });
-    const canvasBlob = async (type) => {
-      const canvas = new OffscreenCanvas(48, 32);
-      const ctx = canvas.getContext('2d');
-      ctx.fillStyle = 'rgb(210, 160, 130)';
-      ctx.fillRect(0, 0, 48, 32);
-      return canvas.convertToBlob({ type });
-    };
-    const size = async (source) => {
-      const s = await seg.segment(source);
-      return [s.width, s.height];
-    };
-    const transparent = await decodeImage(await fetchBytes('/files/transparent'));
-    const alphaMask = await fetchBytes('/files/alphaMask');
-    const image = new ImageData(40, 30);
-    image.data.fill(200);
-    const run = await seg.train([{ name: 'alpha', image, mask: new Blob([alphaMask], { type: 'image/png' }) }], { epochs: 1, size: 32 });
-    return {
-      webp: await size(await canvasBlob('image/webp')),
-      bmp: await size(new Blob([await fetchBytes('/files/bmp')])),
-      empty: await errorOf(() => seg.segment(new Uint8Array(0))),
-      pngGarbage: await errorOf(async () => seg.segment(await fetchBytes('/files/pngGarbage'))),
-      paddedHuge: await errorOf(async () => seg.segment(await fetchBytes('/files/paddedHuge'))),
-      hugeClaim: await errorOf(async () => seg.segment(await fetchBytes('/files/hugeClaim'))),
-      transparent: [...transparent.data],
-      alphaMaskTrained: run.stepsDone,
-      offsets: await errorOf(async () => seg.loadWeights(await fetchBytes('/files/offsetsPast4GiB'))),
-      stillWorks: await size(await canvasBlob('image/png')),
-    };
-  }, undefined, SLOW));
-  assert.deepEqual(r.webp, [48, 32], 'WebP is decoded where the browser decodes it');
-  assert.deepEqual(r.bmp, [30, 20], 'BMP is decoded where the browser decodes it');
-  assert.equal(r.empty.message, 'input: image: the file is empty (0 bytes)');
-  assert.equal(r.pngGarbage.message, 'input: image: the PNG data is corrupt or truncated and cannot be decoded');
-  // Fill bytes before the frame marker do not hide a 20,000 px side: refused from the header.
-  assert.match(r.paddedHuge.message, /^input: image: 20000×20 pixels is too large/);
-  assert.match(r.hugeClaim.message, /^input: image: 9000×10 pixels is too large/);
-  // What the browser's decoding does with transparency (README, "Inputs"): a fully transparent
-  // pixel comes out as transparent black, its colour gone; opaque ones keep theirs.
-  assert.deepEqual(r.transparent, [0, 0, 0, 0, 10, 20, 30, 255]);
-  assert.equal(r.alphaMaskTrained, 1);
-  assert.equal(r.offsets.message, 'weights: tensor `final_conv`: data_offsets [0, 8589934592] lie outside the 4-byte data section (truncated file?)');
-  assert.deepEqual(r.stillWorks, [48, 32]);
-});
+test(
+  'formats, lying and padded headers, empty files, transparency and alpha-drawn masks',
+  { timeout: SLOW },
+  async () => {
+    const r = await onHelpersPage(browser, server, (page) =>
+      evaluateWithTimeout(
+        page,
+        async () => {
+          const { Segmenter, decodeImage } = window.tinyunet;
+          const { errorOf, fetchBytes } = window;
+          const seg = await Segmenter.create({ backend: 'cpu', inputSize: 64 });
+          const canvasBlob = async (type) => {
+            const canvas = new OffscreenCanvas(48, 32);
+            const ctx = canvas.getContext('2d');
+            ctx.fillStyle = 'rgb(210, 160, 130)';
+            ctx.fillRect(0, 0, 48, 32);
+            return canvas.convertToBlob({ type });
+          };
+          const size = async (source) => {
+            const s = await seg.segment(source);
+            return [s.width, s.height];
+          };
+          const transparent = await decodeImage(await fetchBytes('/files/transparent'));
+          const alphaMask = await fetchBytes('/files/alphaMask');
+          const image = new ImageData(40, 30);
+          image.data.fill(200);
+          const run = await seg.train([{ name: 'alpha', image, mask: new Blob([alphaMask], { type: 'image/png' }) }], {
+            epochs: 1,
+            size: 32,
+          });
+          return {
+            webp: await size(await canvasBlob('image/webp')),
+            bmp: await size(new Blob([await fetchBytes('/files/bmp')])),
+            empty: await errorOf(() => seg.segment(new Uint8Array(0))),
+            pngGarbage: await errorOf(async () => seg.segment(await fetchBytes('/files/pngGarbage'))),
+            paddedHuge: await errorOf(async () => seg.segment(await fetchBytes('/files/paddedHuge'))),
+            hugeClaim: await errorOf(async () => seg.segment(await fetchBytes('/files/hugeClaim'))),
+            transparent: [...transparent.data],
+            alphaMaskTrained: run.stepsDone,
+            offsets: await errorOf(async () => seg.loadWeights(await fetchBytes('/files/offsetsPast4GiB'))),
+            stillWorks: await size(await canvasBlob('image/png')),
+          };
+        },
+        undefined,
+        SLOW,
+      ),
+    );
+    assert.deepEqual(r.webp, [48, 32], 'WebP is decoded where the browser decodes it');
+    assert.deepEqual(r.bmp, [30, 20], 'BMP is decoded where the browser decodes it');
+    assert.equal(r.empty.message, 'input: image: the file is empty (0 bytes)');
+    assert.equal(r.pngGarbage.message, 'input: image: the PNG data is corrupt or truncated and cannot be decoded');
+    // Fill bytes before the frame marker do not hide a 20,000 px side: refused from the header.
+    assert.match(r.paddedHuge.message, /^input: image: 20000×20 pixels is too large/);
+    assert.match(r.hugeClaim.message, /^input: image: 9000×10 pixels is too large/);
+    // What the browser's decoding does with transparency (README, "Inputs"): a fully transparent
+    // pixel comes out as transparent black, its colour gone; opaque ones keep theirs.
+    assert.deepEqual(r.transparent, [0, 0, 0, 0, 10, 20, 30, 255]);
+    assert.equal(r.alphaMaskTrained, 1);
+    assert.equal(
+      r.offsets.message,
+      'weights: tensor `final_conv`: data_offsets [0, 8589934592] lie outside the 4-byte data section (truncated file?)',
+    );
+    assert.deepEqual(r.stillWorks, [48, 32]);
+  },
+);

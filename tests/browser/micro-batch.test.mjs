@@ -17,7 +17,10 @@ const { inPage } = packageTestSetup();
 test('microBatch: one sample a pass trains as the whole batch does; 0 is refused', { timeout: SLOW }, async () => {
   const r = await inPage(async () => {
     const { Segmenter } = window.tinyunet;
-    const samples = [1, 2, 3, 4].map((seed) => ({ image: window.blobImage(48, 48, seed), mask: window.blobMask(48, 48, seed) }));
+    const samples = [1, 2, 3, 4].map((seed) => ({
+      image: window.blobImage(48, 48, seed),
+      mask: window.blobMask(48, 48, seed),
+    }));
     const probe = window.blobImage(48, 48, 9);
     const runWith = async (microBatch) => {
       // The shipped weights: trained, so their BatchNorm statistics are frozen by default (a
@@ -25,10 +28,20 @@ test('microBatch: one sample a pass trains as the whole batch does; 0 is refused
       const { skinLesionWeightsUrl } = await import('/pkg/models/skin-lesion.js');
       const seg = await Segmenter.create({ backend: 'cpu', inputSize: 32, weights: skinLesionWeightsUrl });
       const run = await seg.train(samples, {
-        epochs: 2, batchSize: 4, learningRate: 1e-3, size: 32, seed: 5, ...(microBatch === undefined ? {} : { microBatch }),
+        epochs: 2,
+        batchSize: 4,
+        learningRate: 1e-3,
+        size: 32,
+        seed: 5,
+        ...(microBatch === undefined ? {} : { microBatch }),
       });
       const out = await seg.segment(probe, { probabilities: true });
-      const result = { history: run.history, microBatch: run.microBatch, probabilities: out.probabilities, defaults: seg.trainingDefaults };
+      const result = {
+        history: run.history,
+        microBatch: run.microBatch,
+        probabilities: out.probabilities,
+        defaults: seg.trainingDefaults,
+      };
       seg.dispose();
       return result;
     };
@@ -50,7 +63,10 @@ test('microBatch: one sample a pass trains as the whole batch does; 0 is refused
   assert.deepEqual(r.passes, [4, 1, 4]);
   assert.equal(r.whole.length, 2);
   for (const [i, step] of r.single.entries()) {
-    assert.ok(Math.abs(step.loss - r.whole[i].loss) <= 1e-5 * Math.abs(r.whole[i].loss), `step ${i}: loss ${step.loss} vs ${r.whole[i].loss}`);
+    assert.ok(
+      Math.abs(step.loss - r.whole[i].loss) <= 1e-5 * Math.abs(r.whole[i].loss),
+      `step ${i}: loss ${step.loss} vs ${r.whole[i].loss}`,
+    );
     assert.ok(Math.abs(step.dice - r.whole[i].dice) <= 1e-5, `step ${i}: Dice ${step.dice} vs ${r.whole[i].dice}`);
   }
   // Weights that moved apart would show in the output; the fixture's eval tolerance.

@@ -29,18 +29,32 @@ function safetensors(header, data) {
 }
 
 test('each file build.sh packed unpacks to its shipped model byte for byte, and is smaller gzipped', async () => {
-  const packedFiles = fs.readdirSync(path.join(WWW, 'models')).filter((f) => f.endsWith('.packed.gz')).sort();
-  assert.deepEqual(packedFiles, MODELS.map((m) => `${m}.packed.gz`).sort(), 'www/models/ should hold one packed file per model: build the package (./build.sh pkg, or ./build.sh models)');
+  const packedFiles = fs
+    .readdirSync(path.join(WWW, 'models'))
+    .filter((f) => f.endsWith('.packed.gz'))
+    .sort();
+  assert.deepEqual(
+    packedFiles,
+    MODELS.map((m) => `${m}.packed.gz`).sort(),
+    'www/models/ should hold one packed file per model: build the package (./build.sh pkg, or ./build.sh models)',
+  );
   for (const name of MODELS) {
     const file = path.join(WWW, 'models', `${name}.packed.gz`);
     const served = new Uint8Array(fs.readFileSync(file));
     const original = plain(name);
     const unpacked = unpackWeights(await gunzipIfNeeded(served));
-    assert.equal(Buffer.compare(unpacked, original), 0, `the packed ${name} weights are not the shipped ones (stale? rebuild with ./build.sh models)`);
+    assert.equal(
+      Buffer.compare(unpacked, original),
+      0,
+      `the packed ${name} weights are not the shipped ones (stale? rebuild with ./build.sh models)`,
+    );
     const plainGzip = zlib.gzipSync(original, { level: 9 }).length;
     console.log(`${name}: ${original.length} B raw, ${plainGzip} B gzip -9, ${served.length} B packed`);
     // The reason it exists: byte planes gzip better than the interleaved f16 values.
-    assert.ok(served.length < 0.95 * plainGzip, `${name}: packed ${served.length} B is not 5 % below plain gzip ${plainGzip} B`);
+    assert.ok(
+      served.length < 0.95 * plainGzip,
+      `${name}: packed ${served.length} B is not 5 % below plain gzip ${plainGzip} B`,
+    );
   }
 });
 
@@ -65,8 +79,14 @@ test('damaged packed files and non-safetensors inputs are refused with what is w
   assert.throws(() => unpackWeights(PLAIN), /do not start with TUWPACK1/);
   // Truncated: the header length says more than is there.
   const packed = packWeights(PLAIN);
-  assert.throws(() => unpackWeights(packed.subarray(0, 8 + 100)), /declares a \d+-byte header but has 92 bytes after its length/);
-  assert.throws(() => unpackWeights(packed.subarray(0, 12)), /the packed weights is 4 bytes: too short for a safetensors header/);
+  assert.throws(
+    () => unpackWeights(packed.subarray(0, 8 + 100)),
+    /declares a \d+-byte header but has 92 bytes after its length/,
+  );
+  assert.throws(
+    () => unpackWeights(packed.subarray(0, 12)),
+    /the packed weights is 4 bytes: too short for a safetensors header/,
+  );
   assert.throws(() => packWeights(new Uint8Array(5)), /the safetensors file is 5 bytes: too short/);
   // Bytes that are not gzip pass through untouched; gzip is undone.
   assert.equal(await gunzipIfNeeded(packed), packed);

@@ -28,32 +28,50 @@ after(async () => {
   await browser?.close();
 });
 
-test('the Fine-tune form shows the package\'s training defaults, and a value the user typed stays', { timeout: SLOW }, async () => {
-  await withPage(async ({ page, url }) => {
-    await page.goto(`${url}?size=64`);
-    await page.waitForFunction(() => ['ready', 'failed'].includes(document.body.dataset.model), null, { timeout: SLOW });
-    // The package as a user imports it, in the page's own origin.
-    const defaults = await evaluateWithTimeout(page, async () => {
-      const { Segmenter } = await import('/pkg/tinyunet.js');
-      const seg = await Segmenter.create({ backend: 'cpu', inputSize: 32 });
-      return seg.trainingDefaults;
-    }, null, SLOW);
-    const form = () => page.evaluate(() => ({
-      epochs: Number(document.querySelector('#epochs').value),
-      learningRate: Number(document.querySelector('#lr').value),
-      batchSize: Number(document.querySelector('#batch').value),
-      augment: document.querySelector('#augment').checked,
-    }));
-    assert.deepEqual(await form(), {
-      epochs: defaults.epochs, learningRate: defaults.learningRate, batchSize: defaults.batchSize, augment: defaults.augment,
-    });
-    assert.equal(defaults.freezeBatchNorm, true);
-    // A typed value survives the model's later state changes (here: a new resolution's worker).
-    await page.locator('#epochs').fill('3');
-    await page.evaluate(() => document.querySelector('#epochs').dispatchEvent(new Event('change')));
-    await page.waitForFunction(() => !document.querySelector('#size-select').disabled, null, { timeout: SLOW });
-    await page.locator('#size-select').selectOption('128');
-    await page.waitForFunction(() => document.body.dataset.model === 'ready', null, { timeout: SLOW });
-    assert.equal((await form()).epochs, 3);
-  }, { browser, server: demoServerOptions({ pkg: PKG }), timeout: SLOW });
-});
+test(
+  "the Fine-tune form shows the package's training defaults, and a value the user typed stays",
+  { timeout: SLOW },
+  async () => {
+    await withPage(
+      async ({ page, url }) => {
+        await page.goto(`${url}?size=64`);
+        await page.waitForFunction(() => ['ready', 'failed'].includes(document.body.dataset.model), null, {
+          timeout: SLOW,
+        });
+        // The package as a user imports it, in the page's own origin.
+        const defaults = await evaluateWithTimeout(
+          page,
+          async () => {
+            const { Segmenter } = await import('/pkg/tinyunet.js');
+            const seg = await Segmenter.create({ backend: 'cpu', inputSize: 32 });
+            return seg.trainingDefaults;
+          },
+          null,
+          SLOW,
+        );
+        const form = () =>
+          page.evaluate(() => ({
+            epochs: Number(document.querySelector('#epochs').value),
+            learningRate: Number(document.querySelector('#lr').value),
+            batchSize: Number(document.querySelector('#batch').value),
+            augment: document.querySelector('#augment').checked,
+          }));
+        assert.deepEqual(await form(), {
+          epochs: defaults.epochs,
+          learningRate: defaults.learningRate,
+          batchSize: defaults.batchSize,
+          augment: defaults.augment,
+        });
+        assert.equal(defaults.freezeBatchNorm, true);
+        // A typed value survives the model's later state changes (here: a new resolution's worker).
+        await page.locator('#epochs').fill('3');
+        await page.evaluate(() => document.querySelector('#epochs').dispatchEvent(new Event('change')));
+        await page.waitForFunction(() => !document.querySelector('#size-select').disabled, null, { timeout: SLOW });
+        await page.locator('#size-select').selectOption('128');
+        await page.waitForFunction(() => document.body.dataset.model === 'ready', null, { timeout: SLOW });
+        assert.equal((await form()).epochs, 3);
+      },
+      { browser, server: demoServerOptions({ pkg: PKG }), timeout: SLOW },
+    );
+  },
+);

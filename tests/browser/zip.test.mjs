@@ -85,7 +85,8 @@ function layout(zip) {
     const nameLength = view.getUint16(p + 28, true);
     const local = view.getUint32(p + 42, true);
     entries.push({
-      central: p, local,
+      central: p,
+      local,
       data: local + 30 + view.getUint16(local + 26, true) + view.getUint16(local + 28, true),
     });
     p += 46 + nameLength + view.getUint16(p + 30, true) + view.getUint16(p + 32, true);
@@ -117,7 +118,10 @@ const SAMPLE = () => [
 
 async function sameAsSample(entries) {
   const expected = SAMPLE();
-  assert.deepEqual(entries.map((e) => e.name), expected.map((f) => f.name));
+  assert.deepEqual(
+    entries.map((e) => e.name),
+    expected.map((f) => f.name),
+  );
   for (let i = 0; i < expected.length; i++) {
     const data = expected[i].data instanceof Blob ? await bytesOfBlob(expected[i].data) : expected[i].data;
     assert.ok(entries[i].data instanceof Uint8Array, `${entries[i].name} is a Uint8Array`);
@@ -173,7 +177,9 @@ with zipfile.ZipFile(sys.argv[1]) as z:
     }))`;
       const seen = JSON.parse(execFileSync('python3', ['-c', script, file], { encoding: 'utf8' }));
       assert.equal(seen.bad, null);
-      await sameAsSample(seen.files.map((f) => ({ name: f.name, data: new Uint8Array(Buffer.from(f.data, 'base64')) })));
+      await sameAsSample(
+        seen.files.map((f) => ({ name: f.name, data: new Uint8Array(Buffer.from(f.data, 'base64')) })),
+      );
       for (const f of seen.files) {
         assert.equal(f.method, 0, `${f.name} is stored`);
         assert.equal(f.flags & 0x0800, 0x0800, `${f.name} is flagged UTF-8`);
@@ -196,9 +202,16 @@ ${body}
 print(json.dumps(expected))`;
       const expected = JSON.parse(execFileSync('python3', ['-c', script, file], { encoding: 'utf8' }));
       const entries = await readZip(fs.readFileSync(file));
-      assert.deepEqual(entries.map((e) => e.name), expected.map((e) => e.name));
+      assert.deepEqual(
+        entries.map((e) => e.name),
+        expected.map((e) => e.name),
+      );
       for (let i = 0; i < expected.length; i++) {
-        assert.deepEqual(Buffer.from(entries[i].data), Buffer.from(expected[i].data, 'base64'), `bytes of ${expected[i].name}`);
+        assert.deepEqual(
+          Buffer.from(entries[i].data),
+          Buffer.from(expected[i].data, 'base64'),
+          `bytes of ${expected[i].name}`,
+        );
       }
       return entries;
     } finally {
@@ -243,7 +256,10 @@ with zipfile.ZipFile(sys.argv[1]) as z:
     names = z.namelist()
     assert 'images/' in names and '__MACOSX/images/._a.jpg' in names, names
 `);
-    assert.deepEqual(entries.map((e) => e.name), ['images/a.jpg', 'masks/a_segmentation.png']);
+    assert.deepEqual(
+      entries.map((e) => e.name),
+      ['images/a.jpg', 'masks/a_segmentation.png'],
+    );
   });
 });
 
@@ -264,7 +280,11 @@ describe('readZip refuses what it cannot read safely', () => {
   test('a truncated archive', async () => {
     const zip = await ours();
     for (const length of [zip.length - 1, zip.length - 30, Math.floor(zip.length / 2), 10]) {
-      await assert.rejects(readZip(zip.slice(0, length)), { message: /^zip: the archive is truncated/ }, `cut to ${length} bytes`);
+      await assert.rejects(
+        readZip(zip.slice(0, length)),
+        { message: /^zip: the archive is truncated/ },
+        `cut to ${length} bytes`,
+      );
     }
     // The end record is whole but the entries it points at are cut off.
     const { entries } = layout(zip);
@@ -280,7 +300,9 @@ describe('readZip refuses what it cannot read safely', () => {
   });
 
   test('a stored entry whose sizes disagree', async () => {
-    await assert.rejects(readZip(rawZip([{ name: 'odd.png', data: filled(10, 2), size: 12 }])), { message: /^zip: odd\.png is damaged/ });
+    await assert.rejects(readZip(rawZip([{ name: 'odd.png', data: filled(10, 2), size: 12 }])), {
+      message: /^zip: odd\.png is damaged/,
+    });
   });
 
   test('an encrypted entry', async () => {
@@ -319,7 +341,11 @@ describe('readZip refuses what it cannot read safely', () => {
     const plain = await ours();
     const locator = Buffer.alloc(20);
     locator.writeUInt32LE(0x07064b50, 0);
-    const withLocator = Buffer.concat([plain.subarray(0, plain.length - 22), locator, plain.subarray(plain.length - 22)]);
+    const withLocator = Buffer.concat([
+      plain.subarray(0, plain.length - 22),
+      locator,
+      plain.subarray(plain.length - 22),
+    ]);
     await assert.rejects(readZip(withLocator), { message: /^zip: zip64/ });
   });
 
@@ -333,7 +359,9 @@ describe('readZip refuses what it cannot read safely', () => {
   test('more in all than maxTotalBytes, from the declared sizes', async () => {
     const files = [0, 1, 2].map((i) => ({ name: `f${i}.png`, data: filled(100, i) }));
     const zip = await ours(files);
-    await assert.rejects(readZip(zip, { maxTotalBytes: 299 }), { message: /^zip: the files hold more than the 299 bytes allowed$/ });
+    await assert.rejects(readZip(zip, { maxTotalBytes: 299 }), {
+      message: /^zip: the files hold more than the 299 bytes allowed$/,
+    });
     assert.equal((await readZip(zip, { maxTotalBytes: 300 })).length, 3);
     // Refused before any entry is read: a damaged entry would otherwise be reported first.
     zip[layout(zip).entries[0].data] ^= 1;
@@ -345,10 +373,14 @@ describe('readZip refuses what it cannot read safely', () => {
     const packed = zlib.deflateRawSync(big);
     assert.ok(packed.length < 20000);
     // Sound as written (so the refusal below is the bomb guard, not a bad hand-built zip)…
-    const sound = await readZip(rawZip([{ name: 'bomb.png', data: packed, method: 8, size: big.length, crc: zlib.crc32(big) }]));
+    const sound = await readZip(
+      rawZip([{ name: 'bomb.png', data: packed, method: 8, size: big.length, crc: zlib.crc32(big) }]),
+    );
     assert.equal(sound[0].data.length, big.length);
     // …then declaring 1000 bytes must stop inflation at the limit, not after 8 MiB.
-    const bomb = rawZip([{ name: 'bomb.png', data: packed, method: 8, size: 1000, crc: zlib.crc32(big.subarray(0, 1000)) }]);
+    const bomb = rawZip([
+      { name: 'bomb.png', data: packed, method: 8, size: 1000, crc: zlib.crc32(big.subarray(0, 1000)) },
+    ]);
     await assert.rejects(readZip(bomb), { message: /^zip: bomb\.png holds more than it says/ });
   });
 
@@ -356,11 +388,23 @@ describe('readZip refuses what it cannot read safely', () => {
     const data = Buffer.from('a mask, not very random. '.repeat(400));
     const packed = zlib.deflateRawSync(data);
     await assert.rejects(
-      readZip(rawZip([{ name: 'cut.png', data: packed.subarray(0, packed.length >> 1), method: 8, size: data.length, crc: zlib.crc32(data) }])),
+      readZip(
+        rawZip([
+          {
+            name: 'cut.png',
+            data: packed.subarray(0, packed.length >> 1),
+            method: 8,
+            size: data.length,
+            crc: zlib.crc32(data),
+          },
+        ]),
+      ),
       { message: /^zip: cut\.png is damaged/ },
     );
     await assert.rejects(
-      readZip(rawZip([{ name: 'crc.png', data: packed, method: 8, size: data.length, crc: (zlib.crc32(data) ^ 1) >>> 0 }])),
+      readZip(
+        rawZip([{ name: 'crc.png', data: packed, method: 8, size: data.length, crc: (zlib.crc32(data) ^ 1) >>> 0 }]),
+      ),
       { message: /^zip: crc\.png is damaged \(its checksum does not match\)$/ },
     );
   });
@@ -369,13 +413,22 @@ describe('readZip refuses what it cannot read safely', () => {
 describe('makeZip refuses bad lists', () => {
   const data = filled(3, 1);
   test('duplicate names, named', async () => {
-    await assert.rejects(makeZip([{ name: 'a.png', data }, { name: 'b.png', data }, { name: 'a.png', data }]), { message: /a\.png is in the list twice/ });
+    await assert.rejects(
+      makeZip([
+        { name: 'a.png', data },
+        { name: 'b.png', data },
+        { name: 'a.png', data },
+      ]),
+      { message: /a\.png is in the list twice/ },
+    );
   });
 
   test('empty, absolute and .. names, named', async () => {
     await assert.rejects(makeZip([{ name: '', data }]), { message: /empty name/ });
     await assert.rejects(makeZip([{ name: '../evil.png', data }]), { message: /unsafe file name "\.\.\/evil\.png"/ });
-    await assert.rejects(makeZip([{ name: 'masks/../../evil.png', data }]), { message: /"masks\/\.\.\/\.\.\/evil\.png"/ });
+    await assert.rejects(makeZip([{ name: 'masks/../../evil.png', data }]), {
+      message: /"masks\/\.\.\/\.\.\/evil\.png"/,
+    });
     await assert.rejects(makeZip([{ name: '/abs.png', data }]), { message: /unsafe file name "\/abs\.png"/ });
     // A name that only contains dots is fine.
     assert.equal((await readZip(await makeZip([{ name: 'a..b.png', data }])))[0].name, 'a..b.png');

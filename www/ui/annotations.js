@@ -46,10 +46,19 @@ export class Annotation {
    * @param {{ image: string | null, mask: string | null }} [r.files]  that pair's file paths, as shown
    */
   constructor(r) {
-    Object.assign(this, {
-      modelMask: null, doubtful: null, corrected: false, inResults: false, inTraining: false, stats: null,
-      created: Date.now(),
-    }, r);
+    Object.assign(
+      this,
+      {
+        modelMask: null,
+        doubtful: null,
+        corrected: false,
+        inResults: false,
+        inTraining: false,
+        stats: null,
+        created: Date.now(),
+      },
+      r,
+    );
     this.version = 0;
     /** Counts changes of the image, model mask or doubtful pixels (written with their own record). */
     this.partsVersion = 1;
@@ -77,8 +86,39 @@ export class Annotation {
 
   /** The small record: the user's mask and what the page knows of it (written on every change). */
   record() {
-    const { id, name, width, height, classes, mask, corrected, inResults, inTraining, stats, created, model, pairKey, files } = this;
-    return { id, name, width, height, classes, mask, corrected, inResults, inTraining, stats, created, model, pairKey, files, saved: Date.now() };
+    const {
+      id,
+      name,
+      width,
+      height,
+      classes,
+      mask,
+      corrected,
+      inResults,
+      inTraining,
+      stats,
+      created,
+      model,
+      pairKey,
+      files,
+    } = this;
+    return {
+      id,
+      name,
+      width,
+      height,
+      classes,
+      mask,
+      corrected,
+      inResults,
+      inTraining,
+      stats,
+      created,
+      model,
+      pairKey,
+      files,
+      saved: Date.now(),
+    };
   }
 
   /** The large, seldom changing record: the image as given and the model's side of the mask. */
@@ -127,7 +167,8 @@ export class Annotations extends EventTarget {
     }
     const out = [];
     for (const r of records) {
-      if (!(r?.mask instanceof Uint8Array) || !(r.image instanceof Blob) || r.mask.length !== r.width * r.height) continue;
+      if (!(r?.mask instanceof Uint8Array) || !(r.image instanceof Blob) || r.mask.length !== r.width * r.height)
+        continue;
       const a = new Annotation({ ...r, model: store.modelOf(r), fromStorage: true });
       this.all.set(a.id, a);
       out.push(a);
@@ -175,10 +216,15 @@ export class Annotations extends EventTarget {
     this.#deleting++;
     this.saving = true;
     this.#emit('storage');
-    this.#queue(() => store.deleteAnnotation(a.id).catch(() => {}).finally(() => {
-      this.#deleting--;
-      this.#updateSaving();
-    }));
+    this.#queue(() =>
+      store
+        .deleteAnnotation(a.id)
+        .catch(() => {})
+        .finally(() => {
+          this.#deleting--;
+          this.#updateSaving();
+        }),
+    );
     this.dispatchEvent(new CustomEvent('remove', { detail: a }));
     return a;
   }
@@ -221,12 +267,14 @@ export class Annotations extends EventTarget {
         if (this.problem === OTHER_TAB) this.#setProblem(null);
         return new Promise(() => {});
       };
-      navigator.locks.request(LOCK, { ifAvailable: true }, (lock) => {
-        if (lock) return hold();
-        this.#setProblem(OTHER_TAB);
-        navigator.locks.request(LOCK, hold);
-        return undefined;
-      }).catch(() => resolve());
+      navigator.locks
+        .request(LOCK, { ifAvailable: true }, (lock) => {
+          if (lock) return hold();
+          this.#setProblem(OTHER_TAB);
+          navigator.locks.request(LOCK, hold);
+          return undefined;
+        })
+        .catch(() => resolve());
     });
   }
 
@@ -254,7 +302,9 @@ export class Annotations extends EventTarget {
       } catch (e) {
         // Kept in memory, and tried again with the next change or after a while.
         this.#dirty.add(id);
-        failed = e.quota ? "this browser's storage for the page is full" : `this browser refused to store them (${e.message})`;
+        failed = e.quota
+          ? "this browser's storage for the page is full"
+          : `this browser refused to store them (${e.message})`;
       }
     }
     if (failed) {

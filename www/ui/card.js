@@ -64,11 +64,15 @@ export class Card {
     // The overlay's colours: each class of the model's card.
     this.legend = el('div', { class: 'card-legend', hidden: true });
     // Shown once the browser has decoded the picture; a corrupt one never appears.
-    this.img.addEventListener('load', () => {
-      this.figure.hidden = false;
-      // Bring the new result into view, only as far as needed (nothing moves if it is visible).
-      if (!restored) this.node.scrollIntoView({ block: 'nearest' });
-    }, { once: true });
+    this.img.addEventListener(
+      'load',
+      () => {
+        this.figure.hidden = false;
+        // Bring the new result into view, only as far as needed (nothing moves if it is visible).
+        if (!restored) this.node.scrollIntoView({ block: 'nearest' });
+      },
+      { once: true },
+    );
     this.img.addEventListener('error', () => this.figure.remove());
 
     // "Not what this model was made for" (a CT slice, a photo of an object): a boxed note above
@@ -81,19 +85,29 @@ export class Card {
     this.change = el('p', { class: 'card-change', hidden: true });
     this.stats = el('dl', { class: 'stats', hidden: true });
     this.tags = el('p', { class: 'card-tags', hidden: true });
-    this.editButton = el('button', { type: 'button', class: 'button small primary', hidden: true, 'aria-label': `Correct the mask of ${name}` }, 'Correct mask');
+    this.editButton = el(
+      'button',
+      { type: 'button', class: 'button small primary', hidden: true, 'aria-label': `Correct the mask of ${name}` },
+      'Correct mask',
+    );
     this.editButton.addEventListener('click', () => this.edit());
     this.download = el('button', { type: 'button', class: 'button small', hidden: true }, 'Download mask (PNG)');
     this.download.addEventListener('click', () => this.saveMask());
     this.cancelButton = el('button', { type: 'button', class: 'button small', hidden: true }, 'Cancel');
     this.cancelButton.addEventListener('click', () => this.cancel());
-    const removeButton = el('button', { type: 'button', class: 'button small subtle', 'aria-label': `Remove ${name}` }, 'Remove');
+    const removeButton = el(
+      'button',
+      { type: 'button', class: 'button small subtle', 'aria-label': `Remove ${name}` },
+      'Remove',
+    );
     removeButton.addEventListener('click', () => {
       const gone = this.remove();
       if (gone) this.hooks.onDeleted([gone]);
     });
 
-    this.node = el('li', { class: 'card', dataset: { state: 'queued', name } },
+    this.node = el(
+      'li',
+      { class: 'card', dataset: { state: 'queued', name } },
       el('div', { class: 'card-head' }, el('h3', { class: 'card-title', title: name }, name), removeButton),
       this.figure,
       this.legend,
@@ -103,9 +117,12 @@ export class Card {
       this.change,
       this.stats,
       this.dicom,
-      el('div', { class: 'card-actions' }, this.editButton, this.download, this.cancelButton));
+      el('div', { class: 'card-actions' }, this.editButton, this.download, this.cancelButton),
+    );
 
-    this.annotations.addEventListener('change', (e) => e.detail === this.annotation && this.#annotationChanged(), { signal: this.#listening.signal });
+    this.annotations.addEventListener('change', (e) => e.detail === this.annotation && this.#annotationChanged(), {
+      signal: this.#listening.signal,
+    });
     if (restored) this.#restore(restored);
   }
 
@@ -114,10 +131,15 @@ export class Card {
     this.annotation = a;
     this.generation = this.model.generation;
     this.seg = {
-      mask: a.modelMask ?? a.mask, doubtful: a.doubtful ?? new Uint8Array(a.mask.length),
-      width: a.width, height: a.height, classes: a.classes,
-      foreground: a.stats?.foreground ?? a.foreground, doubt: a.stats?.doubt ?? 0,
-      classAreas: a.stats?.classAreas ?? null, classDoubt: a.stats?.classDoubt ?? [],
+      mask: a.modelMask ?? a.mask,
+      doubtful: a.doubtful ?? new Uint8Array(a.mask.length),
+      width: a.width,
+      height: a.height,
+      classes: a.classes,
+      foreground: a.stats?.foreground ?? a.foreground,
+      doubt: a.stats?.doubt ?? 0,
+      classAreas: a.stats?.classAreas ?? null,
+      classDoubt: a.stats?.classDoubt ?? [],
       outOfDomain: a.stats?.outOfDomain ?? null,
     };
     this.#showResult();
@@ -141,7 +163,10 @@ export class Card {
     this.stale = false;
     this.node.dataset.stale = 'false';
     this.generation = this.model.generation;
-    this.#state('queued', this.model.busy === 'training' ? 'Waiting for training to finish…' : 'Waiting for the model…');
+    this.#state(
+      'queued',
+      this.model.busy === 'training' ? 'Waiting for training to finish…' : 'Waiting for the model…',
+    );
     this.cancelButton.hidden = false;
     this.download.hidden = true;
     this.editButton.hidden = true;
@@ -149,14 +174,25 @@ export class Card {
     let started = performance.now();
     const onStart = () => {
       started = performance.now();
-      if (controller === this.#controller) this.#state('running', afterTraining ? 'Segmenting with the new weights…' : 'Segmenting…');
+      if (controller === this.#controller)
+        this.#state('running', afterTraining ? 'Segmenting with the new weights…' : 'Segmenting…');
     };
     const onPhase = (phase) => {
       if (controller !== this.#controller) return;
-      this.#state('running', phase === 'dicom' ? 'Reading the DICOM slice…' : afterTraining ? 'Segmenting with the new weights…' : 'Segmenting…');
+      this.#state(
+        'running',
+        phase === 'dicom'
+          ? 'Reading the DICOM slice…'
+          : afterTraining
+            ? 'Segmenting with the new weights…'
+            : 'Segmenting…',
+      );
     };
     try {
-      const { picture, dicom, ...seg } = await this.model.segment(this.file, controller.signal, onStart, { window: this.window, onPhase });
+      const { picture, dicom, ...seg } = await this.model.segment(this.file, controller.signal, onStart, {
+        window: this.window,
+        onPhase,
+      });
       if (controller !== this.#controller) return;
       if (picture) this.#showPicture(picture);
       if (dicom) this.#showDicom(dicom);
@@ -168,7 +204,10 @@ export class Card {
       this.#state('done', '');
       const flagged = seg.doubt > DOUBTFUL_ABOVE;
       const unlike = seg.outOfDomain ? ` Warning: ${seg.outOfDomain.message}` : '';
-      const areas = this.#areas().slice(1).map((c) => `${c.name} ${percent(c.fraction)}`).join(', ');
+      const areas = this.#areas()
+        .slice(1)
+        .map((c) => `${c.name} ${percent(c.fraction)}`)
+        .join(', ');
       announce(`${this.name}: ${areas}${flagged ? '; doubtful, check this mask' : ''}.${unlike}`);
     } catch (e) {
       if (controller !== this.#controller) return;
@@ -251,7 +290,9 @@ export class Card {
     this.#showDomain(seg.outOfDomain ?? null);
     this.#showTags();
     const card = this.model.state?.model;
-    this.legend.replaceChildren(legend(card && card.classes.length === this.#areas().length ? card.classes : this.#areas()));
+    this.legend.replaceChildren(
+      legend(card && card.classes.length === this.#areas().length ? card.classes : this.#areas()),
+    );
     this.legend.hidden = false;
   }
 
@@ -266,10 +307,16 @@ export class Card {
     this.node.dataset.outOfDomain = outOfDomain ? outOfDomain.reason : 'false';
     if (outOfDomain) {
       const kind = this.model.state?.model?.imageKind;
-      const title = kind === 'ctSlice' ? 'Not a CT slice? ' : kind === 'dermoscopy' || !kind ? 'Not a skin photo? ' : 'Not what this model was made for? ';
+      const title =
+        kind === 'ctSlice'
+          ? 'Not a CT slice? '
+          : kind === 'dermoscopy' || !kind
+            ? 'Not a skin photo? '
+            : 'Not what this model was made for? ';
       this.domain.replaceChildren(
         el('strong', { class: 'card-domain-title' }, title),
-        el('span', { class: 'card-domain-message' }, outOfDomain.message));
+        el('span', { class: 'card-domain-message' }, outOfDomain.message),
+      );
     } else {
       this.domain.replaceChildren();
     }
@@ -296,9 +343,17 @@ export class Card {
       const was = dice(before.mask, a.mask, seg.classes);
       const now = dice(seg.mask, a.mask, seg.classes);
       const d = now - was;
-      this.change.replaceChildren('Model vs your mask: Dice ',
-        el('strong', { class: 'dice-before' }, was.toFixed(3)), ' → ', el('strong', { class: 'dice-after' }, now.toFixed(3)),
-        el('span', { class: d > 0.0005 ? 'delta up' : d < -0.0005 ? 'delta down' : 'delta same' }, ` (${d >= 0 ? '+' : '−'}${Math.abs(d).toFixed(3)})`));
+      this.change.replaceChildren(
+        'Model vs your mask: Dice ',
+        el('strong', { class: 'dice-before' }, was.toFixed(3)),
+        ' → ',
+        el('strong', { class: 'dice-after' }, now.toFixed(3)),
+        el(
+          'span',
+          { class: d > 0.0005 ? 'delta up' : d < -0.0005 ? 'delta down' : 'delta same' },
+          ` (${d >= 0 ? '+' : '−'}${Math.abs(d).toFixed(3)})`,
+        ),
+      );
     } else {
       const share = changedPixels(before.mask, seg.mask) / seg.mask.length;
       this.change.textContent = `The new weights changed ${percent(share)} of this mask's pixels.`;
@@ -340,9 +395,16 @@ export class Card {
     if (!a) {
       const { seg } = this;
       a = this.annotations.add({
-        name: this.name, image: this.picture ?? this.file, width: seg.width, height: seg.height, classes: seg.classes,
-        mask: seg.mask.slice(), modelMask: seg.mask, doubtful: seg.doubtful,
-        stats: statsOf(seg), inResults: true,
+        name: this.name,
+        image: this.picture ?? this.file,
+        width: seg.width,
+        height: seg.height,
+        classes: seg.classes,
+        mask: seg.mask.slice(),
+        modelMask: seg.mask,
+        doubtful: seg.doubtful,
+        stats: statsOf(seg),
+        inResults: true,
       });
       this.annotation = a;
     }
@@ -376,24 +438,64 @@ export class Card {
     const whose = this.#shownMask();
     const model = whose === 'model';
     const flagged = model && doubt > DOUBTFUL_ABOVE;
-    this.#made = typeof seconds === 'string' ? seconds
-      : seconds == null ? 'restored' : `${seconds.toFixed(1)} s on ${this.model.state?.backend === 'webgpu' ? 'WebGPU' : 'CPU'}`;
+    this.#made =
+      typeof seconds === 'string'
+        ? seconds
+        : seconds == null
+          ? 'restored'
+          : `${seconds.toFixed(1)} s on ${this.model.state?.backend === 'webgpu' ? 'WebGPU' : 'CPU'}`;
     // The user's mask counted with the classes' names and colours of the result's (known before
     // the model is, for a card restored from an earlier visit).
     const areas = model ? this.#areas() : areasOf(this.mask, this.#areas());
-    const area = (fraction, count) => (count > 0 ? `${percent(fraction)} (${count.toLocaleString('en')} px)` : 'none found');
+    const area = (fraction, count) =>
+      count > 0 ? `${percent(fraction)} (${count.toLocaleString('en')} px)` : 'none found';
     // One line per class for a multi-class model (its name in its colour); "Lesion area" for one.
-    const rows = areas.length > 2
-      ? areas.slice(1).map((c, i) => el('div', { class: 'class-area', dataset: { class: c.name, pixels: String(c.pixels) } },
-        el('dt', {}, swatch(c.colour), capitalised(c.name)),
-        el('dd', { class: 'area' }, area(c.fraction, c.pixels),
-          model && classDoubt?.[i] > DOUBTFUL_ABOVE ? el('span', { class: 'doubt flagged' }, ` · doubt ${percent(classDoubt[i])}`) : '')))
-      : [el('div', {}, el('dt', {}, `${capitalised(areas[1]?.name ?? 'lesion')} area`), el('dd', { class: 'area' }, area(areas[1]?.fraction ?? 0, areas[1]?.pixels ?? 0)))];
-    const source = { model: "the model's mask", corrected: 'your corrected mask', pair: 'your mask in the fine-tuning set' }[whose];
+    const rows =
+      areas.length > 2
+        ? areas
+            .slice(1)
+            .map((c, i) =>
+              el(
+                'div',
+                { class: 'class-area', dataset: { class: c.name, pixels: String(c.pixels) } },
+                el('dt', {}, swatch(c.colour), capitalised(c.name)),
+                el(
+                  'dd',
+                  { class: 'area' },
+                  area(c.fraction, c.pixels),
+                  model && classDoubt?.[i] > DOUBTFUL_ABOVE
+                    ? el('span', { class: 'doubt flagged' }, ` · doubt ${percent(classDoubt[i])}`)
+                    : '',
+                ),
+              ),
+            )
+        : [
+            el(
+              'div',
+              {},
+              el('dt', {}, `${capitalised(areas[1]?.name ?? 'lesion')} area`),
+              el('dd', { class: 'area' }, area(areas[1]?.fraction ?? 0, areas[1]?.pixels ?? 0)),
+            ),
+          ];
+    const source = {
+      model: "the model's mask",
+      corrected: 'your corrected mask',
+      pair: 'your mask in the fine-tuning set',
+    }[whose];
     this.stats.dataset.mask = whose;
-    const doubtRow = el('div', { title: 'Share of the marked pixels (and of any the model was unsure of) whose probability lies between 20% and 80%' },
+    const doubtRow = el(
+      'div',
+      {
+        title:
+          'Share of the marked pixels (and of any the model was unsure of) whose probability lies between 20% and 80%',
+      },
       el('dt', {}, 'Doubt'),
-      el('dd', { class: `doubt${flagged ? ' flagged' : ''}` }, flagged ? `${percent(doubt)} — check this mask` : percent(doubt)));
+      el(
+        'dd',
+        { class: `doubt${flagged ? ' flagged' : ''}` },
+        flagged ? `${percent(doubt)} — check this mask` : percent(doubt),
+      ),
+    );
     this.stats.replaceChildren(
       el('div', { class: 'stats-source' }, el('dt', {}, 'Figures of'), el('dd', {}, source)),
       ...rows,
@@ -484,12 +586,14 @@ function sameMask(a, b) {
 /** What an annotation keeps of the model's result for its figures. */
 function statsOf(seg) {
   return {
-    foreground: seg.foreground, doubt: seg.doubt, outOfDomain: seg.outOfDomain ?? null,
-    classAreas: seg.classAreas ?? null, classDoubt: seg.classDoubt ?? [],
+    foreground: seg.foreground,
+    doubt: seg.doubt,
+    outOfDomain: seg.outOfDomain ?? null,
+    classAreas: seg.classAreas ?? null,
+    classDoubt: seg.classDoubt ?? [],
   };
 }
 
 function percent(x) {
   return `${(x * 100).toFixed(x < 0.1 ? 1 : 0)}%`;
 }
-

@@ -5,7 +5,14 @@
 // A batch of a few real photos is easy or hard by chance, so per-step values zigzag in a way that
 // reads like divergence: they are drawn faintly, under a moving average about one epoch wide.
 
-const COLOURS = { loss: '#c2410c', dice: '#1d4ed8', held: '#15803d', grid: '#d4d4d8', text: '#3f3f46', epoch: '#a1a1aa' };
+const COLOURS = {
+  loss: '#c2410c',
+  dice: '#1d4ed8',
+  held: '#15803d',
+  grid: '#d4d4d8',
+  text: '#3f3f46',
+  epoch: '#a1a1aa',
+};
 
 export class TrainingChart {
   #canvas;
@@ -61,7 +68,9 @@ export class TrainingChart {
     const count = String(this.#points.length);
     if (this.#canvas.dataset.points !== count) this.#canvas.dataset.points = count;
     this.#canvas.dataset.heldOut = String(this.#heldOut.length);
-    const heldText = held ? `, held-back Dice ${held.dice.toFixed(3)} ${held.epoch ? `after epoch ${held.epoch}` : 'before training'}` : '';
+    const heldText = held
+      ? `, held-back Dice ${held.dice.toFixed(3)} ${held.epoch ? `after epoch ${held.epoch}` : 'before training'}`
+      : '';
     this.#canvas.setAttribute(
       'aria-label',
       last
@@ -141,8 +150,22 @@ export class TrainingChart {
     ctx.fillText(String(this.#totalSteps), pad.left + w, pad.top + h + 8);
 
     const span = Math.max(1, this.#stepsPerEpoch || Math.ceil(this.#totalSteps / 10));
-    this.#series(ctx, this.#points.map((p) => p.loss), yLoss, x, COLOURS.loss, span);
-    this.#series(ctx, this.#points.map((p) => p.dice), yDice, x, COLOURS.dice, span);
+    this.#series(
+      ctx,
+      this.#points.map((p) => p.loss),
+      yLoss,
+      x,
+      COLOURS.loss,
+      span,
+    );
+    this.#series(
+      ctx,
+      this.#points.map((p) => p.dice),
+      yDice,
+      x,
+      COLOURS.dice,
+      span,
+    );
     this.#held(ctx, yDice, pad.left, w);
   }
 

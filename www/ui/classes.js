@@ -12,8 +12,11 @@ export function swatch(colour) {
 
 /** The legend of a mask's overlay: each foreground class of `classes` (a card's) in its colour. */
 export function legend(classes) {
-  return el('ul', { class: 'legend', 'aria-label': 'Mask colours' },
-    (classes ?? []).slice(1).map((c) => el('li', { dataset: { class: c.name } }, swatch(c.colour), c.name)));
+  return el(
+    'ul',
+    { class: 'legend', 'aria-label': 'Mask colours' },
+    (classes ?? []).slice(1).map((c) => el('li', { dataset: { class: c.name } }, swatch(c.colour), c.name)),
+  );
 }
 
 /**

@@ -27,7 +27,9 @@ export class ModelClient {
         this.#failAll(message);
         this.onCrash(message);
       });
-      this.#worker.addEventListener('messageerror', () => this.onCrash('a message from the model worker could not be read'));
+      this.#worker.addEventListener('messageerror', () =>
+        this.onCrash('a message from the model worker could not be read'),
+      );
     });
     this.#worker.addEventListener('message', (e) => this.#onMessage(e.data));
     // A worker that fails to load is reported through onCrash and its requests' rejections; a

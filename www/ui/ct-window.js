@@ -34,11 +34,14 @@ const same = (a, b) => a && b && a.center === b.center && a.width === b.width;
 export function dicomFacts(info) {
   const row = (label, value, key) => el('div', { dataset: { fact: key } }, el('dt', {}, label), el('dd', {}, value));
   const spacing = info.pixelSpacing;
-  return el('dl', { class: 'stats dicom-facts', 'aria-label': 'DICOM slice' },
+  return el(
+    'dl',
+    { class: 'stats dicom-facts', 'aria-label': 'DICOM slice' },
     row('DICOM slice', `${info.columns}×${info.rows}${info.modality ? ` · ${info.modality}` : ''}`, 'size'),
     row('Transfer syntax', info.transferSyntax, 'syntax'),
     row('Pixel spacing', spacing ? `${spacing[0]} × ${spacing[1]} mm` : 'not given', 'spacing'),
-    row('Window', windowText(info.window), 'window'));
+    row('Window', windowText(info.window), 'window'),
+  );
 }
 
 /**
@@ -58,18 +61,35 @@ export class WindowControl {
     if (!this.presets.some((p) => same(p, own))) {
       this.presets.unshift({ key: 'model', label: "The model's window", center: own.center, width: own.width });
     }
-    this.preset = el('select', { class: 'window-preset', 'aria-label': `CT window preset for ${name}` },
+    this.preset = el(
+      'select',
+      { class: 'window-preset', 'aria-label': `CT window preset for ${name}` },
       ...this.presets.map((p) => el('option', { value: p.key }, `${p.label}: ${hu(p.center)} / ${hu(p.width)}`)),
-      el('option', { value: 'custom' }, 'Custom'));
-    this.level = el('input', { type: 'number', class: 'window-level', step: '10', 'aria-label': `Window level of ${name} in HU` });
-    this.width = el('input', { type: 'number', class: 'window-width', step: '10', min: '1', 'aria-label': `Window width of ${name} in HU` });
+      el('option', { value: 'custom' }, 'Custom'),
+    );
+    this.level = el('input', {
+      type: 'number',
+      class: 'window-level',
+      step: '10',
+      'aria-label': `Window level of ${name} in HU`,
+    });
+    this.width = el('input', {
+      type: 'number',
+      class: 'window-width',
+      step: '10',
+      min: '1',
+      'aria-label': `Window width of ${name} in HU`,
+    });
     this.problem = el('p', { class: 'window-problem', role: 'alert', hidden: true });
-    this.node = el('fieldset', { class: 'card-window' },
+    this.node = el(
+      'fieldset',
+      { class: 'card-window' },
       el('legend', {}, 'CT window'),
       el('label', { class: 'window-field' }, 'Preset ', this.preset),
       el('label', { class: 'window-field' }, 'Level ', this.level, ' HU'),
       el('label', { class: 'window-field' }, 'Width ', this.width, ' HU'),
-      this.problem);
+      this.problem,
+    );
 
     this.preset.addEventListener('change', () => {
       const p = this.presets.find((x) => x.key === this.preset.value);
@@ -92,7 +112,13 @@ export class WindowControl {
   #apply() {
     const center = Number(this.level.value);
     const width = Number(this.width.value);
-    if (this.level.value === '' || this.width.value === '' || !Number.isFinite(center) || !Number.isFinite(width) || width < 1) {
+    if (
+      this.level.value === '' ||
+      this.width.value === '' ||
+      !Number.isFinite(center) ||
+      !Number.isFinite(width) ||
+      width < 1
+    ) {
       this.problem.textContent = 'The window needs a level and a width of at least 1 HU.';
       this.problem.hidden = false;
       return;

@@ -44,8 +44,12 @@ export function notice(key, kind, text, action = null) {
   if (text == null) return;
   const close = el('button', { type: 'button', class: 'notice-close', 'aria-label': 'Dismiss this notice' }, '×');
   const button = action ? el('button', { type: 'button', class: 'button small notice-action' }, action.label) : null;
-  const node = el('div', { class: `notice notice-${kind}`, dataset: { key }, role: kind === 'error' ? 'alert' : null },
-    el('p', {}, text, button ? ' ' : null, button), close);
+  const node = el(
+    'div',
+    { class: `notice notice-${kind}`, dataset: { key }, role: kind === 'error' ? 'alert' : null },
+    el('p', {}, text, button ? ' ' : null, button),
+    close,
+  );
   close.addEventListener('click', () => node.remove());
   button?.addEventListener('click', () => {
     node.remove();

@@ -22,7 +22,9 @@ export function setupExchange({ model, annotations, exportable }) {
     try {
       const zip = await (await exchange()).exportZip(list);
       saveBlob(zip, `tinyunet-pairs-${new Date().toISOString().slice(0, 10)}.zip`);
-      say(`Exported ${list.length} pair${list.length === 1 ? '' : 's'} (images/ and masks/, as the command-line tool reads them).`);
+      say(
+        `Exported ${list.length} pair${list.length === 1 ? '' : 's'} (images/ and masks/, as the command-line tool reads them).`,
+      );
     } catch (e) {
       say(`The pairs could not be exported: ${sentence(e.message)}`, true);
     }
@@ -61,17 +63,31 @@ export function setupExchange({ model, annotations, exportable }) {
       }
       try {
         const read = await model.inspect({ image: p.image, mask: p.mask, name: p.name, labels: true });
-        arrived.push(annotations.add({
-          name: p.name, image: p.image, width: read.width, height: read.height, classes: read.classes,
-          mask: read.labels, corrected: p.corrected, inResults: p.inResults, inTraining: p.inTraining || !p.inResults,
-        }));
+        arrived.push(
+          annotations.add({
+            name: p.name,
+            image: p.image,
+            width: read.width,
+            height: read.height,
+            classes: read.classes,
+            mask: read.labels,
+            corrected: p.corrected,
+            inResults: p.inResults,
+            inTraining: p.inTraining || !p.inResults,
+          }),
+        );
       } catch (err) {
         problems.push(friendly(err));
       }
     }
     annotations.dispatchEvent(new CustomEvent('restored', { detail: arrived.filter((a) => a.inResults) }));
     const got = `${name}: imported ${arrived.length} pair${arrived.length === 1 ? '' : 's'}${already ? ` (${already} already here)` : ''}`;
-    say(problems.length ? `${got}; ${problems.length} not: ${problems.slice(0, 3).join('; ')}${problems.length > 3 ? '…' : ''}` : `${got}.`, problems.length > 0);
+    say(
+      problems.length
+        ? `${got}; ${problems.length} not: ${problems.slice(0, 3).join('; ')}${problems.length > 3 ? '…' : ''}`
+        : `${got}.`,
+      problems.length > 0,
+    );
   }
   /** An annotation of the same name with the same image bytes already exists. */
   async function isHere(p) {

@@ -18,7 +18,10 @@ function extension(a) {
 
 /** A file-name stem that is safe in a zip and in every file system. */
 function safeStem(name) {
-  const s = name.replace(/\.[^.]+$/, '').replace(/[^\p{L}\p{N}._-]+/gu, '_').replace(/^[._]+/, '');
+  const s = name
+    .replace(/\.[^.]+$/, '')
+    .replace(/[^\p{L}\p{N}._-]+/gu, '_')
+    .replace(/^[._]+/, '');
   return s || 'image';
 }
 
@@ -39,7 +42,15 @@ export async function exportZip(list) {
     const image = `images/${stem}.${extension(a)}`;
     const mask = `masks/${stem}_segmentation.png`;
     files.push({ name: image, data: a.image }, { name: mask, data: await a.maskPng() });
-    entries.push({ name: a.name, image, mask, classes: a.classes, corrected: a.corrected, inResults: a.inResults, inTraining: a.inTraining });
+    entries.push({
+      name: a.name,
+      image,
+      mask,
+      classes: a.classes,
+      corrected: a.corrected,
+      inResults: a.inResults,
+      inTraining: a.inTraining,
+    });
   }
   const manifest = { format: FORMAT, exported: new Date().toISOString(), pairs: entries };
   files.push({ name: MANIFEST, data: new TextEncoder().encode(`${JSON.stringify(manifest, null, 2)}\n`) });
@@ -77,8 +88,13 @@ export async function importZip(zip) {
         continue;
       }
       pairs.push({
-        name: String(p.name), image: file(image), mask: file(mask), classes: Number.isInteger(p.classes) ? p.classes : null,
-        corrected: Boolean(p.corrected), inResults: Boolean(p.inResults), inTraining: p.inTraining !== false,
+        name: String(p.name),
+        image: file(image),
+        mask: file(mask),
+        classes: Number.isInteger(p.classes) ? p.classes : null,
+        corrected: Boolean(p.corrected),
+        inResults: Boolean(p.inResults),
+        inTraining: p.inTraining !== false,
       });
     }
     return { pairs, unpaired };
@@ -96,7 +112,8 @@ export async function importZip(zip) {
   }
   const pairs = [];
   for (const slot of found.values()) {
-    if (slot.image && slot.mask) pairs.push({ ...slot, classes: null, corrected: false, inResults: false, inTraining: true });
+    if (slot.image && slot.mask)
+      pairs.push({ ...slot, classes: null, corrected: false, inResults: false, inTraining: true });
     else unpaired.push(slot.name);
   }
   return { pairs, unpaired };
@@ -104,5 +121,9 @@ export async function importZip(zip) {
 
 function mimeOf(name) {
   const ext = name.split('.').pop().toLowerCase();
-  return { jpg: 'image/jpeg', jpeg: 'image/jpeg', png: 'image/png', webp: 'image/webp', gif: 'image/gif', bmp: 'image/bmp' }[ext] ?? '';
+  return (
+    { jpg: 'image/jpeg', jpeg: 'image/jpeg', png: 'image/png', webp: 'image/webp', gif: 'image/gif', bmp: 'image/bmp' }[
+      ext
+    ] ?? ''
+  );
 }

@@ -28,7 +28,14 @@ export function linkHandPairs({ table, annotations, editor, model, render, body 
    */
   function keepFilePair(entry, read) {
     const files = { image: entry.imagePath ?? null, mask: entry.maskPath ?? null };
-    const fields = { image: entry.image, width: read.width, height: read.height, classes: read.classes, mask: read.labels, files };
+    const fields = {
+      image: entry.image,
+      width: read.width,
+      height: read.height,
+      classes: read.classes,
+      mask: read.labels,
+      files,
+    };
     const a = entry.annotation;
     if (a && annotations.all.has(a.id)) {
       // A mask corrected by hand is the user's work: a new mask file never replaces it (checked
@@ -77,8 +84,13 @@ export function linkHandPairs({ table, annotations, editor, model, render, body 
       try {
         const read = await model.inspect({ image: entry.image, mask: entry.mask, name: entry.name, labels: true });
         a = annotations.add({
-          name: entry.name, image: entry.image, width: read.width, height: read.height, classes: read.classes,
-          mask: read.labels, inTraining: true,
+          name: entry.name,
+          image: entry.image,
+          width: read.width,
+          height: read.height,
+          classes: read.classes,
+          mask: read.labels,
+          inTraining: true,
         });
       } catch (e) {
         announce(`${entry.name}: ${sentence(friendly(e))}`);
@@ -101,8 +113,13 @@ export function linkHandPairs({ table, annotations, editor, model, render, body 
     const classes = model.state?.classes;
     const fits = !classes || a.classes === classes;
     Object.assign(entry, {
-      annotation: a, name: a.name, image: a.image, width: a.width, height: a.height,
-      imagePath: a.files?.image ?? null, maskPath: a.files?.mask ?? null,
+      annotation: a,
+      name: a.name,
+      image: a.image,
+      width: a.width,
+      height: a.height,
+      imagePath: a.files?.image ?? null,
+      maskPath: a.files?.mask ?? null,
       status: fits ? 'ok' : 'error',
       message: fits
         ? `${model.state?.model?.classes?.length > 2 ? 'Marked' : 'Lesion'} ${(a.foreground * 100).toFixed(0)}% of the mask`

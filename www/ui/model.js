@@ -42,7 +42,10 @@ export class Model extends EventTarget {
     // takes a while on a first visit) and before it knows which weights it will load.
     this.client.notify('preload', { backend: this.settings.backend });
     // The chosen model's own weights: each model keeps its own (store.js).
-    this.#stored = store.loadWeights(this.settings.model).then((record) => ({ record }), (error) => ({ error }));
+    this.#stored = store.loadWeights(this.settings.model).then(
+      (record) => ({ record }),
+      (error) => ({ error }),
+    );
   }
 
   /** The user's stored weights, read once at start-up: `{ record }` or `{ error }`. */
@@ -82,7 +85,11 @@ export class Model extends EventTarget {
     this.#downloads.clear();
     try {
       await client.ready();
-      state = await client.request('create', { backend, inputSize, weights, kind, label, model: this.settings.model }, { onProgress: (p) => this.#onDownload(p) });
+      state = await client.request(
+        'create',
+        { backend, inputSize, weights, kind, label, model: this.settings.model },
+        { onProgress: (p) => this.#onDownload(p) },
+      );
     } catch (e) {
       client.terminate();
       throw e;
@@ -122,17 +129,34 @@ export class Model extends EventTarget {
     const stored = await this.#stored;
     let record = stored.record ?? null;
     if (stored.error) {
-      notices.push({ key: 'storage', kind: 'warning', text: `Saved weights could not be read from this browser's storage (${stored.error.message}); trained weights will not be kept.` });
+      notices.push({
+        key: 'storage',
+        kind: 'warning',
+        text: `Saved weights could not be read from this browser's storage (${stored.error.message}); trained weights will not be kept.`,
+      });
     }
-    const create = (weights, label) => this.client.request('create', {
-      backend: this.settings.backend, inputSize: this.settings.inputSize, weights, label, model: this.settings.model,
-    }, { onProgress: (p) => this.#onDownload(p) });
+    const create = (weights, label) =>
+      this.client.request(
+        'create',
+        {
+          backend: this.settings.backend,
+          inputSize: this.settings.inputSize,
+          weights,
+          label,
+          model: this.settings.model,
+        },
+        { onProgress: (p) => this.#onDownload(p) },
+      );
     if (record) {
       try {
         this.#setState(await create(record.bytes, labelOf(record.meta)));
         this.meta = record.meta;
       } catch (e) {
-        notices.push({ key: 'stored-weights', kind: 'error', text: `Your saved weights could not be loaded (${e.message}); the demo weights are used instead. Reset them under Weights to remove them.` });
+        notices.push({
+          key: 'stored-weights',
+          kind: 'error',
+          text: `Your saved weights could not be loaded (${e.message}); the demo weights are used instead. Reset them under Weights to remove them.`,
+        });
         record = null;
       }
     }
@@ -152,7 +176,8 @@ export class Model extends EventTarget {
     // Masks, here and in the editor, are painted in the colours of the model's card.
     if (state.model) setPalette(state.model.classes);
     // Only the worker that fetched the demo weights knows why they are missing; keep the reason.
-    if (state.weightsKind === 'random' && !state.demoWeightsProblem) state.demoWeightsProblem = before?.demoWeightsProblem ?? null;
+    if (state.weightsKind === 'random' && !state.demoWeightsProblem)
+      state.demoWeightsProblem = before?.demoWeightsProblem ?? null;
     this.state = state;
     this.#changed();
     if (before && (before.weightsKind !== state.weightsKind || before.weightsLabel !== state.weightsLabel)) {
@@ -197,9 +222,12 @@ export class Model extends EventTarget {
     const p = this.loadProgress;
     const loading = (this.busy === 'starting' || this.busy === 'switching') && !this.failed && p;
     const mb = (bytes) => (bytes / 1e6).toFixed(1);
-    const text = !loading ? ''
-      : p.done ? 'Preparing the model…'
-        : p.total ? `Downloading the model… ${mb(p.loaded)} of ${mb(p.total)} MB`
+    const text = !loading
+      ? ''
+      : p.done
+        ? 'Preparing the model…'
+        : p.total
+          ? `Downloading the model… ${mb(p.loaded)} of ${mb(p.total)} MB`
           : `Downloading the model… ${mb(p.loaded)} MB`;
     if (line.textContent !== text) line.textContent = text;
     line.hidden = !text;
@@ -249,7 +277,9 @@ export class Model extends EventTarget {
       if (state && isModelName(owner) && owner !== this.settings.model) {
         // Not this model's: back to its own weights, and the file goes to the model it is for.
         const stored = await store.loadWeights(this.settings.model).catch(() => null);
-        await this.#fresh(stored ? { weights: stored.bytes, kind: 'user', label: labelOf(stored.meta) } : { weights: 'demo' });
+        await this.#fresh(
+          stored ? { weights: stored.bytes, kind: 'user', label: labelOf(stored.meta) } : { weights: 'demo' },
+        );
         const problem = await this.#persist(bytes, meta, owner);
         if (problem) throw new Error(`these are ${owner} weights, but they could not be stored for it: ${problem}`);
         return { ...state, switchTo: owner };
@@ -339,7 +369,13 @@ export class Model extends EventTarget {
   async useLastTrained() {
     const problem = await this.#while('switching', async () => {
       const { weights } = await this.client.request('useLastTrained');
-      const meta = { ...this.#lastRun, savedAt: new Date().toISOString(), chosenEpoch: null, lastStep: true, diceAfter: undefined };
+      const meta = {
+        ...this.#lastRun,
+        savedAt: new Date().toISOString(),
+        chosenEpoch: null,
+        lastStep: true,
+        diceAfter: undefined,
+      };
       return this.#keep(weights, meta);
     });
     // The run's weights after all: the results show what they change, as after any run.
@@ -385,10 +421,14 @@ export class Model extends EventTarget {
    */
   async segment(image, signal, onStart, { window, onPhase } = {}) {
     await this.#whenStarted();
-    return this.client.request('segment', { image, window }, {
-      signal,
-      onProgress: (p) => (p.phase === 'start' ? onStart?.() : onPhase?.(p.phase)),
-    });
+    return this.client.request(
+      'segment',
+      { image, window },
+      {
+        signal,
+        onProgress: (p) => (p.phase === 'start' ? onStart?.() : onPhase?.(p.phase)),
+      },
+    );
   }
 
   async inspect(pair) {

@@ -5,15 +5,7 @@
 const MAX_SIDE = 1024;
 
 /** Overlay colours by class label when the model's card names none (a label past its classes). */
-const FALLBACK = [
-  null,
-  [0, 229, 255],
-  [255, 214, 0],
-  [255, 64, 160],
-  [120, 255, 80],
-  [170, 120, 255],
-  [255, 140, 0],
-];
+const FALLBACK = [null, [0, 229, 255], [255, 214, 0], [255, 64, 160], [120, 255, 80], [170, 120, 255], [255, 140, 0]];
 
 /** The model's class colours by label (`[r, g, b]`; background unpainted), from its card. */
 let palette = FALLBACK;
@@ -31,7 +23,10 @@ export function rgb(hex) {
  * the card's list (background first, never painted). Returns true when the colours changed.
  */
 export function setPalette(classes) {
-  const next = [null, ...(classes ?? []).slice(1).map((c, i) => rgb(c.colour) ?? FALLBACK[1 + (i % (FALLBACK.length - 1))])];
+  const next = [
+    null,
+    ...(classes ?? []).slice(1).map((c, i) => rgb(c.colour) ?? FALLBACK[1 + (i % (FALLBACK.length - 1))]),
+  ];
   if (next.length < 2) return false;
   const same = next.length === palette.length && next.every((c, i) => String(c) === String(palette[i]));
   palette = next;
@@ -135,8 +130,12 @@ function boundary(labels, w, h, thickness) {
       const i = y * w + x;
       const v = labels[i];
       if (!v) continue;
-      if ((x > 0 && labels[i - 1] !== v) || (x < w - 1 && labels[i + 1] !== v) ||
-          (y > 0 && labels[i - w] !== v) || (y < h - 1 && labels[i + w] !== v)) {
+      if (
+        (x > 0 && labels[i - 1] !== v) ||
+        (x < w - 1 && labels[i + 1] !== v) ||
+        (y > 0 && labels[i - w] !== v) ||
+        (y < h - 1 && labels[i + w] !== v)
+      ) {
         edge[i] = 1;
       }
     }
@@ -147,7 +146,12 @@ function boundary(labels, w, h, thickness) {
     for (let i = 0; i < edge.length; i++) {
       if (edge[i] || !labels[i]) continue;
       const x = i % w;
-      if ((x > 0 && edge[i - 1]) || (x < w - 1 && edge[i + 1]) || (i >= w && edge[i - w]) || (i + w < edge.length && edge[i + w])) {
+      if (
+        (x > 0 && edge[i - 1]) ||
+        (x < w - 1 && edge[i + 1]) ||
+        (i >= w && edge[i - w]) ||
+        (i + w < edge.length && edge[i + w])
+      ) {
         next[i] = 1;
       }
     }

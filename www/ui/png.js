@@ -40,7 +40,8 @@ async function zlib(bytes) {
  * @returns {Promise<Blob>}
  */
 export async function encodeGreyPng(grey, width, height) {
-  if (grey.length !== width * height) throw new Error(`png: ${width}×${height} needs ${width * height} bytes, got ${grey.length}`);
+  if (grey.length !== width * height)
+    throw new Error(`png: ${width}×${height} needs ${width * height} bytes, got ${grey.length}`);
   // Every row starts with its filter type; 0 (none) compresses masks well enough.
   const raw = new Uint8Array((width + 1) * height);
   for (let y = 0; y < height; y++) raw.set(grey.subarray(y * width, (y + 1) * width), y * (width + 1) + 1);

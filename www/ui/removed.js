@@ -13,11 +13,19 @@ export function offerBack(annotations, list, where) {
   if (!list.length) return;
   const n = list.length;
   const what = `${n} corrected mask${n === 1 ? '' : 's'}`;
-  notice('removed', 'info', `Removed ${what} (${list.slice(0, 3).map((a) => a.name).join(', ')}${n > 3 ? ', …' : ''}).`, {
-    label: 'Undo',
-    run: () => {
-      annotations.bringBack(list, where);
-      announce(`${what} back.`);
+  notice(
+    'removed',
+    'info',
+    `Removed ${what} (${list
+      .slice(0, 3)
+      .map((a) => a.name)
+      .join(', ')}${n > 3 ? ', …' : ''}).`,
+    {
+      label: 'Undo',
+      run: () => {
+        annotations.bringBack(list, where);
+        announce(`${what} back.`);
+      },
     },
-  });
+  );
 }

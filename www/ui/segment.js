@@ -34,9 +34,18 @@ export function setupSegmentPanel(model, annotations, editor) {
   const list = $('#sample-list');
   for (const sample of SAMPLES) {
     const thumbnail = el('img', { alt: '', width: 52, height: 52, decoding: 'async' });
-    fetchSample(sample, 'image').then((file) => { thumbnail.src = URL.createObjectURL(file); }, () => {});
-    const button = el('button', { type: 'button', class: 'sample', 'aria-label': `Segment ${sample.label}`, title: sample.title },
-      thumbnail, el('span', {}, sample.label));
+    fetchSample(sample, 'image').then(
+      (file) => {
+        thumbnail.src = URL.createObjectURL(file);
+      },
+      () => {},
+    );
+    const button = el(
+      'button',
+      { type: 'button', class: 'sample', 'aria-label': `Segment ${sample.label}`, title: sample.title },
+      thumbnail,
+      el('span', {}, sample.label),
+    );
     button.addEventListener('click', async () => {
       try {
         add(await fetchSample(sample, 'image'));
@@ -103,7 +112,7 @@ export function setupSegmentPanel(model, annotations, editor) {
     const all = [...cards].sort((a, b) => b.added - a.added);
     if (sort.value === 'doubt') {
       // An image the model was not made for (a CT slice, say) comes before any doubtful mask.
-      const doubt = (c) => (c.seg?.outOfDomain ? 2 : c.seg?.doubt ?? -1);
+      const doubt = (c) => (c.seg?.outOfDomain ? 2 : (c.seg?.doubt ?? -1));
       all.sort((a, b) => doubt(b) - doubt(a));
     }
     // Only what moved is touched, so focus inside a card that stays put is kept.
@@ -114,7 +123,9 @@ export function setupSegmentPanel(model, annotations, editor) {
   }
   sort.addEventListener('change', () => {
     order();
-    announce(sort.value === 'doubt' ? 'Results ordered by doubt, the least certain first.' : 'Results ordered newest first.');
+    announce(
+      sort.value === 'doubt' ? 'Results ordered by doubt, the least certain first.' : 'Results ordered newest first.',
+    );
   });
 
   model.addEventListener('weights', () => {

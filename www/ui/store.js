@@ -48,7 +48,8 @@ function open() {
     const request = indexedDB.open(DB_NAME, 2);
     request.onupgradeneeded = () => {
       const db = request.result;
-      for (const name of [STORE, ANNOTATIONS, PARTS]) if (!db.objectStoreNames.contains(name)) db.createObjectStore(name);
+      for (const name of [STORE, ANNOTATIONS, PARTS])
+        if (!db.objectStoreNames.contains(name)) db.createObjectStore(name);
     };
     request.onsuccess = () => resolve(request.result);
     request.onerror = () => reject(request.error ?? new Error('IndexedDB could not be opened'));
@@ -85,7 +86,9 @@ async function withStore(mode, fn, store = STORE) {
     let request;
     try {
       tx = database.transaction(store, mode);
-      request = fn(Array.isArray(store) ? Object.fromEntries(store.map((n) => [n, tx.objectStore(n)])) : tx.objectStore(store));
+      request = fn(
+        Array.isArray(store) ? Object.fromEntries(store.map((n) => [n, tx.objectStore(n)])) : tx.objectStore(store),
+      );
     } catch (e) {
       // Some refusals (a value that cannot be stored, a closing database) throw here at once.
       reject(storageError(e, 'IndexedDB refused the request'));
@@ -128,31 +131,47 @@ export async function clearWeights(model = FIRST_MODEL) {
  * its large parts joined in. Those of other models stay stored, untouched.
  */
 export async function loadAnnotations(model = null) {
-  const [records, parts] = await withStore('readonly', (s) => {
-    const out = { result: null };
-    const all = s[ANNOTATIONS].getAll();
-    const big = s[PARTS].getAll();
-    const keys = s[PARTS].getAllKeys();
-    // The transaction's own completion resolves; the three requests are done by then.
-    Object.defineProperty(out, 'result', { get: () => [all.result, new Map(keys.result.map((k, i) => [k, big.result[i]]))] });
-    return out;
-  }, [ANNOTATIONS, PARTS]);
-  return (records ?? []).filter((r) => model === null || modelOf(r) === model)
-    .map((r) => ({ ...parts.get(r.id), ...r })).sort((a, b) => a.created - b.created);
+  const [records, parts] = await withStore(
+    'readonly',
+    (s) => {
+      const out = { result: null };
+      const all = s[ANNOTATIONS].getAll();
+      const big = s[PARTS].getAll();
+      const keys = s[PARTS].getAllKeys();
+      // The transaction's own completion resolves; the three requests are done by then.
+      Object.defineProperty(out, 'result', {
+        get: () => [all.result, new Map(keys.result.map((k, i) => [k, big.result[i]]))],
+      });
+      return out;
+    },
+    [ANNOTATIONS, PARTS],
+  );
+  return (records ?? [])
+    .filter((r) => model === null || modelOf(r) === model)
+    .map((r) => ({ ...parts.get(r.id), ...r }))
+    .sort((a, b) => a.created - b.created);
 }
 
 /** Stores (or replaces) one annotation under its `id`; its large `parts` too unless null. */
 export async function saveAnnotation(record, parts) {
-  await withStore('readwrite', (s) => {
-    s[ANNOTATIONS].put(record, record.id);
-    if (parts) s[PARTS].put(parts, record.id);
-  }, [ANNOTATIONS, PARTS]);
+  await withStore(
+    'readwrite',
+    (s) => {
+      s[ANNOTATIONS].put(record, record.id);
+      if (parts) s[PARTS].put(parts, record.id);
+    },
+    [ANNOTATIONS, PARTS],
+  );
 }
 
 /** Deletes one annotation and its large parts. */
 export async function deleteAnnotation(id) {
-  await withStore('readwrite', (s) => {
-    s[ANNOTATIONS].delete(id);
-    s[PARTS].delete(id);
-  }, [ANNOTATIONS, PARTS]);
+  await withStore(
+    'readwrite',
+    (s) => {
+      s[ANNOTATIONS].delete(id);
+      s[PARTS].delete(id);
+    },
+    [ANNOTATIONS, PARTS],
+  );
 }

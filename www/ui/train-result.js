@@ -65,41 +65,64 @@ export function setupTrainResult(model, status) {
     }
     resultLine.hidden = false;
     const steps = `${result.stepsDone} of ${result.totalSteps} steps`;
-    status.textContent = result.stop === 'diverged'
-      ? `Stopped at step ${result.divergedAtStep}: the loss is no longer a number (try a lower learning rate).`
-      : result.cancelled
-        ? `Cancelled after ${steps} (${formatDuration(seconds)}).`
-        : `Done: ${result.totalSteps} step${result.totalSteps === 1 ? '' : 's'} in ${formatDuration(seconds)}.`;
+    status.textContent =
+      result.stop === 'diverged'
+        ? `Stopped at step ${result.divergedAtStep}: the loss is no longer a number (try a lower learning rate).`
+        : result.cancelled
+          ? `Cancelled after ${steps} (${formatDuration(seconds)}).`
+          : `Done: ${result.totalSteps} step${result.totalSteps === 1 ? '' : 's'} in ${formatDuration(seconds)}.`;
     const parts = [];
     const n = heldOut.length;
     const scoredOn = `${n} held-back pair${n > 1 ? 's' : ''}`;
     if (notHelped) {
       // The verdict first, where the eye lands.
       const best = bestEpoch(result);
-      parts.push(el('strong', { class: 'not-helped' }, 'This run did not improve on your previous weights, so they are kept'),
-        best ? `: its best epoch scored ${best.heldOut.dice.toFixed(3)}` : '', result.before ? `, yours ${result.before.dice.toFixed(3)}, on ${scoredOn}.` : '.');
+      parts.push(
+        el('strong', { class: 'not-helped' }, 'This run did not improve on your previous weights, so they are kept'),
+        best ? `: its best epoch scored ${best.heldOut.dice.toFixed(3)}` : '',
+        result.before ? `, yours ${result.before.dice.toFixed(3)}, on ${scoredOn}.` : '.',
+      );
     } else if (result.before && result.after) {
       const before = result.before.dice;
       const after = result.after.dice;
       const delta = after - before;
-      parts.push(el('span', {}, `Dice on ${scoredOn}: `),
-        el('strong', { class: 'dice-before' }, before.toFixed(3)), ' → ',
+      parts.push(
+        el('span', {}, `Dice on ${scoredOn}: `),
+        el('strong', { class: 'dice-before' }, before.toFixed(3)),
+        ' → ',
         el('strong', { class: 'dice-after' }, after.toFixed(3)),
-        el('span', { class: delta > 0 ? 'delta up' : 'delta same' }, ` (${delta > 0 ? '+' : '±'}${Math.abs(delta).toFixed(3)}).`));
+        el(
+          'span',
+          { class: delta > 0 ? 'delta up' : 'delta same' },
+          ` (${delta > 0 ? '+' : '±'}${Math.abs(delta).toFixed(3)}).`,
+        ),
+      );
       if (result.kept === 'best') {
         parts.push(` Kept epoch ${result.chosenEpoch} of ${result.epochs.length}, the best on the held-back pairs.`);
       }
     }
     if (result.kept === 'last') {
-      parts.push('Nothing was held back to judge the run by (add a second pair): the last step\'s weights are in use.');
+      parts.push("Nothing was held back to judge the run by (add a second pair): the last step's weights are in use.");
     }
     if (n > 0 && !result.reliable) {
-      parts.push(el('span', { class: 'muted' }, ` With only ${scoredOn} this figure means little; from 10 pairs on, ${MIN_RELIABLE_HELD_OUT} are held back.`));
+      parts.push(
+        el(
+          'span',
+          { class: 'muted' },
+          ` With only ${scoredOn} this figure means little; from 10 pairs on, ${MIN_RELIABLE_HELD_OUT} are held back.`,
+        ),
+      );
     }
     if (result.kept !== 'previous') {
-      parts.push(result.persistError
-        ? el('span', { class: 'error' }, ` The weights could not be saved in this browser (${result.persistError}); download them to keep them.`)
-        : el('span', {}, ' The new weights are saved in this browser.'));
+      parts.push(
+        result.persistError
+          ? el(
+              'span',
+              { class: 'error' },
+              ` The weights could not be saved in this browser (${result.persistError}); download them to keep them.`,
+            )
+          : el('span', {}, ' The new weights are saved in this browser.'),
+      );
     }
     /** A button that switches weights and then says what is in use. */
     const offer = (id, label, action, done) => {
@@ -110,7 +133,9 @@ export function setupTrainResult(model, status) {
         try {
           const problem = await action();
           resultWeights = model.generation;
-          button.replaceWith(el('span', { class: 'ok' }, ` ${done}${problem ? ` (not saved in this browser: ${problem})` : ''}.`));
+          button.replaceWith(
+            el('span', { class: 'ok' }, ` ${done}${problem ? ` (not saved in this browser: ${problem})` : ''}.`),
+          );
           for (const b of resultLine.querySelectorAll('button')) b.remove();
           announce(`${done}.`);
         } catch (e) {
@@ -122,11 +147,22 @@ export function setupTrainResult(model, status) {
       return button;
     };
     if (result.lastAvailable) {
-      const label = result.kept === 'previous' ? 'Use the new weights anyway' : 'Use the last step\'s weights instead';
-      parts.push(' ', offer('train-use-last', label, () => model.useLastTrained(), 'The last step\'s weights are in use'));
+      const label = result.kept === 'previous' ? 'Use the new weights anyway' : "Use the last step's weights instead";
+      parts.push(
+        ' ',
+        offer('train-use-last', label, () => model.useLastTrained(), "The last step's weights are in use"),
+      );
     }
     if (result.kept !== 'previous') {
-      parts.push(' ', offer('train-use-previous', 'Keep my previous weights', () => model.usePrevious(), 'Your previous weights are back in use'));
+      parts.push(
+        ' ',
+        offer(
+          'train-use-previous',
+          'Keep my previous weights',
+          () => model.usePrevious(),
+          'Your previous weights are back in use',
+        ),
+      );
     }
     resultLine.replaceChildren(...parts);
     resultWeights = model.generation;
@@ -141,14 +177,19 @@ export function setupTrainResult(model, status) {
     perClass.hidden = rows.length === 0;
     if (perClass.hidden) return;
     const dice = (s) => (s ? s.dice.toFixed(3) : '—');
-    perClass.tBodies[0].replaceChildren(...rows.map((c) => {
-      const d = c.before && c.after ? c.after.dice - c.before.dice : null;
-      return el('tr', { dataset: { class: c.name } },
-        el('th', { scope: 'row' }, swatch(c.colour), capitalised(c.name)),
-        el('td', { class: 'dice-before' }, dice(c.before)),
-        el('td', { class: 'dice-after' }, dice(c.after)),
-        d === null ? el('td', { class: 'delta same', title: 'in no held-back pair' }, '—') : deltaCell(d));
-    }));
+    perClass.tBodies[0].replaceChildren(
+      ...rows.map((c) => {
+        const d = c.before && c.after ? c.after.dice - c.before.dice : null;
+        return el(
+          'tr',
+          { dataset: { class: c.name } },
+          el('th', { scope: 'row' }, swatch(c.colour), capitalised(c.name)),
+          el('td', { class: 'dice-before' }, dice(c.before)),
+          el('td', { class: 'dice-after' }, dice(c.after)),
+          d === null ? el('td', { class: 'delta same', title: 'in no held-back pair' }, '—') : deltaCell(d),
+        );
+      }),
+    );
   }
 
   /**
@@ -162,18 +203,28 @@ export function setupTrainResult(model, status) {
     perPair.hidden = !before || (!after && !notHelped);
     if (perPair.hidden) return;
     perPair.caption.textContent = notHelped
-      ? (after ? "Held-back pairs: your weights (kept) and this run's last weights, worst change first" : 'Held-back pairs with your weights (kept); this run left no weights to score')
+      ? after
+        ? "Held-back pairs: your weights (kept) and this run's last weights, worst change first"
+        : 'Held-back pairs with your weights (kept); this run left no weights to score'
       : 'Held-back pairs, worst change first';
     const heads = perPair.tHead.rows[0].cells;
     heads[1].textContent = notHelped ? 'Your weights' : 'Dice before';
     heads[2].textContent = notHelped ? 'This run' : 'Dice now';
-    const rows = heldOut.map((pair, i) => ({ name: pair.name, before: before[i].dice, after: after?.[i]?.dice ?? null }))
-      .sort((a, b) => ((a.after ?? a.before) - a.before) - ((b.after ?? b.before) - b.before));
-    perPair.tBodies[0].replaceChildren(...rows.map((r) => el('tr', {},
-      el('th', { scope: 'row' }, r.name),
-      el('td', {}, r.before.toFixed(3)),
-      el('td', {}, r.after === null ? '—' : r.after.toFixed(3)),
-      r.after === null ? el('td', { class: 'delta same' }, '—') : deltaCell(r.after - r.before))));
+    const rows = heldOut
+      .map((pair, i) => ({ name: pair.name, before: before[i].dice, after: after?.[i]?.dice ?? null }))
+      .sort((a, b) => (a.after ?? a.before) - a.before - ((b.after ?? b.before) - b.before));
+    perPair.tBodies[0].replaceChildren(
+      ...rows.map((r) =>
+        el(
+          'tr',
+          {},
+          el('th', { scope: 'row' }, r.name),
+          el('td', {}, r.before.toFixed(3)),
+          el('td', {}, r.after === null ? '—' : r.after.toFixed(3)),
+          r.after === null ? el('td', { class: 'delta same' }, '—') : deltaCell(r.after - r.before),
+        ),
+      ),
+    );
   }
 
   return { show, clear, fail };
@@ -181,10 +232,16 @@ export function setupTrainResult(model, status) {
 
 /** A table cell with a Dice change, coloured by its sign. */
 function deltaCell(d) {
-  return el('td', { class: d > 0.0005 ? 'delta up' : d < -0.0005 ? 'delta down' : 'delta same' }, `${d >= 0 ? '+' : '−'}${Math.abs(d).toFixed(3)}`);
+  return el(
+    'td',
+    { class: d > 0.0005 ? 'delta up' : d < -0.0005 ? 'delta down' : 'delta same' },
+    `${d >= 0 ? '+' : '−'}${Math.abs(d).toFixed(3)}`,
+  );
 }
 
 /** The epoch with the best held-back Dice, if any was scored. */
 function bestEpoch(result) {
-  return result.epochs.filter((e) => e.heldOut).reduce((best, e) => (!best || e.heldOut.dice > best.heldOut.dice ? e : best), null);
+  return result.epochs
+    .filter((e) => e.heldOut)
+    .reduce((best, e) => (!best || e.heldOut.dice > best.heldOut.dice ? e : best), null);
 }

@@ -43,7 +43,9 @@ export function setupTrainPanel(model, annotations, editor) {
 
   async function addFiles(files) {
     const { changed, ignored } = addToPairs(table, files);
-    ignoredNote = ignored.length ? `${ignored.length} file${ignored.length > 1 ? 's' : ''} ignored (not PNG or JPEG)` : '';
+    ignoredNote = ignored.length
+      ? `${ignored.length} file${ignored.length > 1 ? 's' : ''} ignored (not PNG or JPEG)`
+      : '';
     for (const entry of changed) check(entry);
     render();
   }
@@ -73,7 +75,7 @@ export function setupTrainPanel(model, annotations, editor) {
     render();
     try {
       // A kept pair given only one new file keeps its other side.
-      const mask = entry.mask ?? await kept.maskPng();
+      const mask = entry.mask ?? (await kept.maskPng());
       if (entry.token !== token) return;
       const read = await model.inspect({ image: entry.image, mask, name: entry.name, labels: true });
       if (entry.token !== token) return;
@@ -81,7 +83,11 @@ export function setupTrainPanel(model, annotations, editor) {
     } catch (e) {
       if (entry.token !== token) return;
       entry.status = 'error';
-      entry.message = sentence(friendly(e).replace(new RegExp(`^${escapeRegExp(entry.name)}( \\(mask\\))?:\\s*`), (m, isMask) => (isMask ? 'Mask: ' : '')));
+      entry.message = sentence(
+        friendly(e).replace(new RegExp(`^${escapeRegExp(entry.name)}( \\(mask\\))?:\\s*`), (m, isMask) =>
+          isMask ? 'Mask: ' : '',
+        ),
+      );
       announce(`${entry.name}: ${entry.message}`);
     }
     render();
@@ -117,16 +123,27 @@ export function setupTrainPanel(model, annotations, editor) {
   function showStorage() {
     const line = $('#pairs-storage');
     const kept = [...table.values()].filter((e) => e.annotation).length;
-    const loose = [...table.values()].filter((e) => !e.annotation && (e.status === 'error' || e.status === 'incomplete')).length;
+    const loose = [...table.values()].filter(
+      (e) => !e.annotation && (e.status === 'error' || e.status === 'incomplete'),
+    ).length;
     line.hidden = table.size === 0;
     const { problem, saving } = annotations;
     line.classList.toggle('error', Boolean(problem) && kept > 0);
-    line.textContent = problem && kept
-      ? `Not kept in this browser: ${problem}. These pairs stay in this tab until it is closed; export them (Export pairs) to keep them.`
-      : [
-        kept ? (saving ? 'Saving the pairs in this browser…' : 'Kept in this browser: these pairs come back when this page is opened again.') : '',
-        loose ? `${loose === 1 ? 'A pair' : 'Pairs'} without a mask or with a problem ${loose === 1 ? 'is' : 'are'} not kept.` : '',
-      ].filter(Boolean).join(' ');
+    line.textContent =
+      problem && kept
+        ? `Not kept in this browser: ${problem}. These pairs stay in this tab until it is closed; export them (Export pairs) to keep them.`
+        : [
+            kept
+              ? saving
+                ? 'Saving the pairs in this browser…'
+                : 'Kept in this browser: these pairs come back when this page is opened again.'
+              : '',
+            loose
+              ? `${loose === 1 ? 'A pair' : 'Pairs'} without a mask or with a problem ${loose === 1 ? 'is' : 'are'} not kept.`
+              : '',
+          ]
+            .filter(Boolean)
+            .join(' ');
   }
   annotations.addEventListener('storage', showStorage);
 
@@ -144,12 +161,21 @@ export function setupTrainPanel(model, annotations, editor) {
   addEventListener('resize', fitRows);
 
   function row(entry, heldOut) {
-    const remove = el('button', { type: 'button', class: 'button small subtle', 'aria-label': `Remove ${entry.name}` }, 'Remove');
+    const remove = el(
+      'button',
+      { type: 'button', class: 'button small subtle', 'aria-label': `Remove ${entry.name}` },
+      'Remove',
+    );
     remove.addEventListener('click', () => offerBack(annotations, [removeEntry(entry)].filter(Boolean), 'inTraining'));
     remove.disabled = model.busy === 'training';
-    const edit = entry.status === 'ok'
-      ? el('button', { type: 'button', class: 'button small', 'aria-label': `Edit the mask of ${entry.name}` }, 'Edit')
-      : null;
+    const edit =
+      entry.status === 'ok'
+        ? el(
+            'button',
+            { type: 'button', class: 'button small', 'aria-label': `Edit the mask of ${entry.name}` },
+            'Edit',
+          )
+        : null;
     edit?.addEventListener('click', () => editEntry(entry));
     if (edit) edit.disabled = model.busy === 'training';
     const tags = [
@@ -160,16 +186,33 @@ export function setupTrainPanel(model, annotations, editor) {
     const files = [
       entry.width ? `${entry.width}×${entry.height}` : null,
       [entry.imagePath, entry.maskPath].filter(Boolean).join(' + ') || 'mask made in this page',
-    ].filter(Boolean).join(' · ');
+    ]
+      .filter(Boolean)
+      .join(' · ');
     const statusClass = { ok: 'ok', error: 'error', incomplete: 'warn', checking: 'muted' }[entry.status] ?? 'muted';
-    return el('tr', { dataset: { key: entry.key, status: entry.status, corrected: String(Boolean(entry.annotation?.corrected)) } },
-      el('th', { scope: 'row' }, el('span', { class: 'pair-name' }, entry.name), ...tags,
-        el('span', { class: 'pair-files', title: files }, files)),
+    return el(
+      'tr',
+      { dataset: { key: entry.key, status: entry.status, corrected: String(Boolean(entry.annotation?.corrected)) } },
+      el(
+        'th',
+        { scope: 'row' },
+        el('span', { class: 'pair-name' }, entry.name),
+        ...tags,
+        el('span', { class: 'pair-files', title: files }, files),
+      ),
       el('td', { class: `pair-status ${statusClass}` }, entry.message ?? ''),
-      el('td', { class: 'pair-buttons' }, el('div', {}, edit, remove)));
+      el('td', { class: 'pair-buttons' }, el('div', {}, edit, remove)),
+    );
   }
 
-  const { removeEntry, editEntry, keepFilePair, keepCorrection } = linkHandPairs({ table, annotations, editor, model, render, body });
+  const { removeEntry, editEntry, keepFilePair, keepCorrection } = linkHandPairs({
+    table,
+    annotations,
+    editor,
+    model,
+    render,
+    body,
+  });
 
   function updateButtons() {
     const checking = [...table.values()].some((e) => e.status === 'checking');
@@ -213,7 +256,6 @@ export function setupTrainPanel(model, annotations, editor) {
     if (!edited.has('augment')) $('#augment').checked = d.augment;
   });
 
-
   $('#pair-input').addEventListener('change', (e) => {
     addFiles(filesFromInput(e.target));
     e.target.value = '';
@@ -222,22 +264,31 @@ export function setupTrainPanel(model, annotations, editor) {
     addFiles(filesFromInput(e.target));
     e.target.value = '';
   });
-  enableDrop($('#train'), async (dataTransfer) => {
-    if (model.busy === 'training') return;
-    const files = await filesFromDrop(dataTransfer);
-    // An exported zip dropped here is imported (told by its first bytes, whatever its name);
-    // everything else is pairs of files.
-    // The zip code loads only when something other than an image arrives (most drops are images);
-    // if it cannot be fetched, such files go on as files and are refused by name there.
-    const zips = [];
-    const others = files.filter((f) => !isImageFile(f.path));
-    const looksLikeZip = others.length ? await import('./zip.js').then((m) => m.looksLikeZip, () => () => false) : null;
-    for (const f of others) {
-      if (looksLikeZip(new Uint8Array(await f.file.slice(0, 4).arrayBuffer()))) zips.push(f);
-    }
-    for (const { file } of zips) await exchange.importFrom(file);
-    if (zips.length < files.length) addFiles(files.filter((f) => !zips.includes(f)));
-  }, { withPaths: true });
+  enableDrop(
+    $('#train'),
+    async (dataTransfer) => {
+      if (model.busy === 'training') return;
+      const files = await filesFromDrop(dataTransfer);
+      // An exported zip dropped here is imported (told by its first bytes, whatever its name);
+      // everything else is pairs of files.
+      // The zip code loads only when something other than an image arrives (most drops are images);
+      // if it cannot be fetched, such files go on as files and are refused by name there.
+      const zips = [];
+      const others = files.filter((f) => !isImageFile(f.path));
+      const looksLikeZip = others.length
+        ? await import('./zip.js').then(
+            (m) => m.looksLikeZip,
+            () => () => false,
+          )
+        : null;
+      for (const f of others) {
+        if (looksLikeZip(new Uint8Array(await f.file.slice(0, 4).arrayBuffer()))) zips.push(f);
+      }
+      for (const { file } of zips) await exchange.importFrom(file);
+      if (zips.length < files.length) addFiles(files.filter((f) => !zips.includes(f)));
+    },
+    { withPaths: true },
+  );
   // The label counts what the button adds (the HTML says the same for the first paint).
   $('#use-samples').textContent = `Use the ${SAMPLES.length} samples`;
   $('#use-samples').addEventListener('click', async () => {
@@ -313,7 +364,11 @@ export function setupTrainPanel(model, annotations, editor) {
     const ok = usable();
     const held = heldOutKeys(ok.map((e) => e.key));
     // A corrected mask goes as the PNG the page downloads: what is trained on is what was seen.
-    const pair = async (e) => ({ name: e.name, image: e.image, mask: e.annotation ? await e.annotation.maskPng() : e.mask });
+    const pair = async (e) => ({
+      name: e.name,
+      image: e.image,
+      mask: e.annotation ? await e.annotation.maskPng() : e.mask,
+    });
     let trainPairs = await Promise.all(ok.filter((e) => !held.has(e.key)).map(pair));
     const heldOut = await Promise.all(ok.filter((e) => held.has(e.key)).map(pair));
     if (trainPairs.length === 0) trainPairs = heldOut; // cannot happen with the 20% rule; be safe
@@ -353,8 +408,7 @@ export function setupTrainPanel(model, annotations, editor) {
       progressBar.max = p.totalSteps;
       progressBar.value = p.stepsDone;
       chart.push(p);
-      status.textContent =
-        `Epoch ${p.epoch}/${p.epochs} · step ${p.step}/${p.stepsPerEpoch} · loss ${p.loss.toFixed(3)} · Dice ${p.dice.toFixed(3)}`;
+      status.textContent = `Epoch ${p.epoch}/${p.epochs} · step ${p.step}/${p.stepsPerEpoch} · loss ${p.loss.toFixed(3)} · Dice ${p.dice.toFixed(3)}`;
       eta.textContent = p.stepsDone < p.totalSteps ? `about ${formatDuration(p.etaSeconds)} left` : '';
       // Screen readers get a summary now and then, not every step.
       if (performance.now() - lastAnnounced > 15_000) {

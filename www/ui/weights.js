@@ -40,28 +40,46 @@ export function setupWeightsPanel(model, switchModel) {
     const m = model.meta;
     if (m?.source === 'trained') {
       const when = new Date(m.savedAt).toLocaleString();
-      const dice = Number.isFinite(m.diceBefore) && Number.isFinite(m.diceAfter)
-        ? ` Dice ${m.diceBefore.toFixed(3)} → ${m.diceAfter.toFixed(3)} on ${m.heldOut ? `${m.heldOut} held-back pair${m.heldOut > 1 ? 's' : ''}` : 'the training pair'}.`
-        : '';
+      const dice =
+        Number.isFinite(m.diceBefore) && Number.isFinite(m.diceAfter)
+          ? ` Dice ${m.diceBefore.toFixed(3)} → ${m.diceAfter.toFixed(3)} on ${m.heldOut ? `${m.heldOut} held-back pair${m.heldOut > 1 ? 's' : ''}` : 'the training pair'}.`
+          : '';
       const partial = m.cancelled ? ` (cancelled after ${m.stepsDone} of ${m.totalSteps} steps)` : '';
       const which = m.lastStep
-        ? ' The last step\'s weights, chosen by you.'
+        ? " The last step's weights, chosen by you."
         : m.chosenEpoch && m.epochs && m.heldOut
           ? ` Epoch ${m.chosenEpoch} kept, the best on the held-back pairs.`
           : '';
-      info.replaceChildren(el('strong', {}, 'Your fine-tuned weights'),
-        ` — trained ${when} on ${m.pairs} pair${m.pairs > 1 ? 's' : ''}, ${m.epochs} epoch${m.epochs > 1 ? 's' : ''}${partial}.${which}${dice} ${classes}.`);
+      info.replaceChildren(
+        el('strong', {}, 'Your fine-tuned weights'),
+        ` — trained ${when} on ${m.pairs} pair${m.pairs > 1 ? 's' : ''}, ${m.epochs} epoch${m.epochs > 1 ? 's' : ''}${partial}.${which}${dice} ${classes}.`,
+      );
     } else if (m?.source === 'uploaded') {
-      info.replaceChildren(el('strong', {}, 'Uploaded weights'), ` — ${m.fileName}, added ${new Date(m.savedAt).toLocaleString()}. ${classes}.`);
+      info.replaceChildren(
+        el('strong', {}, 'Uploaded weights'),
+        ` — ${m.fileName}, added ${new Date(m.savedAt).toLocaleString()}. ${classes}.`,
+      );
     } else if (s.weightsKind === 'demo' && s.model?.name !== 'skin-lesion') {
-      info.replaceChildren(el('strong', {}, 'Demo weights'), ` — ${s.model?.title ?? 'the shipped model'}: trained on ${s.model?.trainedOn || 'data its card does not name'}. ${classes}. `,
-        el('span', { class: 'terms' }, `${s.model?.terms || 'No terms given'}. Not a medical device.`));
+      info.replaceChildren(
+        el('strong', {}, 'Demo weights'),
+        ` — ${s.model?.title ?? 'the shipped model'}: trained on ${s.model?.trainedOn || 'data its card does not name'}. ${classes}. `,
+        el('span', { class: 'terms' }, `${s.model?.terms || 'No terms given'}. Not a medical device.`),
+      );
     } else if (s.weightsKind === 'demo') {
-      info.replaceChildren(el('strong', {}, 'Demo weights'),
+      info.replaceChildren(
+        el('strong', {}, 'Demo weights'),
         ` — trained on 265 real dermoscopy photos (40 of them wide-field) and 200 generated images. On photos they never saw: Dice 0.93 (PH2), 0.90 (ISIC 2016), 0.75 (ISIC 2017, wide field). ${classes}. `,
-        el('span', { class: 'terms' }, 'For research use only (the terms of PH2: Mendonça et al., EMBC 2013; and of ISIC 2017: Codella et al., arXiv:1710.05006; ISIC 2016 is CC0: Gutman et al., arXiv:1605.01397). Not a medical device.'));
+        el(
+          'span',
+          { class: 'terms' },
+          'For research use only (the terms of PH2: Mendonça et al., EMBC 2013; and of ISIC 2017: Codella et al., arXiv:1710.05006; ISIC 2016 is CC0: Gutman et al., arXiv:1605.01397). Not a medical device.',
+        ),
+      );
     } else {
-      info.replaceChildren(el('strong', {}, 'Untrained network'), ` — the demo weights are missing, so masks are meaningless until you fine-tune or upload weights. ${classes}.`);
+      info.replaceChildren(
+        el('strong', {}, 'Untrained network'),
+        ` — the demo weights are missing, so masks are meaningless until you fine-tune or upload weights. ${classes}.`,
+      );
     }
   }
   model.addEventListener('change', render);
@@ -70,7 +88,14 @@ export function setupWeightsPanel(model, switchModel) {
     try {
       download.disabled = true;
       const bytes = await model.exportWeights();
-      const kind = model.meta?.source === 'trained' ? 'finetuned' : model.meta ? 'uploaded' : model.state.weightsKind === 'demo' ? 'demo' : 'untrained';
+      const kind =
+        model.meta?.source === 'trained'
+          ? 'finetuned'
+          : model.meta
+            ? 'uploaded'
+            : model.state.weightsKind === 'demo'
+              ? 'demo'
+              : 'untrained';
       const date = new Date().toISOString().slice(0, 16).replace(/[-:]/g, '').replace('T', '-');
       // Named after the model too, unless it is the first one (files keep the names they had).
       const which = model.modelName === 'skin-lesion' ? '' : `${model.modelName}-`;
@@ -98,7 +123,10 @@ export function setupWeightsPanel(model, switchModel) {
         switchModel(state.switchTo);
         return;
       }
-      say('ok', `${file.name}: loaded (${state.model?.title ?? 'a model'}: ${state.parameters.toLocaleString('en')} parameters, ${state.classes} class${state.classes > 1 ? 'es' : ''}) and saved in this browser.`);
+      say(
+        'ok',
+        `${file.name}: loaded (${state.model?.title ?? 'a model'}: ${state.parameters.toLocaleString('en')} parameters, ${state.classes} class${state.classes > 1 ? 'es' : ''}) and saved in this browser.`,
+      );
       announce(`Weights ${file.name} loaded.`);
     } catch (e) {
       const text = `${file.name}: ${sentence(friendly(e))} The previous weights are still in use.`;
@@ -110,11 +138,22 @@ export function setupWeightsPanel(model, switchModel) {
   // Resetting throws the user's weights away, so it asks first (inline, keyboard-friendly).
   reset.addEventListener('click', () => {
     if (confirming) return;
-    const yes = el('button', { type: 'button', class: 'button danger small', id: 'weights-reset-confirm' }, 'Yes, reset');
+    const yes = el(
+      'button',
+      { type: 'button', class: 'button danger small', id: 'weights-reset-confirm' },
+      'Yes, reset',
+    );
     const no = el('button', { type: 'button', class: 'button small' }, 'Keep them');
-    confirming = el('div', { class: 'confirm', role: 'group', 'aria-label': 'Confirm reset' },
-      el('p', {}, 'Remove your weights from this browser and use the demo weights again? Download them first if you want to keep them.'),
-      el('div', { class: 'button-row' }, yes, no));
+    confirming = el(
+      'div',
+      { class: 'confirm', role: 'group', 'aria-label': 'Confirm reset' },
+      el(
+        'p',
+        {},
+        'Remove your weights from this browser and use the demo weights again? Download them first if you want to keep them.',
+      ),
+      el('div', { class: 'button-row' }, yes, no),
+    );
     reset.parentElement.after(confirming);
     yes.focus();
     const close = () => {

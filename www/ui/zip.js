@@ -48,7 +48,8 @@ function dosTime(date) {
  * @returns {Promise<Blob>}  of type application/zip
  */
 export async function makeZip(files) {
-  if (files.length > 0xffff) throw new Error(`zip: ${files.length} files is more than a zip without zip64 holds (65535)`);
+  if (files.length > 0xffff)
+    throw new Error(`zip: ${files.length} files is more than a zip without zip64 holds (65535)`);
   // Everything is checked before any data is read, so a bad list fails at once, not after
   // reading gigabytes of blobs.
   const encoder = new TextEncoder();
@@ -170,7 +171,8 @@ export async function readZip(source, { maxTotalBytes = 2 ** 31, maxEntries = 20
   const end = findEnd(bytes, view);
   if (end < 0) {
     // The directory is at the end, so a cut-off download starts like a zip but has none.
-    if (bytes.length >= 4 && view.getUint32(0, true) === LOCAL) throw new Error(`${damaged} (its directory at the end is missing)`);
+    if (bytes.length >= 4 && view.getUint32(0, true) === LOCAL)
+      throw new Error(`${damaged} (its directory at the end is missing)`);
     throw new Error('zip: this file is not a zip archive');
   }
   const count = view.getUint16(end + 10, true);
@@ -207,9 +209,11 @@ export async function readZip(source, { maxTotalBytes = 2 ** 31, maxEntries = 20
     p = next;
     if (name.endsWith('/') || name.startsWith('__MACOSX/') || name.split('/').pop().startsWith('._')) continue;
     checkName(name);
-    if (packed === 0xffffffff || size === 0xffffffff || local === 0xffffffff) throw new Error(`zip: ${name} needs zip64, which is not supported`);
+    if (packed === 0xffffffff || size === 0xffffffff || local === 0xffffffff)
+      throw new Error(`zip: ${name} needs zip64, which is not supported`);
     if (flags & 1) throw new Error(`zip: ${name} is encrypted`);
-    if (method !== 0 && method !== 8) throw new Error(`zip: ${name} uses compression method ${method}; only 0 (stored) and 8 (deflate) are supported`);
+    if (method !== 0 && method !== 8)
+      throw new Error(`zip: ${name} uses compression method ${method}; only 0 (stored) and 8 (deflate) are supported`);
     // The cap is checked on the declared sizes before anything is inflated; inflate() then holds
     // each entry to its declared size, so the cap holds for what is really unpacked too.
     declared += size;
@@ -219,7 +223,8 @@ export async function readZip(source, { maxTotalBytes = 2 ** 31, maxEntries = 20
   const out = [];
   for (const e of entries) {
     // The local header's name and extra field may differ in length from the central one's.
-    if (e.local + 30 > bytes.length || view.getUint32(e.local, true) !== LOCAL) throw new Error(`zip: ${e.name} is damaged (no local header)`);
+    if (e.local + 30 > bytes.length || view.getUint32(e.local, true) !== LOCAL)
+      throw new Error(`zip: ${e.name} is damaged (no local header)`);
     const start = e.local + 30 + view.getUint16(e.local + 26, true) + view.getUint16(e.local + 28, true);
     if (start + e.packed > bytes.length) throw new Error(`zip: ${e.name} is truncated`);
     const packed = bytes.subarray(start, start + e.packed);

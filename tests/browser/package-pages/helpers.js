@@ -41,10 +41,23 @@ export function poseAsHardwareAdapter() {
   const request = navigator.gpu.requestAdapter.bind(navigator.gpu);
   navigator.gpu.requestAdapter = async (options) => {
     const adapter = await request(options);
-    Object.defineProperty(adapter, 'info', { value: { vendor: 'test', architecture: 'hardware', device: '', description: '', isFallbackAdapter: false } });
+    Object.defineProperty(adapter, 'info', {
+      value: { vendor: 'test', architecture: 'hardware', device: '', description: '', isFallbackAdapter: false },
+    });
     return adapter;
   };
 }
 
-Object.assign(window, { tinyunet, glue, parseSafetensors, fetchBytes, blobImage, blobMask, pngBytes, maxAbsDiff, errorOf, poseAsHardwareAdapter });
+Object.assign(window, {
+  tinyunet,
+  glue,
+  parseSafetensors,
+  fetchBytes,
+  blobImage,
+  blobMask,
+  pngBytes,
+  maxAbsDiff,
+  errorOf,
+  poseAsHardwareAdapter,
+});
 window.helpersReady = true;

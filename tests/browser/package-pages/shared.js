@@ -20,7 +20,8 @@ export function parseSafetensors(buffer) {
 /** A deterministic test picture: a dark irregular blob on skin-coloured ground, any size. */
 export function blobImage(width, height, seed = 1) {
   const image = new ImageData(width, height);
-  const cx = width * (0.4 + 0.1 * Math.sin(seed)), cy = height * 0.5;
+  const cx = width * (0.4 + 0.1 * Math.sin(seed)),
+    cy = height * 0.5;
   const r = Math.min(width, height) * 0.3;
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {

@@ -2,7 +2,10 @@
 import { Segmenter } from '/pkg/tinyunet.js';
 
 try {
-  const seg = await Segmenter.create({ backend: self.location.search.includes('webgpu') ? 'webgpu' : 'cpu', inputSize: 64 });
+  const seg = await Segmenter.create({
+    backend: self.location.search.includes('webgpu') ? 'webgpu' : 'cpu',
+    inputSize: 64,
+  });
   const image = new ImageData(97, 61);
   image.data.fill(200);
   const canvas = new OffscreenCanvas(97, 61);

@@ -1,3 +1,5 @@
 console.warn('hello from the worker');
 postMessage('logged');
-setTimeout(() => { throw new Error('worker boom'); }, 0);
+setTimeout(() => {
+  throw new Error('worker boom');
+}, 0);

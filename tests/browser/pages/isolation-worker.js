@@ -5,4 +5,8 @@ try {
 } catch (e) {
   sharedMemory = String(e);
 }
-postMessage({ crossOriginIsolated: self.crossOriginIsolated, sharedArrayBuffer: typeof SharedArrayBuffer === 'function', sharedMemory });
+postMessage({
+  crossOriginIsolated: self.crossOriginIsolated,
+  sharedArrayBuffer: typeof SharedArrayBuffer === 'function',
+  sharedMemory,
+});

@@ -28,8 +28,14 @@ function limitsToObject(limits) {
 async function runDoubleKernel(device) {
   const n = 256;
   const input = new Float32Array(n).map((_, i) => i);
-  const storage = device.createBuffer({ size: input.byteLength, usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
-  const readback = device.createBuffer({ size: input.byteLength, usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST });
+  const storage = device.createBuffer({
+    size: input.byteLength,
+    usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST,
+  });
+  const readback = device.createBuffer({
+    size: input.byteLength,
+    usage: GPUBufferUsage.MAP_READ | GPUBufferUsage.COPY_DST,
+  });
   device.queue.writeBuffer(storage, 0, input);
   const module = device.createShaderModule({
     code: `@group(0) @binding(0) var<storage, read_write> data: array<f32>;
@@ -38,7 +44,10 @@ async function runDoubleKernel(device) {
            }`,
   });
   const pipeline = device.createComputePipeline({ layout: 'auto', compute: { module, entryPoint: 'main' } });
-  const bind = device.createBindGroup({ layout: pipeline.getBindGroupLayout(0), entries: [{ binding: 0, resource: { buffer: storage } }] });
+  const bind = device.createBindGroup({
+    layout: pipeline.getBindGroupLayout(0),
+    entries: [{ binding: 0, resource: { buffer: storage } }],
+  });
   const enc = device.createCommandEncoder();
   const pass = enc.beginComputePass();
   pass.setPipeline(pipeline);
@@ -80,7 +89,9 @@ async function probeWebGPU() {
     hasNavigatorGpu: typeof navigator !== 'undefined' && !!navigator.gpu,
   };
   if (!report.hasNavigatorGpu) return report;
-  report.wgslLanguageFeatures = navigator.gpu.wgslLanguageFeatures ? [...navigator.gpu.wgslLanguageFeatures].sort() : null;
+  report.wgslLanguageFeatures = navigator.gpu.wgslLanguageFeatures
+    ? [...navigator.gpu.wgslLanguageFeatures].sort()
+    : null;
   report.preferredCanvasFormat = navigator.gpu.getPreferredCanvasFormat?.() ?? null;
   const adapter = await navigator.gpu.requestAdapter();
   report.adapter = !!adapter;

@@ -7,14 +7,25 @@ const WEIGHTS = '/pkg/models/skin-lesion.safetensors';
 
 /** What a context offers threads: isolation and the cores the browser reports. */
 export function context() {
-  return { crossOriginIsolated: globalThis.crossOriginIsolated, cores: navigator.hardwareConcurrency, worker: typeof WorkerGlobalScope !== 'undefined' };
+  return {
+    crossOriginIsolated: globalThis.crossOriginIsolated,
+    cores: navigator.hardwareConcurrency,
+    worker: typeof WorkerGlobalScope !== 'undefined',
+  };
 }
 
 /** The build, threads and reason a segmenter made with `options` gets here, and a mask it makes. */
 export async function describe(options = {}) {
   const seg = await Segmenter.create({ backend: 'cpu', inputSize: 64, ...options });
   const result = await seg.segment(blobImage(80, 60));
-  const out = { backend: seg.backend, build: seg.build, threads: seg.threads, threadsReason: seg.threadsReason, width: result.width, height: result.height };
+  const out = {
+    backend: seg.backend,
+    build: seg.build,
+    threads: seg.threads,
+    threadsReason: seg.threadsReason,
+    width: result.width,
+    height: result.height,
+  };
   seg.dispose();
   return out;
 }
@@ -34,9 +45,16 @@ export async function compare(size = 256, trainSize = 64) {
   const make = (threads) => Segmenter.create({ backend: 'cpu', inputSize: size, threads, weights });
   const [one, many] = [await make(1), await make(undefined)];
   const image = blobImage(size, size);
-  const [a, b] = [await one.segment(image, { probabilities: true }), await many.segment(image, { probabilities: true })];
-  const samples = [1, 2].map((seed) => ({ image: blobImage(trainSize, trainSize, seed), mask: blobMask(trainSize, trainSize, seed) }));
-  const tensors = (bytes) => parseSafetensors(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
+  const [a, b] = [
+    await one.segment(image, { probabilities: true }),
+    await many.segment(image, { probabilities: true }),
+  ];
+  const samples = [1, 2].map((seed) => ({
+    image: blobImage(trainSize, trainSize, seed),
+    mask: blobMask(trainSize, trainSize, seed),
+  }));
+  const tensors = (bytes) =>
+    parseSafetensors(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
   const before = tensors(await one.exportWeights());
   const train = (seg) => seg.train(samples, { epochs: 1, batchSize: 2, size: trainSize, seed: 3, augment: false });
   const [runA, runB] = [await train(one), await train(many)];
@@ -70,7 +88,10 @@ export async function compare(size = 256, trainSize = 64) {
 export async function badThreads() {
   const out = [];
   for (const threads of [0, -1, 1.5, 17, '2', null, Number.NaN]) {
-    for (const [where, call] of [['create', () => Segmenter.create({ backend: 'cpu', threads })], ['preload', () => preload({ threads })]]) {
+    for (const [where, call] of [
+      ['create', () => Segmenter.create({ backend: 'cpu', threads })],
+      ['preload', () => preload({ threads })],
+    ]) {
       try {
         await call();
         out.push({ threads: String(threads), where, error: null });

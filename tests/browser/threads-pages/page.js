@@ -16,10 +16,11 @@ worker.onerror = (e) => {
   pending.clear();
 };
 
-window.inWorker = (name, ...args) => new Promise((resolve, reject) => {
-  const id = next++;
-  pending.set(id, [resolve, reject]);
-  worker.postMessage({ id, name, args });
-});
+window.inWorker = (name, ...args) =>
+  new Promise((resolve, reject) => {
+    const id = next++;
+    pending.set(id, [resolve, reject]);
+    worker.postMessage({ id, name, args });
+  });
 window.onMain = (name, ...args) => checks[name](...args);
 window.helpersReady = true;

@@ -6,7 +6,15 @@
 // line would not be an error, and tsc fails on the unused directive).
 import { Segmenter, preload, decodeImage, TinyunetError, MAX_PIXELS, MAX_SIDE } from 'tinyunet';
 import type {
-  Build, CreateOptions, Evaluation, Islands, LoadProgress, MaskLabels, Segmentation, TrainOptions, TrainProgress,
+  Build,
+  CreateOptions,
+  Evaluation,
+  Islands,
+  LoadProgress,
+  MaskLabels,
+  Segmentation,
+  TrainOptions,
+  TrainProgress,
   TrainResult,
 } from 'tinyunet';
 import * as cpu from 'tinyunet/cpu';
@@ -21,7 +29,10 @@ import { skinLesionWeightsUrl } from 'tinyunet/models/skin-lesion';
 const segmenter = await Segmenter.create({ backend: 'auto', weights: fetch(skinLesionWeightsUrl) });
 console.log(`running on ${segmenter.backend}`, segmenter.fallbackReason ?? '');
 // What the model is for, from its weights file: title, classes, the images it expects, terms.
-console.log(segmenter.model.title, segmenter.model.classes.map((c) => c.name));
+console.log(
+  segmenter.model.title,
+  segmenter.model.classes.map((c) => c.name),
+);
 
 // Any size; PNG/JPEG bytes, a Blob, ImageData, an ImageBitmap, a canvas or an <img>.
 const photo = await fetch('lesion.jpg').then((r) => r.blob());
@@ -49,10 +60,13 @@ const run = await segmenter.train([await pair('lesion')], {
   size: 64,
   signal: controller.signal,
   onProgress: (p) => {
-    if (p.phase === 'train') console.log(`epoch ${p.epoch}/${p.epochs} loss ${p.loss.toFixed(3)}, ${p.etaSeconds.toFixed(0)} s left`);
+    if (p.phase === 'train')
+      console.log(`epoch ${p.epoch}/${p.epochs} loss ${p.loss.toFixed(3)}, ${p.etaSeconds.toFixed(0)} s left`);
   },
 });
-console.log(`trained ${run.stepsDone} steps; held-back Dice ${run.before?.dice.toFixed(3)} → ${run.after?.dice.toFixed(3)}, kept the ${run.kept} weights`);
+console.log(
+  `trained ${run.stepsDone} steps; held-back Dice ${run.before?.dice.toFixed(3)} → ${run.after?.dice.toFixed(3)}, kept the ${run.kept} weights`,
+);
 
 // Keep the result: safetensors bytes with the PyTorch reference's parameter names.
 const trained = await segmenter.exportWeights();
@@ -65,7 +79,11 @@ const islands: Islands[] = ['keep', 'main', 0.01];
 const kept = await Segmenter.create({ weights: skinLesionWeightsUrl, islands: 'keep', flips: 2, inputSize: 128 });
 const strict: Segmentation = await kept.segment(photo, { islands: 0.05, window: { center: 40, width: 400 } });
 const fromSegmenter: Islands = kept.islands;
-console.log(islands, strict.classAreas.map((a) => `${a.name} ${a.colour} ${a.fraction} ${a.pixels}`), fromSegmenter);
+console.log(
+  islands,
+  strict.classAreas.map((a) => `${a.name} ${a.colour} ${a.fraction} ${a.pixels}`),
+  fromSegmenter,
+);
 // @ts-expect-error -- islands is 'keep', 'main' or a share of the image
 await Segmenter.create({ islands: 'largest' });
 // @ts-expect-error -- flips is 1, 2 or 4
@@ -81,10 +99,23 @@ const onProgress = (p: LoadProgress) => {
   const build: Build | null = p.build;
   console.log(p.status, p.url, p.progress?.toFixed(0), build, `${loaded} of ${total}`);
 };
-const built: Build = await preload({ backend: 'cpu', threads: 4, wasmUrls: { cpu: '/cpu.wasm', 'cpu-threads': new URL('https://example.org/t.wasm') }, onProgress });
+const built: Build = await preload({
+  backend: 'cpu',
+  threads: 4,
+  wasmUrls: { cpu: '/cpu.wasm', 'cpu-threads': new URL('https://example.org/t.wasm') },
+  onProgress,
+});
 const options: CreateOptions = { backend: 'webgpu', classes: 3, threads: 2, onProgress };
 const ct = await Segmenter.create({ ...options, weights: lungCtWeightsUrl });
-console.log(built, ct.build, ct.threads, ct.threadsReason, ct.backendReason, ct.adapter?.software, ct.backendTimings?.cpu);
+console.log(
+  built,
+  ct.build,
+  ct.threads,
+  ct.threadsReason,
+  ct.backendReason,
+  ct.adapter?.software,
+  ct.backendTimings?.cpu,
+);
 // @ts-expect-error -- a LoadProgress's status is start, progress or done
 onProgress({ status: 'loading', file: 'wasm', build: 'cpu', url: null, loaded: 0, total: null, progress: null });
 // @ts-expect-error -- preload takes no weights
@@ -110,11 +141,23 @@ const everyOption: Required<TrainOptions> = {
   seed: 0,
   onProgress: (p: TrainProgress) => {
     switch (p.phase) {
-      case 'train': console.log(p.step, p.stepsPerEpoch, p.stepsDone, p.totalSteps, p.dice, p.learningRate); break;
-      case 'before': case 'score': console.log(p.done, p.total, p.heldOut?.iou); break;
-      case 'epoch': console.log(p.epoch, p.epochs, p.loss, p.heldOut?.dice); break;
-      case 'classes': console.log(p.total, p.elapsedSeconds); break;
-      default: { const never: never = p; console.log(never); }
+      case 'train':
+        console.log(p.step, p.stepsPerEpoch, p.stepsDone, p.totalSteps, p.dice, p.learningRate);
+        break;
+      case 'before':
+      case 'score':
+        console.log(p.done, p.total, p.heldOut?.iou);
+        break;
+      case 'epoch':
+        console.log(p.epoch, p.epochs, p.loss, p.heldOut?.dice);
+        break;
+      case 'classes':
+        console.log(p.total, p.elapsedSeconds);
+        break;
+      default: {
+        const never: never = p;
+        console.log(never);
+      }
     }
   },
   signal: controller.signal,
@@ -138,15 +181,23 @@ await ct.train([], { epochs: '2' });
 
 // ---- the rest of the API ----
 
-const evaluation: Evaluation = await ct.evaluate([{ image: photo, mask: photo }], { window: { center: 40, width: 400 } });
-for (const p of evaluation.perImage) console.log(p.name, p.dice, p.doubt, p.outOfDomain?.reason, p.classScores[0]?.dice);
+const evaluation: Evaluation = await ct.evaluate([{ image: photo, mask: photo }], {
+  window: { center: 40, width: 400 },
+});
+for (const p of evaluation.perImage)
+  console.log(p.name, p.dice, p.doubt, p.outOfDomain?.reason, p.classScores[0]?.dice);
 const labels: MaskLabels = await ct.readMask(photo, { image: photo, name: 'a' });
 const decoded = await decodeImage(new Uint8Array(8), 'slice.dcm', { window: { center: 40, width: 400 } });
-console.log(labels.labels.length, decoded.dicom?.transferSyntax, decoded.dicom?.pixelSpacing?.[0], MAX_PIXELS, MAX_SIDE);
+console.log(
+  labels.labels.length,
+  decoded.dicom?.transferSyntax,
+  decoded.dicom?.pixelSpacing?.[0],
+  MAX_PIXELS,
+  MAX_SIDE,
+);
 await ct.loadWeights(Promise.resolve(trained));
-// To TypeScript 5.7 and later the .d.ts's plain `Uint8Array` is `Uint8Array<ArrayBufferLike>`
-// (maybe shared memory), which a Blob or a Response refuses; a copy (`slice`) is ArrayBuffer's.
-const saved = new Blob([trained.slice()], { type: 'application/octet-stream' });
+// exportWeights' bytes are a plain ArrayBuffer's (`Uint8Array<ArrayBuffer>`), which a Blob takes as is.
+const saved = new Blob([trained], { type: 'application/octet-stream' });
 await ct.loadWeights(new Response(saved));
 ct.dispose();
 try {

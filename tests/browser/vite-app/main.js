@@ -8,7 +8,13 @@ async function main() {
   const image = new ImageData(123, 45);
   image.data.fill(180);
   const result = await segmenter.segment(image, { probabilities: true });
-  return { backend: segmenter.backend, width: result.width, height: result.height, probabilities: result.probabilities.length, wasm: cpuWasm };
+  return {
+    backend: segmenter.backend,
+    width: result.width,
+    height: result.height,
+    probabilities: result.probabilities.length,
+    wasm: cpuWasm,
+  };
 }
 
 window.viteResult = main().catch((e) => ({ error: String(e?.message ?? e) }));

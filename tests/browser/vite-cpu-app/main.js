@@ -11,9 +11,19 @@ async function main() {
   // (its memory given back when the run ends).
   const mask = new ImageData(64, 48);
   for (let i = 0; i < mask.data.length; i += 4) mask.data.fill(i < mask.data.length / 2 ? 255 : 0, i, i + 4);
-  const run = await segmenter.train([{ image, mask }, { image, mask }], { epochs: 1, batchSize: 2, size: 32 });
+  const run = await segmenter.train(
+    [
+      { image, mask },
+      { image, mask },
+    ],
+    { epochs: 1, batchSize: 2, size: 32 },
+  );
   return {
-    backend: segmenter.backend, reason: segmenter.fallbackReason, width: result.width, height: result.height, parameters: segmenter.parameters,
+    backend: segmenter.backend,
+    reason: segmenter.fallbackReason,
+    width: result.width,
+    height: result.height,
+    parameters: segmenter.parameters,
     trained: { steps: run.stepsDone, memoryReleased: run.memoryReleased },
   };
 }

@@ -5,7 +5,13 @@ async function main() {
   const image = new ImageData(64, 48);
   image.data.fill(120);
   const result = await segmenter.segment(image);
-  return { build: segmenter.build, threads: segmenter.threads, reason: segmenter.threadsReason, width: result.width, height: result.height };
+  return {
+    build: segmenter.build,
+    threads: segmenter.threads,
+    reason: segmenter.threadsReason,
+    width: result.width,
+    height: result.height,
+  };
 }
 
 main().then(postMessage, (e) => postMessage({ error: String(e?.message ?? e) }));

@@ -82,12 +82,15 @@ export class MaskEditor {
     this.#layer.update(a.mask);
     this.#doubt = a.doubtful ? doubtLayer(a.doubtful, a.width, a.height) : null;
     this.showDoubt.disabled = !a.doubtful;
-    this.showDoubt.closest('label').title = a.doubtful ? '' : "This mask did not come from the model: there are no doubtful pixels to show";
+    this.showDoubt.closest('label').title = a.doubtful
+      ? ''
+      : 'This mask did not come from the model: there are no doubtful pixels to show';
     $('#editor-reset').disabled = !a.modelMask;
     this.#classes(a.classes);
     const side = Math.max(a.width, a.height);
     this.size.max = String(Math.max(50, Math.round(side / 10)));
-    if (!this.dialog.dataset.sizeChosen) this.size.value = String(Math.min(Number(this.size.max), Math.max(2, Math.round(side / 40))));
+    if (!this.dialog.dataset.sizeChosen)
+      this.size.value = String(Math.min(Number(this.size.max), Math.max(2, Math.round(side / 40))));
     this.#showSize();
     this.#view = new Viewport(this.canvas, a.width, a.height);
     try {
@@ -116,12 +119,14 @@ export class MaskEditor {
     field.hidden = classes <= 1;
     if (classes <= 1) return;
     const keep = this.classSelect.value;
-    this.classSelect.replaceChildren(...Array.from({ length: classes - 1 }, (_, i) => {
-      const option = document.createElement('option');
-      option.value = String(i + 1);
-      option.textContent = className(i + 1);
-      return option;
-    }));
+    this.classSelect.replaceChildren(
+      ...Array.from({ length: classes - 1 }, (_, i) => {
+        const option = document.createElement('option');
+        option.value = String(i + 1);
+        option.textContent = className(i + 1);
+        return option;
+      }),
+    );
     if (Number(keep) < classes) this.classSelect.value = keep || '1';
   }
 
@@ -178,13 +183,17 @@ export class MaskEditor {
       this.#cursor = null;
       this.#draw();
     });
-    canvas.addEventListener('wheel', (e) => {
-      e.preventDefault();
-      const r = canvas.getBoundingClientRect();
-      // Lines or pages of scrolling (some mice, some systems) count as about 16 or 400 pixels.
-      const dy = e.deltaY * ([1, 16, 400][e.deltaMode] ?? 1);
-      this.#viewChange(() => this.#view.zoomAt(Math.exp(-dy * 0.0015), e.clientX - r.left, e.clientY - r.top));
-    }, { passive: false });
+    canvas.addEventListener(
+      'wheel',
+      (e) => {
+        e.preventDefault();
+        const r = canvas.getBoundingClientRect();
+        // Lines or pages of scrolling (some mice, some systems) count as about 16 or 400 pixels.
+        const dy = e.deltaY * ([1, 16, 400][e.deltaMode] ?? 1);
+        this.#viewChange(() => this.#view.zoomAt(Math.exp(-dy * 0.0015), e.clientX - r.left, e.clientY - r.top));
+      },
+      { passive: false },
+    );
     canvas.addEventListener('contextmenu', (e) => e.preventDefault());
     // A pointer the browser stops reporting (its capture lost) ends its stroke; leaving the
     // window forgets a held Space.
@@ -296,7 +305,13 @@ export class MaskEditor {
     }
     const p = this.#view.toImage(e.clientX, e.clientY);
     // A pen's eraser end (button 5) erases whatever the tool.
-    this.#stroke = { id: e.pointerId, snapshot: this.a.mask.slice(), box: null, last: p, label: e.button === 5 ? 0 : this.#label };
+    this.#stroke = {
+      id: e.pointerId,
+      snapshot: this.a.mask.slice(),
+      box: null,
+      last: p,
+      label: e.button === 5 ? 0 : this.#label,
+    };
     this.#paint(p, p);
   }
 
@@ -479,9 +494,11 @@ export class MaskEditor {
       // Counted once per edit (a pass over every pixel), not on every refresh.
       this.#changedFromModel ??= changedPixels(a.mask, a.modelMask);
       const changed = this.#changedFromModel;
-      parts.push(changed
-        ? `${changed.toLocaleString('en')} pixels changed from the model's mask (Dice ${dice(a.mask, a.modelMask, a.classes).toFixed(3)} between them)`
-        : "The model's mask, unchanged");
+      parts.push(
+        changed
+          ? `${changed.toLocaleString('en')} pixels changed from the model's mask (Dice ${dice(a.mask, a.modelMask, a.classes).toFixed(3)} between them)`
+          : "The model's mask, unchanged",
+      );
     } else {
       parts.push(a.corrected ? 'Corrected by hand' : 'The mask from your file');
     }
@@ -498,9 +515,13 @@ export class MaskEditor {
     // closing): nothing to say about saving until it is changed or added to fine-tuning.
     const kept = this.a && (this.a.corrected || this.a.inTraining);
     this.saved.className = `editor-saved${problem ? ' error' : ''}`;
-    this.saved.textContent = !kept ? ''
-      : problem ? `Not saved: ${problem}. Your edits stay in this tab; export them under Fine-tune to keep them.`
-        : saving ? 'Saving…' : 'Saved in this browser.';
+    this.saved.textContent = !kept
+      ? ''
+      : problem
+        ? `Not saved: ${problem}. Your edits stay in this tab; export them under Fine-tune to keep them.`
+        : saving
+          ? 'Saving…'
+          : 'Saved in this browser.';
     this.saved.dataset.state = problem ? 'problem' : saving ? 'saving' : 'saved';
   }
 

@@ -39,7 +39,11 @@ export class LazyEditor {
       this.#editor = await this.#loading;
     } catch (e) {
       this.#loading = null;
-      notice('editor', 'error', `The mask editor could not be loaded (${e.message ?? e}). Check the connection and try again.`);
+      notice(
+        'editor',
+        'error',
+        `The mask editor could not be loaded (${e.message ?? e}). Check the connection and try again.`,
+      );
       return;
     }
     notice('editor', 'error', null);

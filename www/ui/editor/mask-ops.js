@@ -104,14 +104,16 @@ export function union(a, b) {
 export function crop(mask, width, box) {
   const w = box.x1 - box.x0;
   const out = new Uint8Array(w * (box.y1 - box.y0));
-  for (let y = box.y0; y < box.y1; y++) out.set(mask.subarray(y * width + box.x0, y * width + box.x1), (y - box.y0) * w);
+  for (let y = box.y0; y < box.y1; y++)
+    out.set(mask.subarray(y * width + box.x0, y * width + box.x1), (y - box.y0) * w);
   return out;
 }
 
 /** Writes `patch` (a `crop` of `box`) back into `mask`. */
 export function paste(mask, width, box, patch) {
   const w = box.x1 - box.x0;
-  for (let y = box.y0; y < box.y1; y++) mask.set(patch.subarray((y - box.y0) * w, (y - box.y0 + 1) * w), y * width + box.x0);
+  for (let y = box.y0; y < box.y1; y++)
+    mask.set(patch.subarray((y - box.y0) * w, (y - box.y0 + 1) * w), y * width + box.x0);
 }
 
 /**
@@ -175,7 +177,6 @@ export class History {
     this.#done.push(edit);
     return edit.box;
   }
-
 }
 
 /**

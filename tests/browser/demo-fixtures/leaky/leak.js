@@ -1,7 +1,11 @@
 // Sends three requests to another origin: a fetch from the page, an image, and a fetch from a
 // module worker. window.done resolves when each has been attempted.
 const to = new URLSearchParams(location.search).get('to');
-const attempt = (p) => p.then(() => 'sent', (e) => `failed: ${e?.message ?? e}`);
+const attempt = (p) =>
+  p.then(
+    () => 'sent',
+    (e) => `failed: ${e?.message ?? e}`,
+  );
 const image = new Promise((resolve) => {
   const img = new Image();
   img.onload = img.onerror = () => resolve('attempted');

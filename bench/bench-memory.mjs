@@ -1,5 +1,5 @@
 // The training-memory table of ./build.sh bench (bench.mjs calls `trainingMemory`), or on its own:
-//   node tests/browser/bench-memory.mjs
+//   node bench/bench-memory.mjs
 // (BENCH_ITERS timed steps a row, default 5; BENCH_MEMORY_ROUNDS alternations of off and default,
 // default 1: the step time is the median over them.)
 // Needs the built package (`./build.sh pkg`). For each run, a page of its own, so a fresh wasm
@@ -14,7 +14,8 @@
 
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startServer, launchBrowser, evaluateWithTimeout, benchServerOptions } from './harness.mjs';
+import { startServer, launchBrowser, evaluateWithTimeout } from '../tests/browser/harness.mjs';
+import { benchServerOptions } from './server.mjs';
 
 const HOUR = 3_600_000;
 const SIZE = 256;
@@ -33,20 +34,36 @@ export async function trainingMemory(browser, url, iters, rounds = 1) {
     try {
       await page.goto(url);
       await page.waitForFunction(() => window.benchReady === true, undefined, { timeout: 120_000 });
-      return await evaluateWithTimeout(page, ([s, r, o]) => window.bench.trainMemory(s, r, o), [SIZE, run, options], HOUR);
+      return await evaluateWithTimeout(
+        page,
+        ([s, r, o]) => window.bench.trainMemory(s, r, o),
+        [SIZE, run, options],
+        HOUR,
+      );
     } finally {
       await page.close();
     }
   };
   console.log(`\n### Training memory (CPU build, ${SIZE}², a fresh wasm instance a row)\n`);
-  console.log('Wasm memory in MiB: the segmenter\'s after one inference; the run\'s peak (the memory of the instance it trained in, at its end: a wasm memory never shrinks); the segmenter\'s after the run, and after an inference that follows it. Off: `microBatch` = the batch (one pass, as before micro-batches); default: the core\'s (one 256² image a pass). Released: the run trained in an instance of its own, dropped at its end; in place: in the segmenter\'s (as before).\n');
-  console.log('| run | micro-batch | trained | after inference | run\'s peak | after the run | after a later inference | step ms |');
+  console.log(
+    "Wasm memory in MiB: the segmenter's after one inference; the run's peak (the memory of the instance it trained in, at its end: a wasm memory never shrinks); the segmenter's after the run, and after an inference that follows it. Off: `microBatch` = the batch (one pass, as before micro-batches); default: the core's (one 256² image a pass). Released: the run trained in an instance of its own, dropped at its end; in place: in the segmenter's (as before).\n",
+  );
+  console.log(
+    "| run | micro-batch | trained | after inference | run's peak | after the run | after a later inference | step ms |",
+  );
   console.log('|---|---|---|---|---|---|---|---|');
   const rows = [
     ...[1, 2, 4].map((batch) => [`batch ${batch}, bench steps (no augmentation)`, { batch, iters, warmup: 1 }, batch]),
-    [`the page's default fine-tune (batch 4, ${PAGE_RUN.pairs - PAGE_RUN.heldOut} pairs + ${PAGE_RUN.heldOut} held back, 1 epoch)`, PAGE_RUN, 4],
+    [
+      `the page's default fine-tune (batch 4, ${PAGE_RUN.pairs - PAGE_RUN.heldOut} pairs + ${PAGE_RUN.heldOut} held back, 1 epoch)`,
+      PAGE_RUN,
+      4,
+    ],
   ];
-  const baseSettings = [['off', { microBatch: undefined }], ['default', {}]];
+  const baseSettings = [
+    ['off', { microBatch: undefined }],
+    ['default', {}],
+  ];
   const inPlace = ['default', { inPlace: true }];
   for (const [label, run, batch] of rows) {
     const settings = run === PAGE_RUN ? [...baseSettings, inPlace] : baseSettings;
@@ -64,7 +81,9 @@ export async function trainingMemory(browser, url, iters, rounds = 1) {
       const times = rs.map((r) => r.ms).sort((a, b) => a - b);
       const spread = rs.length > 1 ? ` (${fmt(times[0])}–${fmt(times.at(-1))})` : '';
       const trained = rs.every((r) => r.released) ? 'released' : 'in place';
-      console.log(`| ${label} | ${name} | ${trained} | ${mib(most((r) => r.inference))} | ${mib(most((r) => r.peak))} | ${mib(most((r) => r.afterRun))} | ${mib(most((r) => r.after))} | ${fmt(times[times.length >> 1])}${spread} |`);
+      console.log(
+        `| ${label} | ${name} | ${trained} | ${mib(most((r) => r.inference))} | ${mib(most((r) => r.peak))} | ${mib(most((r) => r.afterRun))} | ${mib(most((r) => r.after))} | ${fmt(times[times.length >> 1])}${spread} |`,
+      );
     }
   }
 }
@@ -73,7 +92,12 @@ if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.me
   const server = await startServer(benchServerOptions());
   const browser = await launchBrowser();
   try {
-    await trainingMemory(browser, server.url, Number(process.env.BENCH_ITERS ?? 5), Number(process.env.BENCH_MEMORY_ROUNDS ?? 1));
+    await trainingMemory(
+      browser,
+      server.url,
+      Number(process.env.BENCH_ITERS ?? 5),
+      Number(process.env.BENCH_MEMORY_ROUNDS ?? 1),
+    );
   } finally {
     await browser.close();
     await server.close();

@@ -13,10 +13,11 @@ worker.onerror = (e) => {
   pending.clear();
 };
 window.threadsBench = {
-  call: (name, ...args) => new Promise((resolve, reject) => {
-    const id = next++;
-    pending.set(id, [resolve, reject]);
-    worker.postMessage({ id, name, args });
-  }),
+  call: (name, ...args) =>
+    new Promise((resolve, reject) => {
+      const id = next++;
+      pending.set(id, [resolve, reject]);
+      worker.postMessage({ id, name, args });
+    }),
 };
 window.threadsBenchReady = true;

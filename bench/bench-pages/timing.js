@@ -23,7 +23,7 @@ export function trainingPairs(count, size) {
     const image = new ImageData(size, size);
     const mask = new ImageData(size, size);
     for (let p = 0; p < size * size; p++) {
-      const inside = (p % size) > size / 3 && Math.floor(p / size) > size / 4;
+      const inside = p % size > size / 3 && Math.floor(p / size) > size / 4;
       image.data.set(inside ? [90, 60, 40, 255] : [220, 170, 150, 255], 4 * p);
       mask.data.set(inside ? [255, 255, 255, 255] : [0, 0, 0, 255], 4 * p);
     }
@@ -41,11 +41,21 @@ export async function trainStepMs(seg, batch, size, iters, warmup, options = {})
   const stamps = [];
   await seg.train(samples, {
     ...options,
-    epochs: iters + warmup, batchSize: batch, size, augment: false,
+    epochs: iters + warmup,
+    batchSize: batch,
+    size,
+    augment: false,
     // One stamp per training step: `train` reports other phases too ('epoch' right after each
     // step, 'score' with held-out pairs), and stamping those made the "step" the gap between a
     // step's report and its epoch's (≈ 0 ms).
-    onProgress: (p) => { if (p.phase === 'train') stamps.push(performance.now()); },
+    onProgress: (p) => {
+      if (p.phase === 'train') stamps.push(performance.now());
+    },
   });
-  return median(stamps.slice(warmup).map((t, i) => t - stamps[warmup + i - 1]).filter((d) => !Number.isNaN(d)));
+  return median(
+    stamps
+      .slice(warmup)
+      .map((t, i) => t - stamps[warmup + i - 1])
+      .filter((d) => !Number.isNaN(d)),
+  );
 }

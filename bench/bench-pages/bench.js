@@ -1,4 +1,4 @@
-// Timings for ./build.sh bench (tests/browser/bench.mjs): tinyunet, onnxruntime-web and a
+// Timings for ./build.sh bench (bench/bench.mjs): tinyunet, onnxruntime-web and a
 // TensorFlow.js TinyU-Net on the same network, input and browser session. Medians of several runs
 // after warm-up.
 import * as ort from '/ort/ort.all.min.mjs';
@@ -33,7 +33,9 @@ async function ort256(provider, iters, warmup) {
   ort.env.wasm.numThreads = 1;
   ort.env.wasm.simd = true;
   ort.env.wasm.wasmPaths = '/ort/';
-  const session = await ort.InferenceSession.create('/bench-files/tinyunet_c1_256.onnx', { executionProviders: [provider] });
+  const session = await ort.InferenceSession.create('/bench-files/tinyunet_c1_256.onnx', {
+    executionProviders: [provider],
+  });
   const feeds = { image: new ort.Tensor('float32', input(1, 256), [1, 3, 256, 256]) };
   const ms = await timed(iters, warmup, async () => {
     const out = await session.run(feeds);
@@ -53,15 +55,21 @@ async function ort256(provider, iters, warmup) {
  */
 let tfjsLoading;
 function loadTfjs() {
-  const load = (src) => new Promise((resolve, reject) => {
-    const script = document.createElement('script');
-    script.src = src;
-    script.onload = resolve;
-    script.onerror = () => reject(new Error(`could not load ${src} (see the /tfjs-* mounts in bench.mjs)`));
-    document.head.append(script);
-  });
+  const load = (src) =>
+    new Promise((resolve, reject) => {
+      const script = document.createElement('script');
+      script.src = src;
+      script.onload = resolve;
+      script.onerror = () => reject(new Error(`could not load ${src} (see the /tfjs-* mounts in bench.mjs)`));
+      document.head.append(script);
+    });
   tfjsLoading ??= (async () => {
-    for (const src of ['/tfjs-core/tf-core.min.js', '/tfjs-wasm/tf-backend-wasm.min.js', '/tfjs-webgpu/tf-backend-webgpu.min.js']) await load(src);
+    for (const src of [
+      '/tfjs-core/tf-core.min.js',
+      '/tfjs-wasm/tf-backend-wasm.min.js',
+      '/tfjs-webgpu/tf-backend-webgpu.min.js',
+    ])
+      await load(src);
     return globalThis.tf;
   })();
   return tfjsLoading;
@@ -89,7 +97,9 @@ async function tfjs256(backend, iters, warmup) {
   // Chromium's console wording changes.
   const gpu = { errors: 0, first: '' };
   const device = backend === 'webgpu' ? tf.backend().device : null;
-  const onError = (e) => { if (gpu.errors++ === 0) gpu.first = String(e.error?.message ?? e.error).split('\n')[0]; };
+  const onError = (e) => {
+    if (gpu.errors++ === 0) gpu.first = String(e.error?.message ?? e.error).split('\n')[0];
+  };
   device?.addEventListener('uncapturederror', onError);
   const tensorsBefore = tf.memory().numTensors;
   const net = tinyUNet(tf, { inChannels: 3, classes: 1 });
@@ -97,7 +107,8 @@ async function tfjs256(backend, iters, warmup) {
   let last;
   try {
     // Random weights (a speed comparison), but the very network: same parameter count as ours.
-    if (net.params !== PARAMS_1_CLASS) throw new Error(`tfjs TinyU-Net has ${net.params} parameters, not ${PARAMS_1_CLASS}`);
+    if (net.params !== PARAMS_1_CLASS)
+      throw new Error(`tfjs TinyU-Net has ${net.params} parameters, not ${PARAMS_1_CLASS}`);
     // The same values as the other rows' input, laid out NHWC (the layout does not change the work).
     const x = input(1, 256);
     ms = await timed(iters, warmup, async () => {
@@ -113,7 +124,8 @@ async function tfjs256(backend, iters, warmup) {
     net.dispose();
     device?.removeEventListener('uncapturederror', onError);
   }
-  if (last.length !== 256 * 256 || !last.every(Number.isFinite)) throw new Error('tfjs logits are not 256² finite values');
+  if (last.length !== 256 * 256 || !last.every(Number.isFinite))
+    throw new Error('tfjs logits are not 256² finite values');
   // Tensors left behind by this call: 0 unless something escaped tidy or dispose (memory would grow).
   const leaked = tf.memory().numTensors - tensorsBefore;
   return { ms, gpuErrors: gpu.errors, firstGpuError: gpu.first, leaked };
@@ -194,8 +206,13 @@ async function trainMemory(size, run, options) {
     const pairs = trainingPairs(run.pairs, size);
     const stamps = [];
     await seg.train(pairs.slice(run.heldOut), {
-      ...options, heldOut: pairs.slice(0, run.heldOut), epochs: 1, size,
-      onProgress: (p) => { if (p.phase === 'train') stamps.push(performance.now()); },
+      ...options,
+      heldOut: pairs.slice(0, run.heldOut),
+      epochs: 1,
+      size,
+      onProgress: (p) => {
+        if (p.phase === 'train') stamps.push(performance.now());
+      },
     });
     ms = median(stamps.slice(1).map((t, i) => t - stamps[i]));
   } else {
@@ -218,5 +235,14 @@ async function gpuAdapter() {
   return { vendor, architecture, description };
 }
 
-window.bench = { ort256, tfjs256, tinyInfer, tinyTrain, trainMemory, memoryFlat, gpuAdapter, wasmMemory: () => wasmExports.cpu.memory.buffer.byteLength };
+window.bench = {
+  ort256,
+  tfjs256,
+  tinyInfer,
+  tinyTrain,
+  trainMemory,
+  memoryFlat,
+  gpuAdapter,
+  wasmMemory: () => wasmExports.cpu.memory.buffer.byteLength,
+};
 window.benchReady = true;
