@@ -1,6 +1,6 @@
 //! The `tinyunet` command line on generated data: generate, train (with a corrupt file, a
 //! checkpoint and an exact resume, a two-class resume), eval against a direct computation, and
-//! the shipped weights.
+//! the shipped weights, and convert's blend of two trainings.
 
 mod common;
 
@@ -542,4 +542,69 @@ fn bench_prints_every_stage_of_the_forward_pass() {
         (total - 100.0).abs() <= stages.len() as f64 / 2.0,
         "shares add up to {total}%: {out}"
     );
+}
+
+/// `tinyunet convert --blend-with` (how the shipped skin weights were made, docs/MODELS.md):
+/// share 0.5 writes every float tensor's midpoint of the two files, and a file of another network
+/// (the three-class CT model) is refused with the tensor that differs named.
+#[test]
+fn convert_blends_two_trainings_and_refuses_another_network() {
+    let dir = temp_dir("blend");
+    let a = common_demo_weights();
+    let b =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/no-isic2017.safetensors");
+    let out = dir.join("blend.safetensors");
+    tinyunet(&[
+        "convert",
+        "--weights",
+        s(&a),
+        "--blend-with",
+        s(&b),
+        "--blend-share",
+        "0.5",
+        "--out",
+        s(&out),
+    ]);
+    let read = |p: &Path| decode_weights(&std::fs::read(p).unwrap()).unwrap();
+    let (a, b, mid) = (read(&a), read(&b), read(&out));
+    let mut checked = 0;
+    for (name, t) in &mid {
+        let (
+            tinyunet::weights::TensorValues::Float(m),
+            tinyunet::weights::TensorValues::Float(x),
+            tinyunet::weights::TensorValues::Float(y),
+        ) = (&t.values, &a[name].values, &b[name].values)
+        else {
+            continue;
+        };
+        for ((m, x), y) in m.iter().zip(x).zip(y) {
+            assert!(
+                (m - (x + y) / 2.0).abs() <= 1e-6 * (1.0 + m.abs()),
+                "{name}: {m} vs {x} and {y}"
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked > 100, "{checked} float tensors compared");
+
+    let ct = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("www/models/lung-ct.safetensors");
+    let refused = Command::new(env!("CARGO_BIN_EXE_tinyunet"))
+        .args([
+            "convert",
+            "--weights",
+            s(&common_demo_weights()),
+            "--blend-with",
+            s(&ct),
+            "--out",
+        ])
+        .arg(dir.join("never.safetensors"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("not the same network") && stderr.contains("in the first file"),
+        "{stderr}"
+    );
+    assert!(!dir.join("never.safetensors").exists());
 }

@@ -12,6 +12,7 @@ use tinyunet::TinyUNet;
 use tinyunet::data::folder::{Pair, read_image};
 use tinyunet::data::image::{MaskKind, example_from_pair, mask_from_rgba};
 use tinyunet::infer::{DEFAULT_FLIPS, segment};
+use tinyunet::islands::Islands;
 use tinyunet::metrics::{Scores, mask_scores, mean_scores, spearman};
 use tinyunet::train::{FineTune, HeldOut, SessionConfig};
 use tinyunet::weights::{ImageKind, decode_weights, import_weights, infer_config};
@@ -81,22 +82,43 @@ fn shipped_weights_reach_dice_085_on_real_validation_photos_and_doubt_ranks_them
 
 /// Wide-field dermoscopy (ISIC 2017: small lesions in much skin, colour-calibration stickers,
 /// rulers, ink), the kind a clinic photographs: the shipped weights were trained on the split's
-/// other 40 photos. The goal is 0.83 on such a subset; the weights reach about 0.75 (README
-/// "Demo weights"), and this keeps them from falling back to the 0.66 of the weights before.
+/// other 40 photos. Scored as the user sees the masks (the default islands rule: specks smaller
+/// than the lesion removed). The goal is 0.83 on such a subset; the shipped weights reach
+/// 0.827 on all 10 (docs/MODELS.md), and this keeps them from falling back to the 0.78 of the
+/// weights before them or the 0.68 of those before that.
 #[test]
 fn shipped_weights_hold_on_wide_field_validation_photos() {
     let Some((_, val)) = split("isic2017") else {
         return;
     };
-    let scored = score(&shipped(), &val, 256);
-    let mean = mean_scores(&scored.iter().map(|(s, _)| *s).collect::<Vec<_>>());
+    let model = shipped();
+    let islands = Islands::default_for(1);
+    let scores: Vec<Scores> = val
+        .iter()
+        .map(|pair| {
+            let image = read_image(&pair.image).unwrap();
+            let truth = mask_from_rgba(&read_image(&pair.mask).unwrap(), MaskKind::Binary, "m");
+            let mut p = pollster::block_on(segment(
+                &model,
+                &[image],
+                256,
+                DEFAULT_FLIPS,
+                ImageKind::Dermoscopy,
+            ))
+            .unwrap()
+            .remove(0);
+            islands.apply(&mut p.mask, p.width as usize);
+            mask_scores(&p.mask, &truth.unwrap(), 1)
+        })
+        .collect();
+    let mean = mean_scores(&scores);
     eprintln!(
-        "isic2017: {} validation photos mean Dice {:.4}",
+        "isic2017: {} validation photos mean Dice {:.4} (islands {islands})",
         val.len(),
         mean.dice
     );
     assert_eq!(val.len(), 10);
-    assert!(mean.dice >= 0.72, "isic2017: mean Dice {}", mean.dice);
+    assert!(mean.dice >= 0.80, "isic2017: mean Dice {}", mean.dice);
 }
 
 /// A clinic's fine-tune with the defaults of the page, the package and the CLI: `start` tuned on

@@ -1,5 +1,5 @@
-//! `tinyunet convert`: re-encode weights (e.g. a PyTorch `.pth`) as safetensors, optionally f16,
-//! and say how much the outputs move.
+//! `tinyunet convert`: re-encode weights (e.g. a PyTorch `.pth`) as safetensors, optionally f16 or
+//! blended with a second training of the same network, and say how much the outputs move.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -9,10 +9,10 @@ use tinyunet::data::image::{RgbaImage, image_to_chw};
 use tinyunet::data::synth::{SynthOptions, generate};
 use tinyunet::infer::probabilities;
 use tinyunet::weights::safetensors_io::{FloatStorage, write_safetensors_as};
-use tinyunet::weights::{decode_weights, export_weights};
+use tinyunet::weights::{blend, decode_weights, export_weights, import_weights};
 use tinyunet::{Error, Result};
 
-use super::common::{card_from_arg, load_model_and_card};
+use super::common::{card_from_arg, load_model_and_card, read_file};
 
 /// Arguments of `convert`.
 #[derive(clap::Args)]
@@ -30,12 +30,25 @@ pub struct Args {
     /// file; default: the input file's own card.
     #[arg(long)]
     card: Option<String>,
+    /// Blend the weights with a second training of the same network (`.pth` or `.safetensors`):
+    /// every tensor becomes (1 − share) × `--weights` + share × this file's (WiSE-FT). The card
+    /// stays `--weights`' unless `--card` says otherwise.
+    #[arg(long, value_name = "WEIGHTS")]
+    blend_with: Option<PathBuf>,
+    /// The second file's share in `--blend-with` (0: `--weights` as they are, 1: the second file).
+    #[arg(long, default_value_t = 0.5, requires = "blend_with")]
+    blend_share: f32,
 }
 
 /// Converts, then compares the probabilities of both files on generated images.
 pub fn run(args: Args) -> Result<ExitCode> {
     let device = tinyunet::backend::cpu_device();
-    let (model, card) = load_model_and_card(Some(&args.weights), &device)?;
+    let (mut model, card) = load_model_and_card(Some(&args.weights), &device)?;
+    if let Some(other) = &args.blend_with {
+        let theirs = decode_weights(&read_file(other)?)?;
+        let ours = pollster::block_on(export_weights(&model))?;
+        model = import_weights(&model, &blend(&ours, &theirs, args.blend_share)?)?;
+    }
     let card = match &args.card {
         Some(arg) => card_from_arg(arg, model.config.classes)?,
         None => card,
@@ -51,7 +64,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
         path: args.out.display().to_string(),
         source,
     })?;
-    let converted = tinyunet::weights::import_weights(&model, &decode_weights(&bytes)?)?;
+    let converted = import_weights(&model, &decode_weights(&bytes)?)?;
     let size = 256;
     let mut images = Vec::with_capacity(4 * 3 * size * size);
     for seed in 0..4u64 {

@@ -37,7 +37,7 @@ enum Command {
     Predict(predict::Args),
     /// Time inference and training steps.
     Bench(bench::Args),
-    /// Re-encode weights (e.g. a PyTorch `.pth`) as safetensors, optionally f16.
+    /// Re-encode weights (e.g. a PyTorch `.pth`) as safetensors, optionally f16 or blended with another training.
     Convert(convert::Args),
     /// Compare a checkpoint with a case recorded by the PyTorch reference.
     CheckReference(check_reference::Args),

@@ -1,6 +1,7 @@
 //! Weights I/O: safetensors (read and write) and PyTorch `.pth` (read), under the reference's
 //! `state_dict` names.
 
+pub mod blend;
 pub mod card;
 mod dtype;
 pub mod model_io;
@@ -10,6 +11,7 @@ pub mod tensor_set;
 #[cfg(test)]
 mod test_files;
 
+pub use blend::blend;
 pub use card::{ClassInfo, ImageKind, ModelCard};
 pub use model_io::{export_weights, import_weights, infer_config, validate_weights};
 pub use tensor_set::{NamedTensor, TensorSet, TensorValues};
