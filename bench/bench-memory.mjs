@@ -11,6 +11,13 @@
 // whole batch in one pass, as before micro-batches existed) and at the core's default; the page's
 // default fine-tune a third time in the segmenter's own instance (`inPlace`: as before runs had
 // an instance of their own, the memory kept after the run).
+//
+// Then the same runs on the WebGPU build (BENCH_GPU=0 skips them, BENCH_MEMORY_CPU=0 the CPU's;
+// BENCH_GPU_MEMORY_ITERS timed steps a row, default 1 after 1 warm-up: SwiftShader takes minutes
+// a 256² step), micro-batches
+// at the core's default, a page each: the GPU buffers the device's pools (cubecl's) hold after one
+// inference, the run's peak (the most held at the end of any unit of work), at the run's end, after
+// the run gave back what it left unused, and after an inference that follows it.
 
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,7 +35,23 @@ const mib = (bytes) => `${(bytes / 2 ** 20).toFixed(0)}`;
 const fmt = (ms) => (ms >= 100 ? ms.toFixed(0) : ms.toFixed(1));
 
 /** Prints the table, running each row in a fresh page of `url` (the bench pages) in `browser`. */
-export async function trainingMemory(browser, url, iters, rounds = 1) {
+export async function trainingMemory(
+  browser,
+  url,
+  iters,
+  rounds = 1,
+  {
+    cpu = process.env.BENCH_MEMORY_CPU !== '0',
+    gpu = process.env.BENCH_GPU !== '0',
+    gpuIters = Number(process.env.BENCH_GPU_MEMORY_ITERS ?? 1),
+  } = {},
+) {
+  if (cpu) await cpuMemory(browser, url, iters, rounds);
+  if (gpu) await gpuMemory(browser, url, gpuIters);
+}
+
+/** The CPU rows: micro-batching off and on, `rounds` times, a fresh wasm instance each. */
+async function cpuMemory(browser, url, iters, rounds) {
   const measure = async (run, options) => {
     const page = await browser.newPage();
     try {
@@ -84,6 +107,57 @@ export async function trainingMemory(browser, url, iters, rounds = 1) {
       console.log(
         `| ${label} | ${name} | ${trained} | ${mib(most((r) => r.inference))} | ${mib(most((r) => r.peak))} | ${mib(most((r) => r.afterRun))} | ${mib(most((r) => r.after))} | ${fmt(times[times.length >> 1])}${spread} |`,
       );
+    }
+  }
+}
+
+/** The WebGPU rows: the same runs, micro-batches at the core's default, a page each. */
+async function gpuMemory(browser, url, iters) {
+  const page = await browser.newPage();
+  let adapter;
+  try {
+    await page.goto(url);
+    await page.waitForFunction(() => window.benchReady === true, undefined, { timeout: 120_000 });
+    adapter = await page.evaluate(() => window.bench.gpuAdapter());
+  } finally {
+    await page.close();
+  }
+  if (!adapter) {
+    console.log('\n(WebGPU training memory: this browser offers no WebGPU adapter)');
+    return;
+  }
+  const name = [adapter.vendor, adapter.architecture, adapter.description].filter(Boolean).join(' ');
+  console.log(`\n### Training memory (WebGPU build, ${SIZE}², adapter: ${name}, a fresh page a row)\n`);
+  console.log(
+    "GPU buffers in MiB that the device's pools (cubecl's) hold: after one inference; the run's peak (the most held at the end of any unit of work: a pool gives a buffer back only after long disuse); at the run's end; after the run gave back what it left unused; after an inference that follows it. Micro-batches at the core's default (one 256² image a pass).\n",
+  );
+  console.log(
+    "| run | after inference | run's peak | at the run's end | after release | after a later inference | step ms |",
+  );
+  console.log('|---|---|---|---|---|---|---|');
+  const rows = [
+    ...[1, 2, 4].map((batch) => [`batch ${batch}, bench steps (no augmentation)`, { batch, iters, warmup: 1 }]),
+    [
+      `the page's default fine-tune (batch 4, ${PAGE_RUN.pairs - PAGE_RUN.heldOut} pairs + ${PAGE_RUN.heldOut} held back, 1 epoch)`,
+      PAGE_RUN,
+    ],
+  ];
+  for (const [label, run] of rows) {
+    const gpuPage = await browser.newPage();
+    try {
+      await gpuPage.goto(url);
+      await gpuPage.waitForFunction(() => window.benchReady === true, undefined, { timeout: 120_000 });
+      const r = await evaluateWithTimeout(
+        gpuPage,
+        ([s, r, o]) => window.bench.trainMemory(s, r, o),
+        [SIZE, run, { backend: 'webgpu' }],
+        HOUR,
+      );
+      console.log(
+        `| ${label} | ${mib(r.inference)} | ${mib(r.peak)} | ${mib(r.afterRun)} | ${mib(r.afterRelease)} | ${mib(r.after)} | ${fmt(r.ms)} |`,
+      );
+    } finally {
+      await gpuPage.close();
     }
   }
 }

@@ -367,6 +367,7 @@ export class Segmenter {
   #threads; // { build, threads, threadsReason }
   #timings; // auto's race on a hardware GPU: { webgpu, cpu, size } (ms), else null
   #lastTrained = null; // a run's last-step weights, when it trained in an instance of its own and kept others
+  #gpu; // whether the network runs on the WebGPU device (its buffer pools: `gpuMemoryBytes`)
   #disposed = false;
 
   constructor(glue, core, weights, inputSize, { fallbackReason, backendReason, adapter, threads, timings }, token) {
@@ -380,6 +381,7 @@ export class Segmenter {
     this.#adapter = adapter;
     this.#threads = threads;
     this.#timings = timings;
+    this.#gpu = core.backend === 'webgpu';
   }
 
   static #token = Symbol('create');
@@ -526,6 +528,14 @@ export class Segmenter {
   get memoryBytes() {
     return instances.get(this.#threads.build)?.memory.buffer.byteLength ?? null;
   }
+  /**
+   * A diagnostic, on WebGPU: the bytes of GPU buffers the device's pools hold now (cubecl's pools,
+   * shared by the page's WebGPU segmenters), in use or kept for reuse; null on the CPU. A run
+   * gives back what it leaves unused (`TrainResult.gpuMemory`). Answers even while a call runs.
+   */
+  get gpuMemoryBytes() {
+    return this.#gpu ? (this.#glue.gpuMemory?.()?.reservedBytes ?? null) : null;
+  }
 
   /** The window DICOM slices go through in a call: its `window` option, else the model card's. */
   #window(value) {
@@ -568,6 +578,7 @@ export class Segmenter {
         /* the GPU side may already be gone */
       }
       this.#core = core;
+      this.#gpu = false;
       this.#threads = {
         ...GPU_THREADS,
         threadsReason: "1 thread: the WebGPU build's own CPU code runs since the GPU failed",
@@ -696,7 +707,8 @@ export class Segmenter {
       if (signal?.aborted) throw new DOMException('training was aborted before it started', 'AbortError');
 
       // On the CPU builds the run trains in an instance of its own, dropped when it ends (see
-      // training-instance.js); on WebGPU (activations in GPU buffers) in this segmenter's core.
+      // training-instance.js); on WebGPU (activations in GPU buffers) in this segmenter's core,
+      // which gives the buffers the run left unused back at its end (`gpuMemory`).
       const instance = await this.#trainingInstance();
       try {
         return await this.#train(instance, { samples, heldOut, settings, size, signal, window, options });
@@ -884,6 +896,7 @@ export class Segmenter {
       seconds: (performance.now() - started) / 1000,
       memoryBytes: finished.memoryBytes,
       memoryReleased: Boolean(instance),
+      gpuMemory: outcome.gpuMemory ?? null,
     };
   }
 

@@ -461,9 +461,32 @@ export interface TrainResult {
   /**
    * True when the run trained in an instance of its own that is now gone, its memory given back:
    * the segmenter's `memoryBytes` stays at what inference needs. False on WebGPU (the activations
-   * live in GPU buffers), in Node, and where the training Worker could not start.
+   * live in GPU buffers, given back as `gpuMemory` says), in Node, and where the training Worker
+   * could not start.
    */
   memoryReleased: boolean;
+  /**
+   * A diagnostic, on WebGPU: bytes of GPU buffers the device's pools (cubecl's) held; null on the
+   * CPU. At its end the run gives back the buffers it leaves unused, so `afterReleaseBytes` is
+   * what the weights (and the page's other WebGPU segmenters) keep, and `Segmenter.gpuMemoryBytes`
+   * reads the same until the next call.
+   */
+  gpuMemory: GpuMemoryUse | null;
+}
+
+/** A fine-tune's GPU memory (`TrainResult.gpuMemory`), in bytes of buffers the pools held. */
+export interface GpuMemoryUse {
+  /** When the run started (what inference and earlier calls left). */
+  beforeBytes: number;
+  /**
+   * The most held at the end of any unit of work (a training step, a held-back pair scored): the
+   * pools give a buffer back only after long disuse, so a step's own peak is still held at its end.
+   */
+  peakBytes: number;
+  /** When the run ended, before the release. */
+  afterRunBytes: number;
+  /** After the buffers the run left unused were given back. */
+  afterReleaseBytes: number;
 }
 
 /** The core's training defaults. */
@@ -565,6 +588,12 @@ export declare class Segmenter {
    * at what inference needs after a run.
    */
   readonly memoryBytes: number | null;
+  /**
+   * A diagnostic, on WebGPU: the bytes of GPU buffers the device's pools (cubecl's) hold now, in
+   * use or kept for reuse (shared by the page's WebGPU segmenters); null on the CPU. A fine-tune
+   * gives back what it leaves unused (`TrainResult.gpuMemory`). Answers even while a call runs.
+   */
+  readonly gpuMemoryBytes: number | null;
   /** What `train` uses for each setting left out, for this model: the core's defaults, with the
    * model card's `fineTuneLearningRate` when it has one (the lung-CT model: 3e-4). */
   readonly trainingDefaults: TrainingDefaults;

@@ -68,14 +68,17 @@ pub fn wgpu_device() -> Result<Device> {
     Err(no_gpu_backend())
 }
 
+// The browser's WebGPU device, once opened: one per module instance.
+#[cfg(all(target_arch = "wasm32", feature = "webgpu"))]
+thread_local! {
+    static DEVICE: std::cell::RefCell<Option<Device>> = const { std::cell::RefCell::new(None) };
+}
+
 /// Opens the browser's WebGPU adapter. Must be awaited before any tensor is made on it.
 /// The runtime registers once per module instance, so later calls return the same device.
 #[cfg(all(target_arch = "wasm32", feature = "webgpu"))]
 pub async fn wgpu_device_async() -> Result<Device> {
-    thread_local! {
-        static DEVICE: std::cell::RefCell<Option<Device>> = const { std::cell::RefCell::new(None) };
-    }
-    if let Some(device) = DEVICE.with(|d| d.borrow().clone()) {
+    if let Some(device) = opened_wgpu_device() {
         return Ok(device);
     }
     let device = Device::wgpu_options()
@@ -90,6 +93,18 @@ pub async fn wgpu_device_async() -> Result<Device> {
 #[cfg(all(target_arch = "wasm32", not(feature = "webgpu")))]
 pub async fn wgpu_device_async() -> Result<Device> {
     Err(no_gpu_backend())
+}
+
+/// The WebGPU device [`wgpu_device_async`] opened in this module instance, if it has.
+#[cfg(all(target_arch = "wasm32", feature = "webgpu"))]
+pub fn opened_wgpu_device() -> Option<Device> {
+    DEVICE.with(|d| d.borrow().clone())
+}
+
+/// The CPU-only browser module never opens a WebGPU device.
+#[cfg(all(target_arch = "wasm32", not(feature = "webgpu")))]
+pub fn opened_wgpu_device() -> Option<Device> {
+    None
 }
 
 #[cfg(not(feature = "webgpu"))]

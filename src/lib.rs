@@ -14,6 +14,7 @@ pub mod data;
 pub mod domain;
 pub mod doubt;
 pub mod error;
+pub mod gpu_memory;
 pub mod infer;
 pub mod islands;
 pub mod kernels;

@@ -177,28 +177,36 @@ async function memoryFlat(count) {
 }
 
 /**
- * The CPU build's wasm memory around a fine-tune at `size`², in a page of its own (a wasm memory
- * only grows: what an earlier call grew would hide this one's): the segmenter's after one
- * inference, the run's instance at its end (its peak, as the memory never shrinks), the
- * segmenter's after the run (the same instance when `options.inPlace`) and after an inference
- * that follows it, with the median step time, for the shipped skin-lesion model. `run` is `{ batch, iters, warmup }` for the bench's step loop (no
- * augmentation), or `{ defaults: true, pairs, heldOut }` for the page's default fine-tune (one
- * epoch of `pairs` pairs, `heldOut` of them held back); `options` are further `train` options.
+ * The memory around a fine-tune at `size`², in a page of its own, for the shipped skin-lesion
+ * model, with the median step time. `run` is `{ batch, iters, warmup }` for the bench's step loop
+ * (no augmentation), or `{ defaults: true, pairs, heldOut }` for the page's default fine-tune (one
+ * epoch of `pairs` pairs, `heldOut` of them held back); `options` are further `train` options,
+ * with `backend` (default `cpu`) and `inPlace`.
+ *
+ * On the CPU build, wasm memory (a wasm memory only grows: what an earlier call grew would hide
+ * this one's): the segmenter's after one inference (`inference`), the run's instance at its end
+ * (`peak`: the memory never shrinks), the segmenter's after the run (`afterRun`, `afterRelease`:
+ * the same instance when `options.inPlace`) and after an inference that follows it (`after`).
+ * On WebGPU, the GPU buffers the device's pools hold (`Segmenter.gpuMemoryBytes`, and the run's
+ * `gpuMemory`): after one inference, the run's peak, at its end, after the release, and after a
+ * later inference.
  */
 async function trainMemory(size, run, options) {
-  const memory = () => wasmExports.cpu.memory.buffer.byteLength;
+  const { inPlace, backend = 'cpu', ...trainOptions } = options;
+  options = trainOptions;
+  const gpu = backend === 'webgpu';
+  await build(backend);
   // The shipped model the page fine-tunes: trained, so its BatchNorm statistics are frozen by
   // default, which micro-batches need (a fresh network trains on batch statistics, whole batches).
   const { skinLesionWeightsUrl } = await import('/pkg/models/skin-lesion.js');
-  const seg = await Segmenter.create({ backend: 'cpu', inputSize: size, weights: skinLesionWeightsUrl });
+  const seg = await Segmenter.create({ backend, inputSize: size, weights: skinLesionWeightsUrl });
+  const memory = () => (gpu ? seg.gpuMemoryBytes : wasmExports.cpu.memory.buffer.byteLength);
   const runs = keepRuns(seg);
   const image = trainingPairs(1, size)[0].image;
   await seg.segment(image);
   const inference = memory();
   // `inPlace`: train in the segmenter's own instance, as before runs had one of their own (the
   // package does so where it cannot start a Worker).
-  const { inPlace, ...trainOptions } = options;
-  options = trainOptions;
   const RealWorker = globalThis.Worker;
   if (inPlace) globalThis.Worker = undefined;
   let ms;
@@ -219,12 +227,15 @@ async function trainMemory(size, run, options) {
     ms = await trainStepMs(seg, run.batch, size, run.iters, run.warmup, options);
   }
   globalThis.Worker = RealWorker;
-  const peak = runs.last.memoryBytes; // the run's instance at its end: its peak
-  const afterRun = memory();
+  const last = runs.last;
+  // CPU: the run's instance at its end, its peak; WebGPU: the pools' most at any step's end.
+  const peak = gpu ? last.gpuMemory.peakBytes : last.memoryBytes;
+  const afterRun = gpu ? last.gpuMemory.afterRunBytes : memory();
+  const afterRelease = gpu ? last.gpuMemory.afterReleaseBytes : memory();
   await seg.segment(image);
   const after = memory();
   seg.dispose();
-  return { inference, peak, afterRun, after, ms, released: runs.last.memoryReleased };
+  return { inference, peak, afterRun, afterRelease, after, ms, released: last.memoryReleased };
 }
 
 /** The WebGPU adapter this browser offers (`{ vendor, architecture, description }`), or null. */

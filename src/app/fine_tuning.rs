@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::segmenter::Segmenter;
 use crate::data::augment::Example;
 use crate::data::image::RgbaImage;
+use crate::gpu_memory::{GpuMemoryWatch, RunGpuMemory, release_gpu_memory};
 use crate::infer::check_input_size;
 use crate::islands::Islands;
 use crate::metrics::{Scores, class_scores, mean_class_scores};
@@ -204,6 +205,9 @@ pub struct OutcomeReport {
     /// for a one-class model, without held-back pairs, or when the run stopped before the
     /// starting weights were scored.
     pub class_scores: Vec<ClassChange>,
+    /// On a GPU: the buffers its pools held before, at the peak of, and after the run, and after
+    /// the buffers the run left unused were given back (see `gpu_memory.rs`); `None` on the CPU.
+    pub gpu_memory: Option<RunGpuMemory>,
 }
 
 /// One foreground class's held-back scores before a run and with the weights it kept.
@@ -249,6 +253,7 @@ impl OutcomeReport {
             micro_batch: outcome.micro_batch,
             last_available,
             class_scores: Vec::new(),
+            gpu_memory: None,
         }
     }
 }
@@ -293,6 +298,8 @@ pub struct FineTuning {
     class_scoring: Option<ClassScoring>,
     /// Left by `finish` for `score_classes`, with whether the run changed the weights.
     finished_scoring: Option<(ClassScoring, bool)>,
+    /// The run's GPU memory, on a GPU.
+    gpu_memory: Option<GpuMemoryWatch>,
 }
 
 impl FineTuning {
@@ -360,6 +367,8 @@ impl FineTuning {
         if self.run.is_some() {
             return Err(Error::config("a training run is already in progress"));
         }
+        // Read before the trainer empties the pools (`PoolBudget::new`).
+        let gpu_memory = segmenter.device().ok().and_then(GpuMemoryWatch::new);
         let run = FineTune::new(
             segmenter.model(),
             self.examples.clone(),
@@ -382,6 +391,7 @@ impl FineTuning {
         self.clear();
         self.last_trained = None;
         self.finished_scoring = None;
+        self.gpu_memory = gpu_memory;
         Ok(())
     }
 
@@ -392,22 +402,29 @@ impl FineTuning {
             .run
             .as_mut()
             .ok_or_else(|| Error::config("no training run has been started"))?;
-        run.advance().await
+        let event = run.advance().await;
+        if let Some(watch) = &mut self.gpu_memory {
+            watch.sample(run.session().pool_peak_bytes());
+        }
+        event
     }
 
     /// Ends the run (early when `cancelled`): `segmenter` takes the weights the run chose — the
     /// best-scoring epoch's, or keeps its own when no epoch beat them. `None` when no run was in
     /// progress. The report's `class_scores` stay empty: [`FineTuning::score_classes`] fills them
-    /// (or [`FineTuning::finish_scored`] does both).
+    /// (or [`FineTuning::finish_scored`] does both). On a GPU the buffers the run leaves unused
+    /// go back to the driver (the report's `gpu_memory`).
     pub fn finish(&mut self, segmenter: &mut Segmenter, cancelled: bool) -> Option<OutcomeReport> {
         let scoring = self.class_scoring.take();
         let mut outcome = self.run.take()?.finish(cancelled);
         self.last_trained = outcome.last.take();
-        let report = OutcomeReport::new(&outcome, self.last_trained.is_some());
+        let mut report = OutcomeReport::new(&outcome, self.last_trained.is_some());
         let changed = outcome.model.is_some();
         if let Some(model) = outcome.model {
             segmenter.set_model(model);
         }
+        // The run's graphs, Adam's state and the weights not kept are dropped by now.
+        report.gpu_memory = self.gpu_memory.take().map(GpuMemoryWatch::release);
         // Only once the starting weights were scored: the before/after then compares like with like.
         self.finished_scoring = scoring
             .filter(|_| outcome.before.is_some())
@@ -459,6 +476,13 @@ impl FineTuning {
             return Ok(None);
         };
         report.class_scores = self.score_classes(segmenter).await?;
+        // Scoring the classes used the pools again: what it left goes back too.
+        if let Some(memory) = &mut report.gpu_memory
+            && !report.class_scores.is_empty()
+            && let Some(now) = segmenter.device().ok().and_then(|d| release_gpu_memory(&d))
+        {
+            memory.after_release_bytes = now.reserved_bytes;
+        }
         Ok(Some(report))
     }
 
@@ -466,6 +490,10 @@ impl FineTuning {
     pub fn abandon(&mut self) {
         self.run = None;
         self.class_scoring = None;
+        // The failed run's buffers go back to the driver.
+        if let Some(watch) = self.gpu_memory.take() {
+            watch.release();
+        }
     }
 
     /// After a run that kept other weights, gives `segmenter` the last step's weights instead;

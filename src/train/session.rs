@@ -318,6 +318,12 @@ impl TrainingSession {
         self.trainer.micro_batch().min(self.config.batch_size)
     }
 
+    /// On a GPU, the most its buffer pools held at the end of any training pass of this run
+    /// (see [`Trainer::pool_peak_bytes`]); `None` on the CPU.
+    pub fn pool_peak_bytes(&self) -> Option<u64> {
+        self.trainer.pool_peak_bytes()
+    }
+
     /// Steps in one epoch.
     pub fn steps_per_epoch(&self) -> usize {
         self.examples.len().div_ceil(self.config.batch_size)

@@ -16,6 +16,7 @@ use burn::optim::{AdamConfig, GradientsAccumulator, GradientsParams, ModuleOptim
 use burn::prelude::*;
 
 use crate::error::{Error, Result};
+use crate::gpu_memory::PoolBudget;
 use crate::loss::{LossParts, segmentation_loss};
 use crate::model::TinyUNet;
 use crate::schedule::CosineSchedule;
@@ -70,6 +71,8 @@ pub struct Trainer {
     /// Whether the training forward normalises with each batch's BatchNorm statistics, which
     /// ties the images of a batch together (then no micro-batches).
     batch_statistics: bool,
+    /// On a GPU, its buffer pools, kept within their budget between passes.
+    pools: Option<PoolBudget>,
 }
 
 /// The pull towards the weights a run started from (L2-SP, Li et al. 2018): a fine-tune on a
@@ -143,6 +146,7 @@ impl Trainer {
         let batch_statistics = model
             .batch_norms_mut()
             .any(|bn| device.as_ref().is_none_or(|d| bn.uses_batch_stats(d)));
+        let pools = device.as_ref().and_then(PoolBudget::new);
         Ok(Self {
             model,
             optimizer: pytorch_adam(),
@@ -151,6 +155,7 @@ impl Trainer {
             anchor: None,
             micro_batch: usize::MAX,
             batch_statistics,
+            pools,
         })
     }
 
@@ -220,11 +225,20 @@ impl Trainer {
         self.steps_done
     }
 
+    /// On a GPU, the most its buffer pools held at the end of any pass of this trainer's steps
+    /// (before they were released to stay within budget: `gpu_memory::PoolBudget`); `None` on
+    /// the CPU.
+    pub fn pool_peak_bytes(&self) -> Option<u64> {
+        self.pools.as_ref().map(PoolBudget::peak_bytes)
+    }
+
     /// One step on `images` `[N, C, H, W]` and `targets` `[N, classes, H, W]`. Shapes must
     /// already be checked. Nothing is read back from the device. The batch runs in passes of at
     /// most [`Trainer::micro_batch`] images; the loss and Dice reported are the whole batch's.
     pub fn step(&mut self, images: Tensor<4>, targets: Tensor<4>) -> StepOutput {
-        let (parts, mut grads) = batch_gradients(&self.model, self.micro_batch(), images, targets);
+        let micro = self.micro_batch();
+        let (parts, mut grads) =
+            batch_gradients(&self.model, micro, images, targets, &mut self.pools);
         if let Some(anchor) = &self.anchor {
             anchor.pull(&self.model, &mut grads);
         }
@@ -235,6 +249,10 @@ impl Trainer {
         model.num_batches_tracked += 1;
         self.model = model;
         self.steps_done += 1;
+        // The update's temporaries and the weights and moments it replaced are gone.
+        if let Some(pools) = &mut self.pools {
+            pools.after_pass();
+        }
         StepOutput {
             loss: parts.total,
             soft_dice: parts.soft_dice,
@@ -252,7 +270,8 @@ impl Trainer {
         targets: Tensor<4>,
     ) -> (Tensor<1>, Vec<(String, Tensor<1>)>) {
         let model = self.model.valid().train();
-        let (parts, grads) = batch_gradients(&model, self.micro_batch(), images, targets);
+        let (parts, grads) =
+            batch_gradients(&model, self.micro_batch(), images, targets, &mut None);
         (parts.total.inner(), named_gradients(&model, &grads))
     }
 
@@ -264,13 +283,19 @@ impl Trainer {
 }
 
 /// The loss parts (detached) and gradients of `model` (on an autodiff device) on a batch, in
-/// passes of at most `micro` images.
+/// passes of at most `micro` images; `pools` (on a GPU) are kept within budget after each pass.
 fn batch_gradients(
     model: &TinyUNet,
     micro: usize,
     images: Tensor<4>,
     targets: Tensor<4>,
+    pools: &mut Option<PoolBudget>,
 ) -> (LossParts, GradientsParams) {
+    let mut after_pass = || {
+        if let Some(pools) = pools {
+            pools.after_pass();
+        }
+    };
     let device = model
         .devices()
         .into_iter()
@@ -285,6 +310,7 @@ fn batch_gradients(
             total: parts.total.detach(),
             soft_dice: parts.soft_dice,
         };
+        after_pass();
         return (parts, grads);
     }
     let mut accumulator = GradientsAccumulator::<TinyUNet>::new();
@@ -315,6 +341,7 @@ fn batch_gradients(
                 soft_dice: sum.soft_dice + part.soft_dice,
             },
         });
+        after_pass();
     }
     let parts = total.expect("n > micro ≥ 1: at least one pass ran");
     (parts, accumulator.grads())
@@ -329,7 +356,7 @@ pub fn loss_and_gradients(
     targets: Tensor<4>,
 ) -> (Tensor<1>, Vec<(String, Tensor<1>)>) {
     let model = model.valid().train();
-    let (parts, grads) = batch_gradients(&model, usize::MAX, images, targets);
+    let (parts, grads) = batch_gradients(&model, usize::MAX, images, targets, &mut None);
     (parts.total.inner(), named_gradients(&model, &grads))
 }
 

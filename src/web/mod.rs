@@ -15,7 +15,7 @@ mod threads;
 mod training;
 
 pub use dicom::read_dicom;
-pub use segmenter::{Segmentation, WasmSegmenter, limits};
+pub use segmenter::{Segmentation, WasmSegmenter, gpu_memory, limits};
 #[cfg(feature = "threads")]
 use threads::compute;
 #[cfg(feature = "threads")]

@@ -6,7 +6,7 @@ use super::compute;
 use super::convert::{js_error, options, rgba_image, to_js};
 use super::heap::{HeapReservation, INFERENCE_HEAP_BYTES_PER_PIXEL, MAX_RESERVATION};
 use crate::app::{FineTuning, Segmenter, SegmenterOptions};
-use crate::backend::{BackendKind, cpu_device, wgpu_device_async};
+use crate::backend::{BackendKind, cpu_device, opened_wgpu_device, wgpu_device_async};
 use crate::data::image::mask_from_rgba;
 use crate::infer::{ClassArea, Prediction};
 use crate::islands::Islands;
@@ -103,6 +103,18 @@ impl Segmentation {
 #[wasm_bindgen]
 pub fn limits() -> std::result::Result<JsValue, JsValue> {
     to_js(&LIMITS).map_err(js_error)
+}
+
+/// `{ reservedBytes, inUseBytes }` of the buffer pools of the WebGPU device this module instance
+/// opened (shared by its WebGPU segmenters; see `gpu_memory.rs`); `null` before one was opened,
+/// and always in the CPU-only module. A free function, not a method: it borrows no segmenter, so
+/// it answers while one is busy.
+#[wasm_bindgen(js_name = gpuMemory)]
+pub fn gpu_memory() -> JsValue {
+    opened_wgpu_device()
+        .and_then(|device| crate::gpu_memory::gpu_memory(&device))
+        .and_then(|memory| to_js(&memory).ok())
+        .unwrap_or(JsValue::NULL)
 }
 
 /// A TinyU-Net on the CPU or WebGPU.

@@ -9,6 +9,7 @@ import type {
   Build,
   CreateOptions,
   Evaluation,
+  GpuMemoryUse,
   Islands,
   LoadProgress,
   MaskLabels,
@@ -170,6 +171,12 @@ const peak: number | null = r.memoryBytes;
 const released: boolean = r.memoryReleased;
 const now: number | null = ct.memoryBytes;
 console.log(peak, released, now);
+// On WebGPU: the GPU buffers the run held at its peak and after giving back what it left unused.
+const gpu: GpuMemoryUse | null = r.gpuMemory;
+const gpuNow: number | null = ct.gpuMemoryBytes;
+if (gpu) console.log(gpu.beforeBytes, gpu.peakBytes, gpu.afterRunBytes, gpu.afterReleaseBytes, gpuNow);
+// @ts-expect-error -- a diagnostic, read-only
+ct.gpuMemoryBytes = 0;
 for (const c of r.classScores) console.log(c.name, c.before?.dice, c.after?.iou);
 if (r.lastAvailable) console.log(await ct.useLastTrainedWeights());
 const d = ct.trainingDefaults;
