@@ -14,7 +14,7 @@
 //
 // Then the same runs on the WebGPU build (BENCH_GPU=0 skips them, BENCH_MEMORY_CPU=0 the CPU's;
 // BENCH_GPU_MEMORY_ITERS timed steps a row, default 1 after 1 warm-up: SwiftShader takes minutes
-// a 256² step), micro-batches
+// a 256² step; BENCH_GPU_MEMORY_ROWS picks rows, e.g. `2,4,page`), micro-batches
 // at the core's default, a page each: the GPU buffers the device's pools (cubecl's) hold after one
 // inference, the run's peak (the most held at the end of any unit of work), at the run's end, after
 // the run gave back what it left unused, and after an inference that follows it.
@@ -44,10 +44,11 @@ export async function trainingMemory(
     cpu = process.env.BENCH_MEMORY_CPU !== '0',
     gpu = process.env.BENCH_GPU !== '0',
     gpuIters = Number(process.env.BENCH_GPU_MEMORY_ITERS ?? 1),
+    gpuRows = process.env.BENCH_GPU_MEMORY_ROWS?.split(',') ?? ['1', '2', '4', 'page'],
   } = {},
 ) {
   if (cpu) await cpuMemory(browser, url, iters, rounds);
-  if (gpu) await gpuMemory(browser, url, gpuIters);
+  if (gpu) await gpuMemory(browser, url, gpuIters, gpuRows);
 }
 
 /** The CPU rows: micro-batching off and on, `rounds` times, a fresh wasm instance each. */
@@ -111,8 +112,9 @@ async function cpuMemory(browser, url, iters, rounds) {
   }
 }
 
-/** The WebGPU rows: the same runs, micro-batches at the core's default, a page each. */
-async function gpuMemory(browser, url, iters) {
+/** The WebGPU rows: the same runs, micro-batches at the core's default, a page each; `only`
+ * names the rows to run (batch sizes and `page`: on SwiftShader a 256² step takes minutes). */
+async function gpuMemory(browser, url, iters, only) {
   const page = await browser.newPage();
   let adapter;
   try {
@@ -136,13 +138,18 @@ async function gpuMemory(browser, url, iters) {
   );
   console.log('|---|---|---|---|---|---|---|');
   const rows = [
-    ...[1, 2, 4].map((batch) => [`batch ${batch}, bench steps (no augmentation)`, { batch, iters, warmup: 1 }]),
+    ...[1, 2, 4].map((batch) => [
+      `${batch}`,
+      `batch ${batch}, bench steps (no augmentation)`,
+      { batch, iters, warmup: 1 },
+    ]),
     [
+      'page',
       `the page's default fine-tune (batch 4, ${PAGE_RUN.pairs - PAGE_RUN.heldOut} pairs + ${PAGE_RUN.heldOut} held back, 1 epoch)`,
       PAGE_RUN,
     ],
-  ];
-  for (const [label, run] of rows) {
+  ].filter(([key]) => only.includes(key));
+  for (const [, label, run] of rows) {
     const gpuPage = await browser.newPage();
     try {
       await gpuPage.goto(url);

@@ -275,6 +275,8 @@ export interface ModelCard {
   citations: string[];
   /** The fine-tune's starting learning rate when `train` is given none (absent: the core's). */
   fineTuneLearningRate?: number;
+  /** The fine-tune's epochs when `train` is given none (absent: the core's). */
+  fineTuneEpochs?: number;
 }
 
 /** Why an image is not the kind the model was made for (`Segmentation.outOfDomain`). */
@@ -595,7 +597,8 @@ export declare class Segmenter {
    */
   readonly gpuMemoryBytes: number | null;
   /** What `train` uses for each setting left out, for this model: the core's defaults, with the
-   * model card's `fineTuneLearningRate` when it has one (the lung-CT model: 3e-4). */
+   * model card's `fineTuneLearningRate` and `fineTuneEpochs` when it has them (the lung-CT model:
+   * 3e-4 and 40 epochs). */
   readonly trainingDefaults: TrainingDefaults;
   /**
    * Runs the network on blank input so that the first real call is fast (the browser's optimised

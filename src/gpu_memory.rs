@@ -9,11 +9,15 @@
 //! `MemoryReport` over every stream and pool of the device), so this module names no backend: a
 //! device without pools (the CPU's burn-flex) has no figures.
 //!
-//! During training the pools would grow past what a pass needs: they keep a freed buffer for a
-//! later tensor of its size bucket, and passes of the same shapes still take new ones (three 256²
-//! steps held 936 MiB on SwiftShader where one needs ~410). [`PoolBudget`] reads them after each
-//! pass of a training step and releases them when another pass could take them past
-//! [`GPU_POOL_BUDGET`].
+//! During training the pools would grow past what a pass needs, for two reasons. They keep a
+//! freed buffer for a later tensor (three 256² steps held 936 MiB on SwiftShader where one needs
+//! ~410). And in the browser every pool hands out whole buffers (see below) and gives a small
+//! tensor any free buffer at least its size: the gradients the backward makes while its
+//! activations are being freed, and the weights and Adam moments the update makes from them,
+//! land in buffers of up to megabytes each and pin them (after a step 7 MiB of live tensors held
+//! 93–195 MiB, growing step by step). [`PoolBudget`] releases the pools after every pass of a
+//! training step, and the trainer moves the gradients into buffers of their own size at that
+//! moment (`train::compact`), so that what stays live between passes is what it needs to be.
 //!
 //! Why no peak from the report: cubecl's high-water marks count pages, not bytes. A pool of
 //! one page size (`MemoryPoolKind::Sliced`) turns pages into bytes, but in the browser every
@@ -54,21 +58,20 @@ pub fn release_gpu_memory(device: &Device) -> Option<GpuMemory> {
     gpu_memory(device)
 }
 
-/// The most GPU buffer memory a training run's pools are let grow to between two passes, where a
-/// pass's own need allows: the page's budget for a fine-tune, as on the CPU (issue 33;
-/// docs/BENCHMARKS.md, "Training memory").
+/// The most GPU buffer memory a fine-tune's pools are meant to hold, the page's budget for a
+/// fine-tune as on the CPU (issue 33; docs/BENCHMARKS.md, "Training memory"): one 256² pass
+/// needs ~350 MiB of buffers beside the weights.
 pub const GPU_POOL_BUDGET: u64 = 512 << 20;
 
-/// Keeps a training run's pools within [`GPU_POOL_BUDGET`]: after each pass (a micro-batch's
-/// forward and backward, or the optimiser's update) it reads them, and gives back what they hold
-/// for nothing when another pass growing them as much as this one did would take them past the
-/// budget. A pass whose own need is past the budget cannot be helped (use smaller images or
-/// micro-batches). On the CPU there are no pools and nothing to keep.
+/// Keeps a training run's pools to what its live tensors need between passes: after each pass (a
+/// micro-batch's forward and backward, or the optimiser's update) it reads them, then gives back
+/// every buffer no tensor uses, so the next pass starts from the weights, the optimiser's state
+/// and the gradients alone. Releasing costs the next pass its buffers' creation, yet natively on
+/// the browser's kind of pools the steps got faster with it (fewer, fuller buffers:
+/// docs/BENCHMARKS.md). On the CPU there are no pools and nothing to keep.
 #[derive(Debug)]
 pub struct PoolBudget {
     device: Device,
-    /// Reserved bytes after the last pass (after its release, if it had one).
-    last: u64,
     /// The most reserved after any pass, before its release.
     peak: u64,
 }
@@ -82,30 +85,24 @@ impl PoolBudget {
         let now = release_gpu_memory(device)?.reserved_bytes;
         Some(Self {
             device: device.clone(),
-            last: now,
             peak: now,
         })
     }
 
-    /// A pass has ended (its graph and temporaries dropped): reads the pools, and releases their
-    /// unused buffers when the next pass could take them past the budget.
+    /// A pass has ended (its graph and temporaries dropped): reads the pools into the peak and
+    /// releases their unused buffers. Reading them also runs the work queued so far.
     pub fn after_pass(&mut self) {
-        let Some(now) = gpu_memory(&self.device).map(|m| m.reserved_bytes) else {
-            return;
-        };
-        self.peak = self.peak.max(now);
-        self.last = if Self::release_due(now, self.last) {
-            release_gpu_memory(&self.device).map_or(now, |m| m.reserved_bytes)
-        } else {
-            now
-        };
+        if let Some(now) = gpu_memory(&self.device) {
+            self.peak = self.peak.max(now.reserved_bytes);
+            release_gpu_memory(&self.device);
+        }
     }
 
-    /// Whether pools holding `now` bytes after a pass, `last` after the one before, are to be
-    /// released: another pass growing them by as much would take them past [`GPU_POOL_BUDGET`].
-    pub fn release_due(now: u64, last: u64) -> bool {
-        let grown = now.saturating_sub(last);
-        now.saturating_add(grown) > GPU_POOL_BUDGET
+    /// Reads the pools, which runs the work queued so far, without releasing them.
+    pub fn settle(&mut self) {
+        if let Some(now) = gpu_memory(&self.device) {
+            self.peak = self.peak.max(now.reserved_bytes);
+        }
     }
 
     /// The most the pools held at the end of any pass so far.

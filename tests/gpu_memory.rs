@@ -115,16 +115,7 @@ fn a_fine_tune_reports_its_gpu_memory_and_gives_back_what_it_leaves_unused() {
 }
 
 #[test]
-fn a_training_pass_that_could_take_the_pools_past_the_budget_releases_them() {
-    let mib = |n: u64| n << 20;
-    // Another pass growing the pools as much would pass the budget (512 MiB): release.
-    assert!(PoolBudget::release_due(mib(300), mib(0)));
-    assert!(PoolBudget::release_due(mib(400), mib(200)));
-    assert!(PoolBudget::release_due(mib(600), mib(600)));
-    // Passes that grow them little, or pools far below the budget: keep them for the next pass.
-    assert!(!PoolBudget::release_due(mib(400), mib(380)));
-    assert!(!PoolBudget::release_due(mib(200), mib(0)));
-    assert!(!PoolBudget::release_due(mib(100), mib(300)));
+fn a_training_pass_gives_back_the_buffers_it_left_in_the_pools() {
     assert!(PoolBudget::new(&cpu_device()).is_none());
 
     let Some(device) = wgpu_device() else { return };
@@ -132,6 +123,7 @@ fn a_training_pass_that_could_take_the_pools_past_the_budget_releases_them() {
     let device = device.autodiff();
     let mut pools = PoolBudget::new(&device).unwrap();
     // A pass that left its buffers in the pools, more than half the budget: released after it.
+    // (What a real step leaves: tests/gpu_pools.rs.)
     // In buffers of 8 MiB: natively the pools give back at once the pages a larger allocation
     // outgrew, and every adapter binds that much.
     let chunk = 8 << 20;

@@ -126,11 +126,15 @@ pub struct TrainDefaults {
 }
 
 /// The core's fine-tuning defaults ([`SessionConfig::default`]) with what `card` changes for its
-/// model: its learning rate ([`ModelCard::fine_tune_learning_rate`]).
+/// model: its learning rate ([`ModelCard::fine_tune_learning_rate`]) and its epochs
+/// ([`ModelCard::fine_tune_epochs`]).
 pub fn model_defaults(card: &ModelCard) -> SessionConfig {
     let mut d = SessionConfig::default();
     if let Some(lr) = card.fine_tune_learning_rate {
         d.learning_rate = lr;
+    }
+    if let Some(epochs) = card.fine_tune_epochs {
+        d.epochs = epochs;
     }
     d
 }
@@ -522,15 +526,20 @@ mod tests {
     use pollster::block_on;
 
     #[test]
-    fn a_models_card_sets_its_fine_tuning_rate_unless_the_user_does() {
+    fn a_models_card_sets_its_fine_tuning_rate_and_epochs_unless_the_user_does() {
         let ct = ModelCard::lung_ct();
         assert_eq!(TrainDefaults::for_model(&ct).learning_rate, 3e-4);
-        assert_eq!(TrainOptions::default().config_for(&ct).learning_rate, 3e-4);
+        assert_eq!(TrainDefaults::for_model(&ct).epochs, 40);
+        let config = TrainOptions::default().config_for(&ct);
+        assert_eq!((config.learning_rate, config.epochs), (3e-4, 40));
+        assert_eq!(config.batch_size, SessionConfig::default().batch_size);
         let own = TrainOptions {
             learning_rate: Some(1e-5),
+            epochs: Some(3),
             ..Default::default()
         };
-        assert_eq!(own.config_for(&ct).learning_rate, 1e-5);
+        let config = own.config_for(&ct);
+        assert_eq!((config.learning_rate, config.epochs), (1e-5, 3));
         // The skin model keeps the core's defaults.
         let skin = ModelCard::skin_lesion();
         assert_eq!(TrainDefaults::for_model(&skin), TrainDefaults::default());

@@ -2,6 +2,7 @@
 
 pub mod adapt;
 pub mod batch;
+mod compact;
 pub mod fine_tune;
 pub mod session;
 pub mod trainer;

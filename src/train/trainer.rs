@@ -12,9 +12,10 @@
 use std::collections::HashMap;
 
 use burn::module::{ModuleVisitor, Param, ParamId};
-use burn::optim::{AdamConfig, GradientsAccumulator, GradientsParams, ModuleOptimizer};
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 
+use super::compact::compact_gradients;
 use crate::error::{Error, Result};
 use crate::gpu_memory::PoolBudget;
 use crate::loss::{LossParts, segmentation_loss};
@@ -71,7 +72,7 @@ pub struct Trainer {
     /// Whether the training forward normalises with each batch's BatchNorm statistics, which
     /// ties the images of a batch together (then no micro-batches).
     batch_statistics: bool,
-    /// On a GPU, its buffer pools, kept within their budget between passes.
+    /// On a GPU, its buffer pools, emptied after every pass.
     pools: Option<PoolBudget>,
 }
 
@@ -226,7 +227,7 @@ impl Trainer {
     }
 
     /// On a GPU, the most its buffer pools held at the end of any pass of this trainer's steps
-    /// (before they were released to stay within budget: `gpu_memory::PoolBudget`); `None` on
+    /// (before they were released: `gpu_memory::PoolBudget`); `None` on
     /// the CPU.
     pub fn pool_peak_bytes(&self) -> Option<u64> {
         self.pools.as_ref().map(PoolBudget::peak_bytes)
@@ -283,7 +284,8 @@ impl Trainer {
 }
 
 /// The loss parts (detached) and gradients of `model` (on an autodiff device) on a batch, in
-/// passes of at most `micro` images; `pools` (on a GPU) are kept within budget after each pass.
+/// passes of at most `micro` images; on a GPU, `pools` are emptied after each pass
+/// ([`compact_gradients`]).
 fn batch_gradients(
     model: &TinyUNet,
     micro: usize,
@@ -291,10 +293,10 @@ fn batch_gradients(
     targets: Tensor<4>,
     pools: &mut Option<PoolBudget>,
 ) -> (LossParts, GradientsParams) {
-    let mut after_pass = || {
-        if let Some(pools) = pools {
-            pools.after_pass();
-        }
+    // After each pass on a GPU: the pools emptied and the gradients in buffers of their own size.
+    let mut after_pass = |grads: GradientsParams| match pools {
+        Some(pools) => compact_gradients(model, grads, pools),
+        None => grads,
     };
     let device = model
         .devices()
@@ -310,10 +312,9 @@ fn batch_gradients(
             total: parts.total.detach(),
             soft_dice: parts.soft_dice,
         };
-        after_pass();
-        return (parts, grads);
+        return (parts, after_pass(grads));
     }
-    let mut accumulator = GradientsAccumulator::<TinyUNet>::new();
+    let mut sum: Option<GradientsParams> = None;
     let mut total: Option<LossParts> = None;
     for start in (0..n).step_by(micro) {
         let len = micro.min(n - start);
@@ -327,7 +328,10 @@ fn batch_gradients(
         // powers of two of even splits) without another pass over the gradients.
         let weighted = parts.total.mul_scalar(share);
         let grads = GradientsParams::from_grads(weighted.backward(), model);
-        accumulator.accumulate(model, grads);
+        let grads = match sum.take() {
+            None => grads,
+            Some(sum) => add_gradients(model, sum, grads),
+        };
         let part = LossParts {
             total: weighted.detach(),
             soft_dice: parts.soft_dice.mul_scalar(share),
@@ -341,10 +345,39 @@ fn batch_gradients(
                 soft_dice: sum.soft_dice + part.soft_dice,
             },
         });
-        after_pass();
+        sum = Some(after_pass(grads));
     }
     let parts = total.expect("n > micro ≥ 1: at least one pass ran");
-    (parts, accumulator.grads())
+    (parts, sum.expect("at least one pass ran"))
+}
+
+/// `sum + grads`, parameter by parameter, in `sum` (a parameter with a gradient in only one of
+/// them keeps it).
+fn add_gradients(
+    model: &TinyUNet,
+    mut sum: GradientsParams,
+    mut grads: GradientsParams,
+) -> GradientsParams {
+    struct Add<'a> {
+        sum: &'a mut GradientsParams,
+        grads: &'a mut GradientsParams,
+    }
+    impl ModuleVisitor for Add<'_> {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            if let Some(grad) = self.grads.remove::<D>(param.id) {
+                let total = match self.sum.remove::<D>(param.id) {
+                    Some(before) => before + grad,
+                    None => grad,
+                };
+                self.sum.register(param.id, total);
+            }
+        }
+    }
+    model.visit(&mut Add {
+        sum: &mut sum,
+        grads: &mut grads,
+    });
+    sum
 }
 
 /// The loss of one train-mode forward pass and the gradient of every trainable parameter, by its
