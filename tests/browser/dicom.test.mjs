@@ -154,6 +154,31 @@ const PAGE = `<!doctype html>
   window.helpersReady = true;
 </script>`;
 
+/**
+ * Serves the package with `PAGE` and `files` (route → bytes), runs `fn` in that page of `onBrowser`
+ * and returns its result; the page must log no error.
+ */
+async function inDicomPage(onBrowser, files, fn, timeout = SLOW) {
+  const routes = { '/dicom.html': { body: PAGE, type: 'text/html' } };
+  for (const [route, body] of Object.entries(files))
+    routes[route] = { body, type: route.endsWith('.jpg') ? 'image/jpeg' : 'application/dicom' };
+  const server = await startServer({ root: path.join(HERE, 'package-pages'), mounts: { '/pkg/': PKG }, routes });
+  try {
+    return await withPage(
+      async ({ page, url, console: log }) => {
+        await page.goto(`${url}dicom.html`);
+        await page.waitForFunction(() => window.helpersReady === true);
+        const out = await evaluateWithTimeout(page, fn, null, timeout);
+        assert.deepEqual(log.errors, [], log.format());
+        return out;
+      },
+      { browser: onBrowser, server, timeout },
+    );
+  } finally {
+    await server.close();
+  }
+}
+
 let browser;
 
 before(async () => {
@@ -169,157 +194,134 @@ test(
   'decodeImage reads DICOM slices, segment takes them at their size, and bad files are clear errors without patient data',
   { timeout: SLOW, skip: SHARED.skip },
   async () => {
-    const routes = { '/dicom.html': { body: PAGE, type: 'text/html' } };
-    for (const [route, body] of Object.entries(FILES))
-      routes[route] = { body, type: route.endsWith('.jpg') ? 'image/jpeg' : 'application/dicom' };
-    const server = await startServer({ root: path.join(HERE, 'package-pages'), mounts: { '/pkg/': PKG }, routes });
-    try {
-      const r = await withPage(
-        async ({ page, url, console: log }) => {
-          await page.goto(`${url}dicom.html`);
-          await page.waitForFunction(() => window.helpersReady === true);
-          const out = await evaluateWithTimeout(
-            page,
-            async () => {
-              const { decodeImage, Segmenter } = window.tinyunet;
-              const bytes = async (u) => new Uint8Array(await (await fetch(u)).arrayBuffer());
-              const grey = (image) => Array.from({ length: image.width * image.height }, (_, i) => image.data[i * 4]);
-              const res = {};
-              // Before any Segmenter: decodeImage loads the CPU build of the core itself.
-              for (const name of ['explicit', 'implicit']) {
-                const image = await decodeImage(await bytes(`/${name}.dcm`), `${name}.dcm`);
-                res[name] = {
-                  width: image.width,
-                  height: image.height,
-                  row: grey(image).slice(0, image.width),
-                  dicom: image.dicom,
-                  alpha: image.data[3],
-                };
-              }
-              const soft = await decodeImage(await bytes('/explicit.dcm'), 'soft', {
-                window: { center: 40, width: 400 },
-              });
-              res.soft = { row: grey(soft).slice(0, soft.width), window: soft.dicom.window };
-              // Baseline JPEG: the browser decodes the stream, the core applies rescale and window.
-              const jpeg = await decodeImage(new Blob([await bytes('/jpeg.dcm')]), 'jpeg.dcm');
-              const plain = await decodeImage(await bytes('/ct.jpg'), 'ct.jpg');
-              const a = grey(jpeg);
-              const b = grey(plain);
-              res.jpeg = {
-                width: jpeg.width,
-                height: jpeg.height,
-                plain: [plain.width, plain.height],
-                maxDiff: Math.max(...a.map((v, i) => Math.abs(v - b[i]))),
-                dicom: jpeg.dicom,
-              };
-              res.ctSmall = (await decodeImage(await bytes('/ct-small.dcm'), 'CT_small.dcm')).dicom;
-              res.errors = {};
-              for (const name of ['frames', 'truncated', 'jpeg2000', 'report']) {
-                try {
-                  await decodeImage(await bytes(`/${name}.dcm`), `${name}.dcm`);
-                  res.errors[name] = null;
-                } catch (e) {
-                  res.errors[name] = { kind: e.kind, message: e.message };
-                }
-              }
-              const seg = await Segmenter.create({ backend: 'cpu', inputSize: 64 });
-              const s = await seg.segment(new Blob([await bytes('/jpeg.dcm')]));
-              res.segmented = { width: s.width, height: s.height, mask: s.mask.length, dicom: s.dicom };
-              // The window: the model card's by default (here none: the lung window), else the call's.
-              res.windows = {
-                card: seg.model.window ?? null,
-                plain: (await seg.segment(await bytes('/explicit.dcm'))).dicom.window,
-                soft: (await seg.segment(await bytes('/explicit.dcm'), { window: { center: 40, width: 400 } })).dicom
-                  .window,
-                jpeg: 'dicom' in (await seg.segment(await bytes('/ct.jpg'), { window: { center: 40, width: 400 } })),
-              };
-              const pair = {
-                image: await bytes('/explicit.dcm'),
-                mask: { data: new Uint8Array(64 * 48 * 4).fill(255), width: 64, height: 48 },
-              };
-              res.evaluated = (await seg.evaluate([pair], { window: { center: 40, width: 400 } })).perImage.length;
-              try {
-                await seg.segment(await bytes('/explicit.dcm'), { window: { center: 40, width: 0 } });
-              } catch (e) {
-                res.windowError = { kind: e.kind, message: e.message };
-              }
-              try {
-                await seg.segment(await bytes('/jpeg2000.dcm'));
-              } catch (e) {
-                res.segmentError = { kind: e.kind, message: e.message };
-              }
-              return res;
-            },
-            null,
-            SLOW,
-          );
-          assert.deepEqual(log.errors, [], log.format());
-          return out;
-        },
-        { browser, server },
-      );
-
-      // Hounsfield units through the lung window: −1350 HU black, 150 HU white, linear between.
-      const lung = (hu) => Math.round(Math.min(1, Math.max(0, (hu + 1350) / 1500)) * 255);
-      const expected = Array.from({ length: RAMP.columns }, (_, c) => lung(rampHu(c)));
+    const r = await inDicomPage(browser, FILES, async () => {
+      const { decodeImage, Segmenter } = window.tinyunet;
+      const bytes = async (u) => new Uint8Array(await (await fetch(u)).arrayBuffer());
+      const grey = (image) => Array.from({ length: image.width * image.height }, (_, i) => image.data[i * 4]);
+      const res = {};
+      // Before any Segmenter: decodeImage loads the CPU build of the core itself.
       for (const name of ['explicit', 'implicit']) {
-        const x = r[name];
-        assert.deepEqual([x.width, x.height], [RAMP.columns, RAMP.rows], name);
-        assert.deepEqual(x.row, expected, name);
-        assert.equal(x.alpha, 255);
-        assert.equal(x.dicom.transferSyntaxUid, name === 'explicit' ? EXPLICIT : IMPLICIT);
-        assert.equal(x.dicom.rescaleIntercept, -1024);
-        assert.equal(x.dicom.signed, true);
-        assert.equal(x.dicom.modality, 'CT');
-        assert.deepEqual(x.dicom.window, { center: -600, width: 1500 });
+        const image = await decodeImage(await bytes(`/${name}.dcm`), `${name}.dcm`);
+        res[name] = {
+          width: image.width,
+          height: image.height,
+          row: grey(image).slice(0, image.width),
+          dicom: image.dicom,
+          alpha: image.data[3],
+        };
       }
-      const soft = (hu) => Math.round(Math.min(1, Math.max(0, (hu + 160) / 400)) * 255);
-      assert.deepEqual(
-        r.soft.row,
-        Array.from({ length: RAMP.columns }, (_, c) => soft(rampHu(c))),
-      );
-      assert.deepEqual(r.soft.window, { center: 40, width: 400 });
-
-      assert.deepEqual([r.jpeg.width, r.jpeg.height], r.jpeg.plain);
-      assert.equal(r.jpeg.maxDiff, 0, 'the JPEG slice does not come back as the plain JPEG');
-      assert.equal(r.jpeg.dicom.transferSyntax, 'JPEG Baseline (Process 1)');
-
-      assert.equal(r.ctSmall.rows, 128);
-      assert.equal(r.ctSmall.rescaleIntercept, -1024);
-      assert.equal(r.ctSmall.modality, 'CT');
-
-      assert.equal(r.errors.frames?.kind, 'input');
-      assert.match(r.errors.frames.message, /^input: frames\.dcm: the DICOM file holds 2 frames/);
-      assert.match(r.errors.truncated?.message, /truncated\.dcm: the DICOM file is truncated/);
-      assert.match(
-        r.errors.jpeg2000?.message,
-        /JPEG 2000 Image Compression \(1\.2\.840\.10008\.1\.2\.4\.91\) is not supported/,
-      );
-      assert.match(r.errors.report?.message, /\(SR\) is not an image/);
-
-      assert.deepEqual([r.segmented.width, r.segmented.height], r.jpeg.plain);
-      assert.equal(r.segmented.mask, r.jpeg.width * r.jpeg.height);
-      assert.equal(r.segmentError?.kind, 'input');
-      assert.equal(r.segmented.dicom.transferSyntax, 'JPEG Baseline (Process 1)');
-      assert.deepEqual(r.segmented.dicom.window, { center: -600, width: 1500 });
-      assert.deepEqual(r.windows, {
-        card: null,
-        plain: { center: -600, width: 1500 },
-        soft: { center: 40, width: 400 },
-        jpeg: false,
+      const soft = await decodeImage(await bytes('/explicit.dcm'), 'soft', {
+        window: { center: 40, width: 400 },
       });
-      assert.equal(r.evaluated, 1);
-      assert.equal(r.windowError?.kind, 'config');
-      assert.match(
-        r.windowError.message,
-        /^config: window must be \{ center, width \} in Hounsfield units with a width above 0/,
-      );
+      res.soft = { row: grey(soft).slice(0, soft.width), window: soft.dicom.window };
+      // Baseline JPEG: the browser decodes the stream, the core applies rescale and window.
+      const jpeg = await decodeImage(new Blob([await bytes('/jpeg.dcm')]), 'jpeg.dcm');
+      const plain = await decodeImage(await bytes('/ct.jpg'), 'ct.jpg');
+      const a = grey(jpeg);
+      const b = grey(plain);
+      res.jpeg = {
+        width: jpeg.width,
+        height: jpeg.height,
+        plain: [plain.width, plain.height],
+        maxDiff: Math.max(...a.map((v, i) => Math.abs(v - b[i]))),
+        dicom: jpeg.dicom,
+      };
+      res.ctSmall = (await decodeImage(await bytes('/ct-small.dcm'), 'CT_small.dcm')).dicom;
+      res.errors = {};
+      for (const name of ['frames', 'truncated', 'jpeg2000', 'report']) {
+        try {
+          await decodeImage(await bytes(`/${name}.dcm`), `${name}.dcm`);
+          res.errors[name] = null;
+        } catch (e) {
+          res.errors[name] = { kind: e.kind, message: e.message };
+        }
+      }
+      const seg = await Segmenter.create({ backend: 'cpu', inputSize: 64 });
+      const s = await seg.segment(new Blob([await bytes('/jpeg.dcm')]));
+      res.segmented = { width: s.width, height: s.height, mask: s.mask.length, dicom: s.dicom };
+      // The window: the model card's by default (here none: the lung window), else the call's.
+      res.windows = {
+        card: seg.model.window ?? null,
+        plain: (await seg.segment(await bytes('/explicit.dcm'))).dicom.window,
+        soft: (await seg.segment(await bytes('/explicit.dcm'), { window: { center: 40, width: 400 } })).dicom.window,
+        jpeg: 'dicom' in (await seg.segment(await bytes('/ct.jpg'), { window: { center: 40, width: 400 } })),
+      };
+      const pair = {
+        image: await bytes('/explicit.dcm'),
+        mask: { data: new Uint8Array(64 * 48 * 4).fill(255), width: 64, height: 48 },
+      };
+      res.evaluated = (await seg.evaluate([pair], { window: { center: 40, width: 400 } })).perImage.length;
+      try {
+        await seg.segment(await bytes('/explicit.dcm'), { window: { center: 40, width: 0 } });
+      } catch (e) {
+        res.windowError = { kind: e.kind, message: e.message };
+      }
+      try {
+        await seg.segment(await bytes('/jpeg2000.dcm'));
+      } catch (e) {
+        res.segmentError = { kind: e.kind, message: e.message };
+      }
+      return res;
+    });
 
-      const everything = JSON.stringify(r);
-      for (const p of PATIENT) assert.ok(!everything.includes(p), `patient data ${p} reached the page's results`);
-    } finally {
-      await server.close();
+    // Hounsfield units through the lung window: −1350 HU black, 150 HU white, linear between.
+    const lung = (hu) => Math.round(Math.min(1, Math.max(0, (hu + 1350) / 1500)) * 255);
+    const expected = Array.from({ length: RAMP.columns }, (_, c) => lung(rampHu(c)));
+    for (const name of ['explicit', 'implicit']) {
+      const x = r[name];
+      assert.deepEqual([x.width, x.height], [RAMP.columns, RAMP.rows], name);
+      assert.deepEqual(x.row, expected, name);
+      assert.equal(x.alpha, 255);
+      assert.equal(x.dicom.transferSyntaxUid, name === 'explicit' ? EXPLICIT : IMPLICIT);
+      assert.equal(x.dicom.rescaleIntercept, -1024);
+      assert.equal(x.dicom.signed, true);
+      assert.equal(x.dicom.modality, 'CT');
+      assert.deepEqual(x.dicom.window, { center: -600, width: 1500 });
     }
+    const soft = (hu) => Math.round(Math.min(1, Math.max(0, (hu + 160) / 400)) * 255);
+    assert.deepEqual(
+      r.soft.row,
+      Array.from({ length: RAMP.columns }, (_, c) => soft(rampHu(c))),
+    );
+    assert.deepEqual(r.soft.window, { center: 40, width: 400 });
+
+    assert.deepEqual([r.jpeg.width, r.jpeg.height], r.jpeg.plain);
+    assert.equal(r.jpeg.maxDiff, 0, 'the JPEG slice does not come back as the plain JPEG');
+    assert.equal(r.jpeg.dicom.transferSyntax, 'JPEG Baseline (Process 1)');
+
+    assert.equal(r.ctSmall.rows, 128);
+    assert.equal(r.ctSmall.rescaleIntercept, -1024);
+    assert.equal(r.ctSmall.modality, 'CT');
+
+    assert.equal(r.errors.frames?.kind, 'input');
+    assert.match(r.errors.frames.message, /^input: frames\.dcm: the DICOM file holds 2 frames/);
+    assert.match(r.errors.truncated?.message, /truncated\.dcm: the DICOM file is truncated/);
+    assert.match(
+      r.errors.jpeg2000?.message,
+      /JPEG 2000 Image Compression \(1\.2\.840\.10008\.1\.2\.4\.91\) is not supported/,
+    );
+    assert.match(r.errors.report?.message, /\(SR\) is not an image/);
+
+    assert.deepEqual([r.segmented.width, r.segmented.height], r.jpeg.plain);
+    assert.equal(r.segmented.mask, r.jpeg.width * r.jpeg.height);
+    assert.equal(r.segmentError?.kind, 'input');
+    assert.equal(r.segmented.dicom.transferSyntax, 'JPEG Baseline (Process 1)');
+    assert.deepEqual(r.segmented.dicom.window, { center: -600, width: 1500 });
+    assert.deepEqual(r.windows, {
+      card: null,
+      plain: { center: -600, width: 1500 },
+      soft: { center: 40, width: 400 },
+      jpeg: false,
+    });
+    assert.equal(r.evaluated, 1);
+    assert.equal(r.windowError?.kind, 'config');
+    assert.match(
+      r.windowError.message,
+      /^config: window must be \{ center, width \} in Hounsfield units with a width above 0/,
+    );
+
+    const everything = JSON.stringify(r);
+    for (const p of PATIENT) assert.ok(!everything.includes(p), `patient data ${p} reached the page's results`);
   },
 );
 
@@ -506,6 +508,127 @@ test(
         assert.deepEqual(await classPixels(slice), lungPixels);
 
         // No patient field anywhere on the page.
+        const text = await page.locator('body').innerText();
+        for (const p of PATIENT) assert.ok(!text.includes(p), `patient data ${p} on the page`);
+        assert.deepEqual(log.errors, [], log.format());
+      },
+      { browser, server: demoServerOptions(), timeout: SLOW },
+    );
+  },
+);
+
+test(
+  'a DICOM CT slice under the lung-CT model gives the same 3-class mask on WebGPU as on the CPU',
+  { timeout: 2 * SLOW, skip: SHARED.skip },
+  async () => {
+    assert.ok(fs.existsSync(path.join(PKG, 'wasm/tinyunet_webgpu.js')), `${PKG}/wasm/tinyunet_webgpu.js is missing`);
+    const gpuBrowser = await launchBrowser({ webgpu: true });
+    try {
+      const r = await inDicomPage(
+        gpuBrowser,
+        { '/jpeg.dcm': JPEG_FILE },
+        async () => {
+          const { Segmenter } = window.tinyunet;
+          const { lungCtWeightsUrl } = await import('/pkg/models/lung-ct.js');
+          const file = new Uint8Array(await (await fetch('/jpeg.dcm')).arrayBuffer());
+          const res = {};
+          for (const backend of ['cpu', 'webgpu']) {
+            const seg = await Segmenter.create({ backend, weights: lungCtWeightsUrl });
+            const s = await seg.segment(new Blob([file]));
+            res[backend] = {
+              backend: seg.backend,
+              model: seg.model.name,
+              size: [s.width, s.height],
+              classes: s.classes,
+              mask: Array.from(s.mask),
+              areas: s.classAreas.map((a) => a.pixels),
+              dicom: s.dicom,
+              outOfDomain: s.outOfDomain,
+            };
+            seg.dispose();
+          }
+          return res;
+        },
+        2 * SLOW,
+      );
+      const { cpu, webgpu } = r;
+      assert.equal(cpu.backend, 'cpu');
+      assert.equal(webgpu.backend, 'webgpu', 'the WebGPU segmenter fell back to the CPU');
+      for (const x of [cpu, webgpu]) {
+        assert.equal(x.model, 'lung-ct');
+        assert.equal(x.classes, 3);
+        assert.deepEqual(x.dicom.window, { center: -600, width: 1500 });
+        assert.equal(x.dicom.transferSyntax, 'JPEG Baseline (Process 1)');
+        assert.equal(x.outOfDomain, null);
+      }
+      assert.deepEqual(webgpu.size, cpu.size, 'segmented at the slice’s own size on both');
+      assert.equal(webgpu.mask.length, cpu.size[0] * cpu.size[1]);
+      const agree = webgpu.mask.filter((v, i) => v === cpu.mask[i]).length / cpu.mask.length;
+      const found = (x) => [1, 2].filter((c) => x.mask.includes(c));
+      console.log(
+        `DICOM CT slice, CPU vs WebGPU: ${(agree * 100).toFixed(3)} % of pixels agree; areas ${cpu.areas} / ${webgpu.areas} px`,
+      );
+      assert.ok(found(cpu).length > 0, 'the CPU mask marks no infection on the slice');
+      assert.deepEqual(found(webgpu), found(cpu), 'the two masks mark different classes');
+      assert.ok(agree >= 0.995, `only ${(agree * 100).toFixed(3)} % of the pixels agree`);
+      const everything = JSON.stringify(r);
+      for (const p of PATIENT) assert.ok(!everything.includes(p), `patient data ${p} reached the page's results`);
+    } finally {
+      await gpuBrowser.close();
+    }
+  },
+);
+
+test(
+  'a DICOM slice kept for fine-tuning comes back after a reload with its description and window control, and a new window segments the slice itself',
+  { timeout: SLOW, skip: SHARED.skip },
+  async () => {
+    await withPage(
+      async ({ page, url, console: log }) => {
+        await page.setViewportSize({ width: 1280, height: 900 });
+        const open = async () => {
+          await page.goto(`${url}?size=64&backend=cpu&model=lung-ct`);
+          await page.waitForFunction(() => document.body.dataset.model === 'ready', null, { timeout: SLOW });
+        };
+        await open();
+        await drop(page, [['ct-slice', JPEG_FILE]]);
+        let slice = await settled(page, 'ct-slice');
+        assert.equal(await slice.getAttribute('data-state'), 'done', await slice.innerText());
+        const lungPixels = await classPixels(slice);
+        // Kept: added to the fine-tuning set from the editor, then stored in the browser.
+        await slice.locator('button', { hasText: 'Correct mask' }).click();
+        await page.locator('#editor[data-ready="true"]').waitFor();
+        await page.click('#editor-add');
+        await page.click('#editor-close');
+        await page.waitForFunction(() => document.body.dataset.annotationsSaved === 'saved', null, { timeout: SLOW });
+
+        await page.reload();
+        await open();
+        slice = page.locator('.card[data-name="ct-slice"][data-state="done"]');
+        await slice.waitFor({ timeout: SLOW });
+        assert.equal(await slice.getAttribute('data-window'), '-600,1500', 'the restored card has no window');
+        assert.match(
+          await slice.locator('.dicom-facts [data-fact="syntax"]').innerText(),
+          /Transfer syntax\s+JPEG Baseline \(Process 1\)/,
+        );
+        const control = slice.locator('.card-window');
+        assert.equal(await control.locator('.window-preset').inputValue(), 'lung');
+        assert.deepEqual(await classPixels(slice), lungPixels);
+        const lungPicture = await meanGrey(slice);
+
+        // Another window: the slice itself is windowed and segmented again, from its own file.
+        await control.locator('.window-preset').selectOption('mediastinum');
+        await page
+          .locator('.card[data-name="ct-slice"][data-window="40,400"][data-state="done"]')
+          .waitFor({ timeout: SLOW });
+        const softPicture = await meanGrey(slice);
+        assert.ok(
+          softPicture.mean < lungPicture.mean - 20,
+          `the mediastinal window did not darken the restored slice: ${lungPicture.mean} → ${softPicture.mean}`,
+        );
+        assert.deepEqual([softPicture.width, softPicture.height], [lungPicture.width, lungPicture.height]);
+
+        // Nothing of the patient on the page (the file itself stays in this browser's storage).
         const text = await page.locator('body').innerText();
         for (const p of PATIENT) assert.ok(!text.includes(p), `patient data ${p} on the page`);
         assert.deepEqual(log.errors, [], log.format());

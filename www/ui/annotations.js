@@ -29,7 +29,11 @@ export class Annotation {
    * @param {object} r
    * @param {string} r.id
    * @param {string} r.name          shown, and the stem of exported files
-   * @param {Blob} r.image           the image file as the user gave it
+   * @param {Blob} r.image           the image file as the user gave it (a DICOM slice: its windowed
+   *   picture, which exports and training take)
+   * @param {Blob} [r.source]        a DICOM slice's own file, to window it anew (stays in the browser)
+   * @param {object} [r.dicom]       a DICOM slice's description (`Segmentation.dicom`: no patient data),
+   *   its window the one the picture was made with
    * @param {number} r.width
    * @param {number} r.height
    * @param {number} r.classes       of the model that made or will learn the mask
@@ -101,6 +105,7 @@ export class Annotation {
       model,
       pairKey,
       files,
+      dicom,
     } = this;
     return {
       id,
@@ -117,13 +122,14 @@ export class Annotation {
       model,
       pairKey,
       files,
+      dicom,
       saved: Date.now(),
     };
   }
 
   /** The large, seldom changing record: the image as given and the model's side of the mask. */
   parts() {
-    return { image: this.image, modelMask: this.modelMask, doubtful: this.doubtful };
+    return { image: this.image, source: this.source, modelMask: this.modelMask, doubtful: this.doubtful };
   }
 }
 

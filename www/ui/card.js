@@ -142,6 +142,13 @@ export class Card {
       classDoubt: a.stats?.classDoubt ?? [],
       outOfDomain: a.stats?.outOfDomain ?? null,
     };
+    // A DICOM slice keeps its file and description (never patient data): its window control
+    // comes back, and a new window segments the slice itself again.
+    if (a.source && a.dicom) {
+      this.file = a.source;
+      this.window = a.dicom.window;
+      this.#showDicom(a.dicom);
+    }
     this.#showResult();
     this.#showStats(null);
     this.#state('done', '');
@@ -239,6 +246,7 @@ export class Card {
 
   /** A DICOM slice's description (no patient data) and its window control, set to the window applied. */
   #showDicom(info) {
+    this.dicomInfo = info;
     this.node.dataset.dicom = 'true';
     // The window of the result shown (level,width in HU): tests wait on it.
     this.node.dataset.window = `${info.window.center},${info.window.width}`;
@@ -268,6 +276,7 @@ export class Card {
     a.doubtful = seg.doubtful;
     // A DICOM slice windowed anew: the annotation's picture of it follows.
     if (this.picture) a.image = this.picture;
+    if (a.source && this.dicomInfo) a.dicom = this.dicomInfo;
     a.stats = statsOf(seg);
     // Only an untouched mask that is no pair yet follows the model, and never under the editor's
     // hands: in place, so that nothing holds a stale copy, and with its undo history dropped.
@@ -397,6 +406,9 @@ export class Card {
       a = this.annotations.add({
         name: this.name,
         image: this.picture ?? this.file,
+        // A DICOM slice's own file (kept in the browser only: exports take the windowed picture)
+        // and its description, so that a restored card can window it anew.
+        ...(this.dicomInfo ? { source: this.file, dicom: this.dicomInfo } : {}),
         width: seg.width,
         height: seg.height,
         classes: seg.classes,
