@@ -38,7 +38,11 @@ before(async () => {
   );
   const site = {
     root: path.join(HERE, 'threads-pages'),
-    mounts: { '/pkg/': PKG, '/package-pages/': path.join(HERE, 'package-pages') },
+    mounts: {
+      '/pkg/': PKG,
+      '/package-pages/': path.join(HERE, 'package-pages'),
+      '/dicom/': path.join(ROOT, 'tests/fixtures/dicom'),
+    },
   };
   isolated = await startServer({ ...site, crossOriginIsolated: true, csp: DEMO_CSP });
   plain = await startServer(site);
@@ -83,6 +87,30 @@ test(
       height: 60,
       threadsReason: `${threads} threads (Web Workers): the browser reports ${ctx.cores} cores${ctx.cores > 8 ? ' (the default takes at most 8)' : ''}`,
     });
+  },
+);
+
+test(
+  'a DICOM CT slice under the lung-CT model gets the same 3-class mask from the threaded build as from the 1-thread one',
+  { timeout: SLOW },
+  async () => {
+    const r = await check(isolated, 'worker', 'dicom');
+    assert.deepEqual(r.builds, ['cpu', 'cpu-threads']);
+    assert.ok(r.threads[1] > 1, `threads: ${r.threads}`);
+    assert.equal(r.model, 'lung-ct');
+    // CT_small.dcm is 128×128: segmented at its own size by both.
+    assert.deepEqual(r.sizes, [
+      [128, 128],
+      [128, 128],
+    ]);
+    assert.deepEqual(r.classes, [3, 3]);
+    assert.deepEqual(r.windows, [
+      { center: -600, width: 1500 },
+      { center: -600, width: 1500 },
+    ]);
+    assert.ok(r.marked > 0, 'nothing marked: equal blank masks would prove little');
+    assert.ok(r.masksEqual, 'the masks differ');
+    console.log(`CT_small.dcm under the lung-CT model: ${r.marked} of 16384 pixels marked, the same on both builds`);
   },
 );
 

@@ -84,6 +84,36 @@ export async function compare(size = 256, trainSize = 64) {
   return out;
 }
 
+/**
+ * A DICOM CT slice (pydicom's public `CT_small.dcm`, 16-bit, uncompressed) under the lung-CT model
+ * on the 1-thread and the threaded build: each build's mask, at the slice's size, and how it was
+ * windowed. (The DICOM file is read by the core's CPU module in every build; the builds differ in
+ * what segments the windowed slice.)
+ */
+export async function dicom() {
+  const weights = new Uint8Array(await (await fetch('/pkg/models/lung-ct.safetensors')).arrayBuffer());
+  const file = new Uint8Array(await (await fetch('/dicom/CT_small.dcm')).arrayBuffer());
+  const make = (threads) => Segmenter.create({ backend: 'cpu', threads, weights });
+  const [one, many] = [await make(1), await make(undefined)];
+  const [a, b] = [await one.segment(file), await many.segment(file)];
+  const out = {
+    builds: [one.build, many.build],
+    threads: [one.threads, many.threads],
+    model: many.model.name,
+    sizes: [
+      [a.width, a.height],
+      [b.width, b.height],
+    ],
+    classes: [a.classes, b.classes],
+    windows: [a.dicom?.window, b.dicom?.window],
+    masksEqual: a.mask.length === b.mask.length && a.mask.every((v, i) => v === b.mask[i]),
+    marked: a.mask.filter((v) => v > 0).length,
+  };
+  one.dispose();
+  many.dispose();
+  return out;
+}
+
 /** The error each bad `threads` value gets, from `create` and from `preload`. */
 export async function badThreads() {
   const out = [];
