@@ -227,8 +227,7 @@ impl Trainer {
     }
 
     /// On a GPU, the most its buffer pools held at the end of any pass of this trainer's steps
-    /// (before they were released: `gpu_memory::PoolBudget`); `None` on
-    /// the CPU.
+    /// (before they were released: `gpu_memory::PoolBudget`); `None` on the CPU.
     pub fn pool_peak_bytes(&self) -> Option<u64> {
         self.pools.as_ref().map(PoolBudget::peak_bytes)
     }
