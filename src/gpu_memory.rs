@@ -15,7 +15,7 @@
 //! tensor any free buffer at least its size: the gradients the backward makes while its
 //! activations are being freed, and the weights and Adam moments the update makes from them,
 //! land in buffers of up to megabytes each and pin them (after a step 7 MiB of live tensors held
-//! 93–195 MiB, growing step by step). [`PoolBudget`] releases the pools after every pass of a
+//! 93–195 MiB, growing step by step). [`PassPools`] releases the pools after every pass of a
 //! training step, and the trainer moves the gradients into buffers of their own size at that
 //! moment (`train::compact`), so that what stays live between passes is what it needs to be.
 //!
@@ -23,7 +23,7 @@
 //! one page size (`MemoryPoolKind::Sliced`) turns pages into bytes, but in the browser every
 //! pool is `Exclusive` (cubecl builds wasm with exclusive pages only: one buffer per allocation,
 //! in size buckets whose pages differ in size), so no byte peak can be had from it there. A
-//! run's peak is the most its readings saw instead: after each pass ([`PoolBudget`], before any
+//! run's peak is the most its readings saw instead: after each pass ([`PassPools`], before any
 //! release) and each unit of work ([`GpuMemoryWatch`]). A pool frees a page only after it sat
 //! unused through thousands of allocations or on an explicit release, so what a pass needed is
 //! still held when it returns.
@@ -58,11 +58,6 @@ pub fn release_gpu_memory(device: &Device) -> Option<GpuMemory> {
     gpu_memory(device)
 }
 
-/// The most GPU buffer memory a fine-tune's pools are meant to hold, the page's budget for a
-/// fine-tune as on the CPU (issue 33; docs/BENCHMARKS.md, "Training memory"): one 256² pass
-/// needs ~350 MiB of buffers beside the weights.
-pub const GPU_POOL_BUDGET: u64 = 512 << 20;
-
 /// Keeps a training run's pools to what its live tensors need between passes: after each pass (a
 /// micro-batch's forward and backward, or the optimiser's update) it reads them, then gives back
 /// every buffer no tensor uses, so the next pass starts from the weights, the optimiser's state
@@ -70,13 +65,13 @@ pub const GPU_POOL_BUDGET: u64 = 512 << 20;
 /// the browser's kind of pools the steps got faster with it (fewer, fuller buffers:
 /// docs/BENCHMARKS.md). On the CPU there are no pools and nothing to keep.
 #[derive(Debug)]
-pub struct PoolBudget {
+pub struct PassPools {
     device: Device,
     /// The most reserved after any pass, before its release.
     peak: u64,
 }
 
-impl PoolBudget {
+impl PassPools {
     /// Keeps `device`'s pools, first emptying them of what earlier work left unused; `None` for
     /// a device without pools. The buffers an inference left are of its own sizes, and the
     /// first training pass took more beside them than from empty pools (SwiftShader, 256²:
@@ -92,10 +87,8 @@ impl PoolBudget {
     /// A pass has ended (its graph and temporaries dropped): reads the pools into the peak and
     /// releases their unused buffers. Reading them also runs the work queued so far.
     pub fn after_pass(&mut self) {
-        if let Some(now) = gpu_memory(&self.device) {
-            self.peak = self.peak.max(now.reserved_bytes);
-            release_gpu_memory(&self.device);
-        }
+        self.settle();
+        self.device.memory_cleanup();
     }
 
     /// Reads the pools, which runs the work queued so far, without releasing them.
@@ -147,7 +140,7 @@ impl GpuMemoryWatch {
         })
     }
 
-    /// Takes a reading into the peak, with `passes`, the most the trainer's [`PoolBudget`] saw
+    /// Takes a reading into the peak, with `passes`, the most the trainer's [`PassPools`] saw
     /// at the end of a pass (before it released the pools).
     pub fn sample(&mut self, passes: Option<u64>) {
         if let Some(now) = gpu_memory(&self.device) {

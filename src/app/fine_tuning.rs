@@ -371,7 +371,7 @@ impl FineTuning {
         if self.run.is_some() {
             return Err(Error::config("a training run is already in progress"));
         }
-        // Read before the trainer empties the pools (`PoolBudget::new`).
+        // Read before the trainer empties the pools (`PassPools::new`).
         let gpu_memory = segmenter.device().ok().and_then(GpuMemoryWatch::new);
         let run = FineTune::new(
             segmenter.model(),

@@ -13,7 +13,7 @@ use burn::module::{ModuleVisitor, Param};
 use burn::optim::GradientsParams;
 use burn::prelude::*;
 
-use crate::gpu_memory::PoolBudget;
+use crate::gpu_memory::PassPools;
 use crate::model::TinyUNet;
 
 /// The pass that made `grads` has ended: gives the pools' unused buffers back, copies every
@@ -22,7 +22,7 @@ use crate::model::TinyUNet;
 pub(super) fn compact_gradients(
     model: &TinyUNet,
     grads: GradientsParams,
-    pools: &mut PoolBudget,
+    pools: &mut PassPools,
 ) -> GradientsParams {
     // The pass's activations go back first, so that no free buffer is left for a copy to take.
     pools.after_pass();

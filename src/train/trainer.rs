@@ -17,7 +17,7 @@ use burn::prelude::*;
 
 use super::compact::compact_gradients;
 use crate::error::{Error, Result};
-use crate::gpu_memory::PoolBudget;
+use crate::gpu_memory::PassPools;
 use crate::loss::{LossParts, segmentation_loss};
 use crate::model::TinyUNet;
 use crate::schedule::CosineSchedule;
@@ -73,7 +73,7 @@ pub struct Trainer {
     /// ties the images of a batch together (then no micro-batches).
     batch_statistics: bool,
     /// On a GPU, its buffer pools, emptied after every pass.
-    pools: Option<PoolBudget>,
+    pools: Option<PassPools>,
 }
 
 /// The pull towards the weights a run started from (L2-SP, Li et al. 2018): a fine-tune on a
@@ -147,7 +147,7 @@ impl Trainer {
         let batch_statistics = model
             .batch_norms_mut()
             .any(|bn| device.as_ref().is_none_or(|d| bn.uses_batch_stats(d)));
-        let pools = device.as_ref().and_then(PoolBudget::new);
+        let pools = device.as_ref().and_then(PassPools::new);
         Ok(Self {
             model,
             optimizer: pytorch_adam(),
@@ -227,9 +227,9 @@ impl Trainer {
     }
 
     /// On a GPU, the most its buffer pools held at the end of any pass of this trainer's steps
-    /// (before they were released: `gpu_memory::PoolBudget`); `None` on the CPU.
+    /// (before they were released: `gpu_memory::PassPools`); `None` on the CPU.
     pub fn pool_peak_bytes(&self) -> Option<u64> {
-        self.pools.as_ref().map(PoolBudget::peak_bytes)
+        self.pools.as_ref().map(PassPools::peak_bytes)
     }
 
     /// One step on `images` `[N, C, H, W]` and `targets` `[N, classes, H, W]`. Shapes must
@@ -290,7 +290,7 @@ fn batch_gradients(
     micro: usize,
     images: Tensor<4>,
     targets: Tensor<4>,
-    pools: &mut Option<PoolBudget>,
+    pools: &mut Option<PassPools>,
 ) -> (LossParts, GradientsParams) {
     // After each pass on a GPU: the pools emptied and the gradients in buffers of their own size.
     let mut after_pass = |grads: GradientsParams| match pools {
