@@ -24,8 +24,6 @@ test(
     const r = await inPage(async () => {
       const { Segmenter } = window.tinyunet;
       const { skinLesionWeightsUrl } = await import('/pkg/models/skin-lesion.js');
-      const pairs = (seeds) =>
-        seeds.map((seed) => ({ image: window.blobImage(64, 64, seed), mask: window.blobMask(64, 64, seed) }));
       const first = { epochs: 1, batchSize: 4, size: 64, seed: 3 };
       const second = { epochs: 1, batchSize: 2, size: 64, seed: 8 };
       const seg = await Segmenter.create({ backend: 'cpu', inputSize: 64, weights: skinLesionWeightsUrl });
@@ -38,18 +36,18 @@ test(
       await seg.segment(probe);
       const before = seg.memoryBytes;
       const sameAsGlue = before === wasm.memory.buffer.byteLength;
-      const run1 = await seg.train(pairs([1, 2, 3, 4]), first);
+      const run1 = await seg.train(window.blobPairs([1, 2, 3, 4], 64), first);
       const afterFirst = seg.memoryBytes;
       await seg.segment(probe);
       const afterInference = seg.memoryBytes;
       const between = await seg.exportWeights();
-      const run2 = await seg.train(pairs([5, 6]), second);
+      const run2 = await seg.train(window.blobPairs([5, 6], 64), second);
       const afterSecond = seg.memoryBytes;
       const weights = await seg.exportWeights();
       const out = await seg.segment(probe, { probabilities: true });
       // The second run on a fresh segmenter from the weights the first run left.
       const fresh = await Segmenter.create({ backend: 'cpu', inputSize: 64, weights: between });
-      const freshRun = await fresh.train(pairs([5, 6]), second);
+      const freshRun = await fresh.train(window.blobPairs([5, 6], 64), second);
       const freshWeights = await fresh.exportWeights();
       const freshOut = await fresh.segment(probe, { probabilities: true });
       return {
@@ -89,8 +87,6 @@ test(
   async () => {
     const r = await inPage(async () => {
       const { Segmenter } = window.tinyunet;
-      const pairs = (seeds) =>
-        seeds.map((seed) => ({ image: window.blobImage(48, 48, seed), mask: window.blobMask(48, 48, seed) }));
       const seg = await Segmenter.create({ backend: 'cpu', inputSize: 32 });
       const start = await seg.exportWeights();
       const same = async () => {
@@ -99,8 +95,8 @@ test(
       };
       // Cancelled while the held-back pairs are scored, before any step: the weights stay.
       const controller = new AbortController();
-      const cancelled = await seg.train(pairs([1, 2]), {
-        heldOut: pairs([3]),
+      const cancelled = await seg.train(window.blobPairs([1, 2], 48), {
+        heldOut: window.blobPairs([3], 48),
         epochs: 2,
         batchSize: 1,
         size: 32,
@@ -112,9 +108,12 @@ test(
       const afterCancel = await same();
       // A pair the core refuses (the mask's size is not the image's): before any step.
       const refused = await window.errorOf(() =>
-        seg.train([...pairs([1]), { image: window.blobImage(48, 48, 2), mask: window.blobMask(40, 48, 2) }], {
-          size: 32,
-        }),
+        seg.train(
+          [...window.blobPairs([1], 48), { image: window.blobImage(48, 48, 2), mask: window.blobMask(40, 48, 2) }],
+          {
+            size: 32,
+          },
+        ),
       );
       const afterRefused = await same();
       // A step that fails inside the training instance (its second step's message is garbled):
@@ -130,13 +129,15 @@ test(
       };
       let failed;
       try {
-        failed = await window.errorOf(() => seg.train(pairs([1, 2]), { epochs: 2, batchSize: 1, size: 32 }));
+        failed = await window.errorOf(() =>
+          seg.train(window.blobPairs([1, 2], 48), { epochs: 2, batchSize: 1, size: 32 }),
+        );
       } finally {
         window.Worker = RealWorker;
       }
       const afterFailure = await same();
       // And the segmenter carries on: a run that works.
-      const run = await seg.train(pairs([1, 2]), { epochs: 1, batchSize: 1, size: 32 });
+      const run = await seg.train(window.blobPairs([1, 2], 48), { epochs: 1, batchSize: 1, size: 32 });
       return {
         cancelled: [cancelled.cancelled, cancelled.stepsDone, cancelled.kept, cancelled.memoryReleased],
         afterCancel,
@@ -162,21 +163,19 @@ test(
 test("useLastTrainedWeights takes the last step's weights of a run that kept others", { timeout: SLOW }, async () => {
   const r = await inPage(async () => {
     const { Segmenter } = window.tinyunet;
-    const pairs = (seeds) =>
-      seeds.map((seed) => ({ image: window.blobImage(48, 48, seed), mask: window.blobMask(48, 48, seed) }));
     const seg = await Segmenter.create({ backend: 'cpu', inputSize: 32 });
     const equal = (a, b) => a.length === b.length && a.every((x, i) => x === b[i]);
     const none = await seg.useLastTrainedWeights(); // no run yet
     // Judged by a held-back pair: the run keeps its best epoch (or the starting weights).
     const options = { epochs: 3, batchSize: 1, size: 32, learningRate: 0.05, seed: 4 };
-    const run = await seg.train(pairs([1, 2]), { ...options, heldOut: pairs([7]) });
+    const run = await seg.train(window.blobPairs([1, 2], 48), { ...options, heldOut: window.blobPairs([7], 48) });
     const kept = await seg.exportWeights();
     const switched = await seg.useLastTrainedWeights();
     const last = await seg.exportWeights();
     const again = await seg.useLastTrainedWeights();
     // The same steps with nothing held back end with those last weights, kept.
     const plain = await Segmenter.create({ backend: 'cpu', inputSize: 32 });
-    const plainRun = await plain.train(pairs([1, 2]), options);
+    const plainRun = await plain.train(window.blobPairs([1, 2], 48), options);
     const plainWeights = await plain.exportWeights();
     return {
       none,
@@ -206,8 +205,6 @@ test(
   async () => {
     const r = await inPage(async () => {
       const { Segmenter, TinyunetError } = window.tinyunet;
-      const pairs = (seeds) =>
-        seeds.map((seed) => ({ image: window.blobImage(48, 48, seed), mask: window.blobMask(48, 48, seed) }));
       const seg = await Segmenter.create({ backend: 'cpu', inputSize: 32 });
       // The Worker "dies" at its second step: the browser fires `error` on it, and never answers.
       const RealWorker = window.Worker;
@@ -223,13 +220,13 @@ test(
       };
       let error;
       try {
-        await seg.train(pairs([1, 2]), { epochs: 2, batchSize: 1, size: 32 });
+        await seg.train(window.blobPairs([1, 2], 48), { epochs: 2, batchSize: 1, size: 32 });
       } catch (e) {
         error = e;
       } finally {
         window.Worker = RealWorker;
       }
-      const run = await seg.train(pairs([1, 2]), { epochs: 1, batchSize: 1, size: 32 });
+      const run = await seg.train(window.blobPairs([1, 2], 48), { epochs: 1, batchSize: 1, size: 32 });
       return {
         tinyunet: error instanceof TinyunetError,
         kind: error?.kind ?? null,
@@ -250,8 +247,6 @@ test(
   async () => {
     const r = await inPage(async () => {
       const { Segmenter } = window.tinyunet;
-      const pairs = (seeds) =>
-        seeds.map((seed) => ({ image: window.blobImage(48, 48, seed), mask: window.blobMask(48, 48, seed) }));
       const seg = await Segmenter.create({ backend: 'cpu', inputSize: 32 });
       // The first Worker never answers `init`, and its start timeout (60 s) is let run out at once.
       const RealWorker = window.Worker;
@@ -265,12 +260,12 @@ test(
       window.setTimeout = (fn, ms, ...args) => realSetTimeout(fn, ms === 60_000 ? 0 : ms, ...args);
       let slow;
       try {
-        slow = await seg.train(pairs([1, 2]), { epochs: 1, batchSize: 1, size: 32 });
+        slow = await seg.train(window.blobPairs([1, 2], 48), { epochs: 1, batchSize: 1, size: 32 });
       } finally {
         window.Worker = RealWorker;
         window.setTimeout = realSetTimeout;
       }
-      const next = await seg.train(pairs([1, 2]), { epochs: 1, batchSize: 1, size: 32 });
+      const next = await seg.train(window.blobPairs([1, 2], 48), { epochs: 1, batchSize: 1, size: 32 });
       return { slow: [slow.stepsDone, slow.memoryReleased], next: [next.stepsDone, next.memoryReleased] };
     });
     assert.deepEqual(r.slow, [2, false], 'the run whose Worker did not start did not train in place');
@@ -329,8 +324,6 @@ test(
   async () => {
     const r = await inPage(async () => {
       const { Segmenter } = window.tinyunet;
-      const pairs = (seeds) =>
-        seeds.map((seed) => ({ image: window.blobImage(48, 48, seed), mask: window.blobMask(48, 48, seed) }));
       const probe = window.blobImage(48, 48, 9);
       // One step: on SwiftShader (a CPU posing as a GPU) a training step takes tens of seconds.
       const options = { epochs: 1, batchSize: 1, size: 32 };
@@ -338,14 +331,14 @@ test(
       await seg.segment(probe);
       const before = seg.gpuMemoryBytes;
       const during = [];
-      const run = await seg.train(pairs([1]), {
+      const run = await seg.train(window.blobPairs([1], 48), {
         ...options,
         onProgress: (p) => p.phase === 'train' && during.push(seg.gpuMemoryBytes),
       });
       const after = seg.gpuMemoryBytes;
       await seg.segment(probe);
       const cpu = await Segmenter.create({ backend: 'cpu', inputSize: 32 });
-      const cpuRun = await cpu.train(pairs([1]), options);
+      const cpuRun = await cpu.train(window.blobPairs([1], 48), options);
       return {
         backend: seg.backend,
         steps: run.stepsDone,

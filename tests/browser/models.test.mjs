@@ -100,6 +100,8 @@ test(
                 skinModel: skin.model,
                 lungModel: lung.model,
                 freshModel: fresh.model,
+                // What `train` uses when given nothing: the CT card's own rate and epochs.
+                defaults: [skin, lung].map((m) => [m.trainingDefaults.learningRate, m.trainingDefaults.epochs]),
                 demoIsSkin: demoWeightsUrl.href === skinLesionWeightsUrl.href,
               };
               const [first, second] = [skin.model, skin.model]; // two reads of the getter
@@ -204,6 +206,11 @@ test(
       }
       assert.match(r.lungModel.terms, /non-commercial/i);
       assert.ok(r.lungModel.citations.some((c) => /Inf-Net/.test(c)));
+      assert.deepEqual([r.lungModel.fineTuneLearningRate, r.lungModel.fineTuneEpochs], [3e-4, 40]);
+      assert.deepEqual(r.defaults, [
+        [3e-5, 10],
+        [3e-4, 40],
+      ]);
       assert.equal(r.freshModel.name, 'custom');
       assert.deepEqual(
         r.freshModel.classes.map((c) => c.name),

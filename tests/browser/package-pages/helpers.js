@@ -2,9 +2,9 @@
 import * as tinyunet from '/pkg/tinyunet.js';
 import * as cpuGlue from '/pkg/wasm/tinyunet_cpu.js';
 import * as webgpuGlue from '/pkg/wasm/tinyunet_webgpu.js';
-import { parseSafetensors, blobImage, blobMask, maxAbsDiff } from './shared.js';
+import { parseSafetensors, blobImage, blobMask, blobPairs, maxAbsDiff } from './shared.js';
 
-export { parseSafetensors, blobImage, blobMask, maxAbsDiff };
+export { parseSafetensors, blobImage, blobMask, blobPairs, maxAbsDiff };
 
 /** The bindings of each build of the core, by backend (initialised by `Segmenter.create`). */
 const glue = { cpu: cpuGlue, webgpu: webgpuGlue };
@@ -55,6 +55,7 @@ Object.assign(window, {
   fetchBytes,
   blobImage,
   blobMask,
+  blobPairs,
   pngBytes,
   maxAbsDiff,
   errorOf,

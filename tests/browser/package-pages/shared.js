@@ -49,6 +49,11 @@ export function blobMask(width, height, seed = 1) {
   return mask;
 }
 
+/** Training pairs of `blobImage` and `blobMask`, `side`×`side`, one per seed. */
+export function blobPairs(seeds, side) {
+  return seeds.map((seed) => ({ image: blobImage(side, side, seed), mask: blobMask(side, side, seed) }));
+}
+
 export function maxAbsDiff(a, b) {
   if (a.length !== b.length) throw new Error(`lengths differ: ${a.length} vs ${b.length}`);
   let worst = 0;
