@@ -365,11 +365,14 @@ export interface TrainOptions {
    * them. Fewer than `trainingDefaults.minReliableHeldOut` (5) give a noisy figure (`reliable`).
    */
   heldOut?: Sample[];
-  /** Default 10. */
+  /** Default `trainingDefaults.epochs`: 10, or the model card's `fineTuneEpochs` (lung-CT: 40). */
   epochs?: number;
   /** Default 4. */
   batchSize?: number;
-  /** Starting learning rate (cosine-annealed to `minLearningRate`). Default 3e-5. */
+  /**
+   * Starting learning rate (cosine-annealed to `minLearningRate`). Default
+   * `trainingDefaults.learningRate`: 3e-5, or the model card's `fineTuneLearningRate` (lung-CT: 3e-4).
+   */
   learningRate?: number;
   /** Default 1e-6 (or `learningRate` if lower). */
   minLearningRate?: number;
