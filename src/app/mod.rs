@@ -9,11 +9,15 @@
 
 mod fine_tuning;
 mod held_out;
+mod outcome_report;
 mod segmenter;
+mod train_options;
 
-pub use fine_tuning::{ClassChange, FineTuning, OutcomeReport, TrainDefaults, TrainOptions};
+pub use fine_tuning::FineTuning;
 pub use held_out::held_out_mask;
+pub use outcome_report::{ClassChange, OutcomeReport};
 pub use segmenter::{
     Assessment, DEFAULT_INPUT_SIZE, Segmenter, SegmenterOptions, model_and_card_from_weights,
     model_from_weights,
 };
+pub use train_options::{TrainDefaults, TrainOptions};

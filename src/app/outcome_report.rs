@@ -1,0 +1,121 @@
+//! What a finished fine-tune reports: how it ended, which weights it kept, and each class's
+//! held-back scores before and after.
+
+use serde::Serialize;
+
+use crate::Result;
+use crate::gpu_memory::RunGpuMemory;
+use crate::islands::Islands;
+use crate::metrics::{Scores, class_scores, mean_class_scores};
+use crate::model::TinyUNet;
+use crate::train::{EpochRecord, Evaluation, HeldOut, Outcome, Stop};
+
+/// How a run ended and which weights the segmenter now has.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OutcomeReport {
+    /// `"completed"`, `"cancelled"` or `"diverged"`.
+    pub stop: &'static str,
+    /// For `"diverged"`: the step whose loss was not finite.
+    pub diverged_at_step: Option<usize>,
+    /// The weights in use now: `"best"` (the best-scoring epoch), `"previous"` (no epoch beat
+    /// the starting weights, or no step finished) or `"last"` (nothing held back to judge by).
+    pub kept: &'static str,
+    /// The epoch whose weights were kept (0: the starting ones).
+    pub chosen_epoch: usize,
+    /// Whether the kept weights score better than the starting ones on the held-back pairs.
+    pub improved: Option<bool>,
+    /// Whether enough pairs were held back for their Dice to mean much.
+    pub reliable: bool,
+    /// Names of the held-back pairs.
+    pub held_out: Vec<String>,
+    /// The starting weights' scores.
+    pub before: Option<Evaluation>,
+    /// The kept weights' scores.
+    pub chosen: Option<Evaluation>,
+    /// One record per finished epoch.
+    pub epochs: Vec<EpochRecord>,
+    /// Optimiser steps taken.
+    pub steps_done: usize,
+    /// Steps the full run would have taken.
+    pub total_steps: usize,
+    /// Most pairs a step put through one forward/backward pass: the micro-batch, or the batch
+    /// size when BatchNorm used each batch's statistics (batches then run whole).
+    pub micro_batch: usize,
+    /// True when the last step's weights differ from those kept and can be taken instead.
+    pub last_available: bool,
+    /// For a multi-class model judged by held-back pairs: each foreground class's scores before
+    /// the run and with the weights kept (means over the pairs where the class was scored); empty
+    /// for a one-class model, without held-back pairs, or when the run stopped before the
+    /// starting weights were scored.
+    pub class_scores: Vec<ClassChange>,
+    /// On a GPU: the buffers its pools held before, at the peak of, and after the run, and after
+    /// the buffers the run left unused were given back (see `gpu_memory.rs`); `None` on the CPU.
+    pub gpu_memory: Option<RunGpuMemory>,
+}
+
+/// One foreground class's held-back scores before a run and with the weights it kept.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClassChange {
+    /// The class's name on the model's card.
+    pub name: String,
+    /// Its colour on the card, `#rrggbb`.
+    pub colour: String,
+    /// Mean Dice and IoU of the starting weights over the pairs where the class is in the truth
+    /// or the mask (`None`: in no pair's).
+    pub before: Option<Scores>,
+    /// The same for the weights kept.
+    pub after: Option<Scores>,
+}
+
+impl OutcomeReport {
+    pub(super) fn new(outcome: &Outcome, last_available: bool) -> Self {
+        let (stop, diverged_at_step) = match outcome.stop {
+            Stop::Completed => ("completed", None),
+            Stop::Cancelled => ("cancelled", None),
+            Stop::Diverged { step, .. } => ("diverged", Some(step)),
+        };
+        let kept = match (&outcome.model, outcome.held_out.is_empty()) {
+            (None, _) => "previous",
+            (Some(_), true) => "last",
+            (Some(_), false) => "best",
+        };
+        Self {
+            stop,
+            diverged_at_step,
+            kept,
+            chosen_epoch: outcome.chosen_epoch,
+            improved: outcome.improved(),
+            reliable: outcome.reliable(),
+            held_out: outcome.held_out.clone(),
+            before: outcome.before.clone(),
+            chosen: outcome.chosen.clone(),
+            epochs: outcome.epochs.clone(),
+            steps_done: outcome.steps_done,
+            total_steps: outcome.total_steps,
+            micro_batch: outcome.micro_batch,
+            last_available,
+            class_scores: Vec::new(),
+            gpu_memory: None,
+        }
+    }
+}
+
+/// Each foreground class's mean scores of `model` over `pairs` (entry `i` is class `i + 1`).
+pub(super) async fn mean_class_scores_of(
+    model: &TinyUNet,
+    pairs: &[HeldOut],
+    size: usize,
+    (flips, islands): (usize, Islands),
+) -> Result<Vec<Option<Scores>>> {
+    let classes = model.config.classes;
+    let mut per_pair = Vec::with_capacity(pairs.len());
+    for pair in pairs {
+        let prediction = pair.predict(model, size, flips, islands).await?;
+        per_pair.push(class_scores(&prediction.mask, pair.truth(), classes));
+    }
+    let mut means = mean_class_scores(&per_pair);
+    means.resize(classes.saturating_sub(1), None);
+    Ok(means)
+}
