@@ -71,7 +71,6 @@ impl TrainOptions {
             zoom: self.zoom.unwrap_or(d.zoom),
             stickers: d.stickers,
             ink: d.ink,
-            blush: d.blush,
             anchor: self.anchor.unwrap_or(d.anchor),
             micro_batch: self.micro_batch.or(d.micro_batch),
         }

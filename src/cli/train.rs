@@ -65,9 +65,6 @@ pub struct Args {
     /// With augmentation, also draw marker-ink rings around the lesion of some pairs.
     #[arg(long)]
     ink: bool,
-    /// With augmentation, also redden the skin around the lesion of some pairs (erythema).
-    #[arg(long)]
-    blush: bool,
     /// Pull every weight towards its starting value with this strength (L2-SP; 0: none).
     #[arg(long, default_value_t = 0.0)]
     anchor: f64,
@@ -124,7 +121,7 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
 /// The settings a checkpoint must share with the run that resumes it.
 fn fingerprint(args: &Args, examples: usize) -> String {
     format!(
-        "examples={examples} epochs={} batch={} size={} lr={} min_lr={} augment={} seed={} freeze_bn={} adapt_bn={} recalibrate_bn={}{}{}{}{}",
+        "examples={examples} epochs={} batch={} size={} lr={} min_lr={} augment={} seed={} freeze_bn={} adapt_bn={} recalibrate_bn={}{}{}{}",
         args.epochs,
         args.batch,
         args.size,
@@ -138,8 +135,7 @@ fn fingerprint(args: &Args, examples: usize) -> String {
         // Written only when set, so that earlier checkpoints still resume.
         if args.zoom { " zoom=true" } else { "" },
         if args.stickers { " stickers=true" } else { "" },
-        if args.ink { " ink=true" } else { "" },
-        if args.blush { " blush=true" } else { "" }
+        if args.ink { " ink=true" } else { "" }
     )
 }
 
@@ -278,7 +274,6 @@ pub fn run(args: Args) -> Result<ExitCode> {
         zoom: args.zoom,
         stickers: args.stickers,
         ink: args.ink,
-        blush: args.blush,
         anchor: args.anchor,
         micro_batch: args.micro_batch,
     };

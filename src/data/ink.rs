@@ -79,7 +79,7 @@ impl Ring {
 }
 
 /// The lesion's bounding box `(x0, y0, x1, y1)` in pixels, if it has any pixel.
-pub(super) fn lesion_box(example: &Example) -> Option<(f64, f64, f64, f64)> {
+fn lesion_box(example: &Example) -> Option<(f64, f64, f64, f64)> {
     let size = example.size;
     let mut bounds: Option<(usize, usize, usize, usize)> = None;
     for (i, _) in example.mask.iter().enumerate().filter(|(_, m)| **m != 0) {

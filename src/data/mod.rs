@@ -1,7 +1,6 @@
 //! Data: images and masks in memory, augmentation, and the synthetic lesion generator.
 
 pub mod augment;
-pub mod blush;
 pub mod dicom;
 /// Image folders on disk (PNG/JPEG files), for the command-line tool: needs the `cli` feature.
 #[cfg(all(feature = "cli", not(target_arch = "wasm32")))]

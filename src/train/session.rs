@@ -7,7 +7,6 @@ use super::adapt::adapt_batch_norm;
 use super::batch::batch_tensors;
 use super::trainer::{StepOutput, Trainer};
 use crate::data::augment::{Example, augment, zoom};
-use crate::data::blush::add_blush;
 use crate::data::ink::add_ink_ring;
 use crate::data::stickers::add_sticker;
 use crate::error::{Error, Result};
@@ -50,9 +49,6 @@ pub struct SessionConfig {
     /// With `augment`, also draw marker-ink rings around the lesion of some examples (see
     /// [`crate::data::ink`]).
     pub ink: bool,
-    /// With `augment`, also redden the skin around the lesion of some examples (see
-    /// [`crate::data::blush`]).
-    pub blush: bool,
     /// Strength of the pull of every weight towards its value at the start of the run (L2-SP:
     /// `anchor · (w − w₀)` added to each gradient); 0 turns it off.
     pub anchor: f64,
@@ -99,7 +95,6 @@ impl Default for SessionConfig {
             zoom: false,
             stickers: false,
             ink: false,
-            blush: false,
             anchor: 0.0,
             micro_batch: None,
         }
@@ -368,9 +363,6 @@ impl TrainingSession {
                 }
                 if self.config.ink {
                     out = add_ink_ring(&out, &mut self.rng);
-                }
-                if self.config.blush {
-                    out = add_blush(&out, &mut self.rng);
                 }
                 out
             })
