@@ -250,6 +250,7 @@ test("npm pack ships the package's files, every export among them, with its meta
         `models/${m}.js`,
         `models/${m}.safetensors`,
       ]),
+      'builds.js',
       'download.js',
       'errors.js',
       'image.js',
