@@ -263,7 +263,11 @@ test(
         await withPage(
           async ({ page, url, console: log }) => {
             await page.goto(url);
-            const r = await evaluateWithTimeout(page, () => window.viteResult, undefined, SLOW);
+            // Well inside the test's own limit (a run takes seconds), so that a hang, seen once in
+            // a full suite run (2026-12-06), fails with the page's console instead of a bare timeout.
+            const r = await evaluateWithTimeout(page, () => window.viteResult, undefined, SLOW / 4).catch((e) => {
+              throw new Error(`${e.message}; the page's console:\n${log.format()}`);
+            });
             const cores = await page.evaluate(() => navigator.hardwareConcurrency);
             assert.deepEqual(r, {
               build: 'cpu-threads',
