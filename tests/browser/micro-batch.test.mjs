@@ -17,10 +17,7 @@ const { inPage } = packageTestSetup();
 test('microBatch: one sample a pass trains as the whole batch does; 0 is refused', { timeout: SLOW }, async () => {
   const r = await inPage(async () => {
     const { Segmenter } = window.tinyunet;
-    const samples = [1, 2, 3, 4].map((seed) => ({
-      image: window.blobImage(48, 48, seed),
-      mask: window.blobMask(48, 48, seed),
-    }));
+    const samples = window.blobPairs([1, 2, 3, 4], 48);
     const probe = window.blobImage(48, 48, 9);
     const runWith = async (microBatch) => {
       // The shipped weights: trained, so their BatchNorm statistics are frozen by default (a
