@@ -383,8 +383,8 @@ export class Segmenter {
 
   /**
    * Fine-tunes on `{image, mask}` pairs; see `TrainOptions`. With `heldOut` pairs the run is
-   * judged by them (scored before training and after every epoch) and ends with the best-scoring
-   * weights — the previous ones when no epoch beat them.
+   * judged by them (scored before training and after every epoch) and ends with the last epoch's
+   * weights, unless an earlier epoch's or the previous ones scored more than the tolerance better.
    */
   train(samples, options = {}) {
     return this.#exclusive(async () => {
@@ -601,6 +601,9 @@ export class Segmenter {
       divergedAtStep: outcome.divergedAtStep ?? null,
       kept: outcome.kept,
       improved: outcome.improved ?? null,
+      bestEpoch: outcome.bestEpoch,
+      tolerance: outcome.tolerance,
+      withinTolerance: outcome.withinTolerance,
       reliable: outcome.reliable,
       chosenEpoch: outcome.chosenEpoch,
       heldOut: outcome.heldOut,
@@ -626,7 +629,7 @@ export class Segmenter {
   }
 
   /**
-   * After a run that kept other weights (its best epoch's, or the previous ones), switches to the
+   * After a run that kept other weights (an earlier epoch's, or the previous ones), switches to the
    * weights of its last step; resolves to false when there are none to switch to.
    */
   useLastTrainedWeights() {

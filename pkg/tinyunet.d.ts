@@ -361,8 +361,8 @@ export interface StepProgress {
 export interface TrainOptions {
   /**
    * Pairs kept out of training to judge the run by: scored before training and after every
-   * epoch, and the run ends with the best-scoring weights — the previous ones when no epoch beat
-   * them. Fewer than `trainingDefaults.minReliableHeldOut` (5) give a noisy figure (`reliable`).
+   * epoch, and the run ends with the last epoch's weights unless an earlier epoch's or the
+   * previous ones scored better on them by more than `TrainResult.tolerance` (then those). Fewer than `trainingDefaults.minReliableHeldOut` (5) give a noisy figure (`reliable`).
    */
   heldOut?: Sample[];
   /** Default `trainingDefaults.epochs`: 10, or the model card's `fineTuneEpochs` (lung-CT: 40). */
@@ -408,8 +408,8 @@ export interface TrainOptions {
   /** Called after every step. */
   onProgress?: (progress: TrainProgress) => void;
   /**
-   * Aborting stops after the current unit of work; the best weights scored so far are kept (the
-   * last step's when nothing is held back).
+   * Aborting stops after the current unit of work; the weights kept are chosen among those scored
+   * so far, as at the end (the last step's when nothing is held back).
    */
   signal?: AbortSignal;
 }
@@ -421,12 +421,27 @@ export interface TrainResult {
   stop: 'completed' | 'cancelled' | 'diverged';
   divergedAtStep: number | null;
   /**
-   * The weights in use now: `best` (the best-scoring epoch's, `chosenEpoch`), `previous` (no
-   * epoch beat the weights from before the run, or no step finished) or `last` (nothing held back).
+   * The weights in use now: `last` (the last scored epoch's, `chosenEpoch`: no other weights
+   * scored more than `tolerance` better on the held-back pairs; or the last step's when nothing
+   * was held back), `best` (an earlier epoch's, which beat the last scored one by more than
+   * `tolerance`) or `previous` (the weights from before the run beat the last epoch by more than
+   * `tolerance` and no epoch beat them, or no step finished).
    */
-  kept: 'best' | 'previous' | 'last';
-  /** Whether an epoch beat the previous weights on the held-back pairs; null with none held back. */
+  kept: 'last' | 'best' | 'previous';
+  /** Whether the kept weights score better than the previous ones on the held-back pairs; null when not scored. */
   improved: boolean | null;
+  /** The epoch with the best held-back Dice (0: the previous weights; ties: the earlier). */
+  bestEpoch: number;
+  /**
+   * How far (mean held-back Dice) the best scored weights may lead the last epoch's and the last
+   * still be kept: on a handful of held-back pairs, closer than this cannot be told apart.
+   */
+  tolerance: number;
+  /**
+   * True when the last epoch was kept although the previous weights or an earlier epoch scored
+   * better on the held-back pairs, by no more than `tolerance`.
+   */
+  withinTolerance: boolean;
   /** At least `minReliableHeldOut` pairs were held back, so before/after means something. */
   reliable: boolean;
   /** The epoch whose weights are kept (0: the previous weights). */
@@ -613,8 +628,8 @@ export declare class Segmenter {
   /** Segments one image of any size (up to 8192 px a side and 40 megapixels). */
   segment(image: ImageSource, options?: SegmentOptions): Promise<Segmentation>;
   /**
-   * Fine-tunes on `{image, mask}` pairs; with `heldOut` pairs, ends with the best-scoring weights
-   * (never worse than before on them).
+   * Fine-tunes on `{image, mask}` pairs; with `heldOut` pairs, ends with the last epoch's weights
+   * unless others scored clearly better on them (never worse than before by more than `tolerance`).
    */
   train(samples: Sample[], options?: TrainOptions): Promise<TrainResult>;
   /** After a run that kept other weights, takes its last step's; false when there are none. */

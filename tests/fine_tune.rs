@@ -1,6 +1,6 @@
 //! Fine-tuning runs as users have them: held-back pairs scored before and after every epoch, the
-//! best weights kept, a run that does not help leaving the starting weights, a diverging run
-//! stopped, and BatchNorm adaptation.
+//! last epoch kept unless clearly beaten, a run that does not help leaving the starting weights, a
+//! diverging run stopped, and BatchNorm adaptation.
 
 mod common;
 
@@ -9,7 +9,9 @@ use tinyunet::TinyUNet;
 use tinyunet::data::augment::Example;
 use tinyunet::data::image::{MaskKind, RgbaImage, image_to_chw};
 use tinyunet::data::synth::{SynthOptions, generate};
-use tinyunet::train::{Event, FineTune, HeldOut, SessionConfig, Stop, adapt_batch_norm};
+use tinyunet::train::{
+    Event, FineTune, HELD_OUT_TOLERANCE, HeldOut, Outcome, SessionConfig, Stop, adapt_batch_norm,
+};
 use tinyunet::weights::{decode_weights, import_weights, infer_config};
 
 /// A generated image and its mask at `size`, as RGBA (what a user hands over).
@@ -64,8 +66,9 @@ fn run_to_end(run: &mut FineTune) -> Vec<Event> {
     events
 }
 
-#[test]
-fn held_back_pairs_are_scored_before_and_after_every_epoch() {
+/// A two-epoch run on four generated pairs judged by three held back, choosing with `tolerance`
+/// (`None`: the default), and its events.
+fn two_epoch_run(tolerance: Option<f64>) -> (Outcome, Vec<Event>) {
     let size = 64;
     let model = trained_model();
     let examples: Vec<Example> = (0..4).map(|s| example(s, size, false)).collect();
@@ -76,7 +79,23 @@ fn held_back_pairs_are_scored_before_and_after_every_epoch() {
         ..Default::default()
     };
     let mut run = FineTune::new(&model, examples, held_out(100..103, size), config).unwrap();
+    if let Some(tolerance) = tolerance {
+        run = run.with_tolerance(tolerance).unwrap();
+    }
     let events = run_to_end(&mut run);
+    (run.finish(false), events)
+}
+
+/// Mean held-back Dice of the starting weights and after each epoch.
+fn held_back_dice(outcome: &Outcome) -> Vec<f64> {
+    std::iter::once(outcome.before.as_ref().unwrap().mean.dice)
+        .chain(outcome.epochs.iter().map(|r| r.held_out.unwrap().dice))
+        .collect()
+}
+
+#[test]
+fn held_back_pairs_are_scored_before_and_after_every_epoch() {
+    let (outcome, events) = two_epoch_run(None);
     let kinds: Vec<String> = events
         .iter()
         .map(|e| match e {
@@ -91,7 +110,6 @@ fn held_back_pairs_are_scored_before_and_after_every_epoch() {
         kinds.join(" "),
         "s0:1/3 s0:2/3 s0:3/3 t1 t2 s1:1/3 s1:2/3 s1:3/3 e1 t3 t4 s2:1/3 s2:2/3 s2:3/3 e2"
     );
-    let outcome = run.finish(false);
     assert_eq!(outcome.stop, Stop::Completed);
     assert_eq!(outcome.epochs.len(), 2);
     assert!(
@@ -102,18 +120,59 @@ fn held_back_pairs_are_scored_before_and_after_every_epoch() {
     );
     let before = outcome.before.as_ref().expect("scored before training");
     assert_eq!((before.epoch, before.per_pair.len()), (0, 3));
-    let chosen = outcome.chosen.as_ref().unwrap();
-    // The chosen evaluation is the best of the three (before, epoch 1, epoch 2).
-    let best = std::iter::once(before.mean.dice)
-        .chain(outcome.epochs.iter().map(|r| r.held_out.unwrap().dice))
-        .fold(f64::MIN, f64::max);
-    assert_eq!(chosen.mean.dice, best);
+    // Kept: the last epoch, unless the best of the three (before, epoch 1, epoch 2) leads it by
+    // more than the tolerance.
+    let dice = held_back_dice(&outcome);
+    let best = dice.iter().copied().fold(f64::MIN, f64::max);
+    let best_epoch = dice.iter().position(|&d| d == best).unwrap();
+    assert_eq!(outcome.best_epoch, best_epoch);
+    assert_eq!(outcome.tolerance, HELD_OUT_TOLERANCE);
+    let expected = if best - dice[2] <= HELD_OUT_TOLERANCE {
+        2
+    } else {
+        best_epoch
+    };
+    assert_eq!(outcome.chosen_epoch, expected, "held-back Dice {dice:?}");
+    assert_eq!(outcome.chosen.as_ref().unwrap().mean.dice, dice[expected]);
     assert_eq!(outcome.model.is_some(), outcome.chosen_epoch > 0);
+    assert_eq!(outcome.improved(), Some(dice[expected] > dice[0]));
     assert!(
         !outcome.reliable(),
         "3 held-back pairs are too few to trust"
     );
     assert_eq!(outcome.steps_done, 4);
+}
+
+#[test]
+fn the_tolerance_decides_between_the_last_epoch_and_the_best() {
+    // The same (deterministic) run judged two ways: with no tolerance the best scored weights are
+    // kept (ties: the earlier); with a tolerance as wide as Dice itself, always the last epoch.
+    let (strict, _) = two_epoch_run(Some(0.0));
+    let (loose, _) = two_epoch_run(Some(1.0));
+    let dice = held_back_dice(&strict);
+    assert_eq!(held_back_dice(&loose), dice, "the two runs trained alike");
+    let best = dice.iter().copied().fold(f64::MIN, f64::max);
+    let first_best = dice.iter().position(|&d| d == best).unwrap();
+    let strict_expected = if dice[2] == best { 2 } else { first_best };
+    assert_eq!(strict.chosen_epoch, strict_expected, "{dice:?}");
+    assert_eq!(loose.chosen_epoch, 2, "{dice:?}");
+    assert!(
+        loose.model.is_some() && loose.last.is_none(),
+        "the last epoch is the last step"
+    );
+    assert_eq!(loose.within_tolerance(), loose.best_epoch != 2);
+    assert!(!strict.within_tolerance());
+    for bad in [-0.1, 1.5, f64::NAN] {
+        let model = trained_model();
+        let run = FineTune::new(
+            &model,
+            vec![example(0, 32, false)],
+            Vec::new(),
+            Default::default(),
+        );
+        let err = run.unwrap().with_tolerance(bad).err().expect("refused");
+        assert!(err.to_string().contains("tolerance"), "{err}");
+    }
 }
 
 #[test]
@@ -136,10 +195,12 @@ fn a_run_that_makes_things_worse_keeps_the_starting_weights() {
     let before = outcome.before.as_ref().unwrap().mean.dice;
     let last = outcome.epochs.last().unwrap().held_out.unwrap().dice;
     assert!(
-        before > 0.6 && last < before,
+        before > 0.6 && last < before - HELD_OUT_TOLERANCE,
         "before {before}, after {last}"
     );
     assert_eq!(outcome.improved(), Some(false));
+    assert_eq!(outcome.best_epoch, 0);
+    assert!(!outcome.within_tolerance());
     assert_eq!(outcome.chosen_epoch, 0);
     assert!(outcome.model.is_none(), "the starting weights stay");
     assert!(outcome.last.is_some(), "the last weights are still offered");

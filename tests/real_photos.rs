@@ -122,7 +122,7 @@ fn shipped_weights_hold_on_wide_field_validation_photos() {
 }
 
 /// A clinic's fine-tune with the defaults of the page, the package and the CLI: `start` tuned on
-/// the first 8 training photos of `set` (5 more held back to keep the best epoch, as the page
+/// the first 8 training photos of `set` (5 more held back to choose the epoch kept, as the page
 /// does), then scored on 8 validation photos it never saw. Returns Dice before and after on them,
 /// or `None` when the set is missing.
 fn fine_tune_on(start: &TinyUNet, set: &str, size: usize) -> Option<(f64, f64)> {
@@ -157,10 +157,11 @@ fn fine_tune_on(start: &TinyUNet, set: &str, size: usize) -> Option<(f64, f64)> 
     let before = mean(start);
     let after = outcome.model.as_ref().map_or(before, mean);
     eprintln!(
-        "{set}: held-back Dice {:.4} → {:.4} (epoch {}); unseen Dice {before:.4} → {after:.4}",
+        "{set}: held-back Dice {:.4} → {:.4} (epoch {} kept, best {}); unseen Dice {before:.4} → {after:.4}",
         outcome.before.map_or(f64::NAN, |e| e.mean.dice),
         outcome.chosen.map_or(f64::NAN, |e| e.mean.dice),
-        outcome.chosen_epoch
+        outcome.chosen_epoch,
+        outcome.best_epoch
     );
     Some((before, after))
 }

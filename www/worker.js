@@ -58,7 +58,7 @@ const FRESH_CLASSES = Object.fromEntries(MODELS.map((m) => [m.name, m.classes]))
  *                      'epoch' with each epoch's means)
  *            progress 'classes' at the end for a multi-class model (each class scored before/after)
  *            → the package's TrainResult + { weights: ArrayBuffer | null, runPerPair }   (null: the
- *              previous weights stay, because no epoch beat them or no step finished; then
+ *              previous weights stay, because they beat the run's epochs or no step finished; then
  *              `runPerPair` is each held-back pair's scores with the run's last weights, or null)
  *   useLastTrained {} → { weights: ArrayBuffer }   the last run's final weights instead of those
  *            it kept
@@ -225,7 +225,7 @@ const handlers = {
     // What to go back to if the user prefers the weights from before the run.
     previous = { weights: await s.exportWeights(), kind: state.weightsKind, label: state.weightsLabel };
     // The package scores the held-back pairs before training and after every epoch and keeps the
-    // best weights: the previous ones when no epoch beat them.
+    // last epoch's weights unless others scored clearly better: the previous ones when they did.
     const result = await s.train(train, {
       heldOut,
       epochs,

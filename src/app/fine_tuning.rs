@@ -57,7 +57,7 @@ impl FineTuning {
     }
 
     /// Adds an image and its mask to keep out of training and judge the next run by (scored
-    /// before training and after every epoch; the best-scoring weights are kept).
+    /// before training and after every epoch; the last epoch is kept unless clearly beaten).
     pub fn add_held_out_pair(
         &mut self,
         segmenter: &Segmenter,
@@ -148,7 +148,8 @@ impl FineTuning {
     }
 
     /// Ends the run (early when `cancelled`): `segmenter` takes the weights the run chose — the
-    /// best-scoring epoch's, or keeps its own when no epoch beat them. `None` when no run was in
+    /// last epoch's unless others scored clearly better ([`crate::train::HELD_OUT_TOLERANCE`]),
+    /// or keeps its own when they did. `None` when no run was in
     /// progress. The report's `class_scores` stay empty: [`FineTuning::score_classes`] fills them
     /// (or [`FineTuning::finish_scored`] does both). On a GPU the buffers the run leaves unused
     /// go back to the driver (the report's `gpu_memory`).

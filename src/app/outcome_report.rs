@@ -18,11 +18,22 @@ pub struct OutcomeReport {
     pub stop: &'static str,
     /// For `"diverged"`: the step whose loss was not finite.
     pub diverged_at_step: Option<usize>,
-    /// The weights in use now: `"best"` (the best-scoring epoch), `"previous"` (no epoch beat
-    /// the starting weights, or no step finished) or `"last"` (nothing held back to judge by).
+    /// The weights in use now: `"last"` (the last scored epoch's: no other scored weights beat
+    /// them by more than `tolerance`; or the last step's when nothing was held back to judge
+    /// by), `"best"` (an earlier epoch's, which beat the last scored one by more than
+    /// `tolerance`) or `"previous"` (the starting weights beat it by more than `tolerance` and
+    /// no epoch beat them, or no step finished).
     pub kept: &'static str,
     /// The epoch whose weights were kept (0: the starting ones).
     pub chosen_epoch: usize,
+    /// The epoch with the best held-back Dice (0: the starting weights; ties: the earlier).
+    pub best_epoch: usize,
+    /// How far (mean held-back Dice) the best scored weights may lead the last scored epoch's
+    /// and the last still be kept: below that, the held-back pairs cannot tell them apart.
+    pub tolerance: f64,
+    /// True when the last scored epoch was kept although the starting weights or an earlier
+    /// epoch scored better, by no more than `tolerance`.
+    pub within_tolerance: bool,
     /// Whether the kept weights score better than the starting ones on the held-back pairs.
     pub improved: Option<bool>,
     /// Whether enough pairs were held back for their Dice to mean much.
@@ -79,6 +90,7 @@ impl OutcomeReport {
         let kept = match (&outcome.model, outcome.held_out.is_empty()) {
             (None, _) => "previous",
             (Some(_), true) => "last",
+            (Some(_), false) if outcome.last_scored_epoch() == Some(outcome.chosen_epoch) => "last",
             (Some(_), false) => "best",
         };
         Self {
@@ -86,6 +98,9 @@ impl OutcomeReport {
             diverged_at_step,
             kept,
             chosen_epoch: outcome.chosen_epoch,
+            best_epoch: outcome.best_epoch,
+            tolerance: outcome.tolerance,
+            within_tolerance: outcome.within_tolerance(),
             improved: outcome.improved(),
             reliable: outcome.reliable(),
             held_out: outcome.held_out.clone(),

@@ -1,13 +1,15 @@
 //! `tinyunet fine-tune`: the page's fine-tune, natively. The same core ([`FineTuning`]), the
 //! same defaults ([`TrainOptions`] left empty), the same held-back rule ([`held_out_mask`]) and
-//! the same choice of weights (the best epoch on the held-back pairs, the starting weights when
-//! none beat them), so that a clinic's run in the browser can be reproduced and checked here
+//! the same choice of weights (the last epoch unless an earlier one or the starting weights
+//! scored clearly better on the held-back pairs), so that a clinic's run in the browser can be reproduced and checked here
 //! without guessing flags. `--val` scores a further set the run never sees, before and after.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use tinyunet::app::{FineTuning, Segmenter, SegmenterOptions, TrainOptions, held_out_mask};
+use tinyunet::app::{
+    FineTuning, OutcomeReport, Segmenter, SegmenterOptions, TrainOptions, held_out_mask,
+};
 use tinyunet::data::folder::{Pair, dataset_folders, pair_folders};
 use tinyunet::islands::Islands;
 use tinyunet::metrics::{Scores, class_scores, mask_scores, mean_class_scores, mean_scores};
@@ -31,7 +33,8 @@ pub struct Args {
     /// About a fifth are held back to judge the run, as the page does.
     #[arg(long)]
     data: PathBuf,
-    /// Where the kept weights go (the starting ones when the run did not improve on them).
+    /// Where the kept weights go (the last epoch's, unless others scored clearly better on the
+    /// held-back pairs: then the best of those, the starting ones included).
     #[arg(long)]
     out: PathBuf,
     /// Optional further pairs the run never sees, scored before and after (same layout).
@@ -235,18 +238,7 @@ pub fn run(args: Args) -> Result<ExitCode> {
             source,
         },
     )?;
-    match report.kept {
-        "previous" => println!(
-            "kept the starting weights (no epoch beat them on the held-back pairs) in {}",
-            args.out.display()
-        ),
-        "best" => println!(
-            "kept epoch {} (the best on the held-back pairs) in {}",
-            report.chosen_epoch,
-            args.out.display()
-        ),
-        _ => println!("wrote the last epoch's weights to {}", args.out.display()),
-    }
+    println!("{}", kept_line(&report, &args.out));
     if !unseen.is_empty() {
         let masks = (segmenter.flips(), segmenter.islands());
         let (before, classes_before) = score(&start, &unseen, args.size, masks)?;
@@ -276,4 +268,32 @@ pub fn run(args: Args) -> Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Which weights the run left in `out`, and why.
+fn kept_line(report: &OutcomeReport, out: &Path) -> String {
+    let out = out.display();
+    let epoch = report.chosen_epoch;
+    match report.kept {
+        "previous" => format!(
+            "kept the starting weights (they beat the last epoch by more than {} on the held-back \
+             pairs, and no epoch beat them) in {out}",
+            report.tolerance
+        ),
+        "best" => format!(
+            "kept epoch {epoch} (it beat the last epoch by more than {} on the held-back pairs) in {out}",
+            report.tolerance
+        ),
+        _ if report.within_tolerance => format!(
+            "kept epoch {epoch}, the last ({} scored better on the held-back pairs, by no more \
+             than {}: too little to tell apart) in {out}",
+            match report.best_epoch {
+                0 => "the starting weights".to_string(),
+                best => format!("epoch {best}"),
+            },
+            report.tolerance
+        ),
+        _ if report.held_out.is_empty() => format!("wrote the last step's weights to {out}"),
+        _ => format!("kept epoch {epoch}, the last and best on the held-back pairs, in {out}"),
+    }
 }

@@ -75,7 +75,8 @@ impl WasmSegmenter {
     }
 
     /// Ends the run (early when `cancelled`): the segmenter takes the weights the run chose —
-    /// the best-scoring epoch's, or keeps its own when no epoch beat them — and the report says
+    /// the last epoch's unless others scored clearly better (see `train::HELD_OUT_TOLERANCE`),
+    /// or keeps its own when they did — and the report says
     /// which and why; for a multi-class model with held-back pairs, `classScores` has each
     /// class's scores before and after (two more passes over those pairs). `null` when no run
     /// was in progress.
@@ -96,7 +97,7 @@ impl WasmSegmenter {
         self.tuning.abandon();
     }
 
-    /// After a run that kept other weights (the best epoch's, or the previous ones), takes the
+    /// After a run that kept other weights (an earlier epoch's, or the previous ones), takes the
     /// last step's weights instead; false when there are none to take.
     #[wasm_bindgen(js_name = useLastTrainedWeights)]
     pub fn use_last_trained_weights(&mut self) -> bool {

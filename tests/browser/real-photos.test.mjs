@@ -126,7 +126,12 @@ test(
     assert.equal(result.heldOut.length, 5);
     assert.equal(result.before.perPair.length, 5);
     assert.equal(result.epochs.length, r.defaults.epochs);
-    assert.equal(result.kept, 'best', 'no epoch beat the starting weights on the held-back pairs');
+    // The last epoch is kept (no other scored weights beat it by more than the tolerance), and on
+    // these five held-back photos it scores better than the starting weights.
+    assert.equal(result.kept, 'last', `kept ${result.kept}, epoch ${result.chosenEpoch} (best ${result.bestEpoch})`);
+    assert.equal(result.chosenEpoch, r.defaults.epochs);
+    assert.equal(result.tolerance, 0.005);
+    assert.equal(result.withinTolerance, result.bestEpoch !== result.chosenEpoch);
     assert.equal(result.improved, true);
     assert.ok(result.after.dice > result.before.dice);
     assert.ok(r.after > r.before + 0.01, `Dice on unseen ISIC 2017 photos: ${r.before} → ${r.after}`);
@@ -181,6 +186,12 @@ test(
     assert.equal(result.kept, 'previous');
     assert.equal(result.improved, false);
     assert.equal(result.chosenEpoch, 0);
+    assert.equal(result.bestEpoch, 0);
+    assert.equal(result.withinTolerance, false);
+    assert.ok(
+      result.epochs.at(-1).heldOut.dice < result.before.dice - result.tolerance,
+      'the last epoch is not clearly worse',
+    );
     assert.equal(result.after.dice, result.before.dice);
     assert.ok(r.same, 'the weights changed although the run made them worse');
     assert.equal(result.lastAvailable, true);

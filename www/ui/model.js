@@ -332,7 +332,8 @@ export class Model extends EventTarget {
 
   /**
    * Fine-tunes (see worker.js `train`); stores the weights the run kept when they changed (the
-   * best epoch's by the held-back pairs; the previous ones stay when no epoch beat them).
+   * last epoch's unless others scored clearly better on the held-back pairs; the previous ones
+   * stay when they did).
    */
   async train(options, { onProgress, signal }) {
     const result = await this.#while('training', async () => {

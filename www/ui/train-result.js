@@ -7,6 +7,7 @@ import { $, el, announce, formatDuration, sentence } from './dom.js';
 import { friendly } from './client.js';
 import { MIN_RELIABLE_HELD_OUT } from './pairs.js';
 import { capitalised, swatch } from './classes.js';
+import { keptWhy } from './kept-why.js';
 
 /**
  * @param {import('./model.js').Model} model
@@ -54,8 +55,11 @@ export function setupTrainResult(model, status) {
   function show(result, heldOut, seconds) {
     // Kept the weights from before the run although it ran: the run did not help.
     const notHelped = result.kept === 'previous' && result.stepsDone > 0;
-    resultLine.className = `train-result${notHelped ? ' not-helped' : ''}`;
-    resultLine.dataset.outcome = notHelped ? 'not-helped' : result.kept;
+    // Kept the run's weights although the held-back Dice did not rise (within the tolerance: the
+    // pairs cannot tell them apart): neither a success nor a warning.
+    const tooClose = !notHelped && result.improved === false;
+    resultLine.className = `train-result${notHelped ? ' not-helped' : tooClose ? ' too-close' : ''}`;
+    resultLine.dataset.outcome = notHelped ? 'not-helped' : tooClose ? 'too-close' : result.kept;
     resultLine.removeAttribute('role');
     if (result.stepsDone === 0) {
       status.textContent = 'Cancelled before the first step; the weights are unchanged.';
@@ -93,15 +97,13 @@ export function setupTrainResult(model, status) {
         el('strong', { class: 'dice-after' }, after.toFixed(3)),
         el(
           'span',
-          { class: delta > 0 ? 'delta up' : 'delta same' },
-          ` (${delta > 0 ? '+' : '±'}${Math.abs(delta).toFixed(3)}).`,
+          { class: result.improved ? 'delta up' : 'delta same' },
+          ` (${delta > 0 ? '+' : delta < 0 ? '−' : '±'}${Math.abs(delta).toFixed(3)}).`,
         ),
+        ` ${keptWhy(result, n)}`,
       );
-      if (result.kept === 'best') {
-        parts.push(` Kept epoch ${result.chosenEpoch} of ${result.epochs.length}, the best on the held-back pairs.`);
-      }
     }
-    if (result.kept === 'last') {
+    if (result.kept === 'last' && n === 0) {
       parts.push("Nothing was held back to judge the run by (add a second pair): the last step's weights are in use.");
     }
     if (n > 0 && !result.reliable) {

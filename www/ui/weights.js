@@ -48,7 +48,7 @@ export function setupWeightsPanel(model, switchModel) {
       const which = m.lastStep
         ? " The last step's weights, chosen by you."
         : m.chosenEpoch && m.epochs && m.heldOut
-          ? ` Epoch ${m.chosenEpoch} kept, the best on the held-back pairs.`
+          ? ` Epoch ${m.chosenEpoch} kept, chosen on the held-back pairs.`
           : '';
       info.replaceChildren(
         el('strong', {}, 'Your fine-tuned weights'),

@@ -1,0 +1,26 @@
+// Why a fine-tuning run left the weights it did, in a sentence for the Fine-tune panel. The core
+// keeps the last epoch's weights unless the previous ones or an earlier epoch's scored more than a
+// tolerance better on the held-back pairs (src/train/fine_tune.rs, HELD_OUT_TOLERANCE): on a
+// handful of pairs, closer than that cannot be told apart. Pure, so its wording is tested in Node
+// (tests/browser/kept-why.test.mjs).
+
+/**
+ * Which epoch's weights are in use and why, for a run judged by `n` held-back pairs: the last
+ * epoch's unless others scored more than the tolerance better (then an earlier epoch's), said
+ * plainly when the last was kept although others scored a little better.
+ */
+export function keptWhy(result, n) {
+  const kept = `Kept epoch ${result.chosenEpoch} of ${result.epochs.length}`;
+  if (result.kept === 'best') {
+    const last = result.epochs.findLast((e) => e.heldOut);
+    return `${kept}: it beat the last epoch${last ? ` (${last.heldOut.dice.toFixed(3)})` : ''} by more than ${result.tolerance} on the held-back pairs.`;
+  }
+  if (!result.withinTolerance) return `${kept}, the last and the best on the held-back pairs.`;
+  const best =
+    result.bestEpoch === 0 ? result.before : result.epochs.find((e) => e.epoch === result.bestEpoch)?.heldOut;
+  const who = result.bestEpoch === 0 ? 'your previous weights' : `epoch ${result.bestEpoch}`;
+  const lead = best
+    ? ` scored ${best.dice.toFixed(3)}, ${(best.dice - result.after.dice).toFixed(3)} more,`
+    : ' scored a little more';
+  return `${kept}, the last: ${who}${lead} too little for ${n} pair${n > 1 ? 's' : ''} to tell apart (within ${result.tolerance}).`;
+}
