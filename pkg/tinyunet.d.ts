@@ -425,12 +425,13 @@ export interface TrainResult {
    * scored more than `tolerance` better on the held-back pairs; or the last step's when nothing
    * was held back), `best` (an earlier epoch's, which beat the last scored one by more than
    * `tolerance`) or `previous` (the weights from before the run beat the last epoch by more than
-   * `tolerance` and no epoch beat them, or no step finished).
+   * `tolerance` and no epoch beat them; or no epoch was scored: no step finished, or the run was
+   * cancelled or diverged before its first epoch's score).
    */
   kept: 'last' | 'best' | 'previous';
   /** Whether the kept weights score better than the previous ones on the held-back pairs; null when not scored. */
   improved: boolean | null;
-  /** The epoch with the best held-back Dice (0: the previous weights; ties: the earlier). */
+  /** The epoch with the best held-back Dice (0: the previous weights, or nothing scored; ties: the earlier). */
   bestEpoch: number;
   /**
    * How far (mean held-back Dice) the best scored weights may lead the last epoch's and the last
@@ -439,7 +440,7 @@ export interface TrainResult {
   tolerance: number;
   /**
    * True when the last epoch was kept although the previous weights or an earlier epoch scored
-   * better on the held-back pairs, by no more than `tolerance`.
+   * better (not merely as well) on the held-back pairs, by no more than `tolerance`.
    */
   withinTolerance: boolean;
   /** At least `minReliableHeldOut` pairs were held back, so before/after means something. */

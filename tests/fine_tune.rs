@@ -146,7 +146,8 @@ fn held_back_pairs_are_scored_before_and_after_every_epoch() {
 #[test]
 fn the_tolerance_decides_between_the_last_epoch_and_the_best() {
     // The same (deterministic) run judged two ways: with no tolerance the best scored weights are
-    // kept (ties: the earlier); with a tolerance as wide as Dice itself, always the last epoch.
+    // kept (a last epoch that ties them: the last); with a tolerance as wide as Dice itself,
+    // always the last epoch.
     let (strict, _) = two_epoch_run(Some(0.0));
     let (loose, _) = two_epoch_run(Some(1.0));
     let dice = held_back_dice(&strict);
@@ -205,6 +206,38 @@ fn a_run_that_makes_things_worse_keeps_the_starting_weights() {
     assert!(outcome.model.is_none(), "the starting weights stay");
     assert!(outcome.last.is_some(), "the last weights are still offered");
     assert!(outcome.reliable());
+}
+
+#[test]
+fn a_tolerance_as_wide_as_dice_keeps_even_a_harmful_last_epoch_and_says_so() {
+    // The harmful run above, judged with a tolerance of 1: the last epoch is kept, and the
+    // outcome says that better-scoring weights (the starting ones) were passed over.
+    let size = 128;
+    let model = trained_model();
+    let examples: Vec<Example> = (0..4).map(|s| example(s, size, true)).collect();
+    let config = SessionConfig {
+        epochs: 2,
+        batch_size: 2,
+        learning_rate: 3e-3,
+        augment: false,
+        ..Default::default()
+    };
+    let held = held_out(200..205, size);
+    let mut run = FineTune::new(&model, examples, held, config)
+        .unwrap()
+        .with_tolerance(1.0)
+        .unwrap();
+    run_to_end(&mut run);
+    let outcome = run.finish(false);
+    assert_eq!(outcome.chosen_epoch, 2);
+    assert!(outcome.model.is_some() && outcome.last.is_none());
+    assert_eq!(outcome.best_epoch, 0);
+    assert_eq!(outcome.improved(), Some(false));
+    assert!(outcome.within_tolerance());
+    assert_eq!(
+        outcome.held_out_dice(2),
+        outcome.chosen.as_ref().map(|e| e.mean.dice)
+    );
 }
 
 #[test]

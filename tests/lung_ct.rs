@@ -228,8 +228,8 @@ fn figure(line: &str, key: &str) -> f64 {
 /// rule, and the lung-CT card's learning rate and epochs) runs it: a CT model trained on only 20
 /// of the training slices (`tests/fixtures/lung-ct-20.safetensors`, which carries the shipped
 /// card, docs/MODELS.md) fine-tuned on 10 others (5 trained, 5 held back) scores better on the
-/// 10 validation slices, which neither run saw. (With the core's 10 epochs no epoch beats the
-/// start on the held-back 5 and the run keeps it: the card's 40 are what make it learn.)
+/// 10 validation slices, which neither run saw. (With the core's 10 epochs no epoch beat the
+/// start on the held-back 5, docs/MODELS.md: the card's 40 are what make it learn.)
 #[test]
 fn fine_tuning_a_ct_model_on_ten_new_slices_raises_dice_on_unseen_ones() {
     let Some((train, val)) = ct_split() else {

@@ -22,17 +22,19 @@ pub struct OutcomeReport {
     /// them by more than `tolerance`; or the last step's when nothing was held back to judge
     /// by), `"best"` (an earlier epoch's, which beat the last scored one by more than
     /// `tolerance`) or `"previous"` (the starting weights beat it by more than `tolerance` and
-    /// no epoch beat them, or no step finished).
+    /// no epoch beat them; or no epoch was scored: no step finished, or the run was cancelled
+    /// or diverged before its first epoch's score).
     pub kept: &'static str,
     /// The epoch whose weights were kept (0: the starting ones).
     pub chosen_epoch: usize,
-    /// The epoch with the best held-back Dice (0: the starting weights; ties: the earlier).
+    /// The epoch with the best held-back Dice (0: the starting weights, or nothing scored; ties:
+    /// the earlier).
     pub best_epoch: usize,
     /// How far (mean held-back Dice) the best scored weights may lead the last scored epoch's
     /// and the last still be kept: below that, the held-back pairs cannot tell them apart.
     pub tolerance: f64,
     /// True when the last scored epoch was kept although the starting weights or an earlier
-    /// epoch scored better, by no more than `tolerance`.
+    /// epoch scored better (not merely as well), by no more than `tolerance`.
     pub within_tolerance: bool,
     /// Whether the kept weights score better than the starting ones on the held-back pairs.
     pub improved: Option<bool>,

@@ -274,7 +274,16 @@ pub fn run(args: Args) -> Result<ExitCode> {
 fn kept_line(report: &OutcomeReport, out: &Path) -> String {
     let out = out.display();
     let epoch = report.chosen_epoch;
+    let scored = report.epochs.iter().any(|e| e.held_out.is_some());
     match report.kept {
+        "previous" if report.stop == "diverged" => format!(
+            "the loss stopped being a number at step {} (try a lower --lr): kept the starting \
+             weights in {out}",
+            report.diverged_at_step.unwrap_or(0)
+        ),
+        "previous" if !scored => {
+            format!("no epoch was scored: kept the starting weights in {out}")
+        }
         "previous" => format!(
             "kept the starting weights (they beat the last epoch by more than {} on the held-back \
              pairs, and no epoch beat them) in {out}",

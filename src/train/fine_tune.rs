@@ -33,9 +33,9 @@ pub const MIN_RELIABLE_HELD_OUT: usize = 5;
 
 /// How much better (mean held-back Dice) an earlier epoch, or the starting weights, must score
 /// than the last scored epoch to be kept instead of it. Measured (docs/FINE_TUNING.md): on five
-/// held-back pairs the best epoch led the last by at most 0.0025 in runs whose last epoch was
-/// better on unseen photos (ISIC 2017, PH2), and by 0.015 and 0.052 in the two whose last epoch
-/// was worse (the CT model, 40 epochs).
+/// held-back pairs the best epoch led the last by at most 0.0025 in six ISIC 2017 and PH2 runs
+/// (the last epoch better on unseen photos in five of them), and by 0.015 and 0.052 in the two
+/// CT runs (the CT model, 40 epochs), whose last epoch was worse on unseen slices.
 pub const HELD_OUT_TOLERANCE: f64 = 0.005;
 
 /// A pair kept out of training to judge it: the network's input at the run's size and the truth
@@ -208,15 +208,17 @@ pub struct Outcome {
     pub stop: Stop,
     /// The weights to use from now on; `None`: keep the starting ones (they scored more than
     /// [`HELD_OUT_TOLERANCE`] better than the last scored epoch and at least as well as every
-    /// other, or no step finished).
+    /// other; or no epoch was scored: no step finished, or the run was cancelled or diverged
+    /// before its first epoch's score).
     pub model: Option<TinyUNet>,
     /// The weights of the last finished step when they are not the ones `model` holds (for "use
     /// them anyway"); `None` when they are, or when no step finished well.
     pub last: Option<TinyUNet>,
     /// The epoch whose weights `model` holds (0: the starting weights).
     pub chosen_epoch: usize,
-    /// The epoch with the best held-back Dice (0: the starting weights; ties: the earlier), which
-    /// `chosen_epoch` differs from when the last scored epoch came within `tolerance` of it.
+    /// The epoch with the best held-back Dice (0: the starting weights, or nothing scored; ties:
+    /// the earlier), which `chosen_epoch` differs from when the last scored epoch came within
+    /// `tolerance` of it.
     pub best_epoch: usize,
     /// The tolerance the choice was made with ([`HELD_OUT_TOLERANCE`] unless set otherwise).
     pub tolerance: f64,
@@ -260,11 +262,27 @@ impl Outcome {
             .map(|r| r.epoch)
     }
 
+    /// The mean held-back Dice of the weights after `epoch` epochs (0: the starting weights), if
+    /// they were scored.
+    pub fn held_out_dice(&self, epoch: usize) -> Option<f64> {
+        if epoch == 0 {
+            return self.before.as_ref().map(|e| e.mean.dice);
+        }
+        let record = self.epochs.iter().find(|r| r.epoch == epoch)?;
+        record.held_out.map(|s| s.dice)
+    }
+
     /// True when the last scored epoch was kept although the starting weights or an earlier
-    /// epoch scored better, by no more than `tolerance`: the held-back pairs could not tell them
-    /// apart.
+    /// epoch scored better (not merely as well), by no more than `tolerance`: the held-back
+    /// pairs could not tell them apart.
     pub fn within_tolerance(&self) -> bool {
-        self.chosen.is_some() && self.chosen_epoch != self.best_epoch
+        let Some(chosen) = &self.chosen else {
+            return false;
+        };
+        self.chosen_epoch != self.best_epoch
+            && self
+                .held_out_dice(self.best_epoch)
+                .is_some_and(|best| best > chosen.mean.dice)
     }
 }
 

@@ -665,7 +665,8 @@ for (const backend of ['cpu', 'webgpu']) {
                 lap('cancelled');
                 assert.match(await page.locator('#train-status').innerText(), /Cancelled after \d+ of 200 steps/);
                 // An epoch here is one step; cancelled before an epoch beat the weights before the run,
-                // they stay and the last step's are offered; else the best epoch scored is kept.
+                // they stay and the last step's are offered; else an epoch is kept (the last scored, unless
+                // beaten by more than the tolerance).
                 const cancelled = await page.locator('#train-result').innerText();
                 if (/did not improve on your previous weights/.test(cancelled)) {
                   await page.click('#train-use-last');

@@ -43,6 +43,12 @@ test('the last epoch kept within the tolerance of an earlier epoch names that ep
   );
 });
 
+test('a run cancelled while its last epoch was being scored names the epoch kept the last scored', () => {
+  const r = result({ before: 0.7, epochs: [0.71, 0.72], kept: 'last', chosenEpoch: 2, bestEpoch: 2 });
+  r.epochs.push({ epoch: 3, heldOut: null });
+  assert.equal(keptWhy(r, 5), 'Kept epoch 2 of 3, the last scored and the best on the held-back pairs.');
+});
+
 test('an earlier epoch that beat the last by more than the tolerance is kept, and the last figure shown', () => {
   const r = result({ before: 0.41, epochs: [0.42, 0.43, 0.36], kept: 'best', chosenEpoch: 2, bestEpoch: 2 });
   assert.equal(

@@ -15,12 +15,14 @@ export function keptWhy(result, n) {
     const last = result.epochs.findLast((e) => e.heldOut);
     return `${kept}: it beat the last epoch${last ? ` (${last.heldOut.dice.toFixed(3)})` : ''} by more than ${result.tolerance} on the held-back pairs.`;
   }
-  if (!result.withinTolerance) return `${kept}, the last and the best on the held-back pairs.`;
+  // Cancelled while an epoch was being scored: the kept epoch is the last one scored.
+  const last = result.chosenEpoch === result.epochs.length ? 'the last' : 'the last scored';
+  if (!result.withinTolerance) return `${kept}, ${last} and the best on the held-back pairs.`;
   const best =
     result.bestEpoch === 0 ? result.before : result.epochs.find((e) => e.epoch === result.bestEpoch)?.heldOut;
   const who = result.bestEpoch === 0 ? 'your previous weights' : `epoch ${result.bestEpoch}`;
   const lead = best
     ? ` scored ${best.dice.toFixed(3)}, ${(best.dice - result.after.dice).toFixed(3)} more,`
     : ' scored a little more';
-  return `${kept}, the last: ${who}${lead} too little for ${n} pair${n > 1 ? 's' : ''} to tell apart (within ${result.tolerance}).`;
+  return `${kept}, ${last}: ${who}${lead} too little for ${n} pair${n > 1 ? 's' : ''} to tell apart (within ${result.tolerance}).`;
 }

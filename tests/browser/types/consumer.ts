@@ -47,8 +47,8 @@ if (result.doubt > 0.25) console.log('doubtful mask: check it');
 if (result.outOfDomain) console.log(`not what the model was made for: ${result.outOfDomain.message}`);
 
 // Fine-tune on your own annotated images, holding some back to judge the run by: it ends with
-// the weights that scored best on them, the previous ones if no epoch beat them. Cancel any time
-// with the AbortController.
+// the last epoch's weights unless an earlier epoch, or the previous weights, scored clearly
+// better on them (by more than `result.tolerance`). Cancel any time with the AbortController.
 const pair = async (name: string) => ({
   name,
   image: await fetch(`${name}.jpg`).then((r) => r.blob()),
