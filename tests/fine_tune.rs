@@ -176,9 +176,9 @@ fn the_tolerance_decides_between_the_last_epoch_and_the_best() {
     }
 }
 
-#[test]
-fn a_run_that_makes_things_worse_keeps_the_starting_weights() {
-    // Training on inverted masks at a high rate ruins the model for the (correct) held-back pairs.
+/// Training on inverted masks at a high rate ruins the model for the (correct) held-back pairs:
+/// the outcome of such a run, choosing with `tolerance` (`None`: the default).
+fn harmful_run(tolerance: Option<f64>) -> Outcome {
     let size = 128;
     let model = trained_model();
     let examples: Vec<Example> = (0..4).map(|s| example(s, size, true)).collect();
@@ -191,8 +191,16 @@ fn a_run_that_makes_things_worse_keeps_the_starting_weights() {
     };
     let held = held_out(200..205, size);
     let mut run = FineTune::new(&model, examples, held, config).unwrap();
+    if let Some(tolerance) = tolerance {
+        run = run.with_tolerance(tolerance).unwrap();
+    }
     run_to_end(&mut run);
-    let outcome = run.finish(false);
+    run.finish(false)
+}
+
+#[test]
+fn a_run_that_makes_things_worse_keeps_the_starting_weights() {
+    let outcome = harmful_run(None);
     let before = outcome.before.as_ref().unwrap().mean.dice;
     let last = outcome.epochs.last().unwrap().held_out.unwrap().dice;
     assert!(
@@ -212,23 +220,7 @@ fn a_run_that_makes_things_worse_keeps_the_starting_weights() {
 fn a_tolerance_as_wide_as_dice_keeps_even_a_harmful_last_epoch_and_says_so() {
     // The harmful run above, judged with a tolerance of 1: the last epoch is kept, and the
     // outcome says that better-scoring weights (the starting ones) were passed over.
-    let size = 128;
-    let model = trained_model();
-    let examples: Vec<Example> = (0..4).map(|s| example(s, size, true)).collect();
-    let config = SessionConfig {
-        epochs: 2,
-        batch_size: 2,
-        learning_rate: 3e-3,
-        augment: false,
-        ..Default::default()
-    };
-    let held = held_out(200..205, size);
-    let mut run = FineTune::new(&model, examples, held, config)
-        .unwrap()
-        .with_tolerance(1.0)
-        .unwrap();
-    run_to_end(&mut run);
-    let outcome = run.finish(false);
+    let outcome = harmful_run(Some(1.0));
     assert_eq!(outcome.chosen_epoch, 2);
     assert!(outcome.model.is_some() && outcome.last.is_none());
     assert_eq!(outcome.best_epoch, 0);
