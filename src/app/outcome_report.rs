@@ -10,8 +10,9 @@ use crate::metrics::{Scores, class_scores, mean_class_scores};
 use crate::model::TinyUNet;
 use crate::train::{EpochRecord, Evaluation, HeldOut, Outcome, Stop};
 
-/// How a run ended and which weights the segmenter now has.
-#[derive(Clone, Debug, PartialEq, Serialize)]
+/// How a run ended and which weights the segmenter now has. `Default` is an empty report
+/// (nothing run, nothing kept), a base to fill in field by field.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OutcomeReport {
     /// `"completed"`, `"cancelled"` or `"diverged"`.

@@ -306,3 +306,84 @@ fn kept_line(report: &OutcomeReport, out: &Path) -> String {
         _ => format!("kept epoch {epoch}, the last and best on the held-back pairs, in {out}"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tinyunet::train::EpochRecord;
+
+    /// A completed run of `epochs`, each scored on held-back pairs (or none held back).
+    fn report(kept: &'static str, epochs: usize, scored: bool) -> OutcomeReport {
+        OutcomeReport {
+            stop: "completed",
+            kept,
+            tolerance: 0.005,
+            held_out: if scored { vec!["a".into()] } else { Vec::new() },
+            epochs: (1..=epochs)
+                .map(|epoch| EpochRecord {
+                    epoch,
+                    loss: 0.5,
+                    dice: 0.8,
+                    held_out: scored.then_some(Scores {
+                        dice: 0.8,
+                        iou: 0.7,
+                    }),
+                })
+                .collect(),
+            ..OutcomeReport::default()
+        }
+    }
+
+    fn line(report: &OutcomeReport) -> String {
+        kept_line(report, Path::new("o.safetensors"))
+    }
+
+    #[test]
+    fn says_which_weights_were_kept_and_why() {
+        let best = OutcomeReport {
+            chosen_epoch: 4,
+            best_epoch: 4,
+            ..report("best", 10, true)
+        };
+        assert_eq!(
+            line(&best),
+            "kept epoch 4 (it beat the last epoch by more than 0.005 on the held-back pairs) in \
+             o.safetensors"
+        );
+        let close = |best_epoch| OutcomeReport {
+            chosen_epoch: 10,
+            best_epoch,
+            within_tolerance: true,
+            ..report("last", 10, true)
+        };
+        assert_eq!(
+            line(&close(0)),
+            "kept epoch 10, the last (the starting weights scored better on the held-back pairs, \
+             by no more than 0.005: too little to tell apart) in o.safetensors"
+        );
+        assert!(line(&close(7)).contains("the last (epoch 7 scored better"));
+        let last_and_best = OutcomeReport {
+            chosen_epoch: 10,
+            best_epoch: 10,
+            ..report("last", 10, true)
+        };
+        assert_eq!(
+            line(&last_and_best),
+            "kept epoch 10, the last and best on the held-back pairs, in o.safetensors"
+        );
+        assert_eq!(
+            line(&report("last", 10, false)),
+            "wrote the last step's weights to o.safetensors"
+        );
+        assert!(
+            line(&report("previous", 10, true)).starts_with("kept the starting weights (they beat")
+        );
+        assert!(line(&report("previous", 0, true)).starts_with("no epoch was scored"));
+        let diverged = OutcomeReport {
+            stop: "diverged",
+            diverged_at_step: Some(3),
+            ..report("previous", 0, true)
+        };
+        assert!(line(&diverged).contains("at step 3 (try a lower --lr)"));
+    }
+}
