@@ -1,8 +1,8 @@
 //! `tinyunet fine-tune`: the page's fine-tune, natively. The same core ([`FineTuning`]), the
 //! same defaults ([`TrainOptions`] left empty), the same held-back rule ([`held_out_mask`]) and
 //! the same choice of weights (the last epoch unless an earlier one or the starting weights
-//! scored clearly better on the held-back pairs), so that a clinic's run in the browser can be reproduced and checked here
-//! without guessing flags. `--val` scores a further set the run never sees, before and after.
+//! scored clearly better on the held-back pairs), so that a clinic's run in the browser can be
+//! reproduced and checked here without guessing flags. `--val` scores a further set the run never sees, before and after.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -334,41 +334,35 @@ mod tests {
         }
     }
 
+    /// `report(kept, 10, true)` with epoch `chosen` kept, `best` the best scored.
+    fn chose(kept: &'static str, chosen: usize, best: usize, within: bool) -> OutcomeReport {
+        OutcomeReport {
+            chosen_epoch: chosen,
+            best_epoch: best,
+            within_tolerance: within,
+            ..report(kept, 10, true)
+        }
+    }
+
     fn line(report: &OutcomeReport) -> String {
         kept_line(report, Path::new("o.safetensors"))
     }
 
     #[test]
     fn says_which_weights_were_kept_and_why() {
-        let best = OutcomeReport {
-            chosen_epoch: 4,
-            best_epoch: 4,
-            ..report("best", 10, true)
-        };
         assert_eq!(
-            line(&best),
+            line(&chose("best", 4, 4, false)),
             "kept epoch 4 (it beat the last epoch by more than 0.005 on the held-back pairs) in \
              o.safetensors"
         );
-        let close = |best_epoch| OutcomeReport {
-            chosen_epoch: 10,
-            best_epoch,
-            within_tolerance: true,
-            ..report("last", 10, true)
-        };
         assert_eq!(
-            line(&close(0)),
+            line(&chose("last", 10, 0, true)),
             "kept epoch 10, the last (the starting weights scored better on the held-back pairs, \
              by no more than 0.005: too little to tell apart) in o.safetensors"
         );
-        assert!(line(&close(7)).contains("the last (epoch 7 scored better"));
-        let last_and_best = OutcomeReport {
-            chosen_epoch: 10,
-            best_epoch: 10,
-            ..report("last", 10, true)
-        };
+        assert!(line(&chose("last", 10, 7, true)).contains("the last (epoch 7 scored better"));
         assert_eq!(
-            line(&last_and_best),
+            line(&chose("last", 10, 10, false)),
             "kept epoch 10, the last and best on the held-back pairs, in o.safetensors"
         );
         assert_eq!(
