@@ -600,6 +600,7 @@ export class Segmenter {
       stop: outcome.stop,
       divergedAtStep: outcome.divergedAtStep ?? null,
       kept: outcome.kept,
+      why: outcome.why,
       improved: outcome.improved ?? null,
       bestEpoch: outcome.bestEpoch,
       tolerance: outcome.tolerance,

@@ -429,6 +429,20 @@ export interface TrainResult {
    * cancelled or diverged before its first epoch's score).
    */
   kept: 'last' | 'best' | 'previous';
+  /**
+   * Why those weights were kept, decided once in the core for every skin: `diverged`, `unscored`
+   * (no epoch was scored) or `startBeatLast` (with `kept: 'previous'`); `earlierBeatLast` (with
+   * `kept: 'best'`); `withinTolerance` (the previous weights or an earlier epoch scored better, by
+   * no more than `tolerance`), `lastAndBest` or `nothingHeldBack` (with `kept: 'last'`).
+   */
+  why:
+    | 'diverged'
+    | 'unscored'
+    | 'startBeatLast'
+    | 'earlierBeatLast'
+    | 'withinTolerance'
+    | 'lastAndBest'
+    | 'nothingHeldBack';
   /** Whether the kept weights score better than the previous ones on the held-back pairs; null when not scored. */
   improved: boolean | null;
   /** The epoch with the best held-back Dice (0: the previous weights, or nothing scored; ties: the earlier). */

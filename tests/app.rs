@@ -2,7 +2,7 @@
 //! with a model, checked once here rather than in each skin.
 
 use pollster::block_on;
-use tinyunet::app::{FineTuning, Segmenter, SegmenterOptions, TrainOptions};
+use tinyunet::app::{FineTuning, KeptBecause, Segmenter, SegmenterOptions, TrainOptions};
 use tinyunet::backend::cpu_device;
 use tinyunet::data::image::{RgbaImage, mask_from_rgba};
 use tinyunet::data::synth::{SynthOptions, generate};
@@ -155,6 +155,7 @@ fn a_fine_tuning_run_keeps_one_size_keeps_pairs_on_refusal_and_ends_with_a_repor
     assert!(events >= 1);
     let report = tuning.finish(&mut segmenter, false).expect("no report");
     assert_eq!((report.stop, report.kept), ("completed", "last"));
+    assert_eq!(report.why, KeptBecause::NothingHeldBack);
     assert_eq!((report.steps_done, report.total_steps), (1, 1));
     assert_ne!(block_on(segmenter.export_weights()).unwrap(), before);
     assert!(tuning.finish(&mut segmenter, false).is_none());

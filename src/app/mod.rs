@@ -15,7 +15,7 @@ mod train_options;
 
 pub use fine_tuning::FineTuning;
 pub use held_out::held_out_mask;
-pub use outcome_report::{ClassChange, OutcomeReport};
+pub use outcome_report::{ClassChange, KeptBecause, OutcomeReport};
 pub use segmenter::{
     Assessment, DEFAULT_INPUT_SIZE, Segmenter, SegmenterOptions, model_and_card_from_weights,
     model_from_weights,

@@ -26,6 +26,9 @@ pub struct OutcomeReport {
     /// no epoch beat them; or no epoch was scored: no step finished, or the run was cancelled
     /// or diverged before its first epoch's score).
     pub kept: &'static str,
+    /// Why those weights were kept: the one decision both skins word (the page's Fine-tune panel,
+    /// `tinyunet fine-tune`), made here so that they cannot disagree.
+    pub why: KeptBecause,
     /// The epoch whose weights were kept (0: the starting ones).
     pub chosen_epoch: usize,
     /// The epoch with the best held-back Dice (0: the starting weights, or nothing scored; ties:
@@ -68,6 +71,44 @@ pub struct OutcomeReport {
     pub gpu_memory: Option<RunGpuMemory>,
 }
 
+/// Why a run left the weights it did (`OutcomeReport::why`); each case belongs to one `kept`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum KeptBecause {
+    /// `previous`: the loss stopped being a number before a scored epoch could be kept.
+    Diverged,
+    /// `previous`: no epoch was scored (no step finished, or the run was cancelled first).
+    #[default]
+    Unscored,
+    /// `previous`: the starting weights beat the last scored epoch by more than the tolerance,
+    /// and no epoch beat them.
+    StartBeatLast,
+    /// `best`: an earlier epoch beat the last scored one by more than the tolerance.
+    EarlierBeatLast,
+    /// `last`: the starting weights or an earlier epoch scored better, by no more than the
+    /// tolerance: too little for the held-back pairs to tell apart.
+    WithinTolerance,
+    /// `last`: the last scored epoch is also the best.
+    LastAndBest,
+    /// `last`: nothing was held back to judge by, so the last step's weights.
+    NothingHeldBack,
+}
+
+impl KeptBecause {
+    /// The reason for `kept`, from how the run ended and what was scored.
+    fn of(kept: &str, stop: &str, scored: bool, held_back: bool, within_tolerance: bool) -> Self {
+        match kept {
+            "previous" if stop == "diverged" => Self::Diverged,
+            "previous" if !scored => Self::Unscored,
+            "previous" => Self::StartBeatLast,
+            "best" => Self::EarlierBeatLast,
+            _ if !held_back => Self::NothingHeldBack,
+            _ if within_tolerance => Self::WithinTolerance,
+            _ => Self::LastAndBest,
+        }
+    }
+}
+
 /// One foreground class's held-back scores before a run and with the weights it kept.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -96,10 +137,19 @@ impl OutcomeReport {
             (Some(_), false) if outcome.last_scored_epoch() == Some(outcome.chosen_epoch) => "last",
             (Some(_), false) => "best",
         };
+        let scored = outcome.epochs.iter().any(|e| e.held_out.is_some());
+        let why = KeptBecause::of(
+            kept,
+            stop,
+            scored,
+            !outcome.held_out.is_empty(),
+            outcome.within_tolerance(),
+        );
         Self {
             stop,
             diverged_at_step,
             kept,
+            why,
             chosen_epoch: outcome.chosen_epoch,
             best_epoch: outcome.best_epoch,
             tolerance: outcome.tolerance,
@@ -136,4 +186,31 @@ pub(super) async fn mean_class_scores_of(
     let mut means = mean_class_scores(&per_pair);
     means.resize(classes.saturating_sub(1), None);
     Ok(means)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::KeptBecause::{self, *};
+
+    /// `KeptBecause::of` for a completed run, `scored` and `held_back` both as given.
+    fn of(kept: &str, scored: bool, within_tolerance: bool) -> KeptBecause {
+        KeptBecause::of(kept, "completed", scored, scored, within_tolerance)
+    }
+
+    #[test]
+    fn each_choice_has_its_one_reason() {
+        assert_eq!(
+            KeptBecause::of("previous", "diverged", true, true, false),
+            Diverged
+        );
+        assert_eq!(
+            KeptBecause::of("previous", "cancelled", false, true, false),
+            Unscored
+        );
+        assert_eq!(of("previous", true, false), StartBeatLast);
+        assert_eq!(of("best", true, false), EarlierBeatLast);
+        assert_eq!(of("last", true, true), WithinTolerance);
+        assert_eq!(of("last", true, false), LastAndBest);
+        assert_eq!(of("last", false, false), NothingHeldBack);
+    }
 }

@@ -8,7 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use tinyunet::app::{
-    FineTuning, OutcomeReport, Segmenter, SegmenterOptions, TrainOptions, held_out_mask,
+    FineTuning, KeptBecause, OutcomeReport, Segmenter, SegmenterOptions, TrainOptions,
+    held_out_mask,
 };
 use tinyunet::data::folder::{Pair, dataset_folders, pair_folders};
 use tinyunet::islands::Islands;
@@ -274,110 +275,82 @@ pub fn run(args: Args) -> Result<ExitCode> {
 fn kept_line(report: &OutcomeReport, out: &Path) -> String {
     let out = out.display();
     let epoch = report.chosen_epoch;
-    let scored = report.epochs.iter().any(|e| e.held_out.is_some());
-    match report.kept {
-        "previous" if report.stop == "diverged" => format!(
+    let tolerance = report.tolerance;
+    match report.why {
+        KeptBecause::Diverged => format!(
             "the loss stopped being a number at step {} (try a lower --lr): kept the starting \
              weights in {out}",
             report.diverged_at_step.unwrap_or(0)
         ),
-        "previous" if !scored => {
-            format!("no epoch was scored: kept the starting weights in {out}")
-        }
-        "previous" => format!(
-            "kept the starting weights (they beat the last epoch by more than {} on the held-back \
-             pairs, and no epoch beat them) in {out}",
-            report.tolerance
+        KeptBecause::Unscored => format!("no epoch was scored: kept the starting weights in {out}"),
+        KeptBecause::StartBeatLast => format!(
+            "kept the starting weights (they beat the last epoch by more than {tolerance} on the \
+             held-back pairs, and no epoch beat them) in {out}"
         ),
-        "best" => format!(
-            "kept epoch {epoch} (it beat the last epoch by more than {} on the held-back pairs) in {out}",
-            report.tolerance
+        KeptBecause::EarlierBeatLast => format!(
+            "kept epoch {epoch} (it beat the last epoch by more than {tolerance} on the held-back \
+             pairs) in {out}"
         ),
-        _ if report.within_tolerance => format!(
+        KeptBecause::WithinTolerance => format!(
             "kept epoch {epoch}, the last ({} scored better on the held-back pairs, by no more \
-             than {}: too little to tell apart) in {out}",
+             than {tolerance}: too little to tell apart) in {out}",
             match report.best_epoch {
                 0 => "the starting weights".to_string(),
                 best => format!("epoch {best}"),
             },
-            report.tolerance
         ),
-        _ if report.held_out.is_empty() => format!("wrote the last step's weights to {out}"),
-        _ => format!("kept epoch {epoch}, the last and best on the held-back pairs, in {out}"),
+        KeptBecause::NothingHeldBack => format!("wrote the last step's weights to {out}"),
+        KeptBecause::LastAndBest => {
+            format!("kept epoch {epoch}, the last and best on the held-back pairs, in {out}")
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tinyunet::train::EpochRecord;
 
-    /// A completed run of `epochs`, each scored on held-back pairs (or none held back).
-    fn report(kept: &'static str, epochs: usize, scored: bool) -> OutcomeReport {
-        OutcomeReport {
-            stop: "completed",
-            kept,
-            tolerance: 0.005,
-            held_out: if scored { vec!["a".into()] } else { Vec::new() },
-            epochs: (1..=epochs)
-                .map(|epoch| EpochRecord {
-                    epoch,
-                    loss: 0.5,
-                    dice: 0.8,
-                    held_out: scored.then_some(Scores {
-                        dice: 0.8,
-                        iou: 0.7,
-                    }),
-                })
-                .collect(),
-            ..OutcomeReport::default()
-        }
-    }
-
-    /// `report(kept, 10, true)` with epoch `chosen` kept, `best` the best scored.
-    fn chose(kept: &'static str, chosen: usize, best: usize, within: bool) -> OutcomeReport {
-        OutcomeReport {
+    /// A report whose weights were kept for `why`: epoch `chosen`, `best` the best scored.
+    fn line(why: KeptBecause, chosen: usize, best: usize) -> String {
+        let report = OutcomeReport {
+            why,
             chosen_epoch: chosen,
             best_epoch: best,
-            within_tolerance: within,
-            ..report(kept, 10, true)
-        }
-    }
-
-    fn line(report: &OutcomeReport) -> String {
-        kept_line(report, Path::new("o.safetensors"))
+            tolerance: 0.005,
+            diverged_at_step: Some(3),
+            ..OutcomeReport::default()
+        };
+        kept_line(&report, Path::new("o.safetensors"))
     }
 
     #[test]
     fn says_which_weights_were_kept_and_why() {
         assert_eq!(
-            line(&chose("best", 4, 4, false)),
+            line(KeptBecause::EarlierBeatLast, 4, 4),
             "kept epoch 4 (it beat the last epoch by more than 0.005 on the held-back pairs) in \
              o.safetensors"
         );
         assert_eq!(
-            line(&chose("last", 10, 0, true)),
+            line(KeptBecause::WithinTolerance, 10, 0),
             "kept epoch 10, the last (the starting weights scored better on the held-back pairs, \
              by no more than 0.005: too little to tell apart) in o.safetensors"
         );
-        assert!(line(&chose("last", 10, 7, true)).contains("the last (epoch 7 scored better"));
+        assert!(
+            line(KeptBecause::WithinTolerance, 10, 7).contains("the last (epoch 7 scored better")
+        );
         assert_eq!(
-            line(&chose("last", 10, 10, false)),
+            line(KeptBecause::LastAndBest, 10, 10),
             "kept epoch 10, the last and best on the held-back pairs, in o.safetensors"
         );
         assert_eq!(
-            line(&report("last", 10, false)),
+            line(KeptBecause::NothingHeldBack, 10, 0),
             "wrote the last step's weights to o.safetensors"
         );
         assert!(
-            line(&report("previous", 10, true)).starts_with("kept the starting weights (they beat")
+            line(KeptBecause::StartBeatLast, 0, 0)
+                .starts_with("kept the starting weights (they beat")
         );
-        assert!(line(&report("previous", 0, true)).starts_with("no epoch was scored"));
-        let diverged = OutcomeReport {
-            stop: "diverged",
-            diverged_at_step: Some(3),
-            ..report("previous", 0, true)
-        };
-        assert!(line(&diverged).contains("at step 3 (try a lower --lr)"));
+        assert!(line(KeptBecause::Unscored, 0, 0).starts_with("no epoch was scored"));
+        assert!(line(KeptBecause::Diverged, 0, 0).contains("at step 3 (try a lower --lr)"));
     }
 }

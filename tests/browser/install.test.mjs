@@ -311,6 +311,8 @@ test(
     };
     const run = await segmenter.train([{ image, mask }], { epochs: 1, size: 32 });
     assert.equal(run.stepsDone, 1);
+    // Nothing held back with one pair: the last step's weights, for that reason.
+    assert.deepEqual([run.kept, run.why], ['last', 'nothingHeldBack']);
     const png = fs.readFileSync(path.join(ROOT, 'www/samples/isic-0010018_mask.png'));
     await assert.rejects(
       segmenter.segment(png),

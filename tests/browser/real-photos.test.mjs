@@ -187,6 +187,7 @@ test(
     assert.equal(result.chosenEpoch, 0);
     assert.equal(result.bestEpoch, 0);
     assert.equal(result.withinTolerance, false);
+    assert.equal(result.why, 'startBeatLast');
     assert.ok(
       result.epochs.at(-1).heldOut.dice < result.before.dice - result.tolerance,
       'the last epoch is not clearly worse',

@@ -103,7 +103,7 @@ export function setupTrainResult(model, status) {
         ` ${keptWhy(result, n)}`,
       );
     }
-    if (result.kept === 'last' && n === 0) {
+    if (result.why === 'nothingHeldBack') {
       parts.push("Nothing was held back to judge the run by (add a second pair): the last step's weights are in use.");
     }
     if (n > 0 && !result.reliable) {
