@@ -75,7 +75,7 @@ pub struct OutcomeReport {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub enum KeptBecause {
-    /// `previous`: the loss stopped being a number before a scored epoch could be kept.
+    /// `previous`: the loss stopped being a number, and no epoch the run scored was kept.
     Diverged,
     /// `previous`: no epoch was scored (no step finished, or the run was cancelled first).
     #[default]
