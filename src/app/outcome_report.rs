@@ -137,11 +137,10 @@ impl OutcomeReport {
             (Some(_), false) if outcome.last_scored_epoch() == Some(outcome.chosen_epoch) => "last",
             (Some(_), false) => "best",
         };
-        let scored = outcome.epochs.iter().any(|e| e.held_out.is_some());
         let why = KeptBecause::of(
             kept,
             stop,
-            scored,
+            outcome.last_scored_epoch().is_some(),
             !outcome.held_out.is_empty(),
             outcome.within_tolerance(),
         );
