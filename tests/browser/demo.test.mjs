@@ -1078,6 +1078,23 @@ describe('demo training panel', () => {
             await page.locator('#train-status').innerText(),
             'Other weights are in use since the last training run.',
           );
+          // One pair left: nothing can be held back, so the run is not judged and the panel says
+          // so (the core's `why: nothingHeldBack`) instead of a Dice it does not have.
+          for (let left = 3; left > 1; left--) {
+            await removeButtons.first().click();
+            await page.waitForFunction(
+              (n) => document.querySelectorAll('#pairs-body tr[data-status="ok"]').length === n,
+              left - 1,
+            );
+          }
+          await page.locator('#epochs').fill('1');
+          await page.click('#train-start');
+          await page.locator('#train-result').waitFor({ state: 'visible', timeout: SLOW });
+          await page.locator('#train-start').waitFor({ state: 'visible', timeout: SLOW });
+          const single = await result.innerText();
+          assert.match(single, /Nothing was held back to judge the run by \(add a second pair\)/);
+          assert.doesNotMatch(single, /Dice on|did not improve/);
+          assert.match(single, /saved in this browser/);
           assert.deepEqual(log.errors, [], log.format());
         },
         { server: demoServerOptions(), launch: { webgpu: false }, timeout: 300_000 },
