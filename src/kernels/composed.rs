@@ -22,6 +22,34 @@ pub fn bn_infer<B: TinyKernels>(
     if gelu { B::gelu_exact(y) } else { y }
 }
 
+/// [`TinyKernels::adam_update`]: burn's Adam, operation for operation (`AdaptiveMomentum::
+/// transform`, then the step), so that the CPU's training is what it was with burn's optimiser.
+pub fn adam_update<B: Backend>(
+    param: FloatTensor<B>,
+    grad: FloatTensor<B>,
+    [moment_1, moment_2]: [FloatTensor<B>; 2],
+    [beta_1, beta_2, correction, epsilon, learning_rate]: [f64; 5],
+) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) {
+    let (beta_1, beta_2) = (beta_1 as f32, beta_2 as f32);
+    let moment_1 = B::float_add(
+        B::float_mul_scalar(moment_1, beta_1.into()),
+        B::float_mul_scalar(grad.clone(), (1.0 - beta_1).into()),
+    );
+    let moment_2 = B::float_add(
+        B::float_mul_scalar(moment_2, beta_2.into()),
+        B::float_mul_scalar(B::float_powi_scalar(grad, 2.into()), (1.0 - beta_2).into()),
+    );
+    let step = B::float_div(
+        B::float_mul_scalar(moment_1.clone(), (correction as f32).into()),
+        B::float_add_scalar(B::float_sqrt(moment_2.clone()), (epsilon as f32).into()),
+    );
+    let param = B::float_sub(
+        param,
+        B::float_mul_scalar(step, (learning_rate as f32).into()),
+    );
+    (param, moment_1, moment_2)
+}
+
 /// [`TinyKernels::pointwise_bn`]: [`TinyKernels::pointwise`], then [`TinyKernels::bn_infer`].
 pub fn pointwise_bn<B: TinyKernels>(
     x: FloatTensor<B>,

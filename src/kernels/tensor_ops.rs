@@ -181,3 +181,30 @@ pub fn cmrf_cascade_train(
         Tensor::from_dispatch(variance),
     )
 }
+
+/// One Adam update of a parameter on any device ([`TinyKernels::adam_update`]): `(parameter,
+/// first moment, second moment)` after the step. One dispatch on the GPU.
+pub fn adam_update<const D: usize>(
+    param: Tensor<D>,
+    grad: Tensor<D>,
+    moment_1: Tensor<D>,
+    moment_2: Tensor<D>,
+    [beta_1, beta_2, correction, epsilon, learning_rate]: [f64; 5],
+) -> (Tensor<D>, Tensor<D>, Tensor<D>) {
+    let (param, moment_1, moment_2) = Dispatch::adam_update(
+        param.into_dispatch(),
+        grad.into_dispatch(),
+        moment_1.into_dispatch(),
+        moment_2.into_dispatch(),
+        beta_1,
+        beta_2,
+        correction,
+        epsilon,
+        learning_rate,
+    );
+    (
+        Tensor::from_dispatch(param),
+        Tensor::from_dispatch(moment_1),
+        Tensor::from_dispatch(moment_2),
+    )
+}

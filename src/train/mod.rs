@@ -1,5 +1,6 @@
 //! Training: single optimisation steps and whole fine-tuning runs.
 
+mod adam;
 pub mod adapt;
 pub mod batch;
 mod compact;

@@ -12,24 +12,16 @@
 use std::collections::HashMap;
 
 use burn::module::{ModuleVisitor, Param, ParamId};
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 
+use super::adam::pytorch_adam;
 use super::compact::compact_gradients;
 use crate::error::{Error, Result};
 use crate::gpu_memory::PassPools;
 use crate::loss::{LossParts, segmentation_loss};
 use crate::model::TinyUNet;
 use crate::schedule::CosineSchedule;
-
-/// Adam exactly as PyTorch's defaults (the paper's optimiser).
-fn pytorch_adam() -> ModuleOptimizer {
-    AdamConfig::new()
-        .with_beta_1(0.9)
-        .with_beta_2(0.999)
-        .with_epsilon(1e-8)
-        .init()
-}
 
 /// What one step produced; values stay on the device until someone reads them.
 pub struct StepOutput {

@@ -345,3 +345,31 @@ pub(super) fn copy_skip_kernel(skip: &[f32], out: &mut [f32], plane: u32, s: u32
         out[n * (total_c * plane) as usize + offset + rest] = skip[i];
     }
 }
+
+/// One Adam update per value, in burn's order of operations (see `TinyKernels::adam_update`):
+/// seven buffers, the parameter, its gradient and the two moments in, the three updated out.
+#[cube(launch)]
+pub(super) fn adam_kernel(
+    param: &[f32],
+    grad: &[f32],
+    moment_1: &[f32],
+    moment_2: &[f32],
+    param_out: &mut [f32],
+    moment_1_out: &mut [f32],
+    moment_2_out: &mut [f32],
+    beta_1: f32,
+    beta_2: f32,
+    correction: f32,
+    epsilon: f32,
+    learning_rate: f32,
+) {
+    let i = ABSOLUTE_POS;
+    if i < param_out.len() {
+        let g = grad[i];
+        let m = moment_1[i] * beta_1 + g * (1.0 - beta_1);
+        let v = moment_2[i] * beta_2 + g * g * (1.0 - beta_2);
+        moment_1_out[i] = m;
+        moment_2_out[i] = v;
+        param_out[i] = param[i] - m * correction / (v.sqrt() + epsilon) * learning_rate;
+    }
+}

@@ -11,8 +11,8 @@
 //! are in [`kernels`]; this module launches them and is the backend's [`TinyKernels`] impl,
 //! falling back to the composed defaults ([`super::composed`]) for what they do not take.
 //!
-//! Only forward (inference) work lands here: autodiff composes the trait's defaults, whose
-//! backward is burn's or ours (`super::autodiff`).
+//! Only forward (inference) work lands here, and the optimiser's update: autodiff composes the
+//! trait's defaults, whose backward is burn's or ours (`super::autodiff`).
 
 mod kernels;
 
@@ -256,6 +256,35 @@ fn bicubic_up2_cat(x: CubeTensor, skip: CubeTensor) -> CubeTensor {
     out
 }
 
+/// [`TinyKernels::adam_update`]: one dispatch for the three tensors.
+fn adam_update(
+    [param, grad, moment_1, moment_2]: [CubeTensor; 4],
+    [beta_1, beta_2, correction, epsilon, learning_rate]: [f64; 5],
+) -> (CubeTensor, CubeTensor, CubeTensor) {
+    let [param, grad, moment_1, moment_2] = [param, grad, moment_1, moment_2].map(into_contiguous);
+    let shape = param.meta.shape().clone();
+    let [param_out, moment_1_out, moment_2_out] = [(); 3].map(|_| output(&param, shape.clone()));
+    let (count, dim) = grid(&param, shape.num_elements());
+    adam_kernel::launch(
+        &param.client,
+        count,
+        dim,
+        param.clone().into_buffer_arg(),
+        grad.into_buffer_arg(),
+        moment_1.into_buffer_arg(),
+        moment_2.into_buffer_arg(),
+        param_out.clone().into_buffer_arg(),
+        moment_1_out.clone().into_buffer_arg(),
+        moment_2_out.clone().into_buffer_arg(),
+        beta_1 as f32,
+        beta_2 as f32,
+        correction as f32,
+        epsilon as f32,
+        learning_rate as f32,
+    );
+    (param_out, moment_1_out, moment_2_out)
+}
+
 /// Inference through the kernels above for f32, the composed defaults otherwise; everything a
 /// backward needs keeps the defaults.
 impl TinyKernels for Cube {
@@ -331,5 +360,23 @@ impl TinyKernels for Cube {
             return composed::bicubic_up2_cat::<Self>(x, skip);
         }
         bicubic_up2_cat(x, skip)
+    }
+
+    fn adam_update(
+        param: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        moment_1: FloatTensor<Self>,
+        moment_2: FloatTensor<Self>,
+        beta_1: f64,
+        beta_2: f64,
+        correction: f64,
+        epsilon: f64,
+        learning_rate: f64,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        let scalars = [beta_1, beta_2, correction, epsilon, learning_rate];
+        if !all_f32([&param, &grad, &moment_1, &moment_2]) {
+            return composed::adam_update::<Self>(param, grad, [moment_1, moment_2], scalars);
+        }
+        adam_update([param, grad, moment_1, moment_2], scalars)
     }
 }
