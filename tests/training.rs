@@ -33,11 +33,13 @@ fn read_scalar(t: burn::tensor::Tensor<1>) -> f32 {
 
 #[test]
 fn loss_falls_when_overfitting_a_tiny_batch() {
+    // The CPU's losses, step by step: wgpu's must be the same run.
+    let mut cpu_losses: Option<Vec<f32>> = None;
     for (backend, device) in devices() {
         let model = TinyUNetConfig::default().init(&device, 42).unwrap();
         // Training from scratch: BatchNorm on batch statistics, as the paper trains.
         let config = SessionConfig {
-            epochs: 20,
+            epochs: 10,
             batch_size: 4,
             learning_rate: 3e-3,
             min_learning_rate: 1e-4,
@@ -46,10 +48,11 @@ fn loss_falls_when_overfitting_a_tiny_batch() {
             freeze_batch_norm: false,
             ..Default::default()
         };
-        // 32² rather than 64²: on lavapipe (CI's wgpu) 20 steps at 64² took 190 s, at 32² 85 s
-        // (most of it kernel compilation), and the loss falls as clearly.
+        // 32² and 10 steps: on lavapipe (CI's wgpu) 20 steps at 64² took 190 s, at 32² 85 s, and
+        // a step at 32² still takes ~3.5 s there (its matrix products most of it), so 10 steps,
+        // in which the loss falls by a third.
         let mut session = TrainingSession::new(&model, examples(4, 32), config).unwrap();
-        assert_eq!(session.total_steps(), 20);
+        assert_eq!(session.total_steps(), 10);
         let mut losses = Vec::new();
         let mut dices = Vec::new();
         while let Some(step) = session.step() {
@@ -59,20 +62,31 @@ fn loss_falls_when_overfitting_a_tiny_batch() {
         assert!(session.is_finished());
         eprintln!(
             "{backend}: loss {:.4} → {:.4}, soft Dice {:.3} → {:.3}",
-            losses[0], losses[19], dices[0], dices[19]
+            losses[0], losses[9], dices[0], dices[9]
         );
         assert!(
             losses.iter().all(|l| l.is_finite()),
             "{backend}: {losses:?}"
         );
         assert!(
-            losses[19] < 0.6 * losses[0],
+            losses[9] < 0.75 * losses[0],
             "{backend}: loss did not fall: {losses:?}"
         );
         assert!(
-            dices[19] > dices[0] + 0.1,
+            dices[9] > dices[0] + 0.1,
             "{backend}: Dice did not rise: {dices:?}"
         );
+        match &cpu_losses {
+            None => cpu_losses = Some(losses.clone()),
+            Some(cpu) => {
+                for (step, (l, c)) in losses.iter().zip(cpu).enumerate() {
+                    assert!(
+                        ((l - c) / c).abs() < 1e-3,
+                        "{backend}, step {step}: loss {l}, on the CPU {c}"
+                    );
+                }
+            }
+        }
 
         // The trained weights survive a save → load round trip exactly.
         let trained = session.model();
@@ -80,7 +94,7 @@ fn loss_falls_when_overfitting_a_tiny_batch() {
             write_safetensors(&pollster::block_on(export_weights(&trained)).unwrap(), &[]).unwrap();
         let fresh = TinyUNetConfig::default().init(&device, 7).unwrap();
         let loaded = import_weights(&fresh, &decode_weights(&bytes).unwrap()).unwrap();
-        assert_eq!(loaded.num_batches_tracked, 20);
+        assert_eq!(loaded.num_batches_tracked, 10);
         let (images, _) = batch_tensors(&examples(2, 32), 1, &device);
         let a = values(trained.forward(images.clone()));
         let b = values(loaded.forward(images));
