@@ -43,10 +43,7 @@ pub fn adam_update<B: Backend>(
         B::float_mul_scalar(moment_1.clone(), (correction as f32).into()),
         B::float_add_scalar(B::float_sqrt(moment_2.clone()), (epsilon as f32).into()),
     );
-    let param = B::float_sub(
-        param,
-        B::float_mul_scalar(step, (learning_rate as f32).into()),
-    );
+    let param = B::float_sub(param, B::float_mul_scalar(step, learning_rate.into()));
     (param, moment_1, moment_2)
 }
 

@@ -359,7 +359,8 @@ pub trait TinyKernels: Backend {
     /// One Adam update of a parameter, in burn's order of operations (`burn::optim::Adam`):
     /// `m ← β₁m + (1 − β₁)g`, `v ← β₂v + (1 − β₂)g²`, `p ← p − (m·correction / (√v + ε))·lr`,
     /// where `correction` and `ε` already carry the step's bias corrections. Returns `(p, m, v)`.
-    /// The scalars are f32 values (as burn's Adam computes them) carried in f64.
+    /// The betas, `correction` and `ε` are f32 values (as burn's Adam computes them) carried in
+    /// f64; the learning rate is the schedule's, as burn's Adam multiplies by it.
     ///
     /// Default: those thirteen element-wise operations, burn's own. On a GPU each is a dispatch,
     /// and TinyU-Net has 218 trained tensors: 2,800 of a training step's ~4,300 dispatches were

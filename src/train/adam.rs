@@ -17,10 +17,22 @@ const BETA_1: f32 = 0.9;
 const BETA_2: f32 = 0.999;
 const EPSILON: f32 = 1e-8;
 
-/// burn's Adam for a parameter's first step (no moments yet), one fused update after.
+/// burn's Adam for a parameter's first step (no moments yet), one fused update after; both with
+/// the constants above ([`FusedAdam::new`]).
 #[derive(Clone)]
 struct FusedAdam {
     first: Adam,
+}
+
+impl FusedAdam {
+    fn new() -> Self {
+        let first = AdamConfig::new()
+            .with_beta_1(BETA_1)
+            .with_beta_2(BETA_2)
+            .with_epsilon(EPSILON)
+            .build();
+        Self { first }
+    }
 }
 
 impl Optimizer for FusedAdam {
@@ -64,12 +76,7 @@ impl Optimizer for FusedAdam {
 
 /// Adam exactly as PyTorch's defaults, for a whole model.
 pub(super) fn pytorch_adam() -> ModuleOptimizer {
-    let first = AdamConfig::new()
-        .with_beta_1(BETA_1)
-        .with_beta_2(BETA_2)
-        .with_epsilon(EPSILON)
-        .build();
-    ModuleOptimizer::from(FusedAdam { first })
+    ModuleOptimizer::from(FusedAdam::new())
 }
 
 #[cfg(test)]
@@ -80,11 +87,13 @@ mod tests {
         t.into_data().convert::<f32>().try_to_vec::<f32>().unwrap()
     }
 
+    /// burn's Adam with PyTorch's defaults, written out rather than taken from the constants
+    /// the fused one uses.
     fn pytorch_defaults() -> Adam {
         AdamConfig::new()
-            .with_beta_1(BETA_1)
-            .with_beta_2(BETA_2)
-            .with_epsilon(EPSILON)
+            .with_beta_1(0.9)
+            .with_beta_2(0.999)
+            .with_epsilon(1e-8)
             .build()
     }
 
@@ -123,12 +132,7 @@ mod tests {
     fn the_fused_update_is_burns_adam_on_the_cpu() {
         let cpu = crate::backend::cpu_device();
         let burn = run(&pytorch_defaults(), &cpu);
-        let fused = run(
-            &FusedAdam {
-                first: pytorch_defaults(),
-            },
-            &cpu,
-        );
+        let fused = run(&FusedAdam::new(), &cpu);
         assert_eq!(fused, burn);
         assert_eq!(fused.iter().map(|s| s.3).collect::<Vec<_>>(), [1, 2, 3, 4]);
         // Every step moved the parameter.
@@ -149,12 +153,7 @@ mod tests {
             return;
         };
         let burn = run(&pytorch_defaults(), &gpu);
-        let fused = run(
-            &FusedAdam {
-                first: pytorch_defaults(),
-            },
-            &gpu,
-        );
+        let fused = run(&FusedAdam::new(), &gpu);
         for (step, (f, b)) in fused.iter().zip(&burn).enumerate() {
             assert_eq!(f.3, b.3);
             for (name, x, y) in [
