@@ -62,6 +62,19 @@ pub fn wgpu_device() -> Result<Device> {
         .map_err(|e| Error::Backend(format!("no usable wgpu adapter: {e}")))
 }
 
+/// For the unit tests that also run on wgpu: the device, or `None` where there is none — a
+/// failure instead when `TINYUNET_REQUIRE_WGPU` is set, as CI sets it, so that CI cannot pass by
+/// skipping the GPU half.
+#[cfg(all(test, not(target_arch = "wasm32"), feature = "webgpu"))]
+pub(crate) fn test_wgpu_device() -> Option<Device> {
+    let device = wgpu_device().ok();
+    assert!(
+        device.is_some() || std::env::var_os("TINYUNET_REQUIRE_WGPU").is_none(),
+        "TINYUNET_REQUIRE_WGPU is set but wgpu is unavailable"
+    );
+    device
+}
+
 /// Without the `webgpu` feature there is no GPU backend to open.
 #[cfg(all(not(target_arch = "wasm32"), not(feature = "webgpu")))]
 pub fn wgpu_device() -> Result<Device> {

@@ -145,11 +145,7 @@ mod tests {
     #[cfg(all(not(target_arch = "wasm32"), feature = "webgpu"))]
     #[test]
     fn the_fused_update_is_burns_adam_on_wgpu() {
-        let Ok(gpu) = crate::backend::wgpu_device() else {
-            assert!(
-                std::env::var_os("TINYUNET_REQUIRE_WGPU").is_none(),
-                "TINYUNET_REQUIRE_WGPU is set but wgpu is unavailable"
-            );
+        let Some(gpu) = crate::backend::test_wgpu_device() else {
             return;
         };
         let burn = run(&pytorch_defaults(), &gpu);
