@@ -167,6 +167,13 @@ describe('training in the browser', () => {
                 name: `blob-${seed}`,
               }));
               const seg = await Segmenter.create({ backend, inputSize: 32 });
+              // The GPU pools' figures (gpuMemoryBytes; the run's gpuMemory) are read from the same
+              // run: on SwiftShader each page that trains on WebGPU first compiles every training
+              // kernel (about a minute of a CI run), so the pools are checked here, not on a page
+              // of their own.
+              await seg.segment(window.blobImage(48, 48, 9));
+              const poolsBefore = seg.gpuMemoryBytes;
+              const poolsDuring = [];
               const progress = [];
               // Few steps: on SwiftShader a training step takes half a minute (it is a CPU posing as a
               // GPU; the step is dispatch-bound), and this test once took seven minutes of a CI run.
@@ -177,8 +184,19 @@ describe('training in the browser', () => {
                 minLearningRate: 1e-3,
                 size: 32,
                 augment: false,
-                onProgress: (p) => p.phase === 'train' && progress.push(p),
+                onProgress: (p) => {
+                  if (p.phase !== 'train') return;
+                  progress.push(p);
+                  poolsDuring.push(seg.gpuMemoryBytes);
+                },
               });
+              const pools = {
+                before: poolsBefore,
+                during: poolsDuring,
+                after: seg.gpuMemoryBytes,
+                run: run.gpuMemory,
+                released: run.memoryReleased,
+              };
               // Cancel in the middle of an epoch: 2 samples in batches of 1.
               const before = await seg.exportWeights();
               const controller = new AbortController();
@@ -213,6 +231,7 @@ describe('training in the browser', () => {
                 kept: [run.kept, run.improved, run.epochs.length],
                 changed,
                 sameOutput: window.maxAbsDiff(a.probabilities, b.probabilities),
+                pools,
               };
             },
             backend,
@@ -229,10 +248,46 @@ describe('training in the browser', () => {
         assert.deepEqual(r.kept, ['last', null, 4]);
         assert.ok(r.changed, 'the cancelled run did not keep its finished steps');
         assert.equal(r.sameOutput, 0);
+        checkPools(backend, r.pools);
       },
     );
   }
 });
+
+/**
+ * On WebGPU a run reports the GPU pools' buffers (`gpuMemory`) and gives back what it left unused,
+ * and the segmenter says what its pools hold (`gpuMemoryBytes`) before, during and after it; the
+ * run stays in the segmenter's instance (its activations are GPU buffers), so no wasm memory is
+ * given back. The CPU has no pools, and its run's own instance is dropped
+ * (memory-release.test.mjs). No sizes of this machine are asserted: only before against after.
+ */
+function checkPools(backend, pools) {
+  if (backend === 'cpu') {
+    assert.deepEqual([pools.before, pools.after, pools.run, pools.released], [null, null, null, true]);
+    assert.ok(
+      pools.during.every((n) => n === null),
+      `gpuMemoryBytes on the CPU: ${pools.during}`,
+    );
+    return;
+  }
+  const mib = (n) => (n / 2 ** 20).toFixed(1);
+  const g = pools.run ?? {};
+  console.log(
+    `WebGPU pools (MiB): ${mib(pools.before)} after an inference; run ${mib(g.beforeBytes)} → peak ${mib(g.peakBytes)} → end ${mib(g.afterRunBytes)} → released ${mib(g.afterReleaseBytes)}; ${mib(pools.after)} after`,
+  );
+  const positive = (what, n) => assert.ok(Number.isInteger(n) && n > 0, `${what}: ${n}`);
+  positive('gpuMemoryBytes after an inference', pools.before);
+  assert.equal(pools.during.length, 4);
+  for (const n of pools.during) positive('gpuMemoryBytes while the run is going', n);
+  positive('gpuMemoryBytes after the run', pools.after);
+  assert.ok(pools.run, 'a WebGPU run reported no gpuMemory');
+  for (const key of ['beforeBytes', 'peakBytes', 'afterRunBytes', 'afterReleaseBytes']) positive(key, pools.run[key]);
+  assert.ok(pools.run.peakBytes >= pools.run.afterRunBytes, JSON.stringify(pools.run));
+  assert.ok(pools.run.peakBytes >= pools.run.beforeBytes, JSON.stringify(pools.run));
+  // The release: what the run's end held, no more.
+  assert.ok(pools.run.afterReleaseBytes <= pools.run.afterRunBytes, JSON.stringify(pools.run));
+  assert.equal(pools.released, false);
+}
 
 test('a lost GPU device: the segmenter moves to the CPU with its weights and says so', { timeout: SLOW }, async () => {
   const r = await onPage((page) =>
