@@ -153,7 +153,7 @@ test('an odd-sized image gets a mask of its own size, and CPU and WebGPU agree',
 describe('training in the browser', () => {
   for (const backend of ['cpu', 'webgpu']) {
     test(
-      `on ${backend}: the loss falls, cancel keeps the last finished step (nothing held back), export → create gives the same output`,
+      `on ${backend}: the loss falls, cancel keeps the last finished step (nothing held back), export → create gives the same output, the GPU pools are reported and given back`,
       { timeout: SLOW },
       async () => {
         const r = await onPage((page) =>
