@@ -230,9 +230,9 @@ fn figure(line: &str, key: &str) -> f64 {
 /// card, docs/MODELS.md) fine-tuned on 10 others (5 trained, 5 held back) scores better on the
 /// 10 validation slices, which neither run saw. (With the core's 10 epochs no epoch beat the
 /// start on the held-back 5, docs/MODELS.md: the card's 40 are what make it learn.) At 128 px,
-/// the page's smaller resolution setting: a quarter of the 256-px run's time (~50 s against
-/// ~200 s of CI's), and a clearer gain there (docs/MODELS.md: +0.024 at this seed, 5 of 6 seeds
-/// gain, against +0.008 at 256 px).
+/// the page's "128 px (fast)" setting: this file took 66 s of a cold CI-style run here against
+/// 219 s at 256 px (2026-12-07), and the gain is clearer there (docs/MODELS.md: +0.024 at this
+/// seed, 5 of 6 seeds gain, against +0.008 at 256 px).
 #[test]
 fn fine_tuning_a_ct_model_on_ten_new_slices_raises_dice_on_unseen_ones() {
     let Some((train, val)) = ct_split() else {
