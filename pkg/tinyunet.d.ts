@@ -198,7 +198,7 @@ export interface Segmentation {
    * of) that are doubtful: their probability lies between 0.2 and 0.8, or they are marked outside
    * the mask's main piece (a sticker marked at the frame's edge next to the lesion; every marked
    * pixel when the mask reaches all four sides of the frame). On real dermoscopy it ranks masks by
-   * their true Dice (README "Doubt"); above 0.25, check the mask.
+   * their true Dice (the repository's docs/DOUBT.md); above 0.25, check the mask.
    */
   doubt: number;
   /** One byte per pixel: 1 where the pixel is doubtful (the pixels `doubt` counts), else 0. */
@@ -221,8 +221,8 @@ export interface Segmentation {
    * why it is not, with a plain-language warning to show: a greyscale CT or X-ray slice, colours
    * with no skin tones, vivid colours of an object under the skin model; a colour photograph
    * under the CT model. The mask of such an image is likely meaningless however low its `doubt`.
-   * A check of the image's colours, independent of the weights (README "Not what this model was
-   * made for"); a model of `imageKind` `other` is not checked.
+   * A check of the image's colours, independent of the weights (the repository's docs/DOUBT.md, "Not what this
+   * model was made for"); a model of `imageKind` `other` is not checked.
    */
   outOfDomain: OutOfDomain | null;
 }

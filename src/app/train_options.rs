@@ -20,15 +20,17 @@ pub struct TrainOptions {
     pub learning_rate: Option<f64>,
     /// Learning rate at the end of the cosine schedule (at most the starting one by default).
     pub min_learning_rate: Option<f64>,
-    /// Random flips, rotations and colour changes of the training pairs.
+    /// Random flips, quarter turns and brightness/contrast changes of the training pairs.
     pub augment: Option<bool>,
     /// Seed of the shuffling and augmentation.
     pub seed: Option<u64>,
-    /// Keep BatchNorm's running statistics and affine weights as they are.
+    /// Normalise with BatchNorm's running statistics and leave them as they are (γ and β still
+    /// learn).
     pub freeze_batch_norm: Option<bool>,
     /// Adapt BatchNorm's running statistics to the new images before training.
     pub adapt_batch_norm: Option<bool>,
-    /// Recompute BatchNorm's running statistics after training.
+    /// Re-estimate BatchNorm's running statistics on the training images whenever the weights
+    /// are taken for inference (each held-back scoring and the end of the run).
     pub recalibrate_batch_norm: Option<bool>,
     /// With augmentation, also zoom in and out at random.
     pub zoom: Option<bool>,

@@ -59,7 +59,8 @@ pub struct Args {
     /// Learning rate at the end of the cosine schedule.
     #[arg(long)]
     min_lr: Option<f64>,
-    /// Random flips, rotations, zoom and colour changes of the training pairs (true/false).
+    /// Random flips, quarter turns and brightness/contrast changes of the training pairs
+    /// (true/false); zoom is `--zoom`.
     #[arg(long)]
     augment: Option<bool>,
     /// Seed of the shuffling and augmentation.

@@ -343,7 +343,7 @@ mod tests {
     #[cfg(all(not(target_arch = "wasm32"), feature = "webgpu"))]
     #[test]
     fn the_block_agrees_on_wgpu() {
-        let Some(gpu) = crate::backend::test_wgpu_device() else {
+        let Some(gpu) = crate::backend::wgpu_device_for_tests() else {
             return;
         };
         let cpu = crate::backend::cpu_device();

@@ -145,7 +145,7 @@ mod tests {
     #[cfg(all(not(target_arch = "wasm32"), feature = "webgpu"))]
     #[test]
     fn the_fused_update_is_burns_adam_on_wgpu() {
-        let Some(gpu) = crate::backend::test_wgpu_device() else {
+        let Some(gpu) = crate::backend::wgpu_device_for_tests() else {
             return;
         };
         let burn = run(&pytorch_defaults(), &gpu);

@@ -94,19 +94,10 @@ pub fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
 }
 
 /// The native wgpu device (Vulkan; lavapipe on machines without a GPU), or `None` if there is no
-/// adapter. When `TINYUNET_REQUIRE_WGPU` is set (as `./build.sh test` does) a missing adapter is a
-/// failure, so CI cannot silently skip the GPU path.
+/// adapter; a failure when `TINYUNET_REQUIRE_WGPU` is set (as `./build.sh test` does), so CI
+/// cannot silently skip the GPU path (`tinyunet::backend::wgpu_device_for_tests`).
 pub fn wgpu_device() -> Option<Device> {
-    match tinyunet::backend::wgpu_device() {
-        Ok(device) => Some(device),
-        Err(e) if std::env::var_os("TINYUNET_REQUIRE_WGPU").is_some() => {
-            panic!("TINYUNET_REQUIRE_WGPU is set but wgpu is unavailable: {e}")
-        }
-        Err(e) => {
-            eprintln!("skipping the wgpu half of this test: {e}");
-            None
-        }
-    }
+    tinyunet::backend::wgpu_device_for_tests()
 }
 
 /// The devices every numeric test runs on: the CPU, and wgpu where it runs.
