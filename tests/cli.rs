@@ -471,6 +471,103 @@ fn fine_tune_holds_back_as_the_page_does_and_keeps_weights_that_did_not_help() {
     assert_eq!(field("dice_before="), field("dice_after="), "{unseen}");
 }
 
+/// `tinyunet ARGS` expected to fail: (stdout, stderr).
+fn tinyunet_fails(args: &[&str]) -> (String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_tinyunet"))
+        .args(args)
+        .output()
+        .expect("run tinyunet");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(
+        !out.status.success(),
+        "tinyunet {args:?} succeeded:\n{stdout}\n{stderr}"
+    );
+    (stdout, stderr)
+}
+
+/// Masks a one-class model cannot read are refused by name, not read as empty: a class-index
+/// mask (values 0..2) is skipped with the reason, and when no pair is left `eval` prints no
+/// figures (a mean over nothing once read "mean_dice=1.0000 images=0") but the error.
+#[test]
+fn eval_refuses_class_index_masks_and_prints_no_figures_for_nothing_scored() {
+    let dir = temp_dir("eval-labels");
+    generate(&dir, 2, 48, 80);
+    let masks = dir.join("masks");
+    for entry in std::fs::read_dir(&masks).unwrap() {
+        let path = entry.unwrap().path();
+        let mask = image::open(&path).unwrap().to_luma8();
+        let labels = image::GrayImage::from_fn(mask.width(), mask.height(), |x, y| {
+            image::Luma([if mask.get_pixel(x, y)[0] >= 128 { 2 } else { 0 }])
+        });
+        labels.save(&path).unwrap();
+    }
+    let weights = common_demo_weights();
+    let images = dir.join("images");
+    let (stdout, stderr) = tinyunet_fails(&[
+        "eval",
+        "--images",
+        s(&images),
+        "--masks",
+        s(&masks),
+        "--weights",
+        s(&weights),
+        "--size",
+        "48",
+    ]);
+    assert!(!stdout.contains("mean_dice"), "{stdout}");
+    assert!(
+        stderr.contains("skipping synth_0000080: ")
+            && stderr.contains("the mask's largest value is 2"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("none of the 2 pair(s) could be scored"),
+        "{stderr}"
+    );
+}
+
+/// `fine-tune` refuses an `--out` it could not write before it trains, not after the run; and
+/// `predict` an `--out` that is a file.
+#[test]
+fn an_unwritable_out_is_refused_before_any_work() {
+    let dir = temp_dir("fine-tune-out");
+    let data = dir.join("data");
+    generate(&data, 2, 32, 90);
+    let start = common_demo_weights();
+    for (out, says) in [
+        (dir.join("missing/tuned.safetensors"), "does not exist"),
+        (dir.clone(), "is a folder"),
+    ] {
+        let (stdout, stderr) = tinyunet_fails(&[
+            "fine-tune",
+            "--init",
+            s(&start),
+            "--data",
+            s(&data),
+            "--out",
+            s(&out),
+            "--size",
+            "32",
+        ]);
+        assert!(
+            stderr.contains("--out") && stderr.contains(says),
+            "{stderr}"
+        );
+        assert!(!stdout.contains("fine-tuning on"), "{stdout}");
+    }
+    // `predict --out` is a folder of masks: a file there is named, not "File exists".
+    let file = dir.join("masks.png");
+    std::fs::write(&file, b"x").unwrap();
+    let images = data.join("images");
+    let (_, stderr) = tinyunet_fails(&["predict", "--images", s(&images), "--out", s(&file)]);
+    assert!(
+        stderr.contains("--out") && stderr.contains("is a file"),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read(&file).unwrap(), b"x");
+}
+
 fn common_demo_weights() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("www/models/skin-lesion.safetensors")
 }

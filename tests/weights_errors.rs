@@ -160,6 +160,11 @@ fn a_file_of_another_kind_is_named_as_such_before_any_detail() {
         )),
         "{e}"
     );
+    // One sentence with single spaces (a source line break once left a run of them in it).
+    assert!(
+        !e.contains("  ") && e.contains("; safetensors starts with"),
+        "{e}"
+    );
 }
 
 #[test]

@@ -204,3 +204,27 @@ pub fn progress_bar(len: u64, message: &str) -> indicatif::ProgressBar {
     bar.set_message(message.to_string());
     bar
 }
+
+/// Refuses, before any work, an output file that could not be written at the end of a long run:
+/// its folder missing, or the path itself a folder. `flag` names the option in the error.
+pub fn check_output_file(flag: &str, path: &Path) -> Result<()> {
+    if path.is_dir() {
+        return Err(Error::input(format!(
+            "{flag} {} is a folder; give a file name (e.g. {}/tuned.safetensors)",
+            path.display(),
+            path.display()
+        )));
+    }
+    let folder = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if !folder.is_dir() {
+        return Err(Error::input(format!(
+            "{flag} {}: the folder {} does not exist",
+            path.display(),
+            folder.display()
+        )));
+    }
+    Ok(())
+}

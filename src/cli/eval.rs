@@ -3,12 +3,12 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use tinyunet::Result;
 use tinyunet::app::Segmenter;
 use tinyunet::data::folder::{Pair, pair_folders};
 use tinyunet::data::window::Window;
 use tinyunet::domain::OutOfDomain;
 use tinyunet::metrics::{Scores, mean_class_scores, mean_scores, spearman};
+use tinyunet::{Error, Result};
 
 use super::common::{ModelArgs, dicom_window, parse_window, progress_bar, read_pair_with_window};
 
@@ -88,12 +88,20 @@ fn class_figures(per_class: &[Option<Scores>]) -> String {
 /// Prints one line per image (with `out_of_domain=REASON` for an image the model was not made
 /// for, and its warning on stderr), then the summary line: mean Dice and IoU, and how well the
 /// doubt figure ranks the masks (Spearman's correlation of doubt with Dice: −1 is a perfect
-/// ranking).
+/// ranking). A pair that could not be scored is named on stderr and left out (`images=` counts
+/// those scored); with none scored there are no figures at all (a mean over nothing would read
+/// as a perfect score), only the error.
 pub fn run(args: Args) -> Result<ExitCode> {
     let segmenter = args.model.load()?;
     let pairs = pair_folders(&args.images, &args.masks)?;
     let window = dicom_window(args.window, &segmenter);
     let scored = score_pairs(&segmenter, &pairs, window);
+    if scored.is_empty() {
+        return Err(Error::input(format!(
+            "none of the {} pair(s) could be scored (each reason above); no figures",
+            pairs.len()
+        )));
+    }
     for s in &scored {
         // An image the model was not made for keeps its line (its scores are still what they
         // are) with the reason appended, and the warning in words goes to stderr.
@@ -134,9 +142,5 @@ pub fn run(args: Args) -> Result<ExitCode> {
         class_figures(&mean_class_scores(&per_class)),
         per_image.len()
     );
-    Ok(if per_image.is_empty() {
-        ExitCode::FAILURE
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(ExitCode::SUCCESS)
 }

@@ -18,7 +18,8 @@ use tinyunet::train::{Event, HeldOut};
 use tinyunet::{Error, Result, TinyUNet};
 
 use super::common::{
-    MODEL_NAMES, load_held_out, load_model_and_card, model_file, progress_bar, read_pair,
+    MODEL_NAMES, check_output_file, load_held_out, load_model_and_card, model_file, progress_bar,
+    read_pair,
 };
 
 /// Arguments of `fine-tune`. Every training setting left out takes the page's default.
@@ -161,6 +162,7 @@ fn pairs_of(root: &Path) -> Result<Vec<Pair>> {
 
 /// Runs the fine-tune, one line per epoch, and writes the weights it keeps.
 pub fn run(args: Args) -> Result<ExitCode> {
+    check_output_file("--out", &args.out)?;
     let device = tinyunet::backend::device_by_name(&args.backend)?;
     let init = args.init.clone().unwrap_or_else(|| model_file(&args.model));
     let (start, card) = load_model_and_card(Some(&init), &device)?;

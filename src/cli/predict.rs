@@ -29,6 +29,12 @@ pub struct Args {
 /// Segments each image (a DICOM slice through the window); unreadable ones are reported by name and skipped, and an image the
 /// model was not made for (see `tinyunet::domain`) gets its mask and a warning on stderr.
 pub fn run(args: Args) -> Result<ExitCode> {
+    if args.out.exists() && !args.out.is_dir() {
+        return Err(Error::input(format!(
+            "--out {} is a file; predict writes one NAME_mask.png per image into a folder",
+            args.out.display()
+        )));
+    }
     let segmenter = args.model.load()?;
     let window = dicom_window(args.window, &segmenter);
     std::fs::create_dir_all(&args.out).map_err(|source| Error::Io {

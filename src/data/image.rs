@@ -111,7 +111,8 @@ pub fn image_to_chw(image: &RgbaImage, width: usize, height: usize) -> Vec<f32> 
 /// How a mask's pixel values are read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MaskKind {
-    /// Foreground where the value is ≥ 128 — or, for masks whose largest value is 1, where it is 1.
+    /// Foreground where the value is ≥ 128 — or, for masks whose largest value is 1, where it is 1;
+    /// a largest value of 2 to 127 is an error (it would read as no lesion at all).
     Binary,
     /// Each value is a class index `0..classes`.
     Labels {
@@ -162,6 +163,16 @@ pub fn labels_from_values(values: Vec<u8>, kind: MaskKind, what: &str) -> Result
     match kind {
         MaskKind::Binary => {
             let max = values.iter().copied().max().unwrap_or(0);
+            // A largest value of 2..=127 would be read as no lesion at all: most likely class
+            // indices (a multi-class mask, e.g. a CT slice's 0/1/2) or a mask saved too faint.
+            // An empty mask (all 0, also after JPEG compression) and 0/1 or 0/255 masks pass.
+            if (2..128).contains(&max) {
+                return Err(Error::input(format!(
+                    "{what}: the mask's largest value is {max}, so a one-class model would read it \
+                     as empty (lesion is 255, or 1 in a 0/1 mask); is it a multi-class mask of \
+                     class indices? Save the lesion as white (255)"
+                )));
+            }
             let threshold = if max == 1 { 1 } else { 128 };
             Ok(values.into_iter().map(|v| (v >= threshold) as u8).collect())
         }
@@ -362,6 +373,25 @@ mod tests {
         assert_eq!(
             labels_from_values(vec![0, 1, 1], MaskKind::Binary, "m").unwrap(),
             vec![0, 1, 1]
+        );
+        // A one-class mask whose largest value is 2..=127 would read as no lesion at all: a
+        // class-index mask (a CT slice's 0/1/2) or one saved too faint is refused by name.
+        for max in [2, 127] {
+            let e = labels_from_values(vec![0, max, 1], MaskKind::Binary, "ct.png")
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.contains("ct.png") && e.contains(&format!("largest value is {max}")),
+                "{e}"
+            );
+        }
+        assert_eq!(
+            labels_from_values(vec![0, 128, 0], MaskKind::Binary, "m").unwrap(),
+            vec![0, 1, 0]
+        );
+        assert_eq!(
+            labels_from_values(vec![0, 0], MaskKind::Binary, "empty").unwrap(),
+            vec![0, 0]
         );
         let e = labels_from_values(vec![0, 3], MaskKind::Labels { classes: 3 }, "lbl.png")
             .unwrap_err()

@@ -40,7 +40,8 @@ pub fn decode_weights_with_metadata(bytes: &[u8]) -> Result<(TensorSet, Vec<(Str
         // A safetensors header is a JSON object right after its 8-byte length: this is some other
         // file (an image, a zip renamed, text). Say that first, the detail after it.
         Err(Error::weights(format!(
-            "this is not a safetensors or PyTorch .pth weights file (it starts with {};              safetensors starts with an 8-byte header length and `{{`, .pth with `PK` or a pickle)",
+            "this is not a safetensors or PyTorch .pth weights file (it starts with {}; \
+             safetensors starts with an 8-byte header length and `{{`, .pth with `PK` or a pickle)",
             describe_start(bytes)
         )))
     } else {

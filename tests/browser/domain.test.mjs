@@ -92,8 +92,21 @@ test(
                 const s = await seg.segment(await blob(`/${name}.jpg`));
                 out[name] = { hasKey: 'outOfDomain' in s, outOfDomain: s.outOfDomain, width: s.width };
               }
+              // The slice's own mask holds class indices, which a one-class model refuses; scored
+              // against an empty mask of its size, the slice still says what it is.
+              out.classMask = await seg
+                .evaluate([{ name: 'ct', image: await blob('/ct.jpg'), mask: await blob('/ct_mask.png') }])
+                .then(
+                  () => null,
+                  (e) => e.message,
+                );
+              const slice = await createImageBitmap(await blob('/ct.jpg'));
+              const empty = new OffscreenCanvas(slice.width, slice.height);
+              const ctx = empty.getContext('2d');
+              if (!ctx) throw new Error('no 2d context');
+              ctx.fillRect(0, 0, slice.width, slice.height);
               const evaluated = await seg.evaluate([
-                { name: 'ct', image: await blob('/ct.jpg'), mask: await blob('/ct_mask.png') },
+                { name: 'ct', image: await blob('/ct.jpg'), mask: await empty.convertToBlob() },
                 { name: 'skin', image: await blob('/skin.jpg'), mask: await blob('/skin_mask.png') },
               ]);
               out.evaluated = evaluated.perImage.map((p) => p.outOfDomain);
@@ -114,6 +127,7 @@ test(
       assert.match(r.object.outOfDomain.message, /vivid colours/);
       assert.ok(r.skin.hasKey, 'the result has no outOfDomain key');
       assert.equal(r.skin.outOfDomain, null);
+      assert.match(r.classMask ?? '', /^input: ct \(mask\): the mask's largest value is 2/);
       assert.equal(r.evaluated[0]?.reason, 'greyscale');
       assert.equal(r.evaluated[1], null);
     } finally {
@@ -165,6 +179,8 @@ test(
           /^Not a skin photo\? This looks like a greyscale image \(for example a CT, MRI or X-ray slice\)\./,
         );
         assert.doesNotMatch(await ct.locator('.doubt').innerText(), /greyscale/);
+        // Its doubt figure, however low, is not offered as reassurance.
+        assert.match(await ct.locator('.doubt').innerText(), /% — no guide for this image \(see the note\)$/);
         // It looks unlike the doubt flag: its own colours, and the card's border in the note's colour.
         const looks = await ct.evaluate((card) => {
           const n = card.querySelector('.card-domain');
@@ -183,6 +199,7 @@ test(
         // The dermoscopy photo: no warning, nothing reserved for one.
         assert.equal(await skin.getAttribute('data-out-of-domain'), 'false');
         assert.equal(await skin.locator('.card-domain').isVisible(), false);
+        assert.doesNotMatch(await skin.locator('.doubt').innerText(), /no guide/);
         // The figures sit as high on both cards: the note comes below the image, never above it.
         const top = (card) =>
           card

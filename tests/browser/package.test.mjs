@@ -504,6 +504,10 @@ test(
           ),
           classes: await read(two, gray([0, 1, 1, 0, 0, 0, 0, 1])),
           badClass: await window.errorOf(() => two.readMask(gray([0, 2, 1, 0, 0, 0, 0, 1]), { name: 'labels.png' })),
+          // Class indices under a one-class model would read as no lesion at all: refused.
+          labelsForOneClass: await window.errorOf(() =>
+            seg.readMask(gray([0, 2, 2, 0, 0, 0, 0, 1]), { name: 'ct.png' }),
+          ),
           limits,
           constants: { MAX_SIDE, MAX_PIXELS },
           tooBig: await window.errorOf(() =>
@@ -525,6 +529,11 @@ test(
     assert.deepEqual(r.classes, { labels: [0, 1, 1, 0, 0, 0, 0, 1], foreground: 3 / 8, width: 4, height: 2 });
     assert.equal(r.badClass.kind, 'input');
     assert.match(r.badClass.message, /^input: labels\.png \(mask\): mask value 2 is not a class index/);
+    assert.equal(r.labelsForOneClass.kind, 'input');
+    assert.match(
+      r.labelsForOneClass.message,
+      /^input: ct\.png \(mask\): the mask's largest value is 2, so a one-class model/,
+    );
     // The two limits image.js must know before any module is loaded are the core's.
     assert.deepEqual(r.constants, { MAX_SIDE: r.limits.maxSide, MAX_PIXELS: r.limits.maxPixels });
     assert.deepEqual(r.limits.flips, [1, 2, 4]);

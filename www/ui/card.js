@@ -505,7 +505,12 @@ export class Card {
       el(
         'dd',
         { class: `doubt${flagged ? ' flagged' : ''}` },
-        flagged ? `${percent(doubt)} — check this mask` : percent(doubt),
+        // On an image the model was not made for, a low doubt is no reassurance: say so.
+        this.seg.outOfDomain
+          ? `${percent(doubt)} — no guide for this image (see the note)`
+          : flagged
+            ? `${percent(doubt)} — check this mask`
+            : percent(doubt),
       ),
     );
     this.stats.replaceChildren(

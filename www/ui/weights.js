@@ -68,7 +68,7 @@ export function setupWeightsPanel(model, switchModel) {
     } else if (s.weightsKind === 'demo') {
       info.replaceChildren(
         el('strong', {}, 'Demo weights'),
-        ` — trained on 265 real dermoscopy photos (40 of them wide-field) and 200 generated images. On photos they never saw: Dice 0.93 (PH2), 0.90 (ISIC 2016), 0.75 (ISIC 2017, wide field). ${classes}. `,
+        ` — trained on 265 real dermoscopy photos (40 of them wide-field) and 200 generated images. On photos they never saw: Dice 0.92 (PH2), 0.90 (ISIC 2016), 0.83 (ISIC 2017, wide field). ${classes}. `,
         el(
           'span',
           { class: 'terms' },
