@@ -568,6 +568,41 @@ fn an_unwritable_out_is_refused_before_any_work() {
     assert_eq!(std::fs::read(&file).unwrap(), b"x");
 }
 
+/// `fine-tune` warns, as `eval` and `predict` do, about a pair whose image is not the kind the
+/// model was made for (a greyscale slice among skin photos), and still trains on it.
+#[test]
+fn fine_tune_warns_about_a_pair_the_model_was_not_made_for() {
+    let dir = temp_dir("fine-tune-domain");
+    let data = dir.join("data");
+    generate(&data, 3, 32, 95);
+    let grey = data.join("images/synth_0000096.png");
+    image::open(&grey).unwrap().to_luma8().save(&grey).unwrap();
+    let out = dir.join("tuned.safetensors");
+    let start = common_demo_weights();
+    let (stdout, stderr) = tinyunet(&[
+        "fine-tune",
+        "--init",
+        s(&start),
+        "--data",
+        s(&data),
+        "--out",
+        s(&out),
+        "--size",
+        "32",
+        "--epochs",
+        "1",
+    ]);
+    assert!(
+        stderr.contains("warning: synth_0000096: ") && stderr.contains("greyscale"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("warning: synth_0000095"), "{stderr}");
+    assert!(
+        stdout.contains("fine-tuning on 2 pair(s), 1 held back (synth_0000096)"),
+        "{stdout}"
+    );
+}
+
 fn common_demo_weights() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("www/models/skin-lesion.safetensors")
 }

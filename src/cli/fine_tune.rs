@@ -12,6 +12,7 @@ use tinyunet::app::{
     held_out_mask,
 };
 use tinyunet::data::folder::{Pair, dataset_folders, pair_folders};
+use tinyunet::domain::out_of_domain_for;
 use tinyunet::islands::Islands;
 use tinyunet::metrics::{Scores, class_scores, mask_scores, mean_class_scores, mean_scores};
 use tinyunet::train::{Event, HeldOut};
@@ -108,7 +109,9 @@ impl Args {
 }
 
 /// Adds every pair it can read to the run, held back or trained on by the page's rule; a pair
-/// that cannot be read is named and skipped, as the page refuses it.
+/// that cannot be read is named and skipped, as the page refuses it. A pair whose image is not
+/// the kind the model was made for (a CT slice for the skin model) is added, with a warning on
+/// stderr, as `eval` and `predict` warn.
 fn add_pairs(
     run: &mut FineTuning,
     segmenter: &Segmenter,
@@ -119,6 +122,9 @@ fn add_pairs(
     let (mut held_names, mut trained) = (Vec::new(), 0);
     for (pair, &is_held) in pairs.iter().zip(&held) {
         let added = read_pair(pair).and_then(|(image, mask)| {
+            if let Some(o) = out_of_domain_for(&image, segmenter.card().image_kind) {
+                eprintln!("warning: {}: {}", pair.name, o.message);
+            }
             if is_held {
                 run.add_held_out_pair(segmenter, &pair.name, &image, &mask, size)
             } else {
