@@ -13,17 +13,21 @@ use tinyunet::data::image::{MaskKind, mask_from_rgba};
 use tinyunet::metrics::binary_scores;
 use tinyunet::weights::{decode_weights, import_weights, infer_config};
 
-fn tinyunet(args: &[&str]) -> (String, String) {
+/// `tinyunet ARGS`: whether it succeeded, its stdout and its stderr.
+fn run_tinyunet(args: &[&str]) -> (bool, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_tinyunet"))
         .args(args)
         .output()
         .expect("run tinyunet");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(
-        out.status.success(),
-        "tinyunet {args:?} failed:\n{stdout}\n{stderr}"
-    );
+    (out.status.success(), stdout, stderr)
+}
+
+/// `tinyunet ARGS`, which must succeed: (stdout, stderr).
+fn tinyunet(args: &[&str]) -> (String, String) {
+    let (ok, stdout, stderr) = run_tinyunet(args);
+    assert!(ok, "tinyunet {args:?} failed:\n{stdout}\n{stderr}");
     (stdout, stderr)
 }
 
@@ -471,19 +475,26 @@ fn fine_tune_holds_back_as_the_page_does_and_keeps_weights_that_did_not_help() {
     assert_eq!(field("dice_before="), field("dice_after="), "{unseen}");
 }
 
-/// `tinyunet ARGS` expected to fail: (stdout, stderr).
+/// `tinyunet ARGS`, which must fail: (stdout, stderr).
 fn tinyunet_fails(args: &[&str]) -> (String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_tinyunet"))
-        .args(args)
-        .output()
-        .expect("run tinyunet");
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(
-        !out.status.success(),
-        "tinyunet {args:?} succeeded:\n{stdout}\n{stderr}"
-    );
+    let (ok, stdout, stderr) = run_tinyunet(args);
+    assert!(!ok, "tinyunet {args:?} succeeded:\n{stdout}\n{stderr}");
     (stdout, stderr)
+}
+
+/// `fine-tune` from `start` on `data` into `out` at 32 px, the rest the page's defaults.
+fn fine_tune_at_32<'a>(start: &'a Path, data: &'a Path, out: &'a Path) -> Vec<&'a str> {
+    vec![
+        "fine-tune",
+        "--init",
+        s(start),
+        "--data",
+        s(data),
+        "--out",
+        s(out),
+        "--size",
+        "32",
+    ]
 }
 
 /// Masks a one-class model cannot read are refused by name, not read as empty: a class-index
@@ -539,17 +550,7 @@ fn an_unwritable_out_is_refused_before_any_work() {
         (dir.join("missing/tuned.safetensors"), "does not exist"),
         (dir.clone(), "is a folder"),
     ] {
-        let (stdout, stderr) = tinyunet_fails(&[
-            "fine-tune",
-            "--init",
-            s(&start),
-            "--data",
-            s(&data),
-            "--out",
-            s(&out),
-            "--size",
-            "32",
-        ]);
+        let (stdout, stderr) = tinyunet_fails(&fine_tune_at_32(&start, &data, &out));
         assert!(
             stderr.contains("--out") && stderr.contains(says),
             "{stderr}"
@@ -579,19 +580,9 @@ fn fine_tune_warns_about_a_pair_the_model_was_not_made_for() {
     image::open(&grey).unwrap().to_luma8().save(&grey).unwrap();
     let out = dir.join("tuned.safetensors");
     let start = common_demo_weights();
-    let (stdout, stderr) = tinyunet(&[
-        "fine-tune",
-        "--init",
-        s(&start),
-        "--data",
-        s(&data),
-        "--out",
-        s(&out),
-        "--size",
-        "32",
-        "--epochs",
-        "1",
-    ]);
+    let mut args = fine_tune_at_32(&start, &data, &out);
+    args.extend(["--epochs", "1"]);
+    let (stdout, stderr) = tinyunet(&args);
     assert!(
         stderr.contains("warning: synth_0000096: ") && stderr.contains("greyscale"),
         "{stderr}"
